@@ -1,0 +1,40 @@
+# Everything a fresh machine needs: `make sandbox` and `make test` create the virtualenv themselves.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools/bin
+export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: all venv tools test lint sandbox crds bench clean
+
+all: test
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[sandbox,dev]'
+	touch $@
+
+tools: $(TOOLS)/kubectl
+
+$(TOOLS)/kubectl: tools/fetch_kube_tools.py | venv
+	$(PY) tools/fetch_kube_tools.py $(TOOLS)
+
+test: venv tools
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check operator tests benchmarks tools
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+sandbox: venv tools
+	$(VENV)/bin/lambda-vpc-operator sandbox
+
+crds: venv
+	$(VENV)/bin/lambda-vpc-operator crd > crds/lambdavpcattachments.yaml
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Declarative VPC attachment of AWS Lambda functions from Kubernetes."""

@@ -1,0 +1,250 @@
+"""Our exceptions for AWS failures, one class per family, keyed on the AWS error code.
+
+botocore raises one ``ClientError`` for every service error and a zoo of ``BotoCoreError``s for
+transport problems. Everything above this package decides on a ``models.failures.Failure`` instead,
+so this module is the single place that reads error codes. It never matches on message text: AWS
+rewords messages freely, codes are part of the API (botocore service models).
+
+Call sites stay one line: ``with errors.translating(): ...`` (also usable as a decorator on a
+synchronous function) re-raises the botocore exception as an ``AwsError`` chained to the original.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import email.utils
+import http
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from botocore import exceptions as botocore_exceptions
+
+from lambda_vpc_operator.models import failures
+
+# A Retry-After beyond this is treated as this: a malformed or absurd value must not stall every
+# caller of a budget for hours. Lambda's own throttles ask for seconds.
+MAX_RETRY_AFTER = 300.0
+
+
+class AwsError(Exception):
+    """An AWS call failed; ``failure`` says why in the planner's terms."""
+
+    failure: failures.Failure
+
+    def __init__(self, failure: failures.Failure) -> None:
+        super().__init__(f"{failure.code}: {failure.message}" if failure.message else failure.code)
+        self.failure = failure
+
+    @property
+    def code(self) -> str:
+        return self.failure.code
+
+
+class FunctionNotFound(AwsError):
+    """ResourceNotFoundException: the function (or the tagged resource) does not exist."""
+
+
+class UpdateConflict(AwsError):
+    """ResourceConflictException: an update is in progress (LastUpdateStatus=InProgress); try later."""
+
+
+class StaleRevision(AwsError):
+    """PreconditionFailedException: the RevisionId we sent is no longer the function's latest."""
+
+
+class Throttled(AwsError):
+    """A request-rate limit was hit (after botocore's own retries); wait ``retry_after`` if given."""
+
+    @property
+    def retry_after(self) -> float | None:
+        return self.failure.retry_after
+
+
+class InvalidParameter(AwsError):
+    """AWS refuses the request as sent; retrying it unchanged cannot help."""
+
+
+class AccessDenied(AwsError):
+    """The operator's own credentials are missing, expired or lack a permission."""
+
+
+class ServiceError(AwsError):
+    """5xx after botocore's retries, or no answer at all (connection refused, timeouts): transient."""
+
+
+class FunctionNotReady(AwsError):
+    """Invoke on an Inactive function: AWS has started re-creating its VPC resources (aws-facts).
+
+    ResourceNotReadyException (502) is the documented answer, CodeArtifactUserPendingException (409)
+    the one reported in the wild; both mean "reactivation started, poll GetFunction".
+    """
+
+
+_CLASSES: dict[str, type[AwsError]] = {
+    # Lambda.
+    "ResourceNotFoundException": FunctionNotFound,
+    "ResourceConflictException": UpdateConflict,
+    "PreconditionFailedException": StaleRevision,
+    "ResourceNotReadyException": FunctionNotReady,
+    "CodeArtifactUserPendingException": FunctionNotReady,
+    "InvalidParameterValueException": InvalidParameter,
+    "InvalidRequestContentException": InvalidParameter,
+    "ServiceException": ServiceError,
+    # Throttles: Lambda (TooManyRequestsException; EC2ThrottledException when Lambda was throttled
+    # by EC2 on our behalf), EC2 (RequestLimitExceeded), IAM/STS (Throttling), JSON services.
+    "TooManyRequestsException": Throttled,
+    "ThrottlingException": Throttled,
+    "RequestLimitExceeded": Throttled,
+    "EC2ThrottledException": Throttled,
+    "Throttling": Throttled,
+    # EC2 and query-protocol spellings of "bad parameter".
+    "InvalidParameterValue": InvalidParameter,
+    "InvalidParameterCombination": InvalidParameter,
+    "InvalidParameter": InvalidParameter,
+    "MissingParameter": InvalidParameter,
+    "ValidationException": InvalidParameter,
+    # Our credentials: no permission, unknown or expired key (AuthFailure is EC2's spelling).
+    "AccessDeniedException": AccessDenied,
+    "UnauthorizedOperation": AccessDenied,
+    "AccessDenied": AccessDenied,
+    "UnrecognizedClientException": AccessDenied,
+    "InvalidClientTokenId": AccessDenied,
+    "ExpiredToken": AccessDenied,
+    "ExpiredTokenException": AccessDenied,
+    "AuthFailure": AccessDenied,
+    # EC2 and generic server-side failures.
+    "InternalError": ServiceError,
+    "InternalFailure": ServiceError,
+    "ServiceUnavailable": ServiceError,
+    "ServiceUnavailableException": ServiceError,
+    "Unavailable": ServiceError,
+}
+
+_KINDS: dict[type[AwsError], failures.FailureKind] = {
+    FunctionNotFound: failures.FailureKind.NOT_FOUND,
+    UpdateConflict: failures.FailureKind.CONFLICT,
+    StaleRevision: failures.FailureKind.STALE_REVISION,
+    Throttled: failures.FailureKind.THROTTLED,
+    InvalidParameter: failures.FailureKind.INVALID_PARAMETER,
+    AccessDenied: failures.FailureKind.ACCESS_DENIED,
+    ServiceError: failures.FailureKind.SERVICE_ERROR,
+    # No kind of its own in models.failures: "busy, try later" is what CONFLICT means to the planner.
+    FunctionNotReady: failures.FailureKind.CONFLICT,
+}
+
+# botocore exceptions that are about AWS or the way to it, not about our code. Anything else
+# (StubAssertionError, configuration mistakes, bugs) propagates untranslated, so it is seen.
+_NO_ANSWER = (
+    botocore_exceptions.ConnectionError,  # EndpointConnectionError, ConnectTimeoutError, SSLError
+    botocore_exceptions.HTTPClientError,  # ReadTimeoutError, ConnectionClosedError
+    botocore_exceptions.IncompleteReadError,
+)
+_NO_CREDENTIALS = (
+    botocore_exceptions.NoCredentialsError,
+    botocore_exceptions.PartialCredentialsError,
+    botocore_exceptions.CredentialRetrievalError,
+    botocore_exceptions.TokenRetrievalError,
+)
+_BAD_REQUEST = (botocore_exceptions.ParamValidationError,)
+TRANSLATABLE: tuple[type[Exception], ...] = (
+    botocore_exceptions.ClientError,
+    *_NO_ANSWER,
+    *_NO_CREDENTIALS,
+    *_BAD_REQUEST,
+)
+
+
+def translate(exc: Exception) -> AwsError:
+    """Turn a botocore exception into ours. An ``AwsError`` is returned as it is."""
+    if isinstance(exc, AwsError):
+        return exc
+    if isinstance(exc, botocore_exceptions.ClientError):
+        return _translate_client_error(exc)
+    if isinstance(exc, _NO_CREDENTIALS):
+        return _build(AccessDenied, type(exc).__name__, str(exc))
+    if isinstance(exc, _BAD_REQUEST):
+        return _build(InvalidParameter, type(exc).__name__, str(exc))
+    # No answer from AWS (or an exception nobody classified): transient by assumption.
+    return _build(ServiceError, type(exc).__name__, str(exc))
+
+
+@contextlib.contextmanager
+def translating() -> Iterator[None]:
+    """Re-raise botocore's exceptions as ``AwsError`` (chained), leave every other exception alone."""
+    try:
+        yield
+    except TRANSLATABLE as exc:
+        raise translate(exc) from exc
+
+
+def _translate_client_error(exc: botocore_exceptions.ClientError) -> AwsError:
+    response: Mapping[str, Any] = exc.response or {}
+    error: Mapping[str, Any] = response.get("Error") or {}
+    metadata: Mapping[str, Any] = response.get("ResponseMetadata") or {}
+    code = str(error.get("Code") or "")
+    message = str(error.get("Message") or "")
+    status = _int_or_none(metadata.get("HTTPStatusCode"))
+    cls = _CLASSES.get(code) or _class_for_status(status)
+    retry_after = _retry_after(response) if cls is Throttled else None
+    return _build(cls, code or (str(status) if status else "Unknown"), message, retry_after)
+
+
+def _class_for_status(status: int | None) -> type[AwsError]:
+    """For a code we do not know, the HTTP status is the only safe hint."""
+    if status == http.HTTPStatus.TOO_MANY_REQUESTS:
+        return Throttled
+    if status in (http.HTTPStatus.UNAUTHORIZED, http.HTTPStatus.FORBIDDEN):
+        return AccessDenied
+    if status is None or status >= 500:
+        return ServiceError
+    # Any other 4xx: AWS refused the request as sent; the same request will be refused again.
+    return InvalidParameter
+
+
+def _build(cls: type[AwsError], code: str, message: str, retry_after: float | None = None) -> AwsError:
+    return cls(failures.Failure(kind=_KINDS[cls], code=code, message=message, retry_after=retry_after))
+
+
+def _retry_after(response: Mapping[str, Any]) -> float | None:
+    """Seconds to wait, from Lambda's modeled ``retryAfterSeconds`` or the raw Retry-After header.
+
+    botocore copies the header into ``retryAfterSeconds`` for Lambda's TooManyRequestsException;
+    other services only have the header. Either holds delay-seconds or an HTTP-date (RFC 9110).
+    """
+    metadata: Mapping[str, Any] = response.get("ResponseMetadata") or {}
+    headers: Mapping[str, Any] = metadata.get("HTTPHeaders") or {}
+    header = next((value for key, value in headers.items() if key.lower() == "retry-after"), None)
+    for raw in (response.get("retryAfterSeconds"), header):
+        if (seconds := parse_retry_after(raw)) is not None:
+            return seconds
+    return None
+
+
+def parse_retry_after(raw: object, now: datetime.datetime | None = None) -> float | None:
+    """Parse a Retry-After value (delay-seconds or HTTP-date) into seconds, capped; None if unusable."""
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = (when - (now or datetime.datetime.now(datetime.UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None

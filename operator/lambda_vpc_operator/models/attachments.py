@@ -1,0 +1,142 @@
+"""The LambdaVpcAttachment custom resource: spec (what the user wants) and status (what we report).
+
+Field names are camelCase on the wire (Kubernetes convention) and snake_case in Python. Constraints
+written here (patterns, item limits, enums, defaults) become the CRD's openAPIV3Schema, so the API
+server rejects bad input before the operator ever sees it.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from lambda_vpc_operator.models.functions import FUNCTION_NAME_PATTERN
+
+GROUP = "lambdavpc.dev"
+VERSION = "v1alpha1"
+KIND = "LambdaVpcAttachment"
+PLURAL = "lambdavpcattachments"
+SINGULAR = "lambdavpcattachment"
+SHORT_NAMES = ("lva",)
+
+# Lambda's limits for VpcConfig (botocore lambda 2015-03-31: SubnetIds max 16, SecurityGroupIds max 5);
+# at least one of each is needed to attach (aws-facts "VPC constraints").
+MAX_SUBNETS = 16
+MAX_SECURITY_GROUPS = 5
+
+SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-z]+$", max_length=1024)]
+SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-zA-Z]+$", max_length=1024)]
+# Kubernetes' own spelling of "a set": uniqueness enforced by the API server (uniqueItems is not allowed).
+LIST_SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}
+
+
+class DeletionPolicy(enum.StrEnum):
+    """What deleting the attachment does to the function."""
+
+    DETACH = "Detach"  # remove the function from the VPC, then release the resource
+    RETAIN = "Retain"  # leave the function as it is
+
+
+class DriftPolicy(enum.StrEnum):
+    """What to do when the function's VpcConfig was changed behind our back."""
+
+    CORRECT = "Correct"  # put the desired configuration back
+    REPORT = "Report"  # only say so, in a condition and an Event
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, use_enum_values=False)
+
+
+class AttachmentSpec(_Model):
+    """Which function sits in which subnets and security groups."""
+
+    function_name: str = Field(
+        min_length=1,
+        max_length=140,
+        pattern=FUNCTION_NAME_PATTERN,
+        description="Function name, partial ARN (ACCOUNT:function:NAME) or full ARN, without a version.",
+    )
+    subnet_ids: list[SubnetId] = Field(
+        min_length=1,
+        max_length=MAX_SUBNETS,
+        json_schema_extra=LIST_SET,
+        description="Subnets for the function's Hyperplane ENIs, all in one VPC (1 to 16).",
+    )
+    security_group_ids: list[SecurityGroupId] = Field(
+        min_length=1,
+        max_length=MAX_SECURITY_GROUPS,
+        json_schema_extra=LIST_SET,
+        description="Security groups of the function's ENIs, in the subnets' VPC (1 to 5).",
+    )
+    ipv6_allowed_for_dual_stack: bool = Field(
+        default=False,
+        description="Allow outbound IPv6 traffic; every subnet must be dual-stack.",
+    )
+    region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$",
+        description="AWS region of the function; defaults to the operator's region (or the ARN's).",
+    )
+    deletion_policy: DeletionPolicy = Field(
+        default=DeletionPolicy.DETACH,
+        description="Detach: remove the function from the VPC on delete. Retain: leave it attached.",
+    )
+    drift_policy: DriftPolicy = Field(
+        default=DriftPolicy.CORRECT,
+        description="Correct: restore a VpcConfig changed outside Kubernetes. Report: condition and Event only.",
+    )
+
+
+class ConditionStatus(enum.StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(_Model):
+    """metav1.Condition, as kstatus, kubectl wait, Argo CD and Flux read it."""
+
+    type: str
+    status: ConditionStatus
+    reason: str = Field(pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=1024)
+    message: str = Field(default="", max_length=32768)
+    observed_generation: int | None = Field(default=None, ge=0)
+    last_transition_time: str = Field(description="RFC 3339 time of the last change of status.")
+
+
+class AttachmentStatus(_Model):
+    """What the operator observed on AWS and concluded; kstatus-compatible."""
+
+    observed_generation: int | None = Field(default=None, description="The generation last acted on.")
+    applied_generation: int | None = Field(
+        default=None,
+        description="The generation last seen fully applied on AWS; a difference found after that is drift.",
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    function_arn: str | None = None
+    vpc_id: str | None = None
+    subnet_ids: list[str] | None = Field(default=None, description="Subnets as observed on AWS.")
+    security_group_ids: list[str] | None = Field(default=None, description="Security groups as observed on AWS.")
+    ipv6_allowed_for_dual_stack: bool | None = None
+    state: str | None = Field(default=None, description="Lambda State (Pending, Active, Inactive, Failed, ...).")
+    state_reason: str | None = None
+    state_reason_code: str | None = None
+    last_update_status: str | None = Field(default=None, description="Lambda LastUpdateStatus.")
+    last_update_status_reason_code: str | None = None
+    last_sync_time: str | None = Field(
+        default=None, description="When AWS was last found holding the spec's configuration (last convergence)."
+    )
+
+
+class LambdaVpcAttachment(_Model):
+    """The whole object, for the CRD generator."""
+
+    spec: AttachmentSpec
+    status: AttachmentStatus | None = None

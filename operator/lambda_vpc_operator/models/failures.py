@@ -1,0 +1,38 @@
+"""Why an AWS call failed, in the terms the planner decides on.
+
+The aws layer is the only place that knows AWS error codes; it turns each into a ``Failure`` with
+one of a few kinds. The planner maps kinds to "wait and retry" (Reconciling) or "needs a human"
+(Stalled) without ever seeing botocore.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+
+class FailureKind(enum.StrEnum):
+    NOT_FOUND = "NotFound"  # ResourceNotFoundException: the function does not exist
+    CONFLICT = "Conflict"  # ResourceConflictException: an update is in progress, try later
+    STALE_REVISION = "StaleRevision"  # PreconditionFailedException: someone changed it since we read it
+    THROTTLED = "Throttled"  # TooManyRequestsException, EC2 RequestLimitExceeded: wait Retry-After
+    INVALID_PARAMETER = "InvalidParameter"  # InvalidParameterValueException: AWS refuses this config
+    ACCESS_DENIED = "AccessDenied"  # the operator's own credentials lack a permission
+    SERVICE_ERROR = "ServiceError"  # 5xx after botocore's retries, network errors: transient
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    kind: FailureKind
+    code: str  # the AWS error code, for messages
+    message: str  # AWS' own message, shown to the user (never matched on)
+    retry_after: float | None = None  # seconds, from Retry-After when AWS gave one
+
+    @property
+    def transient(self) -> bool:
+        return self.kind in {
+            FailureKind.CONFLICT,
+            FailureKind.STALE_REVISION,
+            FailureKind.THROTTLED,
+            FailureKind.SERVICE_ERROR,
+        }

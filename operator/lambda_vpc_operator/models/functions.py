@@ -1,0 +1,186 @@
+"""What we know about one Lambda function: how it is named, and what AWS reports about it.
+
+Names come in three forms (name, partial ARN, full ARN; botocore's FunctionName pattern). Two
+attachments that name the same function in different forms must still collide, so every name is
+reduced to a ``FunctionRef`` with a stable ``key``.
+
+``VpcSettings`` is the comparable form of a VpcConfig: sets instead of lists, and every "empty"
+AWS spelling (absent VpcConfig, empty lists, empty VpcId, null Ipv6AllowedForDualStack) folded into
+one value, so that comparing desired and observed never produces a perpetual diff
+(terraform-provider-aws #443, cloud-custodian #9559).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# botocore lambda 2015-03-31 FunctionName, without the version/alias qualifier: an attachment
+# configures the function itself ($LATEST); qualified versions have an immutable VpcConfig.
+FUNCTION_NAME_PATTERN = (
+    r"^(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)$"
+)
+_FUNCTION_NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
+_FULL_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9-_]+)$"
+)
+_PARTIAL_ARN_RE = re.compile(r"^(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9-_]+)$")
+
+
+class FunctionState(enum.StrEnum):
+    """Lambda ``State`` (botocore model), the function's lifecycle."""
+
+    PENDING = "Pending"
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+    FAILED = "Failed"
+    DEACTIVATING = "Deactivating"
+    DEACTIVATED = "Deactivated"
+    ACTIVE_NON_INVOCABLE = "ActiveNonInvocable"
+    DELETING = "Deleting"
+
+
+class UpdateStatus(enum.StrEnum):
+    """Lambda ``LastUpdateStatus``: the outcome of the most recent configuration update."""
+
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    IN_PROGRESS = "InProgress"
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionRef:
+    """A function named by an attachment, resolved as far as the name allows."""
+
+    name: str
+    region: str | None = None
+    account: str | None = None
+    partition: str = "aws"
+
+    @classmethod
+    def parse(cls, text: str, default_region: str | None = None) -> FunctionRef:
+        """Parse a function name, partial ARN or full ARN; raise ValueError for anything else."""
+        if match := _FULL_ARN_RE.match(text):
+            return cls(
+                name=match["name"],
+                region=match["region"],
+                account=match["account"],
+                partition=match["partition"],
+            )
+        if match := _PARTIAL_ARN_RE.match(text):
+            return cls(name=match["name"], region=default_region, account=match["account"])
+        if _FUNCTION_NAME_RE.match(text) and ":" not in text:
+            return cls(name=text, region=default_region)
+        raise ValueError(
+            f"{text!r} is not a Lambda function name, partial ARN (123456789012:function:NAME) "
+            "or full ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME) without a version qualifier"
+        )
+
+    @property
+    def key(self) -> str:
+        """Identity for conflict detection: region and name (one operator serves one account)."""
+        return f"{self.region or '-'}/{self.name}"
+
+    @property
+    def api_name(self) -> str:
+        """What to pass as FunctionName: the full ARN when we know it (it pins the account)."""
+        if self.region and self.account:
+            return f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{self.name}"
+        return self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class VpcSettings:
+    """A VpcConfig in comparable form: order-free, with every empty spelling normalised."""
+
+    subnet_ids: frozenset[str] = frozenset()
+    security_group_ids: frozenset[str] = frozenset()
+    ipv6_allowed_for_dual_stack: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        subnet_ids: Iterable[str] = (),
+        security_group_ids: Iterable[str] = (),
+        ipv6_allowed_for_dual_stack: bool | None = False,
+    ) -> VpcSettings:
+        subnets = frozenset(subnet_ids)
+        groups = frozenset(security_group_ids)
+        # Lambda ignores the IPv6 flag of a function outside any VPC: do not let it make a diff.
+        ipv6 = bool(ipv6_allowed_for_dual_stack) and bool(subnets)
+        return cls(subnets, groups, ipv6)
+
+    @classmethod
+    def from_aws(cls, vpc_config: Mapping[str, Any] | None) -> VpcSettings:
+        """Read Lambda's VpcConfig (absent, empty or full) into the normal form."""
+        config = vpc_config or {}
+        return cls.of(
+            config.get("SubnetIds") or (),
+            config.get("SecurityGroupIds") or (),
+            config.get("Ipv6AllowedForDualStack"),
+        )
+
+    def to_aws(self) -> dict[str, Any]:
+        """The VpcConfig argument of UpdateFunctionConfiguration (sorted, for stable requests)."""
+        config: dict[str, Any] = {
+            "SubnetIds": sorted(self.subnet_ids),
+            "SecurityGroupIds": sorted(self.security_group_ids),
+        }
+        if self.attached:
+            config["Ipv6AllowedForDualStack"] = self.ipv6_allowed_for_dual_stack
+        return config
+
+    @property
+    def attached(self) -> bool:
+        return bool(self.subnet_ids or self.security_group_ids)
+
+
+DETACHED = VpcSettings()
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionObservation:
+    """One reading of a function's configuration from AWS (GetFunction's Configuration)."""
+
+    name: str
+    arn: str
+    vpc: VpcSettings
+    vpc_id: str | None
+    state: FunctionState | None
+    state_reason: str | None
+    state_reason_code: str | None
+    last_update_status: UpdateStatus | None
+    last_update_status_reason: str | None
+    last_update_status_reason_code: str | None
+    revision_id: str | None
+    role: str | None = None
+
+    @classmethod
+    def from_aws(cls, configuration: Mapping[str, Any]) -> FunctionObservation:
+        """Build from GetFunction()['Configuration'] or GetFunctionConfiguration()."""
+        state = configuration.get("State")
+        update = configuration.get("LastUpdateStatus")
+        vpc_config = configuration.get("VpcConfig") or {}
+        return cls(
+            name=configuration["FunctionName"],
+            arn=configuration["FunctionArn"],
+            vpc=VpcSettings.from_aws(vpc_config),
+            vpc_id=vpc_config.get("VpcId") or None,
+            state=FunctionState(state) if state else None,
+            state_reason=configuration.get("StateReason") or None,
+            state_reason_code=configuration.get("StateReasonCode") or None,
+            last_update_status=UpdateStatus(update) if update else None,
+            last_update_status_reason=configuration.get("LastUpdateStatusReason") or None,
+            last_update_status_reason_code=configuration.get("LastUpdateStatusReasonCode") or None,
+            revision_id=configuration.get("RevisionId"),
+            role=configuration.get("Role"),
+        )
+
+    @property
+    def busy(self) -> bool:
+        """AWS refuses configuration updates now (ResourceConflictException): wait instead."""
+        return self.last_update_status == UpdateStatus.IN_PROGRESS or self.state == FunctionState.PENDING

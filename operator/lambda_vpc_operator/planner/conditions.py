@@ -1,0 +1,123 @@
+"""Status conditions in the metav1.Condition shape that kstatus, kubectl wait, Argo CD and Flux read.
+
+Only three types: ``Ready`` (always present), ``Reconciling`` and ``Stalled`` (present only while
+True, the "abnormal-true" polarity kstatus and Flux use). ``merge`` keeps lastTransitionTime when a
+condition's status did not flip, so re-reporting the same state never rewrites status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+
+class ConditionType(enum.StrEnum):
+    READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+
+
+class Reason(enum.StrEnum):
+    """Every reason we put in a condition or Event: one place, no typos."""
+
+    # Ready=True
+    ATTACHED = "Attached"
+    # work under way (Reconciling=True, Ready=False/Unknown)
+    PROGRESSING = "Progressing"  # a new generation was seen, nothing decided yet
+    UPDATING = "Updating"  # we sent UpdateFunctionConfiguration
+    UPDATE_IN_PROGRESS = "UpdateInProgress"  # AWS is applying an update (ours or someone's)
+    FUNCTION_PENDING = "FunctionPending"  # State=Pending: creation or ENI (re)build
+    CORRECTING_DRIFT = "CorrectingDrift"
+    THROTTLED = "Throttled"
+    AWS_UNAVAILABLE = "AwsUnavailable"
+    TRANSITIONING = "Transitioning"  # other non-terminal Lambda states
+    DETACHING = "Detaching"
+    # Ready=False without a human needed
+    INACTIVE = "Inactive"
+    # Stalled=True: a human must act
+    CONFLICT = "Conflict"
+    FUNCTION_NOT_FOUND = "FunctionNotFound"
+    FUNCTION_FAILED = "FunctionFailed"
+    UPDATE_FAILED = "UpdateFailed"
+    INVALID_SPEC = "InvalidSpec"
+    INVALID_CONFIGURATION = "InvalidConfiguration"
+    ACCESS_DENIED = "AccessDenied"
+    DRIFT_DETECTED = "DriftDetected"
+    SUBNET_NOT_FOUND = "SubnetNotFound"
+    SECURITY_GROUP_NOT_FOUND = "SecurityGroupNotFound"
+    MIXED_VPCS = "MixedVpcs"
+    DEDICATED_TENANCY = "DedicatedTenancy"
+    NOT_DUAL_STACK = "NotDualStack"
+
+
+class Status(enum.StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditionSpec:
+    """A condition as the planner wants it; times and generations are added by ``merge``."""
+
+    type: ConditionType
+    status: Status
+    reason: str  # a Reason, or an AWS reason code such as SubnetOutOfIPAddresses
+    message: str = ""
+
+
+def ready(status: Status, reason: str, message: str = "") -> ConditionSpec:
+    return ConditionSpec(ConditionType.READY, status, reason, message)
+
+
+def reconciling(reason: str, message: str = "") -> ConditionSpec:
+    return ConditionSpec(ConditionType.RECONCILING, Status.TRUE, reason, message)
+
+
+def stalled(reason: str, message: str = "") -> ConditionSpec:
+    return ConditionSpec(ConditionType.STALLED, Status.TRUE, reason, message)
+
+
+def find(conditions: Iterable[Mapping[str, Any]], type_: ConditionType) -> Mapping[str, Any] | None:
+    for condition in conditions:
+        if condition.get("type") == type_:
+            return condition
+    return None
+
+
+def is_true(conditions: Iterable[Mapping[str, Any]], type_: ConditionType) -> bool:
+    condition = find(conditions, type_)
+    return condition is not None and condition.get("status") == Status.TRUE
+
+
+def merge(
+    current: Sequence[Mapping[str, Any]],
+    wanted: Sequence[ConditionSpec],
+    *,
+    generation: int,
+    now: str,
+) -> list[dict[str, Any]]:
+    """The new condition list: ours replaced by ``wanted``, foreign ones kept, times preserved.
+
+    A condition type of ours that is not wanted is removed (Reconciling and Stalled exist only
+    while True). lastTransitionTime moves only when the status flips.
+    """
+    ours = {t.value for t in ConditionType}
+    result: list[dict[str, Any]] = []
+    for spec in wanted:
+        previous = find(current, spec.type)
+        flipped = previous is None or previous.get("status") != spec.status
+        result.append(
+            {
+                "type": spec.type.value,
+                "status": spec.status.value,
+                "reason": str(spec.reason),
+                "message": spec.message,
+                "observedGeneration": generation,
+                "lastTransitionTime": now if flipped or previous is None else previous["lastTransitionTime"],
+            }
+        )
+    result.extend(dict(c) for c in current if c.get("type") not in ours)
+    return result

@@ -1,0 +1,23 @@
+"""How long to wait before looking at a function again, each number with the fact behind it."""
+
+from __future__ import annotations
+
+# botocore's function_updated_v2 waiter polls GetFunction every 1 s; an update that reuses an
+# existing Hyperplane ENI takes seconds. Start a little slower than the waiter to stay frugal.
+FIRST_WAIT = 2.0
+# Creating a new Hyperplane ENI "can take several minutes" (aws-facts): back off to this ceiling
+# so a slow ENI costs at most two GetFunction calls a minute per function.
+MAX_WAIT = 30.0
+GROWTH = 1.6
+# A stale RevisionId only means "read again": someone wrote between our read and our write.
+REREAD = 0.5
+# A missing function is usually a typo or an ordering problem in a GitOps repo; look again now
+# and then, not at the pace of a transition.
+FUNCTION_NOT_FOUND_RECHECK = 300.0
+# Lambda's TooManyRequestsException says how long to wait; when it does not, wait this long.
+THROTTLE_FALLBACK = 5.0
+
+
+def wait_delay(attempt: int) -> float:
+    """Delay before the next look at a transition in progress: 2 s growing to 30 s."""
+    return min(MAX_WAIT, FIRST_WAIT * GROWTH ** max(0, attempt))

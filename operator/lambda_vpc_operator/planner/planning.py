@@ -1,0 +1,355 @@
+"""Decide, for one attachment, what to do next.
+
+``plan_attachment`` and ``plan_release`` are purely computational functions with no side effects:
+the reconciler gathers everything they need into a ``Situation`` (what AWS said, what failed, what
+the cluster knows), calls them, and carries out the returned ``Plan``. Branches are taken in order;
+each has a one-line comment on why it comes where it does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lambda_vpc_operator.models.attachments import AttachmentSpec, DeletionPolicy, DriftPolicy
+from lambda_vpc_operator.models.failures import Failure, FailureKind
+from lambda_vpc_operator.models.functions import (
+    DETACHED,
+    FunctionObservation,
+    FunctionState,
+    UpdateStatus,
+    VpcSettings,
+)
+from lambda_vpc_operator.planner import conditions, delays, hints, readiness
+from lambda_vpc_operator.planner.conditions import ConditionSpec, ConditionType, Reason, Status
+from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan, UpdateVpcConfig
+from lambda_vpc_operator.planner.validation import Problem, Severity
+
+
+@dataclasses.dataclass(frozen=True)
+class Situation:
+    """Everything known about one attachment at one moment, apart from its spec."""
+
+    generation: int
+    observed: FunctionObservation | None  # None: AWS says the function does not exist
+    conditions: Sequence[Mapping[str, Any]] = ()  # status.conditions as they are now
+    applied_generation: int | None = None  # the generation last seen fully applied on AWS
+    read_failure: Failure | None = None  # reading the function failed; observed is meaningless
+    action_failure: Failure | None = None  # our UpdateFunctionConfiguration was refused
+    conflict_with: str | None = None  # "namespace/name" of the attachment that owns the function
+    problems: Sequence[Problem] = ()  # preflight findings for the desired network
+    attempt: int = 0  # consecutive waits so far, for the growing delay
+    resync: bool = False  # a scheduled re-check rather than a spec change or a transition poll
+
+
+def desired_vpc(spec: AttachmentSpec) -> VpcSettings:
+    return VpcSettings.of(spec.subnet_ids, spec.security_group_ids, spec.ipv6_allowed_for_dual_stack)
+
+
+def describe_vpc(vpc: VpcSettings) -> str:
+    if not vpc.attached:
+        return "no VPC"
+    ipv6 = ", IPv6 dual-stack allowed" if vpc.ipv6_allowed_for_dual_stack else ""
+    return (
+        f"subnets {', '.join(sorted(vpc.subnet_ids))}; "
+        f"security groups {', '.join(sorted(vpc.security_group_ids))}{ipv6}"
+    )
+
+
+def plan_start(generation: int) -> tuple[ConditionSpec, ...]:
+    """kstatus: the first act on a new generation is to say that work is under way."""
+    message = f"Reconciling generation {generation}"
+    return (
+        conditions.ready(Status.UNKNOWN, Reason.PROGRESSING, message),
+        conditions.reconciling(Reason.PROGRESSING, message),
+    )
+
+
+def _stall(reason: str, message: str, *, requeue_after: float | None = None) -> Plan:
+    return Plan(
+        outcome=Outcome.STALLED,
+        conditions=(conditions.ready(Status.FALSE, reason, message), conditions.stalled(reason, message)),
+        requeue_after=requeue_after,
+    )
+
+
+def _wait(reason: str, message: str, delay: float, *, ready: Status = Status.FALSE) -> Plan:
+    return Plan(
+        outcome=Outcome.WAIT,
+        conditions=(conditions.ready(ready, reason, message), conditions.reconciling(reason, message)),
+        requeue_after=delay,
+    )
+
+
+def _failure_wait(failure: Failure, attempt: int) -> Plan:
+    """A transient refusal from AWS: wait as long as AWS asked, or back off."""
+    if failure.kind == FailureKind.THROTTLED:
+        delay = failure.retry_after or delays.THROTTLE_FALLBACK
+        return _wait(Reason.THROTTLED, f"AWS throttled the request ({failure.code}); retrying in {delay:g}s", delay)
+    if failure.kind == FailureKind.CONFLICT:
+        delay = delays.wait_delay(attempt)
+        return _wait(Reason.UPDATE_IN_PROGRESS, f"AWS is applying another update ({failure.code}); waiting", delay)
+    if failure.kind == FailureKind.STALE_REVISION:
+        return _wait(Reason.UPDATING, "The function changed while we updated it; reading it again", delays.REREAD)
+    delay = delays.wait_delay(attempt)
+    return _wait(Reason.AWS_UNAVAILABLE, f"AWS call failed ({failure.code}: {failure.message}); retrying", delay)
+
+
+def _failure_stall(failure: Failure, function: str) -> Plan:
+    """A refusal no retry fixes: name it and what to do."""
+    if failure.kind == FailureKind.NOT_FOUND:
+        return _not_found(function)
+    if failure.kind == FailureKind.ACCESS_DENIED:
+        return _stall(
+            Reason.ACCESS_DENIED,
+            f"The operator's AWS credentials were refused ({failure.code}: {failure.message}); grant the "
+            "operator's role lambda:GetFunction, lambda:UpdateFunctionConfiguration and ec2:Describe* "
+            "(see docs/iam-policy.json)",
+        )
+    return _stall(
+        Reason.INVALID_CONFIGURATION,
+        f"AWS refused the VpcConfig ({failure.code}: {failure.message}); fix spec and apply again",
+    )
+
+
+def _not_found(function: str) -> Plan:
+    return _stall(
+        Reason.FUNCTION_NOT_FOUND,
+        f"Lambda function {function} does not exist in this account and region; create it or fix "
+        "spec.functionName (checked again every few minutes)",
+        requeue_after=delays.FUNCTION_NOT_FOUND_RECHECK,
+    )
+
+
+def _transition_events(current: Sequence[Mapping[str, Any]], plan: Plan) -> tuple[Event, ...]:
+    """Events for flips only, so a condition reported again never repeats its Event."""
+    if plan.conditions is None:
+        return ()
+    events: list[Event] = []
+    wanted = {c.type: c for c in plan.conditions}
+    stalled = wanted.get(ConditionType.STALLED)
+    before = conditions.find(current, ConditionType.STALLED)
+    if stalled is not None and (
+        before is None or before.get("status") != Status.TRUE or before.get("reason") != stalled.reason
+    ):
+        events.append(Event(EventType.WARNING, "Stalled", f"{stalled.reason}: {stalled.message}"))
+    ready = wanted.get(ConditionType.READY)
+    if ready is not None and ready.status == Status.TRUE and not conditions.is_true(current, ConditionType.READY):
+        events.append(Event(EventType.NORMAL, "Updated", ready.message))
+    return tuple(events)
+
+
+def _with_transitions(current: Sequence[Mapping[str, Any]], plan: Plan) -> Plan:
+    return dataclasses.replace(plan, events=plan.events + _transition_events(current, plan))
+
+
+def plan_attachment(spec: AttachmentSpec, situation: Situation) -> Plan:
+    """The next step for a live attachment (see module docstring)."""
+    return _with_transitions(situation.conditions, _decide(spec, situation))
+
+
+def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
+    desired = desired_vpc(spec)
+    function = spec.function_name
+
+    # Another attachment owns this function: touching AWS would make the two fight forever.
+    if s.conflict_with is not None:
+        return _stall(
+            Reason.CONFLICT,
+            f"Lambda function {function} is already attached by LambdaVpcAttachment {s.conflict_with}, "
+            "created earlier; delete one of the two",
+        )
+
+    # Preflight errors: never write a configuration we know cannot work.
+    errors = [p for p in s.problems if p.severity == Severity.ERROR]
+    if errors:
+        return _stall(errors[0].reason, "; ".join(p.message for p in errors))
+
+    # We could not read the function: a passing failure keeps the last verdict, others stall.
+    if s.read_failure is not None:
+        if s.read_failure.transient:
+            plan = _failure_wait(s.read_failure, s.attempt)
+            return dataclasses.replace(plan, conditions=None)
+        return _failure_stall(s.read_failure, function)
+
+    observed = s.observed
+    if observed is None:
+        return _not_found(function)
+
+    # Our last write was refused: the failure says whether to wait or to ask a human.
+    if s.action_failure is not None:
+        if s.action_failure.transient:
+            return _failure_wait(s.action_failure, s.attempt)
+        return _failure_stall(s.action_failure, function)
+
+    # A Failed function cannot take a configuration until its owner repairs it.
+    if observed.state == FunctionState.FAILED:
+        code = observed.state_reason_code or Reason.FUNCTION_FAILED
+        advice = hints.hint(observed.state_reason_code, observed.role)
+        return _stall(code, f"Lambda function {function} is Failed: {observed.state_reason or code}. {advice}".strip())
+
+    # Lambda refuses updates while one is in progress or the function is Pending: wait for it.
+    if observed.busy:
+        delay = delays.wait_delay(s.attempt)
+        if observed.state == FunctionState.PENDING:
+            return _wait(
+                Reason.FUNCTION_PENDING,
+                f"Lambda function {function} is Pending ({observed.state_reason_code or 'no reason given'}): "
+                "Lambda is preparing its network interfaces",
+                delay,
+            )
+        return _wait(
+            Reason.UPDATE_IN_PROGRESS,
+            f"Lambda is applying a configuration update to {function} (LastUpdateStatus InProgress)",
+            delay,
+        )
+
+    applied = readiness.config_applied(desired, observed)
+
+    # Our configuration is there but its last update failed: AWS told us why, asynchronously.
+    if applied and observed.last_update_status == UpdateStatus.FAILED:
+        code = observed.last_update_status_reason_code or Reason.UPDATE_FAILED
+        if code in hints.TRANSIENT_REASON_CODES or s.resync:
+            # Transient causes clear by themselves; anything else is retried only at resync pace.
+            return Plan(
+                outcome=Outcome.UPDATE,
+                conditions=(
+                    conditions.ready(Status.FALSE, code, f"Retrying the update after {code}"),
+                    conditions.reconciling(Reason.UPDATING, f"Retrying the update after {code}"),
+                ),
+                action=UpdateVpcConfig(desired, observed.revision_id),
+                events=(Event(EventType.NORMAL, "Updating", f"Retrying after {code}: {describe_vpc(desired)}"),),
+                requeue_after=delays.wait_delay(s.attempt),
+            )
+        reason_text = observed.last_update_status_reason or code
+        return _stall(code, f"The VPC update of {function} failed: {reason_text}. {hints.hint(code, observed.role)}")
+
+    if not applied:
+        drift = s.applied_generation == s.generation
+        # Someone changed the function behind our back and the user asked us only to tell.
+        if drift and spec.drift_policy == DriftPolicy.REPORT:
+            message = (
+                f"VpcConfig of {function} was changed outside Kubernetes: AWS has {describe_vpc(observed.vpc)}, "
+                f"spec wants {describe_vpc(desired)}; driftPolicy Report leaves it; revert it on AWS or set "
+                "driftPolicy: Correct"
+            )
+            plan = _stall(Reason.DRIFT_DETECTED, message)
+            already = conditions.find(s.conditions, ConditionType.STALLED)
+            reported = already is not None and already.get("reason") == Reason.DRIFT_DETECTED
+            report = () if reported else (Event(EventType.WARNING, "DriftDetected", message),)
+            return dataclasses.replace(plan, outcome=Outcome.DRIFT_REPORTED, events=report)
+        # Spec change, or drift to correct: write the desired configuration.
+        events: tuple[Event, ...]
+        if drift:
+            reason = Reason.CORRECTING_DRIFT
+            message = f"Restoring VpcConfig changed outside Kubernetes: {describe_vpc(desired)}"
+            events = (
+                Event(
+                    EventType.WARNING,
+                    "DriftDetected",
+                    f"AWS has {describe_vpc(observed.vpc)}, spec wants {describe_vpc(desired)}",
+                ),
+                Event(EventType.NORMAL, "DriftCorrected", message),
+            )
+        else:
+            reason = Reason.UPDATING
+            message = f"Setting VpcConfig of {function}: {describe_vpc(desired)}"
+            events = (Event(EventType.NORMAL, "Updating", message),)
+        return Plan(
+            outcome=Outcome.UPDATE,
+            conditions=(conditions.ready(Status.FALSE, reason, message), conditions.reconciling(reason, message)),
+            action=UpdateVpcConfig(desired, observed.revision_id),
+            events=events,
+            requeue_after=delays.FIRST_WAIT,
+        )
+
+    # Applied. Active means ready; Inactive is applied but cold; anything else is a transition.
+    if observed.state in readiness.READY_STATES or observed.state is None:
+        message = f"Lambda function {function} is Active in {observed.vpc_id or 'its VPC'}: {describe_vpc(desired)}"
+        return Plan(
+            outcome=Outcome.IN_SYNC,
+            conditions=(conditions.ready(Status.TRUE, Reason.ATTACHED, message),),
+            applied=True,
+        )
+    if observed.state == FunctionState.INACTIVE:
+        message = (
+            f"Lambda function {function} is Inactive ({observed.state_reason_code or 'no reason given'}): "
+            "its network interfaces were reclaimed and the next invoke will fail while Lambda rebuilds them"
+        )
+        return Plan(
+            outcome=Outcome.IDLE,
+            conditions=(conditions.ready(Status.FALSE, Reason.INACTIVE, message),),
+            applied=True,
+        )
+    plan = _wait(
+        Reason.TRANSITIONING,
+        f"Lambda function {function} is {observed.state}; waiting for it to become Active",
+        delays.wait_delay(s.attempt),
+    )
+    return dataclasses.replace(plan, applied=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    """What deleting an attachment must consider."""
+
+    policy: DeletionPolicy
+    observed: FunctionObservation | None
+    owned: bool  # False when this attachment lost a conflict and never touched the function
+    read_failure: Failure | None = None
+    action_failure: Failure | None = None
+    attempt: int = 0
+    detach_sent: bool = False  # we already asked AWS to detach during this deletion
+
+
+def plan_release(function: str, r: Release) -> Plan:
+    """The next step while an attachment is being deleted."""
+    # Retain, or never ours: the function stays exactly as it is.
+    if r.policy == DeletionPolicy.RETAIN or not r.owned:
+        why = "deletionPolicy Retain" if r.owned else "this attachment never owned the function"
+        return Plan(outcome=Outcome.RELEASED, conditions=None, events=(
+            Event(EventType.NORMAL, "Retained", f"Left Lambda function {function} as it is ({why})"),
+        ))  # fmt: skip
+    if r.read_failure is not None:
+        if r.read_failure.kind == FailureKind.NOT_FOUND:
+            return Plan(outcome=Outcome.RELEASED, conditions=None)
+        if r.read_failure.transient:
+            return _failure_wait(r.read_failure, r.attempt)
+        return _failure_stall(r.read_failure, function)
+    observed = r.observed
+    # The function is gone: nothing is attached any more.
+    if observed is None:
+        return Plan(outcome=Outcome.RELEASED, conditions=None)
+    if r.action_failure is not None:
+        if r.action_failure.kind == FailureKind.NOT_FOUND:
+            return Plan(outcome=Outcome.RELEASED, conditions=None)
+        if r.action_failure.transient:
+            return _failure_wait(r.action_failure, r.attempt)
+        return _failure_stall(r.action_failure, function)
+    # Lambda refuses a detach while it is busy; the finalizer stays until it is done.
+    if observed.busy:
+        return _wait(Reason.DETACHING, f"Waiting for Lambda to finish updating {function} before releasing it",
+                     delays.wait_delay(r.attempt))  # fmt: skip
+    if observed.vpc == DETACHED:
+        if observed.last_update_status == UpdateStatus.FAILED and r.detach_sent:
+            return dataclasses.replace(
+                _failure_wait(
+                    Failure(FailureKind.SERVICE_ERROR, observed.last_update_status_reason_code or "Failed",
+                            observed.last_update_status_reason or "detach failed"),
+                    r.attempt,
+                ),
+                action=UpdateVpcConfig(DETACHED, observed.revision_id),
+            )  # fmt: skip
+        events = (Event(EventType.NORMAL, "Detached", f"Removed Lambda function {function} from its VPC"),)
+        return Plan(outcome=Outcome.RELEASED, conditions=None, events=events if r.detach_sent else ())
+    message = f"Detaching Lambda function {function} from its VPC (deletionPolicy Detach)"
+    return Plan(
+        outcome=Outcome.UPDATE,
+        conditions=(
+            conditions.ready(Status.FALSE, Reason.DETACHING, message),
+            conditions.reconciling(Reason.DETACHING, message),
+        ),
+        action=UpdateVpcConfig(DETACHED, observed.revision_id),
+        requeue_after=delays.FIRST_WAIT,
+    )

@@ -1,1 +1,46 @@
-"""TODO"""
+"""The one place that knows AWS: API names, error codes, pagination, retries and request budgets.
+
+Layers above (reconciler, handlers) see ``models`` objects and ``errors.AwsError`` only. Every
+request runs in a worker thread (boto3 blocks), is metered by a ``budgets.RequestBudget``, counted
+in ``metrics.calls`` and translated by ``errors.translate``. ``AwsGateway`` bundles the pieces one
+operator process needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import boto3
+
+from lambda_vpc_operator.aws import budgets, clients, functions, networks, observing
+from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_GET_FUNCTION_RATE
+
+
+@dataclasses.dataclass(frozen=True)
+class AwsGateway:
+    """Everything that talks to AWS, built once per operator process."""
+
+    clients: clients.AwsClients
+    budgets: budgets.RequestBudgets
+    functions: functions.LambdaFunctions
+    networks: networks.Networks
+    observer: observing.Observer
+
+    @classmethod
+    def create(
+        cls,
+        default_region: str,
+        control_rate: float = DEFAULT_CONTROL_RATE,
+        get_function_rate: float = DEFAULT_GET_FUNCTION_RATE,
+        session: boto3.Session | None = None,
+    ) -> AwsGateway:
+        aws_clients = clients.AwsClients(default_region, session=session)
+        request_budgets = budgets.RequestBudgets(control_rate, get_function_rate)
+        lambda_functions = functions.LambdaFunctions(aws_clients, request_budgets)
+        return cls(
+            clients=aws_clients,
+            budgets=request_budgets,
+            functions=lambda_functions,
+            networks=networks.Networks(aws_clients),
+            observer=observing.GetFunctionObserver(lambda_functions),
+        )

@@ -80,7 +80,7 @@ def builtin_resources() -> list[Resource]:
         _builtin(
             "", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
             verbs=tuple(v for v in RESOURCE_VERBS if v != "deletecollection"),
-            subresources=("status", "finalize"),
+            subresources=("status",),
         ),
         _builtin("", "events", "Event", namespaced=True, short_names=("ev",)),
         _builtin("", "configmaps", "ConfigMap", namespaced=True, short_names=("cm",)),
@@ -128,7 +128,7 @@ def resources_from_crd(crd: Mapping[str, Any]) -> list[Resource]:
             namespaced=spec.get("scope", "Namespaced") == "Namespaced",
             short_names=tuple(names.get("shortNames") or ()),
             categories=tuple(names.get("categories") or ()),
-            subresources=tuple(sub for sub in ("status", "scale") if sub in subresources),
+            subresources=("status",) if "status" in subresources else (),  # scale is not emulated
             has_generation=True,
             custom=True,
             schema=(version.get("schema") or {}).get("openAPIV3Schema"),

@@ -50,12 +50,12 @@ class Subscription:
 class Bucket:
     """All objects of one resource (all its versions), its event history and live watches."""
 
-    def __init__(self, history_size: int, created_rv: int) -> None:
+    def __init__(self, history_size: int) -> None:
         self.objects: dict[ObjectKey, Obj] = {}
         self.history: collections.deque[Event] = collections.deque()
         self.history_size = history_size
         # Watches from before this resourceVersion cannot be replayed: the events are gone.
-        self.expired_rv = created_rv
+        self.expired_rv = 0
         self.subscriptions: set[Subscription] = set()
 
     def record(self, event: Event) -> None:
@@ -95,7 +95,7 @@ class Store:
     def bucket(self, key: resources.StorageKey) -> Bucket:
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = Bucket(self.history_size, self.rv)
+            bucket = self._buckets[key] = Bucket(self.history_size)
         return bucket
 
     def drop(self, key: resources.StorageKey) -> None:

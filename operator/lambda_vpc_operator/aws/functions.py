@@ -1,0 +1,135 @@
+"""Lambda functions as the operator reads and changes them: the only module calling the Lambda API.
+
+Each method is one request (or one per page), metered by the budget AWS meters it in
+(aws-facts "Rate limits"): GetFunction by its own 100/s bucket, everything else by the 15/s bucket
+the whole account shares. Answers are parsed into ``models.functions.FunctionObservation`` here, so
+nothing above this layer sees a botocore response.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from lambda_vpc_operator.aws import budgets, calling, clients
+from lambda_vpc_operator.models import functions
+
+# AWS returns at most 50 functions a page, whatever MaxItems says (ListFunctions, aws-facts).
+LIST_PAGE_SIZE = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class InvokeResult:
+    """What Invoke answered: 200 RequestResponse, 202 Event, 204 DryRun."""
+
+    status_code: int
+    payload: bytes = b""
+    function_error: str | None = None  # set when the function itself failed (Unhandled, Handled)
+    executed_version: str | None = None
+
+
+class LambdaFunctions:
+    def __init__(self, clients: clients.AwsClients, budgets: budgets.RequestBudgets) -> None:
+        self.clients = clients
+        self.budgets = budgets
+
+    def region_of(self, ref: functions.FunctionRef) -> str:
+        return ref.region or self.clients.default_region
+
+    async def get(self, ref: functions.FunctionRef) -> functions.FunctionObservation:
+        """GetFunction: the only read with State and LastUpdateStatus. Raises FunctionNotFound."""
+        region = self.region_of(ref)
+        response = await calling.call(
+            self.clients.lambda_(region),
+            "GetFunction",
+            self.budgets.get_function(region),
+            FunctionName=ref.api_name,
+        )
+        return functions.FunctionObservation.from_aws(response["Configuration"])
+
+    async def update_vpc(
+        self,
+        ref: functions.FunctionRef,
+        vpc: functions.VpcSettings,
+        revision_id: str | None = None,
+    ) -> functions.FunctionObservation:
+        """UpdateFunctionConfiguration with only VpcConfig; RevisionId makes it conditional.
+
+        The answer is the configuration as accepted, normally LastUpdateStatus=InProgress: subnet and
+        security-group problems arrive later as LastUpdateStatus=Failed, not as errors here.
+        """
+        region = self.region_of(ref)
+        params: dict[str, Any] = {"FunctionName": ref.api_name, "VpcConfig": vpc.to_aws()}
+        if revision_id:
+            params["RevisionId"] = revision_id
+        response = await calling.call(
+            self.clients.lambda_(region),
+            "UpdateFunctionConfiguration",
+            self.budgets.control(region),
+            **params,
+        )
+        return functions.FunctionObservation.from_aws(response)
+
+    async def invoke(
+        self,
+        ref: functions.FunctionRef,
+        payload: bytes = b"",
+        invocation_type: str = "RequestResponse",
+    ) -> InvokeResult:
+        """Invoke once, with retries off. An Inactive function raises ``errors.FunctionNotReady``."""
+        region = self.region_of(ref)
+        response = await calling.call(
+            self.clients.lambda_invoke(region),
+            "Invoke",
+            self.budgets.control(region),
+            FunctionName=ref.api_name,
+            InvocationType=invocation_type,
+            Payload=payload,
+        )
+        body = response.get("Payload")
+        return InvokeResult(
+            status_code=int(response.get("StatusCode", 0)),
+            payload=body.read() if body is not None else b"",
+            function_error=response.get("FunctionError"),
+            executed_version=response.get("ExecutedVersion"),
+        )
+
+    async def list_functions(self, region: str | None = None) -> AsyncIterator[functions.FunctionObservation]:
+        """ListFunctions ($LATEST only), page by page, each page under the control-plane budget.
+
+        Items carry VpcConfig but not State, StateReason(Code) or LastUpdateStatus(Reason/Code)
+        (aws-facts): those fields of the observations are None; ask ``get`` for them.
+        """
+        region = region or self.clients.default_region
+        client = self.clients.lambda_(region)
+        marker: str | None = None
+        while True:
+            params: dict[str, Any] = {"MaxItems": LIST_PAGE_SIZE}
+            if marker:
+                params["Marker"] = marker
+            page = await calling.call(client, "ListFunctions", self.budgets.control(region), **params)
+            for item in page.get("Functions") or ():
+                yield functions.FunctionObservation.from_aws(item)
+            marker = page.get("NextMarker")
+            if not marker:
+                return
+
+    async def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+        """TagResource on a function ARN (its region is read from the ARN)."""
+        region = _arn_region(arn) or self.clients.default_region
+        await calling.call(
+            self.clients.lambda_(region),
+            "TagResource",
+            self.budgets.control(region),
+            Resource=arn,
+            Tags=dict(tags),
+        )
+
+
+def _arn_region(arn: str) -> str | None:
+    """arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME -> REGION."""
+    parts = arn.split(":")
+    if len(parts) > 3 and parts[0] == "arn" and parts[3]:
+        return parts[3]
+    return None

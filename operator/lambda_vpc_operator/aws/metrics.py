@@ -1,0 +1,49 @@
+"""A count of every AWS request the operator sends, by service, operation and outcome.
+
+ACK records every AWS call as a metric next to the call; so do we (``calling`` counts each request
+it sends, each page of a paginated one included). The budgets keep us under the account's rate
+limits; this count lets us, and the benchmarks, see what we actually spend. A Prometheus exporter
+can read ``snapshot()`` later.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+
+# The outcome of a request that succeeded; failures are counted under their FailureKind value.
+SUCCESS = "Success"
+
+CallKey = tuple[str, str, str]  # (service, operation, outcome)
+
+
+class CallCounter:
+    """Thread-safe counts: pages of a paginator are counted from the worker thread that reads them."""
+
+    def __init__(self) -> None:
+        self._counts: collections.Counter[CallKey] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def count(self, service: str, operation: str, outcome: str = SUCCESS, n: int = 1) -> None:
+        with self._lock:
+            self._counts[service, operation, outcome] += n
+
+    def snapshot(self) -> dict[CallKey, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def total(self, service: str | None = None, operation: str | None = None) -> int:
+        """Requests sent, whatever their outcome, optionally of one service and operation."""
+        return sum(
+            n
+            for (svc, op, _), n in self.snapshot().items()
+            if (service is None or svc == service) and (operation is None or op == operation)
+        )
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+# The process-wide registry every call site records into.
+calls = CallCounter()

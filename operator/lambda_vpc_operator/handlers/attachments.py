@@ -1,0 +1,131 @@
+"""Handlers for LambdaVpcAttachment: one reconcile loop per object, a claims index, and deletion.
+
+Why a daemon and not create/update handlers with TemporaryError: waiting for AWS is the normal
+case here (ENIs take minutes), and kopf logs every TemporaryError as an error and posts it as an
+Event. A daemon per object sleeps between looks, wakes at once on a spec change, and polls fast
+only while something is in transition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import kopf
+
+from lambda_vpc_operator.handlers.reporting import KopfReporter
+from lambda_vpc_operator.kube.statuses import StatusWriter
+from lambda_vpc_operator.models import attachments
+from lambda_vpc_operator.models.functions import FunctionRef
+from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
+from lambda_vpc_operator.reconciliation.reconciler import AttachmentView, Reconciler
+
+RESOURCE = (attachments.GROUP, attachments.VERSION, attachments.PLURAL)
+# A deletion handler keeps looping in-process while the steps are short; a long wait (a Stalled
+# detach) is handed back to kopf, which retries the handler with a fresh copy of the object.
+LONGEST_IN_HANDLER_WAIT = 60.0
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Claim:
+    """An attachment's claim on a function; the oldest claim owns it."""
+
+    created: str
+    key: str
+
+
+def view_of(body: kopf.Body) -> AttachmentView:
+    return AttachmentView(
+        namespace=body.metadata.namespace or "",
+        name=body.metadata.name or "",
+        generation=int(body.metadata.get("generation") or 0),
+        spec=dict(body.spec),
+        status=dict(body.status),
+    )
+
+
+def memory_of(memo: Any) -> AttachmentMemory:
+    memory = memo.get("attachment")
+    if memory is None:
+        memory = memo["attachment"] = AttachmentMemory()
+    assert isinstance(memory, AttachmentMemory)
+    return memory
+
+
+def function_key(spec: Any, default_region: str) -> str | None:
+    try:
+        return FunctionRef.parse(str(spec.get("functionName", "")), spec.get("region") or default_region).key
+    except ValueError:
+        return None
+
+
+def owner_of(claims: kopf.Index[str, Claim], key: str | None) -> str | None:
+    if key is None or key not in claims:
+        return None
+    return min(claims[key]).key
+
+
+async def _nap(delay: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
+    """Sleep for ``delay`` seconds, or less if the spec changes or the daemon must stop."""
+    waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        wake.clear()
+
+
+def register(registry: kopf.OperatorRegistry, reconciler: Reconciler, writer: StatusWriter) -> None:
+    default_region = reconciler.settings.default_region
+
+    @kopf.index(*RESOURCE, registry=registry)
+    def function_claims(namespace: str, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[str, Claim]:
+        key = function_key(spec, default_region)
+        created = str(meta.get("creationTimestamp") or "")
+        return {key: Claim(created=created, key=f"{namespace}/{name}")} if key else {}
+
+    @kopf.on.event(*RESOURCE, registry=registry)
+    def wake_on_spec_change(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+        memory = memory_of(memo)
+        if memory.seen_generation is not None and meta.get("generation") != memory.seen_generation:
+            memory.wake.set()
+
+    @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=30)
+    async def reconcile_attachment(
+        stopped: kopf.DaemonStopped,
+        body: kopf.Body,
+        memo: kopf.Memo,
+        function_claims: kopf.Index[str, Claim],
+        **_: Any,
+    ) -> None:
+        memory = memory_of(memo)
+        reporter = KopfReporter(body, writer)
+        while not stopped:
+            view = view_of(body)
+            memory.seen_generation = view.generation
+            owner = owner_of(function_claims, function_key(view.spec, default_region))
+            conflict = owner if owner not in (None, view.key) else None
+            delay = await reconciler.reconcile(view, reporter, memory, conflict)
+            await _nap(delay, memory.wake, stopped)
+
+    @kopf.on.delete(*RESOURCE, registry=registry)
+    async def release_attachment(
+        body: kopf.Body,
+        memo: kopf.Memo,
+        function_claims: kopf.Index[str, Claim],
+        **_: Any,
+    ) -> None:
+        memory = memory_of(memo)
+        reporter = KopfReporter(body, writer)
+        view = view_of(body)
+        owner = owner_of(function_claims, function_key(view.spec, default_region))
+        owned = owner in (None, view.key)
+        while True:
+            delay = await reconciler.release(view_of(body), reporter, memory, owned)
+            if delay is None:
+                return
+            if delay > LONGEST_IN_HANDLER_WAIT:
+                raise kopf.TemporaryError("Waiting to release the function (see status)", delay=delay)
+            await asyncio.sleep(delay)

@@ -1,0 +1,31 @@
+"""The operator's own settings, from the command line (and so from the Helm chart's values)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+# Steady attachments are re-read this often to notice drift and Inactive functions. GetFunction
+# has its own 100 requests/s bucket (aws-facts), so 10 minutes costs 1,000 functions ~1.7 req/s.
+DEFAULT_RESYNC_INTERVAL = 600.0
+
+
+class LogFormat(enum.StrEnum):
+    PLAIN = "plain"
+    FULL = "full"
+    JSON = "json"
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorSettings:
+    default_region: str = "us-east-1"
+    resync_interval: float = DEFAULT_RESYNC_INTERVAL
+    namespaces: tuple[str, ...] = ()  # empty: every namespace (cluster-wide)
+    # Our share of the account's 15 requests/s for Lambda control-plane calls (aws-facts).
+    control_rate: float = 10.0
+    get_function_rate: float = 50.0
+    log_format: LogFormat = LogFormat.FULL
+    liveness_endpoint: str | None = None
+    standalone: bool = True  # no kopf peering (one replica, Deployment strategy Recreate)
+    priority: int = 0
+    peering_name: str = "lambda-vpc-operator"

@@ -1,0 +1,310 @@
+"""One look at one attachment: observe, plan, act, report; and the same for a deletion.
+
+``Reconciler.reconcile`` is called by the handlers whenever the attachment changes or its delay
+runs out, and returns how long to wait before the next look. It never raises for anything AWS or
+the user did: every failure becomes a condition (and at most one Event per flip).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pydantic
+
+from lambda_vpc_operator.aws import AwsGateway
+from lambda_vpc_operator.aws.errors import AwsError
+from lambda_vpc_operator.models.attachments import AttachmentSpec
+from lambda_vpc_operator.models.failures import Failure, FailureKind
+from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, VpcSettings
+from lambda_vpc_operator.models.settings import OperatorSettings
+from lambda_vpc_operator.planner import conditions, planning, statuses, validation
+from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
+from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
+from lambda_vpc_operator.planner.validation import Problem, Severity
+from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
+from lambda_vpc_operator.reconciliation.reporting import Reporter
+
+logger = logging.getLogger(__name__)
+
+
+def utcnow() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclasses.dataclass(frozen=True)
+class AttachmentView:
+    """The parts of a LambdaVpcAttachment the reconciler reads (from the live object)."""
+
+    namespace: str
+    name: str
+    generation: int
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class InvalidSpec(Exception):
+    """The spec passed the CRD schema (or there was none) but still cannot be used."""
+
+
+class Reconciler:
+    def __init__(
+        self,
+        aws: AwsGateway,
+        settings: OperatorSettings,
+        clock: Callable[[], str] = utcnow,
+    ) -> None:
+        self.aws = aws
+        self.settings = settings
+        self.clock = clock
+
+    # -- parsing -----------------------------------------------------------------------------
+
+    def parse(self, view: AttachmentView) -> tuple[AttachmentSpec, FunctionRef]:
+        try:
+            spec = AttachmentSpec.model_validate(dict(view.spec))
+        except pydantic.ValidationError as exc:
+            fields = "; ".join(
+                f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise InvalidSpec(f"{fields}; fix the spec and apply it again") from None
+        try:
+            ref = FunctionRef.parse(spec.function_name, spec.region or self.settings.default_region)
+        except ValueError as exc:
+            raise InvalidSpec(f"spec.functionName: {exc}") from None
+        if spec.region and ref.region != spec.region:
+            raise InvalidSpec(
+                f"spec.region {spec.region} contradicts the region {ref.region} in spec.functionName; "
+                "drop spec.region or fix the ARN"
+            )
+        return spec, ref
+
+    # -- a live attachment -------------------------------------------------------------------
+
+    async def reconcile(
+        self,
+        view: AttachmentView,
+        reporter: Reporter,
+        memory: AttachmentMemory,
+        conflict_with: str | None = None,
+    ) -> float:
+        """Take one step towards the spec; return the seconds until the next look."""
+        status: Mapping[str, Any] = memory.status if memory.status is not None else view.status
+        generation = view.generation
+        if status.get("observedGeneration") != generation:
+            # kstatus: a new generation is announced before anything else happens.
+            memory.attempt, memory.preflight_generation, memory.detach_sent = 0, None, False
+            status = await self._write(reporter, memory, status, {
+                "observedGeneration": generation,
+                "conditions": conditions.merge(
+                    status.get("conditions") or (), planning.plan_start(generation), generation=generation,
+                    now=self.clock(),
+                ),
+            })  # fmt: skip
+
+        resync, memory.resync_due = memory.resync_due, False
+        try:
+            spec, ref = self.parse(view)
+        except InvalidSpec as exc:
+            plan = Plan(
+                outcome=Outcome.STALLED,
+                conditions=(
+                    conditions.ready(Status.FALSE, Reason.INVALID_SPEC, str(exc)),
+                    conditions.stalled(Reason.INVALID_SPEC, str(exc)),
+                ),
+            )
+            await self._report(view, reporter, memory, status, plan, None, observed_ok=False)
+            return self.settings.resync_interval
+
+        situation = planning.Situation(
+            generation=generation,
+            observed=None,
+            conditions=tuple(status.get("conditions") or ()),
+            applied_generation=status.get("appliedGeneration"),
+            conflict_with=conflict_with,
+            attempt=memory.attempt,
+            resync=resync,
+        )
+        observed: FunctionObservation | None = None
+        observed_ok = False
+        if conflict_with is None:
+            desired = planning.desired_vpc(spec)
+            problems, failure = await self._preflight(ref, desired, generation, memory, reporter, resync)
+            situation = dataclasses.replace(situation, problems=problems, read_failure=failure)
+            if failure is None and not validation.errors_of(list(problems)):
+                observed, failure = await self._observe(ref)
+                observed_ok = failure is None
+                situation = dataclasses.replace(situation, observed=observed, read_failure=failure)
+
+        plan = planning.plan_attachment(spec, situation)
+        if plan.action is not None:
+            for event in plan.events:
+                reporter.post(event)
+            try:
+                observed = await self.aws.functions.update_vpc(ref, plan.action.vpc, plan.action.revision_id)
+                observed_ok = True
+                after = dataclasses.replace(situation, observed=observed, attempt=0)
+            except AwsError as exc:
+                logger.info("%s: UpdateFunctionConfiguration refused: %s", view.key, exc.failure.code)
+                after = dataclasses.replace(situation, action_failure=exc.failure)
+            # Plan again on what the write answered (usually InProgress): that is what we report.
+            followup = planning.plan_attachment(spec, after)
+            if followup.action is not None and followup.outcome == Outcome.UPDATE:
+                # Never write twice in one look: the next look decides after the delay.
+                followup = dataclasses.replace(followup, action=None, events=())
+            plan = dataclasses.replace(followup, events=tuple(e for e in followup.events if e.reason != "Updating"))
+
+        await self._report(view, reporter, memory, status, plan, observed, observed_ok=observed_ok)
+
+        if plan.outcome in (Outcome.WAIT, Outcome.UPDATE):
+            memory.attempt += 1
+        else:
+            memory.attempt = 0
+        if plan.requeue_after is None:
+            memory.resync_due = True
+            return self.settings.resync_interval
+        return min(plan.requeue_after, self.settings.resync_interval)
+
+    async def _preflight(
+        self,
+        ref: FunctionRef,
+        desired: VpcSettings,
+        generation: int,
+        memory: AttachmentMemory,
+        reporter: Reporter,
+        resync: bool,
+    ) -> tuple[tuple[Problem, ...], Failure | None]:
+        """Validate the desired network once per generation (and again at each resync)."""
+        if memory.preflight_generation == generation and not resync:
+            return memory.problems, None
+        try:
+            facts = await self.aws.networks.describe(
+                ref.region or self.settings.default_region,
+                sorted(desired.subnet_ids),
+                sorted(desired.security_group_ids),
+            )
+        except AwsError as exc:
+            if exc.failure.kind == FailureKind.ACCESS_DENIED:
+                # Validation is a courtesy; without ec2:Describe* AWS itself will judge the update.
+                problem = Problem(
+                    Severity.WARNING, "CannotValidate", "spec",
+                    f"Could not validate the network ({exc.failure.code}); grant the operator "
+                    "ec2:DescribeSubnets, ec2:DescribeSecurityGroups and ec2:DescribeVpcs",
+                )  # fmt: skip
+                problems: tuple[Problem, ...] = (problem,)
+            elif exc.failure.transient:
+                return (), exc.failure
+            else:
+                raise
+        else:
+            problems = tuple(validation.validate_network(desired, facts))
+        first_time = memory.preflight_generation != generation
+        memory.preflight_generation, memory.problems = generation, problems
+        if first_time:
+            for problem in problems:
+                if problem.severity == Severity.WARNING:
+                    reporter.post(Event(EventType.WARNING, problem.reason, problem.message))
+        return problems, None
+
+    async def _observe(self, ref: FunctionRef) -> tuple[FunctionObservation | None, Failure | None]:
+        try:
+            return await self.aws.observer.observe(ref), None
+        except AwsError as exc:
+            return None, exc.failure
+
+    async def _report(
+        self,
+        view: AttachmentView,
+        reporter: Reporter,
+        memory: AttachmentMemory,
+        status: Mapping[str, Any],
+        plan: Plan,
+        observed: FunctionObservation | None,
+        *,
+        observed_ok: bool,
+    ) -> None:
+        generation = view.generation
+        wanted: dict[str, Any] = {"observedGeneration": generation}
+        if observed_ok:
+            wanted.update(statuses.observed_fields(observed))
+        if plan.conditions is not None:
+            now = self.clock()
+            previous = status.get("conditions") or ()
+            wanted["conditions"] = conditions.merge(previous, plan.conditions, generation=generation, now=now)
+            if plan.outcome == Outcome.IN_SYNC and not conditions.is_true(previous, ConditionType.READY):
+                wanted["lastSyncTime"] = now
+        if plan.applied:
+            wanted["appliedGeneration"] = generation
+        await self._write(reporter, memory, status, wanted)
+        for event in plan.events:
+            reporter.post(event)
+
+    async def _write(
+        self,
+        reporter: Reporter,
+        memory: AttachmentMemory,
+        status: Mapping[str, Any],
+        wanted: Mapping[str, Any],
+    ) -> Mapping[str, Any]:
+        patch = statuses.status_patch(status, wanted)
+        if not patch:
+            return status
+        stored = await reporter.patch_status(patch)
+        memory.status = stored
+        return stored
+
+    # -- deletion ----------------------------------------------------------------------------
+
+    async def release(
+        self,
+        view: AttachmentView,
+        reporter: Reporter,
+        memory: AttachmentMemory,
+        owned: bool,
+    ) -> float | None:
+        """One step of a deletion; None when the finalizer may go, else seconds until the next step."""
+        status: Mapping[str, Any] = memory.status if memory.status is not None else view.status
+        try:
+            spec, ref = self.parse(view)
+        except InvalidSpec:
+            return None  # an attachment that never parsed never touched AWS
+        observed, failure = await self._observe(ref)
+        if failure is None and observed is None:
+            failure = Failure(FailureKind.NOT_FOUND, "ResourceNotFoundException", "function not found")
+        release = planning.Release(
+            policy=spec.deletion_policy,
+            observed=observed,
+            owned=owned,
+            read_failure=failure,
+            attempt=memory.attempt,
+            detach_sent=memory.detach_sent,
+        )
+        function = spec.function_name
+        plan = planning.plan_release(function, release)
+        if plan.action is not None:
+            try:
+                observed = await self.aws.functions.update_vpc(ref, plan.action.vpc, plan.action.revision_id)
+                memory.detach_sent = True
+            except AwsError as exc:
+                plan = planning.plan_release(function, dataclasses.replace(release, action_failure=exc.failure))
+        if plan.outcome == Outcome.RELEASED:
+            for event in plan.events:
+                reporter.post(event)
+            return None
+        if plan.conditions is not None:
+            await self._write(reporter, memory, status, {
+                "conditions": conditions.merge(
+                    status.get("conditions") or (), plan.conditions, generation=view.generation, now=self.clock()
+                ),
+            })  # fmt: skip
+        for event in plan.events:
+            reporter.post(event)
+        memory.attempt += 1
+        return plan.requeue_after if plan.requeue_after is not None else self.settings.resync_interval

@@ -1,0 +1,521 @@
+"""The simulator's own state beside moto's backends, and the rules that move it along the clock.
+
+Why: moto holds the functions, subnets and ENIs; this backend holds what moto lacks (lifecycle
+states, changes in flight, Hyperplane ENI bookkeeping, injected faults, request budgets, counters)
+under one lock, keyed by account and region like moto's backends. Nothing runs in the background:
+every request first calls ``settle()``, which replays, in time order, every deadline the simulated
+clock has passed (ENI ready, change done, ENI deleted, function idle). So ``advance(seconds)`` on
+the clock makes any delay pass at once, and a test sees exactly the same sequence as a slow run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import budgets, config, exceptions, networking
+from .clock import Clock
+from .functions import FunctionRecord, Operation, OperationKind, State
+from .networking import Combo, EniStatus, Failure, HyperplaneEni, VpcSettings
+
+#: Invocation types and their status codes (aws-facts "Inactive functions and reactivation":
+#: RequestResponse 200, Event 202, DryRun 204).
+INVOCATION_STATUS = {"RequestResponse": 200, "Event": 202, "DryRun": 204}
+
+
+class ControlError(Exception):
+    """A control call that cannot be done (unknown function, nothing to replace...)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def configure_moto() -> None:
+    """aws-facts "moto 5.2": without Docker, and configured before any function is created
+    (switching afterwards loses the functions created before it)."""
+    from moto.core.config import default_user_config
+
+    default_user_config.setdefault("lambda", {})["use_docker"] = False
+
+
+def reset_moto() -> None:
+    """aws-facts "moto 5.2": backends are process-global: reset them between tests."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+    configure_moto()
+
+
+@dataclass
+class Invocation:
+    function: str
+    region: str
+    invocation_type: str
+    payload: str
+    at: float
+    status: int
+    result: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RegionState:
+    """Our state for one account and region (moto keys its backends the same way)."""
+
+    account: str
+    region: str
+    functions: dict[str, FunctionRecord] = field(default_factory=dict)
+    enis: dict[Combo, HyperplaneEni] = field(default_factory=dict)
+    injected: dict[str, deque[Failure]] = field(default_factory=dict)
+    rebuild_failures: dict[str, Failure] = field(default_factory=dict)
+
+    @property
+    def ec2(self) -> Any:
+        from moto.ec2.models import ec2_backends
+
+        return ec2_backends[self.account][self.region]
+
+    @property
+    def lambdas(self) -> Any:
+        from moto.awslambda_simple.models import lambda_simple_backends
+
+        return lambda_simple_backends[self.account][self.region]
+
+
+@dataclass(order=True)
+class _Event:
+    at: float
+    priority: int  # at equal times: ENIs finish before the changes waiting for them
+    action: Callable[[float], None] = field(compare=False)
+
+
+class SimulatorBackend:
+    """All simulator state and rules; every public method must be called with ``lock`` held."""
+
+    def __init__(self, cfg: config.SimConfig | None = None) -> None:
+        self.lock = threading.RLock()
+        self.initial_config = (cfg or config.SimConfig()).copy()
+        self.clock = Clock()
+        self.counter = budgets.CallCounter()
+        self._clear()
+
+    def _clear(self) -> None:
+        self.config = self.initial_config.copy()
+        self.budgets = budgets.Budgets(budgets.Limits.from_config(self.config))
+        self.regions: dict[tuple[str, str], RegionState] = {}
+        self.subnet_failures: dict[str, Failure] = {}
+        self.free_addresses: dict[str, int] = {}
+        self.eni_quotas: dict[str, int] = {}
+        self.invocations: list[Invocation] = []
+        self.counter.reset()
+
+    def reset(self) -> None:
+        """moto's backends, our state, the config, the clock and the counters, all back to new."""
+        reset_moto()
+        self.clock.reset()
+        self._clear()
+
+    def region(self, account: str, region: str) -> RegionState:
+        key = (account, region)
+        if key not in self.regions:
+            self.regions[key] = RegionState(account, region)
+        return self.regions[key]
+
+    # -- time --------------------------------------------------------------------------------------
+
+    def settle(self) -> None:
+        """Apply every transition whose deadline the simulated clock has passed, in time order."""
+        now = self.clock.now()
+        for state in list(self.regions.values()):
+            while True:
+                event = self._next_event(state)
+                if event is None or event.at > now:
+                    break
+                event.action(event.at)
+
+    def advance(self, seconds: float) -> float:
+        now = self.clock.advance(seconds)
+        self.settle()
+        return now
+
+    def _next_event(self, r: RegionState) -> _Event | None:
+        events: list[_Event] = []
+        for eni in r.enis.values():
+            if eni.status is EniStatus.CREATING:
+                events.append(_Event(eni.ready_at, 0, lambda at, e=eni: self._finish_eni(r, e, at)))
+            elif eni.status is EniStatus.DELETING and eni.delete_at is not None:
+                events.append(_Event(eni.delete_at, 2, lambda at, e=eni: self._expire_eni(r, e, at)))
+        for fn in r.functions.values():
+            if fn.operation is not None:
+                events.append(_Event(self._due(r, fn.operation), 1, lambda at, f=fn: self._finish(r, f, at)))
+            elif fn.state is State.ACTIVE and fn.vpc is not None and fn.vpc.attached:
+                # aws-facts "Inactive functions": idle for 14 days -> Inactive (VPC functions: the
+                # Lambda guide says Inactive is Lambda reclaiming the external resources).
+                idle_at = fn.last_activity + self.config.idle_after
+                events.append(_Event(idle_at, 3, lambda at, f=fn: self._idle(r, f, at)))
+        return min(events) if events else None
+
+    def _due(self, r: RegionState, operation: Operation) -> float:
+        """A change ends after its own delay and once every ENI it needs exists (aws-facts
+        "Hyperplane ENIs": the function becomes Active only when the ENI is ready)."""
+        due = operation.not_before
+        for combo in operation.combos:
+            eni = r.enis.get(combo)
+            if eni is not None and eni.status is EniStatus.CREATING:
+                due = max(due, eni.ready_at)
+        return due
+
+    # -- Hyperplane ENIs ---------------------------------------------------------------------------
+
+    def _ensure_eni(self, r: RegionState, combo: Combo, function: str, now: float) -> None:
+        eni = r.enis.get(combo)
+        if eni is not None and eni.status is not EniStatus.FAILED:
+            if eni.status is EniStatus.DELETING:
+                # aws-facts "Hyperplane ENIs": deleted only if no function uses it; reused instead.
+                eni.status, eni.delete_at = EniStatus.READY, None
+            return
+        vpc_id = networking.vpc_of_subnet(r.ec2, combo.subnet_id)
+        failure = self._capacity_failure(r, combo, vpc_id)
+        reserved = failure is None and combo.subnet_id in self.free_addresses
+        if reserved:
+            self.free_addresses[combo.subnet_id] -= 1
+        # aws-facts "Hyperplane ENIs": creating one can take several minutes.
+        r.enis[combo] = HyperplaneEni(
+            combo, vpc_id, EniStatus.CREATING, now + self.config.eni_create_delay, function,
+            failure=failure, reserved=reserved,
+        )
+
+    def _capacity_failure(self, r: RegionState, combo: Combo, vpc_id: str) -> Failure | None:
+        free = self.free_addresses.get(combo.subnet_id)
+        if free is not None and free <= 0:
+            # aws-facts "Errors": ENI problems arrive later as SubnetOutOfIPAddresses.
+            return Failure(
+                "SubnetOutOfIPAddresses",
+                f"Lambda was not able to create an ENI in the VPC of the Lambda function because the "
+                f"limit for Network Interfaces has been reached: subnet {combo.subnet_id} has no free "
+                f"IP addresses.",
+            )
+        quota = self.eni_quotas.get(vpc_id, self.config.eni_quota_per_vpc)
+        in_vpc = sum(1 for e in r.enis.values() if e.vpc_id == vpc_id and e.status is not EniStatus.FAILED)
+        if in_vpc >= quota:
+            # aws-facts "Hyperplane ENIs": default quota 500 per VPC; "Errors": EniLimitExceeded.
+            return Failure(
+                "EniLimitExceeded",
+                f"Lambda was not able to create an ENI in the VPC of the Lambda function because the "
+                f"limit for Network Interfaces has been reached: {vpc_id} holds {in_vpc} of {quota}.",
+            )
+        return None
+
+    def _finish_eni(self, r: RegionState, eni: HyperplaneEni, at: float) -> None:
+        if eni.failure is None:
+            try:
+                eni.eni_id = networking.create_lambda_eni(r.ec2, eni.combo, eni.requested_by)
+                eni.status = EniStatus.READY
+            except LookupError as gone:
+                code = "InvalidSubnet" if str(gone).startswith("subnet-") else "InvalidSecurityGroup"
+                eni.failure = Failure(code, f"The resource '{gone}' does not exist.")
+        if eni.failure is not None:
+            eni.status = EniStatus.FAILED
+            self._refund(eni)
+        self._release_unused(r, at)
+
+    def _expire_eni(self, r: RegionState, eni: HyperplaneEni, at: float) -> None:
+        if eni.combo in self._held(r):
+            eni.status, eni.delete_at = EniStatus.READY, None
+        else:
+            self._delete_eni(r, eni)
+
+    def _delete_eni(self, r: RegionState, eni: HyperplaneEni) -> None:
+        if eni.eni_id is not None:
+            networking.delete_eni(r.ec2, eni.eni_id)
+        self._refund(eni)
+        r.enis.pop(eni.combo, None)
+
+    def _refund(self, eni: HyperplaneEni) -> None:
+        if eni.reserved and eni.combo.subnet_id in self.free_addresses:
+            self.free_addresses[eni.combo.subnet_id] += 1
+        eni.reserved = False
+
+    def _held(self, r: RegionState) -> set[Combo]:
+        held: set[Combo] = set()
+        for fn in r.functions.values():
+            held |= fn.held_combos()
+        return held
+
+    def _release_unused(self, r: RegionState, at: float, *, at_once: bool = False) -> None:
+        """Schedule the deletion of ENIs no function uses (aws-facts "Hyperplane ENIs": up to 20
+        minutes after the last function left, and only then); ``at_once`` for idle reclaiming."""
+        held = self._held(r)
+        waited = {c for fn in r.functions.values() if fn.operation for c in fn.operation.combos}
+        for combo, eni in list(r.enis.items()):
+            if eni.status is EniStatus.FAILED:
+                if combo not in waited:
+                    r.enis.pop(combo, None)
+            elif combo in held:
+                if eni.status is EniStatus.DELETING:
+                    eni.status, eni.delete_at = EniStatus.READY, None
+            elif eni.status is EniStatus.READY:
+                if at_once:
+                    self._delete_eni(r, eni)
+                else:
+                    eni.status, eni.delete_at = EniStatus.DELETING, at + self.config.eni_delete_delay
+
+    # -- changes -----------------------------------------------------------------------------------
+
+    def _start(
+        self,
+        r: RegionState,
+        fn: FunctionRecord,
+        kind: OperationKind,
+        delay: float,
+        target: VpcSettings | None,
+        failure: Failure | None,
+    ) -> None:
+        now = self.clock.now()
+        combos = target.combos() if target is not None and failure is None else frozenset()
+        for combo in sorted(combos):
+            self._ensure_eni(r, combo, fn.name, now)
+        fn.begin(Operation(kind, now, now + delay, target, fn.vpc, frozenset(combos), failure))
+        self._release_unused(r, now)
+
+    def _finish(self, r: RegionState, fn: FunctionRecord, at: float) -> None:
+        operation = fn.operation
+        assert operation is not None
+        failure = operation.failure
+        for combo in sorted(operation.combos):
+            eni = r.enis.get(combo)
+            if eni is None or eni.status is EniStatus.FAILED:
+                failure = (eni.failure if eni else None) or Failure(
+                    "InternalError", f"The ENI for {combo.describe()} could not be created."
+                )
+                break
+        if failure is None:
+            fn.succeed(at)
+        else:
+            fn.fail(at, failure)
+            if operation.kind is OperationKind.UPDATE:
+                self._store_moto_vpc(r, fn)
+        self._release_unused(r, at)
+
+    def _idle(self, r: RegionState, fn: FunctionRecord, at: float) -> None:
+        fn.go_idle()
+        # aws-facts "Inactive functions": the function loses its unused Hyperplane ENIs.
+        self._release_unused(r, at, at_once=True)
+
+    def _injected_failure(self, r: RegionState, name: str, target: VpcSettings | None) -> Failure | None:
+        queue = r.injected.get(name)
+        if queue:
+            return queue.popleft()
+        if target is not None and target.attached:
+            for subnet_id in target.subnet_ids:
+                if subnet_id in self.subnet_failures:
+                    return self.subnet_failures[subnet_id]
+        return None
+
+    def _store_moto_vpc(self, r: RegionState, fn: FunctionRecord) -> None:
+        """Put the reverted VpcConfig back into moto's function too (it stored the failed one)."""
+        try:
+            moto_fn = r.lambdas.get_function(fn.name)
+        except Exception:  # noqa: BLE001 - moto raises its own UnknownFunctionException
+            return
+        vpc = fn.vpc
+        moto_fn._vpc_config = None if vpc is None else {
+            "SubnetIds": list(vpc.subnet_ids),
+            "SecurityGroupIds": list(vpc.security_group_ids),
+            "Ipv6AllowedForDualStack": vpc.ipv6_allowed,
+        }
+
+    # -- the Lambda API side (called by the responses) ---------------------------------------------
+
+    def record(self, r: RegionState, name: str) -> FunctionRecord | None:
+        """Our record of a function moto holds; adopted as Active if created behind our back."""
+        try:
+            moto_fn = r.lambdas.get_function(name)
+        except Exception:  # noqa: BLE001 - moto raises its own UnknownFunctionException
+            r.functions.pop(name, None)
+            return None
+        fn = r.functions.get(name)
+        if fn is None:
+            vpc = networking.settings_from_moto(r.ec2, getattr(moto_fn, "_vpc_config", None))
+            fn = r.functions[name] = FunctionRecord(
+                name, str(moto_fn.function_arn), vpc=vpc, last_activity=self.clock.now()
+            )
+        return fn
+
+    def check_vpc_config(self, r: RegionState, vpc_config: Any) -> networking.CheckedVpcConfig:
+        if not isinstance(vpc_config, dict):
+            raise exceptions.InvalidParameterValue("VpcConfig must be an object.")
+        return networking.check_vpc_config(r.ec2, vpc_config)
+
+    def check_can_change(self, fn: FunctionRecord, revision_id: str | None = None) -> None:
+        if fn.state is State.FAILED:
+            # Lambda guide "function states": after a failed creation, delete and recreate.
+            raise exceptions.ResourceConflict(
+                "The operation cannot be performed at this time. "
+                f"The function is currently in the following state: {fn.state.value}"
+            )
+        if fn.busy:
+            # aws-facts "Errors": while InProgress (or Pending) updates and TagResource conflict.
+            raise exceptions.update_in_progress(fn.arn)
+        if revision_id is not None and revision_id != fn.revision_id:
+            # aws-facts "Lambda function configuration": a stale RevisionId -> 412.
+            raise exceptions.PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. "
+                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+
+    def accept_create(
+        self, r: RegionState, name: str, arn: str, checked: networking.CheckedVpcConfig | None
+    ) -> FunctionRecord:
+        """aws-facts "Lambda function configuration": Pending (Creating) until its resources exist."""
+        target = checked.settings if checked is not None else None
+        fn = r.functions[name] = FunctionRecord(name, arn, last_activity=self.clock.now())
+        failure = self._injected_failure(r, name, target) or (checked.deferred if checked else None)
+        self._start(r, fn, OperationKind.CREATE, self.config.create_delay, target, failure)
+        return fn
+
+    def accept_update(
+        self, r: RegionState, fn: FunctionRecord, checked: networking.CheckedVpcConfig | None
+    ) -> None:
+        """aws-facts "Errors": LastUpdateStatus InProgress, then Successful or Failed later."""
+        target = checked.settings if checked is not None else fn.vpc
+        failure = self._injected_failure(r, fn.name, target) or (checked.deferred if checked else None)
+        self._start(r, fn, OperationKind.UPDATE, self.config.update_delay, target, failure)
+
+    def forget(self, r: RegionState, name: str) -> None:
+        if r.functions.pop(name, None) is not None:
+            self._release_unused(r, self.clock.now())
+
+    def invoke(self, r: RegionState, name: str, arn: str, invocation_type: str, payload: bytes) -> int:
+        """Invoke a function; returns the status code or raises the Lambda error."""
+        now = self.clock.now()
+        text = payload.decode("utf-8", "replace")
+
+        def log(status: int, result: str) -> None:
+            self.invocations.append(Invocation(name, r.region, invocation_type, text, now, status, result))
+
+        if invocation_type not in INVOCATION_STATUS:
+            log(400, "InvalidParameterValueException")
+            raise exceptions.InvalidParameterValue(f"Unsupported InvocationType: {invocation_type}")
+        fn = self.record(r, name)
+        if fn is None:
+            log(404, "ResourceNotFoundException")
+            raise exceptions.not_found(arn)
+        if invocation_type == "DryRun":
+            # aws-facts "Inactive functions": no source says DryRun reactivates a function; it
+            # only validates parameters and permissions, so it changes nothing here.
+            log(204, "DryRun")
+            return 204
+        restoring = fn.operation is not None and fn.operation.kind is OperationKind.RESTORE
+        if fn.state is State.INACTIVE or restoring:
+            if fn.operation is None:
+                # aws-facts "Inactive functions": the invocation fails and Lambda sets the function
+                # Pending until its resources are recreated.
+                failure = r.rebuild_failures.pop(name, None)
+                self._start(r, fn, OperationKind.RESTORE, self.config.create_delay, fn.vpc, failure)
+            # aws-facts: ResourceNotReadyException (502), which botocore retries twice by itself.
+            log(502, "ResourceNotReadyException")
+            raise exceptions.ResourceNotReady(
+                f"The function {name} is inactive and its resources are being restored. "
+                "Retry the invocation once the function is Active."
+            )
+        if fn.state is not State.ACTIVE:
+            # aws-facts "Errors": while State=Pending (creation), Invoke fails too.
+            log(409, "ResourceConflictException")
+            raise exceptions.ResourceConflict(
+                "The operation cannot be performed at this time. "
+                f"The function is currently in the following state: {fn.state.value}"
+            )
+        fn.last_activity = now
+        status = INVOCATION_STATUS[invocation_type]
+        log(status, "Success")
+        return status
+
+    # -- control -----------------------------------------------------------------------------------
+
+    def _function(self, region: str, name: str, account: str) -> tuple[RegionState, FunctionRecord]:
+        r = self.region(account, region)
+        fn = self.record(r, name)
+        if fn is None:
+            raise ControlError(f"No function {name} in {account}/{region}.", 404)
+        return r, fn
+
+    def set_delays(self, **delays: float | None) -> dict[str, Any]:
+        for key, value in delays.items():
+            if value is not None:
+                setattr(self.config, f"{key}_delay", float(value))
+        return self.config.to_dict()
+
+    def set_rate_limits(
+        self, enabled: bool, control_per_s: float | None = None, get_function_per_s: float | None = None
+    ) -> dict[str, Any]:
+        self.config.rate_limits_enabled = enabled
+        if control_per_s is not None:
+            self.config.control_per_s = float(control_per_s)
+        if get_function_per_s is not None:
+            self.config.get_function_per_s = float(get_function_per_s)
+        self.budgets.configure(budgets.Limits.from_config(self.config))
+        return self.config.to_dict()
+
+    def inject_update_failure(
+        self, function: str, reason_code: str, reason: str, count: int, region: str, account: str
+    ) -> None:
+        queue = self.region(account, region).injected.setdefault(function, deque())
+        queue.extend(Failure(reason_code, reason) for _ in range(count))
+
+    def inject_subnet_failure(self, subnet_id: str, reason_code: str | None, reason: str) -> None:
+        if reason_code is None:
+            self.subnet_failures.pop(subnet_id, None)
+        else:
+            self.subnet_failures[subnet_id] = Failure(reason_code, reason)
+
+    def set_subnet_free_addresses(self, subnet_id: str, n: int | None) -> None:
+        if n is None:
+            self.free_addresses.pop(subnet_id, None)
+        else:
+            self.free_addresses[subnet_id] = int(n)
+
+    def set_eni_quota(self, vpc_id: str, n: int) -> None:
+        self.eni_quotas[vpc_id] = int(n)
+
+    def make_idle(self, function: str, region: str, account: str) -> None:
+        r, fn = self._function(region, function, account)
+        if fn.operation is not None:
+            raise ControlError(f"{function} has a change in flight; advance the clock first.", 409)
+        self._idle(r, fn, self.clock.now())
+
+    def fail_next_rebuild(self, function: str, reason_code: str, reason: str, region: str, account: str) -> None:
+        r, _ = self._function(region, function, account)
+        r.rebuild_failures[function] = Failure(reason_code, reason)
+
+    def replace_eni(self, subnet_id: str, group_ids: list[str]) -> dict[str, Any]:
+        """AWS may replace a Hyperplane ENI: the old id goes, a new one comes at once."""
+        combo = Combo(subnet_id, frozenset(group_ids))
+        for r in self.regions.values():
+            eni = r.enis.get(combo)
+            if eni is not None and eni.status in (EniStatus.READY, EniStatus.DELETING) and eni.eni_id:
+                old = eni.eni_id
+                networking.delete_eni(r.ec2, old)
+                eni.eni_id = networking.create_lambda_eni(r.ec2, combo, eni.requested_by)
+                return {"old_eni_id": old, "new_eni_id": eni.eni_id}
+        raise ControlError(f"No Hyperplane ENI for {combo.describe()}.", 404)
+
+    def enis(self) -> list[dict[str, Any]]:
+        return [
+            {"account": r.account, "region": r.region, **eni.to_dict()}
+            for r in self.regions.values()
+            for eni in r.enis.values()
+        ]
+
+    def functions(self) -> list[dict[str, Any]]:
+        return [
+            {"account": r.account, "region": r.region, **fn.to_dict()}
+            for r in self.regions.values()
+            for fn in r.functions.values()
+        ]

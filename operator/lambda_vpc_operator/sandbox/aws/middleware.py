@@ -1,0 +1,115 @@
+"""The WSGI layer in front of moto: identify, count, budget, then answer or forward.
+
+Why: the operator talks to the simulator exactly as to AWS (boto3 with AWS_ENDPOINT_URL), so the
+simulation must sit on the HTTP path. Every request passes here: ``/_sim/`` goes to the control
+API; any other request first lets the clock's deadlines pass (``settle``), is counted per
+operation, is charged to the Lambda request budget (aws-facts "Rate limits"), and then is either
+answered by ``responses.LambdaResponses`` or forwarded untouched to moto's WSGI app. All of it
+runs under the backend's one lock, so moto's backends and our state never disagree mid-request.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable
+
+from . import control, exceptions, routing, wire
+from .backend import SimulatorBackend, configure_moto
+from .config import DEFAULT_ACCOUNT_ID
+from .responses import LambdaResponses
+
+DEFAULT_REGION = "us-east-1"
+
+
+def account_of(access_key: str | None) -> str:
+    """The account moto serves an access key from (its default account for unknown keys)."""
+    if not access_key:
+        return DEFAULT_ACCOUNT_ID
+    from moto.iam.models import get_account_id_from
+
+    return str(get_account_id_from(access_key))
+
+
+def _headers(environ: wire.Environ) -> dict[str, str]:
+    headers = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = str(environ["CONTENT_TYPE"])
+    return headers
+
+
+class SimulatorMiddleware:
+    """WSGI app: our behaviour around moto's ``DomainDispatcherApplication``."""
+
+    def __init__(self, backend: SimulatorBackend, moto_app: wire.WsgiApp) -> None:
+        self.backend = backend
+        self.moto_app = moto_app
+
+    def __call__(self, environ: wire.Environ, start_response: wire.StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith(control.PREFIX):
+            return control.handle(self.backend, environ).send(start_response)
+        return self.handle(environ).send(start_response)
+
+    def handle(self, environ: wire.Environ) -> wire.Response:
+        body = wire.read_body(environ)
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        path = str(environ.get("PATH_INFO", ""))
+        query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
+        headers = _headers(environ)
+        identity = routing.identify(headers.get("authorization"))
+        with self.backend.lock:
+            configure_moto()  # cheap; guards against an in-process mock_aws switching it back
+            self.backend.settle()
+            if identity.service == routing.LAMBDA:
+                return self._lambda(environ, method, path, query, body, headers, identity)
+            operation = self._operation(identity, method, body, query, headers)
+            if operation is not None:
+                self.backend.counter.record(operation)
+            return wire.call_app(self.moto_app, environ, body)
+
+    @staticmethod
+    def _operation(
+        identity: routing.RequestIdentity,
+        method: str,
+        body: bytes,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+    ) -> str | None:
+        if identity.service is None:
+            return None
+        # EC2, IAM and STS speak the query protocol (Action); json protocols name X-Amz-Target.
+        action = routing.query_action(body, query) or routing.json_target(headers.get("x-amz-target"))
+        return f"{identity.service}:{action or method}"
+
+    def _lambda(
+        self,
+        environ: wire.Environ,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: bytes,
+        headers: dict[str, str],
+        identity: routing.RequestIdentity,
+    ) -> wire.Response:
+        match = routing.match_lambda(method, path, query)
+        operation = match.operation if match is not None else "Unknown"
+        account = account_of(identity.access_key)
+        region = identity.region or DEFAULT_REGION
+        wait = self.backend.budgets.take(account, region, operation)
+        if wait > 0:
+            # aws-facts "Rate limits" / "Errors": over budget -> TooManyRequestsException (429).
+            self.backend.counter.record(f"lambda:{operation}", throttled=True)
+            return exceptions.TooManyRequests(wait).to_response()
+        self.backend.counter.record(f"lambda:{operation}")
+        if match is None:
+            return wire.call_app(self.moto_app, environ, body)
+
+        def forward(new_body: bytes | None) -> wire.Response:
+            return wire.call_app(self.moto_app, environ, body if new_body is None else new_body)
+
+        state = self.backend.region(account, region)
+        return LambdaResponses(self.backend, state, match, body, query, headers, forward).dispatch()

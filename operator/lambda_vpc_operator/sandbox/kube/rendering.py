@@ -1,0 +1,123 @@
+"""How a response body looks for what the client accepts: objects, Tables or metadata only.
+
+kubectl asks for ``application/json;as=Table;g=meta.k8s.io;v=v1`` and prints the server's columns
+(``additionalPrinterColumns`` of CRDs; NAME and AGE for everything else, as real servers do for
+resources without columns). Metadata-only clients ask for ``as=PartialObjectMetadata(List)``.
+Anything else gets the objects as JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from lambda_vpc_operator.sandbox.kube import resources
+
+Obj = dict[str, Any]
+
+JSON = "application/json"
+META_GROUP_VERSION = "meta.k8s.io/v1"
+
+# What real servers print for a resource without printer columns (the Name column comes first).
+DEFAULT_PRINTER_COLUMNS: tuple[Mapping[str, Any], ...] = (
+    {
+        "name": "Age",
+        "type": "date",
+        "jsonPath": ".metadata.creationTimestamp",
+        "description": "CreationTimestamp is a timestamp representing the server time when this object was created.",
+    },
+)
+
+
+class Shape(str, enum.Enum):
+    """What a client asked to receive instead of plain objects."""
+
+    OBJECT = "Object"
+    TABLE = "Table"
+    METADATA = "PartialObjectMetadata"
+
+
+def negotiate(accept: str) -> Shape:
+    """The first acceptable shape in the Accept header (kubectl lists Table first, then JSON)."""
+    for media_range in accept.split(","):
+        params = {}
+        for param in media_range.split(";")[1:]:
+            key, _, value = param.strip().partition("=")
+            params[key] = value
+        as_ = params.get("as")
+        if as_ == "Table":
+            return Shape.TABLE
+        if as_ in ("PartialObjectMetadata", "PartialObjectMetadataList"):
+            return Shape.METADATA
+        if media_range.strip():
+            return Shape.OBJECT
+    return Shape.OBJECT
+
+
+def content_type(shape: Shape, *, listing: bool) -> str:
+    if shape is Shape.TABLE:
+        return f"{JSON};as=Table;v=v1;g=meta.k8s.io"
+    if shape is Shape.METADATA:
+        kind = "PartialObjectMetadataList" if listing else "PartialObjectMetadata"
+        return f"{JSON};as={kind};v=v1;g=meta.k8s.io"
+    return JSON
+
+
+def partial(obj: Obj) -> Obj:
+    return {"kind": "PartialObjectMetadata", "apiVersion": META_GROUP_VERSION, "metadata": obj.get("metadata", {})}
+
+
+def printer_columns(resource: resources.Resource) -> list[Mapping[str, Any]]:
+    return list(resource.printer_columns or DEFAULT_PRINTER_COLUMNS)
+
+
+def _table_renderer() -> Callable[..., Obj] | None:
+    """The Table renderer of the `tables` module (written separately); ``None`` while it is absent."""
+    try:
+        from lambda_vpc_operator.sandbox.kube import tables  # noqa: PLC0415
+    except ImportError:
+        return None
+    render: Callable[..., Obj] = tables.render_table
+    return render
+
+
+def table(resource: resources.Resource, items: Sequence[Obj], list_meta: Mapping[str, Any]) -> Obj | None:
+    """A meta.k8s.io/v1 Table of the objects, or ``None`` if tables cannot be rendered here."""
+    render = _table_renderer()
+    if render is None:
+        return None
+    columns = printer_columns(resource)
+    if len(inspect.signature(render).parameters) >= 3:
+        return render(list(items), columns, dict(list_meta))
+    rendered = render(list(items), columns)
+    rendered.setdefault("metadata", dict(list_meta))
+    return rendered
+
+
+def listing(resource: resources.Resource, listed: Obj, shape: Shape) -> tuple[Obj, str]:
+    """A list response in the requested shape (plain list if Tables are not available)."""
+    if shape is Shape.TABLE:
+        rendered = table(resource, listed["items"], listed["metadata"])
+        if rendered is not None:
+            return rendered, content_type(shape, listing=True)
+    if shape is Shape.METADATA:
+        return {
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": META_GROUP_VERSION,
+            "metadata": listed["metadata"],
+            "items": [partial(obj) for obj in listed["items"]],
+        }, content_type(shape, listing=True)
+    return listed, JSON
+
+
+def single(resource: resources.Resource, obj: Obj, shape: Shape) -> tuple[Obj, str]:
+    """One object in the requested shape (a Table with one row for kubectl get NAME and -w)."""
+    if shape is Shape.TABLE:
+        rendered = table(resource, [obj], {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")})
+        if rendered is not None:
+            return rendered, content_type(shape, listing=False)
+    if shape is Shape.METADATA:
+        return partial(obj), content_type(shape, listing=False)
+    return obj, JSON

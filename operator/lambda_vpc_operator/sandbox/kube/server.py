@@ -1,0 +1,334 @@
+"""The HTTP face of the emulated API server: a `kmock.RawHandler` with its own O(1) routing.
+
+kmock serves it (`kmock.Server` listens on 127.0.0.1 with aiohttp), but we override
+``RawHandler.__call__``: stock kmock appends every request to a history and picks a reaction by
+re-filtering that whole history for every registered reaction, so each request costs more than the
+one before (75 ms per GET after ~300 requests; unusable for thousands of objects). Here each request
+is routed from its own method, path and query (`routes.parse`), handled by the `cluster`, and
+rendered; nothing is kept per request except the bounded RBAC audit counter.
+
+What is not emulated (each answered with a clear Status where a client could try it):
+
+- server-side apply (``application/apply-patch+yaml``): 415; use client-side ``kubectl apply``;
+- protobuf request bodies: 415. ``kubectl create namespace X`` sends protobuf and cannot work;
+  ``kubectl apply -f ns.yaml`` (JSON) works. Responses are always JSON, which clients accept;
+- strategic merge patches are merge patches (no list merge keys), and custom resources refuse them
+  with 415 as real servers do;
+- aggregated discovery (kubectl falls back to legacy discovery), CEL rules, admission webhooks,
+  RBAC and authentication (the audit only records), garbage collection of ownerReferences and
+  propagationPolicy (Foreground/Orphan finalizers are not added), the scale subresource;
+- a continue token lists the current objects after its key, not a snapshot at its resourceVersion.
+
+OpenAPI: ``/openapi/v2`` and ``/openapi/v3`` answer 404; kubectl then validates nothing on the
+client side (see `openapi` handling below for what kubectl 1.32 does with that).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import aiohttp.web
+import kmock
+import yaml
+from multidict import CIMultiDict
+
+from lambda_vpc_operator.sandbox.kube import (
+    cluster,
+    discovery,
+    errors,
+    objects,
+    rendering,
+    resources,
+    routes,
+    selectors,
+    store,
+    watching,
+)
+from lambda_vpc_operator.sandbox.kube.routes import Verb
+
+logger = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+DEFAULT_BOOKMARK_INTERVAL = 30.0  # seconds between BOOKMARKs of an idle watch that allows them
+
+_JSON_TYPES = frozenset({"application/json", ""})
+_YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})
+_PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+class AuditKey(NamedTuple):
+    """One line of an RBAC rule: what a request needed permission for."""
+
+    verb: str
+    api_group: str
+    resource: str
+    subresource: str
+    namespaced: bool
+
+
+class KubeEmulator(kmock.RawHandler):  # type: ignore[misc]  # kmock's attrs classes
+    """
+    An in-memory Kubernetes API server; serve it with `kmock.Server` or `running.EmulatorThread`.
+
+    ``async with KubeEmulator() as emulator, emulator.serving() as url: ...``
+    """
+
+    def __init__(
+        self,
+        *,
+        history_size: int = store.DEFAULT_HISTORY_SIZE,
+        bookmark_interval: float = DEFAULT_BOOKMARK_INTERVAL,
+        admit: cluster.AdmitFn | None = None,
+    ) -> None:
+        super().__init__()
+        self.cluster = cluster.Cluster(history_size=history_size, admit=admit)
+        self.bookmark_interval = bookmark_interval
+        self.audit: collections.Counter[AuditKey] = collections.Counter()
+
+    # ---- the Python API ----------------------------------------------------------------------
+
+    def install_crd(self, crd: Obj) -> Obj:
+        """Create or replace a CustomResourceDefinition; its resources are served right away."""
+        return self.cluster.install_crd(crd)
+
+    def close_watches(self) -> None:
+        """End all live watch streams, so the HTTP server can shut down without waiting for them."""
+        self.cluster.store.close_all()
+
+    def serving(self, host: str = "127.0.0.1", port: int | None = None) -> _Serving:
+        """An async context manager that serves this emulator over HTTP and yields its URL."""
+        return _Serving(self, host, port)
+
+    # ---- HTTP --------------------------------------------------------------------------------
+
+    async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        """Route from the request alone (O(1)); see the module docstring for why not kmock's way."""
+        try:
+            return await self._serve(raw)
+        except errors.StatusError as e:
+            return _json_response(e.as_status(), status=e.code)
+        except Exception as e:  # a bug here must reach the client as a 500 Status, not a hang
+            logger.exception("The Kubernetes emulator failed on %s %s", raw.method, raw.path_qs)
+            return _json_response(errors.StatusError(f"emulator error: {e!r}").as_status(), status=500)
+
+    async def _serve(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        query = {key: raw.query[key] for key in raw.query}
+        route = routes.parse(raw.method, raw.path, query)
+        if route is None:
+            return self._serve_non_resource(raw)
+        if route.verb is None:
+            raise errors.method_not_allowed()
+        self.audit[AuditKey(
+            route.verb.value, route.group, route.plural, route.subresource or "", route.namespace is not None,
+        )] += 1
+
+        resource = self.cluster.registry.get(route.group, route.version, route.plural)
+        if resource is None:
+            raise errors.path_not_found()
+        self._check_scope(resource, route)
+
+        shape = rendering.negotiate(raw.headers.get("Accept", ""))
+        options = cluster.WriteOptions(
+            dry_run=bool(query.get("dryRun")),
+            field_validation=query.get("fieldValidation", "Warn") or "Warn",
+        )
+        namespace, name, sub = route.namespace, route.name, route.subresource
+        c = self.cluster
+
+        if route.verb is Verb.WATCH:
+            predicate = _predicate(query, name)
+            return await watching.serve(raw, c.store, watching.WatchRequest(
+                resource=resource,
+                namespace=namespace,
+                predicate=predicate,
+                resource_version=query.get("resourceVersion"),
+                send_initial_events=query.get("sendInitialEvents", "").lower() == "true",
+                allow_bookmarks=query.get("allowWatchBookmarks", "").lower() in ("true", "1"),
+                timeout=_float(query.get("timeoutSeconds")),
+                bookmark_interval=self.bookmark_interval,
+                present=lambda obj: self._present_event(resource, obj, shape),
+            ))
+        if route.verb is Verb.LIST:
+            listed = c.list(
+                resource, namespace, _predicate(query, None),
+                limit=int(_float(query.get("limit")) or 0), continue_token=query.get("continue"),
+            )
+            body, ctype = rendering.listing(resource, listed, shape)
+            return _json_response(body, content_type=ctype)
+        if route.verb is Verb.GET:
+            assert name is not None
+            body, ctype = rendering.single(resource, c.get(resource, namespace, name), shape)
+            return _json_response(body, content_type=ctype)
+        if route.verb is Verb.CREATE:
+            obj = c.create(resource, namespace, await _body(raw), options)
+            return _json_response(obj, status=201, warnings=options.warnings)
+        if route.verb is Verb.UPDATE:
+            assert name is not None
+            obj = c.update(resource, namespace, name, await _body(raw), subresource=sub, options=options)
+            return _json_response(obj, warnings=options.warnings)
+        if route.verb is Verb.PATCH:
+            assert name is not None
+            patch = await _body(raw, patch=True)
+            obj = c.patch(resource, namespace, name, raw.content_type, patch, subresource=sub, options=options)
+            return _json_response(obj, warnings=options.warnings)
+        if route.verb is Verb.DELETE:
+            assert name is not None
+            delete_options = await _body(raw, optional=True)
+            obj = c.delete(
+                resource, namespace, name, preconditions=delete_options.get("preconditions"), options=options,
+            )
+            return _json_response(obj)
+        if route.verb is Verb.DELETECOLLECTION:
+            listed = c.delete_collection(resource, namespace, _predicate(query, None), options)
+            return _json_response(listed)
+        raise errors.method_not_allowed()  # pragma: no cover  # all verbs are handled above
+
+    def _present_event(self, resource: resources.Resource, obj: Obj, shape: rendering.Shape) -> Obj:
+        body, _ = rendering.single(resource, objects.as_version(resource, obj), shape)
+        return body
+
+    @staticmethod
+    def _check_scope(resource: resources.Resource, route: routes.Route) -> None:
+        """Which URLs exist for a resource: by scope, by subresource, by verb."""
+        assert route.verb is not None
+        if route.namespace is not None and not resource.namespaced:
+            raise errors.path_not_found()
+        if resource.namespaced and route.namespace is None:
+            if route.name is not None:
+                raise errors.path_not_found()
+            if route.verb not in (Verb.LIST, Verb.WATCH):
+                raise errors.method_not_allowed()  # only all-namespace lists and watches exist
+        if route.subresource is not None:
+            if route.subresource not in resource.subresources:
+                raise errors.path_not_found()
+            if route.verb not in (Verb.GET, Verb.UPDATE, Verb.PATCH):
+                raise errors.method_not_allowed()
+
+    def _serve_non_resource(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        path = raw.path.rstrip("/") or "/"
+        if raw.method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed() if _is_known(path) else errors.path_not_found()
+        registry = self.cluster.registry
+        if path in ("/healthz", "/livez", "/readyz"):
+            return aiohttp.web.Response(text="ok", content_type="text/plain")
+        document: Obj | None = None
+        if path == "/":
+            document = discovery.root_paths(registry)
+        elif path == "/version":
+            document = discovery.version()
+        elif path == "/api":
+            document = discovery.api_versions(raw.host)
+        elif path == "/apis":
+            document = discovery.api_group_list(registry)
+        else:
+            parts = path.strip("/").split("/")
+            if len(parts) == 2 and parts[0] == "api":
+                document = discovery.api_resource_list(registry, "", parts[1])
+            elif len(parts) == 2 and parts[0] == "apis":
+                document = discovery.api_group(registry, parts[1])
+            elif len(parts) == 3 and parts[0] == "apis":
+                document = discovery.api_resource_list(registry, parts[1], parts[2])
+        if document is None:
+            raise errors.path_not_found()
+        return _json_response(document)
+
+
+def _is_known(path: str) -> bool:
+    return path in ("/", "/version", "/api", "/apis", "/healthz", "/livez", "/readyz")
+
+
+def _float(value: str | None) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]  # not None: checked above
+    except ValueError:
+        raise errors.BadRequest(f"invalid numeric value: {value!r}") from None
+
+
+def _predicate(query: Mapping[str, str], name: str | None) -> selectors.Predicate:
+    field_selector = query.get("fieldSelector") or ""
+    if name is not None:  # a watch of one object by URL: `/watch/.../plural/name`
+        field_selector = ",".join(filter(None, [field_selector, f"metadata.name={name}"]))
+    return selectors.parse(query.get("labelSelector"), field_selector)
+
+
+async def _body(raw: aiohttp.web.BaseRequest, *, patch: bool = False, optional: bool = False) -> Any:
+    """Decode a JSON (or YAML) request body; 415 for protobuf, 400 for garbage."""
+    data = await raw.read()
+    if not data.strip():
+        if optional:
+            return {}
+        raise errors.BadRequest("the request body is empty")
+    ctype = raw.content_type
+    if ctype == _PROTOBUF:
+        raise errors.UnsupportedMediaType(
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json, application/yaml (protobuf request bodies are not emulated by the sandbox "
+            "API server; use `kubectl apply -f`, which sends JSON)"
+        )
+    try:
+        if ctype in _YAML_TYPES or ctype.endswith("+yaml"):
+            decoded = yaml.safe_load(data)
+        else:
+            decoded = json.loads(data)
+    except (ValueError, yaml.YAMLError) as e:
+        raise errors.BadRequest(f"the object provided is unrecognized: {e}") from None
+    if not patch and not isinstance(decoded, dict):
+        raise errors.BadRequest("the object provided is unrecognized: not an object")
+    return decoded
+
+
+def _json_response(
+    body: Any, *, status: int = 200, content_type: str = rendering.JSON, warnings: list[str] | None = None,
+) -> aiohttp.web.Response:
+    headers: CIMultiDict[str] = CIMultiDict()
+    headers["Content-Type"] = content_type
+    for warning in warnings or ():
+        headers.add("Warning", f"299 - {json.dumps(warning)}")
+    return aiohttp.web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
+
+
+class _NoInterception:
+    async def __aexit__(self, *exc_info: Any) -> None:
+        pass
+
+
+class _Serving:
+    """``async with emulator.serving() as url``: a `kmock.Server`, with watches ended before it stops."""
+
+    def __init__(self, emulator: KubeEmulator, host: str, port: int | None) -> None:
+        self._emulator = emulator
+        self._server = kmock.Server(emulator, host=host, port=port)
+
+    @property
+    def server(self) -> kmock.Server:
+        return self._server
+
+    async def __aenter__(self) -> str:
+        await self._server.__aenter__()
+        await self._drop_interception()
+        return str(self._server.url).rstrip("/")
+
+    async def _drop_interception(self) -> None:
+        """
+        Undo kmock's hostname interception right away: we serve on an IP, it has nothing to do.
+
+        kmock patches aiohttp's resolver process-wide and insists on strictly LIFO exits, which
+        emulators in several threads (fixtures of different scopes) cannot promise.
+        """
+        interceptor = self._server._managed_interceptor
+        try:
+            await interceptor.__aexit__(None, None, None)
+        except RuntimeError:
+            pass  # another server's resolver is on top: ours stays chained, resolving 127.0.0.1 to itself
+        self._server._managed_interceptor = _NoInterception()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self._emulator.close_watches()
+        await self._server.__aexit__(*exc_info)

@@ -1,0 +1,168 @@
+"""Streaming watch events: one JSON object per line, as kopf, kubectl -w and the client expect.
+
+A watch subscribes to its resource and takes its starting point in the same synchronous step, so no
+event can fall between a list and the watch that continues from the list's resourceVersion:
+
+- ``resourceVersion`` absent or ``"0"`` (or ``sendInitialEvents=true``): a synthetic ADDED per
+  current object, then live events;
+- any other resourceVersion: the kept events after it, then live ones; if those events are no
+  longer kept, a single ERROR event with a 410 ``Expired`` Status, as real servers send it.
+
+Label selectors follow the object across changes: an object that starts matching arrives as ADDED,
+one that stops matching as DELETED. ``timeoutSeconds`` ends the stream; ``allowWatchBookmarks``
+adds BOOKMARK events while idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp.web
+
+from lambda_vpc_operator.sandbox.kube import errors, resources, store
+
+Obj = dict[str, Any]
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchRequest:
+    resource: resources.Resource
+    namespace: str | None
+    predicate: Callable[[Obj], bool]
+    resource_version: str | None
+    send_initial_events: bool
+    allow_bookmarks: bool
+    timeout: float | None  # seconds, from timeoutSeconds
+    bookmark_interval: float
+    present: Callable[[Obj], Obj]  # the object as this client asked to see it (version, Table)
+
+
+def _matches(watch: WatchRequest, obj: Obj | None) -> bool:
+    if obj is None:
+        return False
+    if watch.namespace is not None and obj["metadata"].get("namespace") != watch.namespace:
+        return False
+    return watch.predicate(obj)
+
+
+def _as_seen(watch: WatchRequest, event: store.Event) -> tuple[str, Obj] | None:
+    """The event as this watch sees it through its filters (ADDED/DELETED at selector boundaries)."""
+    now = _matches(watch, event.obj)
+    if event.type is store.EventType.DELETED:
+        return ("DELETED", event.obj) if now else None
+    before = _matches(watch, event.old)
+    if now and before:
+        return ("MODIFIED", event.obj)
+    if now:
+        return ("ADDED", event.obj)
+    if before:
+        return ("DELETED", event.obj)
+    return None
+
+
+def _bookmark(watch: WatchRequest, rv: int, *, initial_end: bool = False) -> Obj:
+    metadata: Obj = {"resourceVersion": str(rv)}
+    if initial_end:
+        metadata["annotations"] = {INITIAL_EVENTS_END: "true"}
+    return {
+        "type": "BOOKMARK",
+        "object": {"kind": watch.resource.kind, "apiVersion": watch.resource.api_version, "metadata": metadata},
+    }
+
+
+def _line(watch: WatchRequest, kind: str, obj: Obj) -> bytes:
+    return json.dumps({"type": kind, "object": watch.present(obj)}).encode() + b"\n"
+
+
+async def serve(request: aiohttp.web.BaseRequest, data: store.Store, watch: WatchRequest) -> aiohttp.web.StreamResponse:
+    key = watch.resource.storage_key
+    rv = watch.resource_version
+    initial: list[bytes] = []
+    expired: errors.Expired | None = None
+
+    # No awaits from here to the subscription: nothing can change the store in between.
+    if rv not in (None, "", "0") and not watch.send_initial_events:
+        try:
+            since = int(rv)  # type: ignore[arg-type]  # not None: checked above
+        except ValueError:
+            raise errors.BadRequest(f'invalid resource version "{rv}"') from None
+        events = data.bucket(key).events_after(since)
+        if events is None:
+            expired = errors.Expired(f"too old resource version: {since} ({data.bucket(key).expired_rv})")
+        else:
+            for event in events:
+                seen = _as_seen(watch, event)
+                if seen is not None:
+                    initial.append(_line(watch, *seen))
+    else:
+        current = sorted(
+            (obj for obj in data.iter_objects(key) if _matches(watch, obj)),
+            key=lambda obj: (obj["metadata"].get("namespace", ""), obj["metadata"]["name"]),
+        )
+        initial.extend(_line(watch, "ADDED", obj) for obj in current)
+        if watch.send_initial_events and watch.allow_bookmarks:
+            initial.append(json.dumps(_bookmark(watch, data.rv, initial_end=True)).encode() + b"\n")
+    subscription = data.subscribe(key) if expired is None else None
+
+    response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    try:
+        await response.prepare(request)
+        if expired is not None:
+            await response.write(json.dumps({"type": "ERROR", "object": expired.as_status()}).encode() + b"\n")
+            await response.write_eof()
+            return response
+        if initial:
+            await response.write(b"".join(initial))
+        assert subscription is not None
+        await _follow(response, data, watch, subscription)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away: nothing more to send (cancellation propagates as usual)
+    finally:
+        if subscription is not None:
+            data.unsubscribe(key, subscription)
+    return response
+
+
+async def _follow(
+    response: aiohttp.web.StreamResponse, data: store.Store, watch: WatchRequest, subscription: store.Subscription,
+) -> None:
+    deadline = None if watch.timeout is None else time.monotonic() + watch.timeout
+    while True:
+        wait = watch.bookmark_interval if watch.allow_bookmarks else None
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            wait = remaining if wait is None else min(wait, remaining)
+        try:
+            event = await asyncio.wait_for(subscription.queue.get(), timeout=wait)
+        except TimeoutError:
+            if watch.allow_bookmarks and subscription.queue.empty():
+                await response.write(json.dumps(_bookmark(watch, data.rv)).encode() + b"\n")
+            continue
+        if event is None:  # the resource is gone or the server stops
+            return
+        lines = []
+        seen = _as_seen(watch, event)
+        if seen is not None:
+            lines.append(_line(watch, *seen))
+        # Drain what else is queued already: fewer writes under bursts.
+        while not subscription.queue.empty():
+            more = subscription.queue.get_nowait()
+            if more is None:
+                if lines:
+                    await response.write(b"".join(lines))
+                return
+            seen = _as_seen(watch, more)
+            if seen is not None:
+                lines.append(_line(watch, *seen))
+        if lines:
+            await response.write(b"".join(lines))

@@ -31,7 +31,7 @@ lint: venv
 	$(VENV)/bin/lint-imports
 
 sandbox: venv tools
-	$(VENV)/bin/lambda-vpc-operator sandbox
+	$(VENV)/bin/lambda-vpc-operator sandbox $(ARGS)
 
 crds: venv
 	$(VENV)/bin/lambda-vpc-operator crd > crds/lambdavpcattachments.yaml

@@ -65,15 +65,17 @@ def _crd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sandbox(args: argparse.Namespace, rest: Sequence[str]) -> int:
-    if args.component == "kube":
+def _sandbox(rest: Sequence[str]) -> int:
+    """``sandbox [kube|aws] ...``: the whole sandbox, or one emulator alone; each parses its own flags."""
+    component, *args = rest or [""]
+    if component == "kube":
         from lambda_vpc_operator.sandbox.kube.running import main as kube_main
 
-        return int(kube_main(list(rest)) or 0)
-    if args.component == "aws":
+        return int(kube_main(args) or 0)
+    if component == "aws":
         from lambda_vpc_operator.sandbox.aws.server import main as aws_main
 
-        return int(aws_main(list(rest)) or 0)
+        return int(aws_main(args) or 0)
     from lambda_vpc_operator.sandbox.running import main as sandbox_main
 
     return int(sandbox_main(list(rest)) or 0)
@@ -105,12 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     crd = commands.add_parser("crd", help="print the CustomResourceDefinitions generated from the models")
     crd.set_defaults(handler=_crd)
 
-    sandbox = commands.add_parser(
-        "sandbox", help="run everything locally: emulated cluster, simulated AWS, operator, examples",
-        add_help=False,
+    commands.add_parser(
+        "sandbox", add_help=False,
+        help="run everything locally (emulated cluster, simulated AWS, operator, examples); "
+        "`sandbox kube` or `sandbox aws` starts one emulator alone; `sandbox --help` for options",
     )  # fmt: skip
-    sandbox.add_argument("component", nargs="?", choices=["kube", "aws"], help="start only one emulator")
-    sandbox.set_defaults(handler=None)
     return parser
 
 
@@ -124,8 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv and argv[0] == "sandbox":
-        known, rest = parser.parse_known_args(argv)
-        return _sandbox(known, rest)
+        return _sandbox(argv[1:])
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

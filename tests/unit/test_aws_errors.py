@@ -27,7 +27,7 @@ def client_error(
         "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers or {}},
         **extra,
     }
-    return botocore_exceptions.ClientError(response, "SomeOperation")  # type: ignore[arg-type]
+    return botocore_exceptions.ClientError(response, "SomeOperation")
 
 
 @pytest.mark.parametrize(

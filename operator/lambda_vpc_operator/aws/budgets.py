@@ -30,6 +30,10 @@ DEFAULT_GET_FUNCTION_RATE = 50.0
 # A throttle without Retry-After: AWS buckets refill per second, so one second drains the excess.
 DEFAULT_THROTTLE_PAUSE = 1.0
 
+# Float slack when counting tokens: refills are computed from clock differences, which lose bits on a
+# large monotonic clock; without slack a caller could wait for 1e-15 of a token forever.
+_TOKEN_SLACK = 1e-9
+
 Clock = Callable[[], float]
 Sleeper = Callable[[float], Awaitable[None]]
 
@@ -89,8 +93,8 @@ class RequestBudget:
         if now > self._updated:
             self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
             self._updated = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - _TOKEN_SLACK:
+            self._tokens = max(self._tokens - 1.0, 0.0)
             return 0.0
         return (1.0 - self._tokens) / self.rate
 

@@ -1,9 +1,9 @@
 """Lambda functions as the operator reads and changes them: the only module calling the Lambda API.
 
 Each method is one request (or one per page), metered by the budget AWS meters it in
-(aws-facts "Rate limits"): GetFunction by its own 100/s bucket, everything else by the 15/s bucket
-the whole account shares. Answers are parsed into ``models.functions.FunctionObservation`` here, so
-nothing above this layer sees a botocore response.
+(aws-facts "Rate limits"): GetFunction by its own 100/s bucket, every other control-plane call by
+the 15/s bucket the whole account shares; Invoke (data plane) by neither. Answers are parsed into
+``models.functions.FunctionObservation`` here, so nothing above this layer sees a botocore response.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class InvokeResult:
 
 
 class LambdaFunctions:
+    """The Lambda calls of the operator, each one request through ``calling.call``."""
+
     def __init__(self, clients: clients.AwsClients, budgets: budgets.RequestBudgets) -> None:
         self.clients = clients
         self.budgets = budgets
@@ -77,12 +79,15 @@ class LambdaFunctions:
         payload: bytes = b"",
         invocation_type: str = "RequestResponse",
     ) -> InvokeResult:
-        """Invoke once, with retries off. An Inactive function raises ``errors.FunctionNotReady``."""
+        """Invoke once, with retries off. An Inactive function raises ``errors.FunctionNotReady``.
+
+        No budget: Invoke is the data plane, limited by concurrency, not by the control plane's 15/s.
+        """
         region = self.region_of(ref)
         response = await calling.call(
             self.clients.lambda_invoke(region),
             "Invoke",
-            self.budgets.control(region),
+            None,
             FunctionName=ref.api_name,
             InvocationType=invocation_type,
             Payload=payload,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from typing import Any
 
 import kopf
@@ -25,6 +26,14 @@ RESOURCE = (attachments.GROUP, attachments.VERSION, attachments.PLURAL)
 # A deletion handler keeps looping in-process while the steps are short; a long wait (a Stalled
 # detach) is handed back to kopf, which retries the handler with a fresh copy of the object.
 LONGEST_IN_HANDLER_WAIT = 60.0
+WAKE_HANDLER = "wake_on_spec_change"
+
+
+class _QuietWakeups(logging.Filter):
+    """kopf logs every successful handler at INFO; the wake-up handler runs on every watch event."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return WAKE_HANDLER not in record.getMessage()
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -79,27 +88,25 @@ async def _nap(delay: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -
 
 def register(registry: kopf.OperatorRegistry, reconciler: Reconciler, writer: StatusWriter) -> None:
     default_region = reconciler.settings.default_region
+    logging.getLogger("kopf.objects").addFilter(_QuietWakeups())
 
-    @kopf.index(*RESOURCE, registry=registry)
-    def function_claims(namespace: str, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[str, Claim]:
+    @kopf.index(*RESOURCE, id="function_claims", registry=registry)
+    def function_claims(
+        namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any
+    ) -> dict[str, Claim]:
         key = function_key(spec, default_region)
         created = str(meta.get("creationTimestamp") or "")
         return {key: Claim(created=created, key=f"{namespace}/{name}")} if key else {}
 
-    @kopf.on.event(*RESOURCE, registry=registry)
-    def wake_on_spec_change(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+    @kopf.on.event(*RESOURCE, id=WAKE_HANDLER, registry=registry)
+    def wake_on_spec_change(meta: kopf.Meta, memo: Any, **_: Any) -> None:
         memory = memory_of(memo)
         if memory.seen_generation is not None and meta.get("generation") != memory.seen_generation:
             memory.wake.set()
 
-    @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=30)
-    async def reconcile_attachment(
-        stopped: kopf.DaemonStopped,
-        body: kopf.Body,
-        memo: kopf.Memo,
-        function_claims: kopf.Index[str, Claim],
-        **_: Any,
-    ) -> None:
+    @kopf.daemon(*RESOURCE, id="reconcile_attachment", registry=registry, cancellation_timeout=30)
+    async def reconcile_attachment(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+        function_claims: kopf.Index[str, Claim] = kwargs["function_claims"]
         memory = memory_of(memo)
         reporter = KopfReporter(body, writer)
         while not stopped:
@@ -110,13 +117,9 @@ def register(registry: kopf.OperatorRegistry, reconciler: Reconciler, writer: St
             delay = await reconciler.reconcile(view, reporter, memory, conflict)
             await _nap(delay, memory.wake, stopped)
 
-    @kopf.on.delete(*RESOURCE, registry=registry)
-    async def release_attachment(
-        body: kopf.Body,
-        memo: kopf.Memo,
-        function_claims: kopf.Index[str, Claim],
-        **_: Any,
-    ) -> None:
+    @kopf.on.delete(*RESOURCE, id="release_attachment", registry=registry)
+    async def release_attachment(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+        function_claims: kopf.Index[str, Claim] = kwargs["function_claims"]
         memory = memory_of(memo)
         reporter = KopfReporter(body, writer)
         view = view_of(body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 from typing import Any
 
@@ -10,13 +12,19 @@ import kopf
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.settings import OperatorSettings
 
+# boto3 and the status writer block; they run in the loop's default executor. The stock size,
+# min(32, CPUs + 4), is 5 threads on a one-CPU pod: too few for tens of GetFunction calls a second.
+IO_THREADS = 32
 PREFIX = attachments.GROUP  # lambdavpc.dev/...: never kopf.zalando.org on our objects
 FINALIZER = f"{PREFIX}/finalizer"
 
 
 def register(registry: kopf.OperatorRegistry, ours: OperatorSettings) -> None:
-    @kopf.on.startup(registry=registry)
-    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    @kopf.on.startup(id="configure", registry=registry)
+    async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        asyncio.get_running_loop().set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="io")
+        )
         settings.persistence.finalizer = FINALIZER
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -31,6 +39,12 @@ def register(registry: kopf.OperatorRegistry, ours: OperatorSettings) -> None:
         settings.execution.max_workers = 16
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
+
+    # A custom registry has none of kopf's default login handlers: use the kubernetes client's
+    # (in-cluster service account, else KUBECONFIG), the same credentials the status writer uses.
+    @kopf.on.login(id="login", registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
 
     @kopf.on.probe(id="ok", registry=registry)
     def alive(**_: Any) -> bool:

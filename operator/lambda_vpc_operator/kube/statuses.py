@@ -18,15 +18,15 @@ def load_kube_config() -> kubernetes.client.ApiClient:
     """The same credentials kopf uses: in-cluster service account, else KUBECONFIG."""
     configuration = kubernetes.client.Configuration()
     try:
-        kubernetes.config.load_incluster_config(client_configuration=configuration)
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config(client_configuration=configuration)
+        kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     return kubernetes.client.ApiClient(configuration)
 
 
 class StatusWriter:
     def __init__(self, api_client: kubernetes.client.ApiClient | None = None) -> None:
-        self._api = kubernetes.client.CustomObjectsApi(api_client or load_kube_config())
+        self._api: Any = kubernetes.client.CustomObjectsApi(api_client or load_kube_config())
 
     async def patch(self, namespace: str, name: str, status_patch: Mapping[str, Any]) -> Mapping[str, Any]:
         """Apply the patch; return the stored status (empty if the object is gone)."""

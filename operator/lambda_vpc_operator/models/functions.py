@@ -18,17 +18,38 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-# botocore lambda 2015-03-31 FunctionName, without the version/alias qualifier: an attachment
-# configures the function itself ($LATEST); qualified versions have an immutable VpcConfig.
+# The three FunctionName forms the botocore lambda 2015-03-31 model documents (name, partial ARN
+# ACCOUNT:function:NAME, full ARN), without the version/alias qualifier: an attachment configures the
+# function itself ($LATEST); qualified versions have an immutable VpcConfig. botocore's own pattern
+# (UnqualifiedFunctionName) also lets "function:NAME", "ACCOUNT:NAME" or "REGION:ACCOUNT:function:NAME"
+# through, which ``FunctionRef.parse`` cannot resolve: the CRD must not accept them either. A name is
+# 1 to 64 characters (CreateFunction); [0-9], not \d, which is Unicode-aware in Python and Rust regexes.
 FUNCTION_NAME_PATTERN = (
-    r"^(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
-    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)$"
+    r"^((arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-[0-9]:)?[0-9]{12}:function:)?"
+    r"[a-zA-Z0-9_-]{1,64}$"
 )
 _FUNCTION_NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
 _FULL_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9-_]+)$"
 )
 _PARTIAL_ARN_RE = re.compile(r"^(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9-_]+)$")
+# A partial ARN names no partition; its region does (botocore endpoints.json, regionRegex of each partition).
+_PARTITION_BY_REGION_PREFIX = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-iso-", "aws-iso"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("eusc-", "aws-eusc"),
+)
+
+
+def _partition_of(region: str | None) -> str:
+    for prefix, partition in _PARTITION_BY_REGION_PREFIX:
+        if region is not None and region.startswith(prefix):
+            return partition
+    return "aws"
 
 
 class FunctionState(enum.StrEnum):
@@ -72,7 +93,12 @@ class FunctionRef:
                 partition=match["partition"],
             )
         if match := _PARTIAL_ARN_RE.match(text):
-            return cls(name=match["name"], region=default_region, account=match["account"])
+            return cls(
+                name=match["name"],
+                region=default_region,
+                account=match["account"],
+                partition=_partition_of(default_region),
+            )
         if _FUNCTION_NAME_RE.match(text) and ":" not in text:
             return cls(name=text, region=default_region)
         raise ValueError(

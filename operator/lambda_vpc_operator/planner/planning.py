@@ -223,7 +223,9 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
                 requeue_after=delays.wait_delay(s.attempt),
             )
         reason_text = observed.last_update_status_reason or code
-        return _stall(code, f"The VPC update of {function} failed: {reason_text}. {hints.hint(code, observed.role)}")
+        return _stall(
+            code, f"The VPC update of {function} failed: {reason_text}. {hints.hint(code, observed.role)}".strip()
+        )
 
     if not applied:
         drift = s.applied_generation == s.generation

@@ -1,7 +1,8 @@
 """Apply manifests and read attachments through the Kubernetes API, as kubectl would.
 
 Used by the sandbox and by the end-to-end tests; plain HTTP through the official client, so it
-works the same against the emulator and a real cluster.
+works the same against the emulator and a real cluster. The client's APIs are typed for its model
+classes; we pass and receive plain dicts (which it accepts), hence the ``Any``-typed handles.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ EXPECT_ANNOTATION = "sandbox.lambdavpc.dev/expect"
 
 def api_client(kubeconfig: str | Path) -> kubernetes.client.ApiClient:
     configuration = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig), client_configuration=configuration
+    )
     return kubernetes.client.ApiClient(configuration)
 
 
@@ -34,7 +37,7 @@ def load_documents(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
 
 def install_crds(client: kubernetes.client.ApiClient) -> None:
     """Create or replace our CRDs (the generated ones, identical to crds/)."""
-    api = kubernetes.client.ApiextensionsV1Api(client)
+    api: Any = kubernetes.client.ApiextensionsV1Api(client)
     for crd in crds.all_crds().values():
         try:
             api.create_custom_resource_definition(crd)
@@ -47,7 +50,7 @@ def install_crds(client: kubernetes.client.ApiClient) -> None:
 
 
 def ensure_namespace(client: kubernetes.client.ApiClient, name: str) -> None:
-    api = kubernetes.client.CoreV1Api(client)
+    api: Any = kubernetes.client.CoreV1Api(client)
     try:
         api.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     except kubernetes.client.ApiException as exc:
@@ -57,7 +60,7 @@ def ensure_namespace(client: kubernetes.client.ApiClient, name: str) -> None:
 
 def apply_attachment(client: kubernetes.client.ApiClient, document: Mapping[str, Any]) -> dict[str, Any]:
     """Create the attachment, or merge-patch its spec and metadata if it exists (like kubectl apply)."""
-    api = kubernetes.client.CustomObjectsApi(client)
+    api: Any = kubernetes.client.CustomObjectsApi(client)
     namespace = document["metadata"].get("namespace", "default")
     ensure_namespace(client, namespace)
     try:
@@ -77,7 +80,7 @@ def apply_attachment(client: kubernetes.client.ApiClient, document: Mapping[str,
 
 
 def list_attachments(client: kubernetes.client.ApiClient) -> list[dict[str, Any]]:
-    api = kubernetes.client.CustomObjectsApi(client)
+    api: Any = kubernetes.client.CustomObjectsApi(client)
     listing = api.list_cluster_custom_object(attachments.GROUP, attachments.VERSION, attachments.PLURAL)
     items: list[dict[str, Any]] = listing.get("items", [])
     return items

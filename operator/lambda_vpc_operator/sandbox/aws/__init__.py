@@ -1,1 +1,36 @@
-"""TODO"""
+"""The AWS simulator: moto over real HTTP, plus what moto lacks for Lambda VPC attachment.
+
+Why: the operator must be tested against the behaviours that make VPC attachment hard (updates in
+progress and their conflicts, Hyperplane ENIs created and deleted late and shared, failures that
+arrive after the call, Inactive functions, request budgets), and moto alone has none of them
+(aws-facts "moto 5.2 against these facts"). Layout, like moto's own:
+
+- ``config``: SimConfig, the delays/quotas/rates with their AWS facts.
+- ``clock``: simulated time (real time + offset), ``advance``.
+- ``networking``: VpcConfig checks against moto's EC2 and Hyperplane ENIs in it.
+- ``functions``: the lifecycle state machine of a function.
+- ``backend``: our state beside moto's, the rules that move it along the clock.
+- ``budgets``: Lambda request budgets and call counters.
+- ``routing``: which operation a request is (botocore's Lambda model; Action for EC2/IAM/STS).
+- ``exceptions``, ``wire``: Lambda errors and HTTP responses as data.
+- ``responses``: the Lambda operations answered differently from moto.
+- ``middleware``: the WSGI layer in front of moto.
+- ``control``: the ``/_sim/`` control routes and the ``SimulatorControl`` client.
+- ``seeding``: the demo account.
+- ``server``: ``AwsSimulator`` and ``main`` (``lambda-vpc-operator sandbox aws``).
+"""
+
+from .config import SimConfig
+from .control import SimulatorControl, SimulatorControlError
+from .seeding import DemoAccount, seed_demo_account
+from .server import AwsSimulator, main
+
+__all__ = [
+    "AwsSimulator",
+    "DemoAccount",
+    "SimConfig",
+    "SimulatorControl",
+    "SimulatorControlError",
+    "main",
+    "seed_demo_account",
+]

@@ -10,11 +10,14 @@ the clock makes any delay pass at once, and a test sees exactly the same sequenc
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from moto.awslambda.exceptions import UnknownFunctionException
 
 from . import budgets, config, exceptions, networking
 from .clock import Clock
@@ -148,17 +151,17 @@ class SimulatorBackend:
         events: list[_Event] = []
         for eni in r.enis.values():
             if eni.status is EniStatus.CREATING:
-                events.append(_Event(eni.ready_at, 0, lambda at, e=eni: self._finish_eni(r, e, at)))
+                events.append(_Event(eni.ready_at, 0, functools.partial(self._finish_eni, r, eni)))
             elif eni.status is EniStatus.DELETING and eni.delete_at is not None:
-                events.append(_Event(eni.delete_at, 2, lambda at, e=eni: self._expire_eni(r, e, at)))
+                events.append(_Event(eni.delete_at, 2, functools.partial(self._expire_eni, r, eni)))
         for fn in r.functions.values():
             if fn.operation is not None:
-                events.append(_Event(self._due(r, fn.operation), 1, lambda at, f=fn: self._finish(r, f, at)))
+                events.append(_Event(self._due(r, fn.operation), 1, functools.partial(self._finish, r, fn)))
             elif fn.state is State.ACTIVE and fn.vpc is not None and fn.vpc.attached:
                 # aws-facts "Inactive functions": idle for 14 days -> Inactive (VPC functions: the
                 # Lambda guide says Inactive is Lambda reclaiming the external resources).
                 idle_at = fn.last_activity + self.config.idle_after
-                events.append(_Event(idle_at, 3, lambda at, f=fn: self._idle(r, f, at)))
+                events.append(_Event(idle_at, 3, functools.partial(self._idle, r, fn)))
         return min(events) if events else None
 
     def _due(self, r: RegionState, operation: Operation) -> float:
@@ -187,8 +190,13 @@ class SimulatorBackend:
             self.free_addresses[combo.subnet_id] -= 1
         # aws-facts "Hyperplane ENIs": creating one can take several minutes.
         r.enis[combo] = HyperplaneEni(
-            combo, vpc_id, EniStatus.CREATING, now + self.config.eni_create_delay, function,
-            failure=failure, reserved=reserved,
+            combo,
+            vpc_id,
+            EniStatus.CREATING,
+            now + self.config.eni_create_delay,
+            function,
+            failure=failure,
+            reserved=reserved,
         )
 
     def _capacity_failure(self, r: RegionState, combo: Combo, vpc_id: str) -> Failure | None:
@@ -322,14 +330,18 @@ class SimulatorBackend:
         """Put the reverted VpcConfig back into moto's function too (it stored the failed one)."""
         try:
             moto_fn = r.lambdas.get_function(fn.name)
-        except Exception:  # noqa: BLE001 - moto raises its own UnknownFunctionException
+        except UnknownFunctionException:
             return
         vpc = fn.vpc
-        moto_fn._vpc_config = None if vpc is None else {
-            "SubnetIds": list(vpc.subnet_ids),
-            "SecurityGroupIds": list(vpc.security_group_ids),
-            "Ipv6AllowedForDualStack": vpc.ipv6_allowed,
-        }
+        moto_fn._vpc_config = (
+            None
+            if vpc is None
+            else {
+                "SubnetIds": list(vpc.subnet_ids),
+                "SecurityGroupIds": list(vpc.security_group_ids),
+                "Ipv6AllowedForDualStack": vpc.ipv6_allowed,
+            }
+        )
 
     # -- the Lambda API side (called by the responses) ---------------------------------------------
 
@@ -337,8 +349,8 @@ class SimulatorBackend:
         """Our record of a function moto holds; adopted as Active if created behind our back."""
         try:
             moto_fn = r.lambdas.get_function(name)
-        except Exception:  # noqa: BLE001 - moto raises its own UnknownFunctionException
-            r.functions.pop(name, None)
+        except UnknownFunctionException:
+            self.forget(r, name)  # deleted behind our back (or moto was reset): release its ENIs
             return None
         fn = r.functions.get(name)
         if fn is None:
@@ -405,6 +417,7 @@ class SimulatorBackend:
             raise exceptions.InvalidParameterValue(f"Unsupported InvocationType: {invocation_type}")
         fn = self.record(r, name)
         if fn is None:
+            # aws-facts "moto 5.2": without Docker moto answers 200 for a missing function; AWS 404.
             log(404, "ResourceNotFoundException")
             raise exceptions.not_found(arn)
         if invocation_type == "DryRun":
@@ -490,7 +503,9 @@ class SimulatorBackend:
             raise ControlError(f"{function} has a change in flight; advance the clock first.", 409)
         self._idle(r, fn, self.clock.now())
 
-    def fail_next_rebuild(self, function: str, reason_code: str, reason: str, region: str, account: str) -> None:
+    def fail_next_rebuild(
+        self, function: str, reason_code: str, reason: str, region: str, account: str
+    ) -> None:
         r, _ = self._function(region, function, account)
         r.rebuild_failures[function] = Failure(reason_code, reason)
 

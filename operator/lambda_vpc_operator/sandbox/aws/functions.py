@@ -19,7 +19,7 @@ from typing import Any
 from .networking import Combo, Failure, VpcSettings
 
 
-class State(str, enum.Enum):
+class State(enum.StrEnum):
     """aws-facts "Lambda function configuration": State (the subset the simulator uses)."""
 
     PENDING = "Pending"
@@ -28,7 +28,7 @@ class State(str, enum.Enum):
     FAILED = "Failed"
 
 
-class UpdateStatus(str, enum.Enum):
+class UpdateStatus(enum.StrEnum):
     """aws-facts "Lambda function configuration": LastUpdateStatus."""
 
     SUCCESSFUL = "Successful"
@@ -36,7 +36,7 @@ class UpdateStatus(str, enum.Enum):
     IN_PROGRESS = "InProgress"
 
 
-class OperationKind(str, enum.Enum):
+class OperationKind(enum.StrEnum):
     CREATE = "create"  # CreateFunction: State Pending (Creating) until done
     UPDATE = "update"  # UpdateFunctionConfiguration/Code: LastUpdateStatus InProgress until done
     RESTORE = "restore"  # Invoke of an Inactive function: State Pending (Restoring) until done
@@ -113,7 +113,11 @@ class FunctionRecord:
         held: set[Combo] = set()
         if self.state in (State.ACTIVE, State.PENDING) and self.vpc is not None:
             held |= self.vpc.combos()
-        if self.operation is not None and self.operation.target is not None and self.operation.failure is None:
+        if (
+            self.operation is not None
+            and self.operation.target is not None
+            and self.operation.failure is None
+        ):
             held |= self.operation.combos
         return held
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterable
 
-from . import control, exceptions, routing, wire
+from . import control, custom_ids, exceptions, routing, wire
 from .backend import SimulatorBackend, configure_moto
 from .config import DEFAULT_ACCOUNT_ID
 from .responses import LambdaResponses
@@ -69,7 +69,8 @@ class SimulatorMiddleware:
             operation = self._operation(identity, method, body, query, headers)
             if operation is not None:
                 self.backend.counter.record(operation)
-            return wire.call_app(self.moto_app, environ, body)
+            with custom_ids.custom_id(body):
+                return wire.call_app(self.moto_app, environ, body)
 
     @staticmethod
     def _operation(

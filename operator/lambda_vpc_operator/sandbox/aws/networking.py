@@ -9,6 +9,7 @@ aws-facts), so that DescribeNetworkInterfaces shows them like AWS does.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import uuid
 from collections.abc import Iterable
@@ -128,7 +129,9 @@ def check_vpc_config(ec2: Any, vpc_config: dict[str, Any]) -> CheckedVpcConfig:
         return CheckedVpcConfig(VpcSettings((), (), ipv6, ""), None)
     if not subnet_ids or not group_ids:
         # aws-facts "VPC constraints": at least one of each to attach.
-        raise exceptions.InvalidParameterValue("SubnetIds and SecurityIds must coexist or be both empty list.")
+        raise exceptions.InvalidParameterValue(
+            "SubnetIds and SecurityIds must coexist or be both empty list."
+        )
 
     subnets = {sid: find_subnet(ec2, sid) for sid in subnet_ids}
     groups = {gid: find_security_group(ec2, gid) for gid in group_ids}
@@ -225,13 +228,12 @@ def delete_eni(ec2: Any, eni_id: str) -> None:
     if eni is None:
         return
     for address in getattr(eni, "private_ip_addresses", []) or []:
-        try:
+        # moto does not always reserve the address it picked.
+        with contextlib.suppress(Exception):
             eni.subnet.del_subnet_ip(address["PrivateIpAddress"])
-        except Exception:  # noqa: BLE001 - moto does not always reserve the address it picked
-            pass
 
 
-class EniStatus(str, enum.Enum):
+class EniStatus(enum.StrEnum):
     """Where a Hyperplane ENI is in its life (our bookkeeping, beside moto's EC2 object)."""
 
     CREATING = "creating"  # not in EC2 yet; ready (or failed) at ready_at

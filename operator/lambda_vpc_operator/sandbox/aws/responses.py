@@ -123,7 +123,9 @@ class LambdaResponses:
         if response.status != 201:
             return response
         cfg = response.json()
-        fn = self.backend.accept_create(self.region, name, str(cfg.get("FunctionArn", self._arn(name))), checked)
+        fn = self.backend.accept_create(
+            self.region, name, str(cfg.get("FunctionArn", self._arn(name))), checked
+        )
         return response.with_json(self._render(cfg, fn))
 
     def get_function(self) -> wire.Response:

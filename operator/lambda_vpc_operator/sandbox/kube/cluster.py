@@ -20,10 +20,10 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import errors, objects, patching, resources, store
+from lambda_vpc_operator.sandbox.kube import errors, objects, patching, resources, schemas, store
 
 Obj = dict[str, Any]
-AdmitFn = Callable[[Obj, Mapping[str, Any]], tuple[Obj, Sequence[objects.FieldErrorLike]]]
+AdmitFn = Callable[[Obj, dict[str, Any]], tuple[Obj, Sequence[objects.FieldErrorLike]]]
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -31,6 +31,7 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+UNDELETABLE_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})  # as real servers refuse
 
 # Attempts at a free generated name before answering 409 as a real server would.
 _GENERATE_NAME_ATTEMPTS = 8
@@ -45,23 +46,15 @@ class WriteOptions:
     warnings: list[str] = dataclasses.field(default_factory=list)
 
 
-def _load_admit() -> AdmitFn | None:
-    """The schema admission of custom resources (structural pruning, defaulting, validation)."""
-    try:
-        from lambda_vpc_operator.sandbox.kube import schemas  # noqa: PLC0415
-    except ImportError:  # written in parallel by another engineer; until then, CRs are not validated
-        return None
-    admit: AdmitFn = schemas.admit
-    return admit
-
-
 class Cluster:
     """Resources, objects and their semantics; the state behind one emulated API server."""
 
-    def __init__(self, *, history_size: int = store.DEFAULT_HISTORY_SIZE, admit: AdmitFn | None = None) -> None:
+    def __init__(
+        self, *, history_size: int = store.DEFAULT_HISTORY_SIZE, admit: AdmitFn | None = None
+    ) -> None:
         self.registry = resources.Registry(resources.builtin_resources())
         self.store = store.Store(history_size=history_size)
-        self._admit_fn = admit if admit is not None else _load_admit()
+        self._admit_fn: AdmitFn = admit if admit is not None else schemas.admit
         self._bulk_terminating: set[str] = set()  # namespaces whose contents are being deleted now
         for name in INITIAL_NAMESPACES:
             self.create(self._namespaces(), None, {"metadata": {"name": name}})
@@ -93,7 +86,7 @@ class Cluster:
     def get(self, resource: resources.Resource, namespace: str | None, name: str) -> Obj:
         return objects.as_version(resource, self._existing(resource, namespace, name))
 
-    def list(
+    def list_objects(
         self,
         resource: resources.Resource,
         namespace: str | None,
@@ -109,7 +102,8 @@ class Cluster:
             rv, start = _decode_continue(continue_token)
         matching = sorted(
             (
-                obj for obj in self.store.iter_objects(resource.storage_key)
+                obj
+                for obj in self.store.iter_objects(resource.storage_key)
                 if (namespace is None or obj["metadata"].get("namespace") == namespace) and predicate(obj)
             ),
             key=_sort_key,
@@ -153,14 +147,24 @@ class Cluster:
         if not name:
             prefix = meta.get("generateName") or ""
             if not prefix:
-                raise objects.invalid(resource, "", [objects.Cause(
-                    "metadata.name", "FieldValueRequired", "Required value: name or generateName is required",
-                )])
+                raise objects.invalid(
+                    resource,
+                    "",
+                    [
+                        objects.Cause(
+                            "metadata.name",
+                            "FieldValueRequired",
+                            "Required value: name or generateName is required",
+                        )
+                    ],
+                )
             name = self._free_name(resource, namespace, prefix)
 
         obj = objects.prepare_create(resource, body, namespace)
         obj["metadata"]["name"] = name
-        causes: list[objects.FieldErrorLike] = list(objects.name_errors(resource, name))
+        causes: list[objects.FieldErrorLike] = []
+        if not (resource.custom and resource.schema is not None):  # schema admission checks CR names
+            causes.extend(objects.name_errors(resource, name))
         if resource.storage_key == resources.CRD_STORAGE_KEY:
             causes.extend(_crd_errors(obj))
         obj = self._admitted(resource, obj, causes, options)
@@ -200,16 +204,26 @@ class Cluster:
         _check_body(resource, body)
         meta = body.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
-            raise errors.BadRequest(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+            raise errors.BadRequest(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
         if resource.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
             raise errors.BadRequest(
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
         # Custom resources (and CRDs) do not allow unconditional updates.
         if not meta.get("resourceVersion") and (resource.custom or resource.has_generation):
-            raise objects.invalid(resource, name, [objects.Cause(
-                "metadata.resourceVersion", "FieldValueInvalid", 'Invalid value: "": must be specified for an update',
-            )])
+            raise objects.invalid(
+                resource,
+                name,
+                [
+                    objects.Cause(
+                        "metadata.resourceVersion",
+                        "FieldValueInvalid",
+                        'Invalid value: "": must be specified for an update',
+                    )
+                ],
+            )
         return self._write(resource, old, body, subresource, options)
 
     def patch(
@@ -272,6 +286,11 @@ class Cluster:
         options = options or WriteOptions()
         old = self._existing(resource, namespace, name)
         _check_preconditions(resource, old, preconditions or {})
+        if resource.storage_key == resources.NAMESPACES_STORAGE_KEY and name in UNDELETABLE_NAMESPACES:
+            raise errors.Forbidden(
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                details=errors.object_details("", "namespaces", name),
+            )
         if old["metadata"].get("deletionTimestamp"):
             return objects.as_version(resource, old)  # already marked: nothing more to do
         finalizers = old["metadata"].get("finalizers") or []
@@ -298,7 +317,7 @@ class Cluster:
         predicate: Callable[[Obj], bool],
         options: WriteOptions | None = None,
     ) -> Obj:
-        listed = self.list(resource, namespace, predicate)
+        listed = self.list_objects(resource, namespace, predicate)
         for obj in listed["items"]:
             meta = obj["metadata"]
             self.delete(resource, meta.get("namespace"), meta["name"], options=options)
@@ -318,7 +337,12 @@ class Cluster:
     # ---- the write pipeline ------------------------------------------------------------------
 
     def _write(
-        self, resource: resources.Resource, old: Obj, candidate: Obj, subresource: str | None, options: WriteOptions,
+        self,
+        resource: resources.Resource,
+        old: Obj,
+        candidate: Obj,
+        subresource: str | None,
+        options: WriteOptions,
     ) -> Obj:
         """Store the result of an update or patch, unless it changes nothing (then no event, same RV)."""
         name = old["metadata"]["name"]
@@ -328,7 +352,8 @@ class Cluster:
             raise _conflict(resource, name)
         if meta.get("uid") and meta["uid"] != old["metadata"]["uid"]:
             raise errors.Conflict(
-                f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: {old['metadata']['uid']}",
+                f"Precondition failed: UID in precondition: {meta['uid']}, "
+                f"UID in object meta: {old['metadata']['uid']}",
                 details=errors.object_details(resource.group, resource.plural, name),
             )
 
@@ -364,16 +389,22 @@ class Cluster:
     ) -> Obj:
         """Run schema admission of a custom resource; raise 422 with all causes, or 400 if Strict."""
         name = obj["metadata"].get("name", "")
-        if resource.custom and resource.schema is not None and self._admit_fn is not None:
-            admitted, schema_errors = self._admit_fn(copy.deepcopy(obj), resource.schema)
+        if resource.custom and resource.schema is not None:
+            admitted, schema_errors = self._admit_fn(obj, dict(resource.schema))
             causes = [*causes, *schema_errors]
             # Top-level metadata is never pruned by real servers (and apiVersion/kind are ours).
-            admitted = {**admitted, "apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": obj["metadata"]}
+            admitted = {
+                **admitted,
+                "apiVersion": obj["apiVersion"],
+                "kind": obj["kind"],
+                "metadata": obj["metadata"],
+            }
             unknown = [path for path in objects.dropped_fields(obj, admitted)]
             if unknown and options.field_validation == "Strict" and not causes:
                 listed = ", ".join(f'unknown field "{path}"' for path in unknown)
                 raise errors.BadRequest(
-                    f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
+                    f'{resource.kind} in version "{resource.version}" '
+                    f"cannot be handled as a {resource.kind}: "
                     f"strict decoding error: {listed}"
                 )
             if options.field_validation in ("Warn", "Strict"):
@@ -408,11 +439,12 @@ class Cluster:
     def _check_namespace_open(self, resource: resources.Resource, namespace: str | None, name: str) -> None:
         """Creating in a missing namespace is 404, in a terminating one 403 (NamespaceLifecycle)."""
         if not namespace:
-            raise errors.BadRequest("the server could not find the requested resource: a namespace is required")
+            raise errors.BadRequest(f"a namespace is required to create {resource.group_resource}")
         ns = self.store.get(resources.NAMESPACES_STORAGE_KEY, "", namespace)
         if ns is None:
             raise errors.NotFound(
-                f'namespaces "{namespace}" not found', details=errors.object_details("", "namespaces", namespace),
+                f'namespaces "{namespace}" not found',
+                details=errors.object_details("", "namespaces", namespace),
             )
         if ns["metadata"].get("deletionTimestamp"):
             raise errors.Forbidden(
@@ -423,7 +455,7 @@ class Cluster:
 
     def _terminate_namespace(self, namespace: str) -> None:
         """Delete everything in a namespace; the namespace goes once nothing is left in it."""
-        for key in self.store.keys():
+        for key in self.store.storage_keys():
             resource = self._any_version(key)
             if resource is None or not resource.namespaced:
                 continue
@@ -440,11 +472,12 @@ class Cluster:
         ns = self.store.get(resources.NAMESPACES_STORAGE_KEY, "", namespace)
         if ns is None or not ns["metadata"].get("deletionTimestamp") or namespace in self._bulk_terminating:
             return
-        for key in self.store.keys():
+        for key in self.store.storage_keys():
             resource = self._any_version(key)
-            if resource is not None and resource.namespaced:
-                if any(obj["metadata"].get("namespace") == namespace for obj in self.store.iter_objects(key)):
-                    return
+            if resource is None or not resource.namespaced:
+                continue
+            if any(obj["metadata"].get("namespace") == namespace for obj in self.store.iter_objects(key)):
+                return
         self.store.remove(resources.NAMESPACES_STORAGE_KEY, ns)
 
     def _any_version(self, key: resources.StorageKey) -> resources.Resource | None:
@@ -465,15 +498,15 @@ class Cluster:
 
     def _unregister(self, crd: Obj) -> None:
         """Stop serving a CRD's resource and drop its objects (their watches end)."""
-        names = resources.crd_names(crd)
-        key = (crd["spec"]["group"], names["plural"])
-        for resource in self.registry.remove(key)[:1]:
-            for obj in list(self.store.iter_objects(key)):
-                self.store.remove(resource.storage_key, obj)
+        key = (crd["spec"]["group"], resources.crd_names(crd)["plural"])
+        self.registry.remove(key)
+        for obj in list(self.store.iter_objects(key)):
+            self.store.remove(key, obj)  # watchers see the objects go before their streams end
         self.store.drop(key)
 
 
 # ---- module-level helpers (pure) -------------------------------------------------------------
+
 
 def _sort_key(obj: Obj) -> tuple[str, str]:
     meta = obj["metadata"]
@@ -490,7 +523,9 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         return int(data["rv"]), (str(data["start"][0]), str(data["start"][1]))
     except (binascii.Error, ValueError, KeyError, IndexError, TypeError):
-        raise errors.BadRequest("continue key is not valid: incorrect encoded start resourceVersion") from None
+        raise errors.BadRequest(
+            "continue key is not valid: incorrect encoded start resourceVersion"
+        ) from None
 
 
 def _check_body(resource: resources.Resource, body: Obj) -> None:
@@ -522,7 +557,8 @@ def _check_preconditions(resource: resources.Resource, old: Obj, preconditions: 
     rv = preconditions.get("resourceVersion")
     if rv and str(rv) != old["metadata"]["resourceVersion"]:
         raise errors.Conflict(
-            f"Operation cannot be fulfilled on {resource.group_resource} \"{name}\": the ResourceVersion in the "
+            f'Operation cannot be fulfilled on {resource.group_resource} "{name}": '
+            "the ResourceVersion in the "
             f"precondition ({rv}) does not match the ResourceVersion in record "
             f"({old['metadata']['resourceVersion']}). The object might have been modified",
             details=details,
@@ -546,30 +582,48 @@ def _crd_errors(crd: Obj) -> list[objects.Cause]:
     def required(path: str) -> None:
         causes.append(objects.Cause(path, "FieldValueRequired", "Required value"))
 
-    for field, value in (("spec.group", spec.get("group")), ("spec.names.plural", names.get("plural")),
-                         ("spec.names.kind", names.get("kind"))):
+    for field, value in (
+        ("spec.group", spec.get("group")),
+        ("spec.names.plural", names.get("plural")),
+        ("spec.names.kind", names.get("kind")),
+    ):
         if not value:
             required(field)
     if spec.get("scope") not in ("Namespaced", "Cluster"):
-        causes.append(objects.Cause(
-            "spec.scope", "FieldValueNotSupported",
-            f'Unsupported value: "{spec.get("scope", "")}": supported values: "Cluster", "Namespaced"',
-        ))
+        causes.append(
+            objects.Cause(
+                "spec.scope",
+                "FieldValueNotSupported",
+                f'Unsupported value: "{spec.get("scope", "")}": supported values: "Cluster", "Namespaced"',
+            )
+        )
     versions = spec.get("versions") or []
     if not versions:
-        causes.append(objects.Cause("spec.versions", "FieldValueInvalid", "Invalid value: null: must have exactly one version marked as storage version"))
+        causes.append(
+            objects.Cause(
+                "spec.versions",
+                "FieldValueInvalid",
+                "Invalid value: null: must have exactly one version marked as storage version",
+            )
+        )
     elif sum(1 for version in versions if version.get("storage")) != 1:
-        causes.append(objects.Cause(
-            "spec.versions", "FieldValueInvalid",
-            "Invalid value: []apiextensions.CustomResourceDefinitionVersion{...}: "
-            "must have exactly one version marked as storage version",
-        ))
+        causes.append(
+            objects.Cause(
+                "spec.versions",
+                "FieldValueInvalid",
+                "Invalid value: []apiextensions.CustomResourceDefinitionVersion{...}: "
+                "must have exactly one version marked as storage version",
+            )
+        )
     expected = f"{names.get('plural', '')}.{spec.get('group', '')}"
     if names.get("plural") and spec.get("group") and crd["metadata"].get("name") != expected:
-        causes.append(objects.Cause(
-            "metadata.name", "FieldValueInvalid",
-            f'Invalid value: "{crd["metadata"].get("name")}": must be spec.names.plural+"."+spec.group',
-        ))
+        causes.append(
+            objects.Cause(
+                "metadata.name",
+                "FieldValueInvalid",
+                f'Invalid value: "{crd["metadata"].get("name")}": must be spec.names.plural+"."+spec.group',
+            )
+        )
     return causes
 
 
@@ -584,7 +638,13 @@ def _crd_status(crd: Obj) -> Obj:
 
     def condition(kind: str, reason: str, message: str) -> Obj:
         since = old_conditions.get(kind, {}).get("lastTransitionTime", now)
-        return {"type": kind, "status": "True", "lastTransitionTime": since, "reason": reason, "message": message}
+        return {
+            "type": kind,
+            "status": "True",
+            "lastTransitionTime": since,
+            "reason": reason,
+            "message": message,
+        }
 
     return {
         "conditions": [

@@ -77,13 +77,15 @@ def _entries(resource: resources.Resource) -> list[dict[str, Any]]:
         entry["categories"] = list(resource.categories)
     entries = [entry]
     for subresource in resource.subresources:
-        entries.append({
-            "name": f"{resource.plural}/{subresource}",
-            "singularName": "",
-            "namespaced": resource.namespaced,
-            "kind": resource.kind,
-            "verbs": list(resources.SUBRESOURCE_VERBS),
-        })
+        entries.append(
+            {
+                "name": f"{resource.plural}/{subresource}",
+                "singularName": "",
+                "namespaced": resource.namespaced,
+                "kind": resource.kind,
+                "verbs": list(resources.SUBRESOURCE_VERBS),
+            }
+        )
     return entries
 
 

@@ -21,7 +21,13 @@ from lambda_vpc_operator.sandbox.kube import errors, patching, resources
 Obj = dict[str, Any]
 
 # Metadata only the server writes: kept from the stored object on every update.
-SERVER_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
+SERVER_METADATA = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+)
 # Metadata a client may send but the server drops on create (and never stores).
 DROPPED_ON_CREATE = (*SERVER_METADATA, "resourceVersion", "selfLink", "managedFields")
 
@@ -73,25 +79,43 @@ def name_errors(resource: resources.Resource, name: str) -> list[Cause]:
     """Object name rules: namespaces are DNS labels, events any path segment, the rest subdomains."""
     if resource.storage_key == resources.NAMESPACES_STORAGE_KEY:
         if len(name) > 63 or re.fullmatch(_DNS1123_LABEL, name) is None:
-            return [Cause("metadata.name", "FieldValueInvalid", (
-                f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
-                "alphanumeric characters or '-', and must start and end with an alphanumeric character "
-                "(e.g. 'my-name',  or '123-abc', regex used for validation is "
-                f"'{_DNS1123_LABEL}')"
-            ))]
+            return [
+                Cause(
+                    "metadata.name",
+                    "FieldValueInvalid",
+                    (
+                        f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
+                        "alphanumeric characters or '-', and must start and end with an alphanumeric "
+                        "character "
+                        "(e.g. 'my-name',  or '123-abc', regex used for validation is "
+                        f"'{_DNS1123_LABEL}')"
+                    ),
+                )
+            ]
         return []
     if resource.plural == "events":
         if name in (".", "..") or "/" in name or "%" in name:
-            return [Cause("metadata.name", "FieldValueInvalid", (
-                f'Invalid value: "{name}": may not be \'.\' or \'..\' and may not contain \'/\' or \'%\''
-            ))]
+            return [
+                Cause(
+                    "metadata.name",
+                    "FieldValueInvalid",
+                    (f"Invalid value: \"{name}\": may not be '.' or '..' and may not contain '/' or '%'"),
+                )
+            ]
         return []
     if len(name) > 253 or re.fullmatch(_DNS1123_SUBDOMAIN, name) is None:
-        return [Cause("metadata.name", "FieldValueInvalid", (
-            f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-            "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
-            f"(e.g. 'example.com', regex used for validation is '{_DNS1123_SUBDOMAIN}')"
-        ))]
+        return [
+            Cause(
+                "metadata.name",
+                "FieldValueInvalid",
+                (
+                    f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
+                    "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+                    "character "
+                    f"(e.g. 'example.com', regex used for validation is '{_DNS1123_SUBDOMAIN}')"
+                ),
+            )
+        ]
     return []
 
 
@@ -116,10 +140,13 @@ def prepare_create(resource: resources.Resource, body: Obj, namespace: str | Non
 
     The name must already be decided (generateName resolved) by the caller.
     """
-    obj = copy.deepcopy(body)
+    # apiVersion and kind come first in the key order, and they are always ours.
+    obj = {"apiVersion": resource.api_version, "kind": resource.kind, **copy.deepcopy(body)}
     obj["apiVersion"] = resource.api_version
     obj["kind"] = resource.kind
-    meta = obj.setdefault("metadata", {})
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = obj["metadata"] = {}
     for field in DROPPED_ON_CREATE:
         meta.pop(field, None)
     if resource.namespaced:
@@ -198,11 +225,14 @@ def finalizer_errors(old: Obj, new: Obj) -> list[Cause]:
     if not added:
         return []
     quoted = ", ".join(f'"{f}"' for f in added)
-    return [Cause(
-        "metadata.finalizers", "FieldValueForbidden",
-        f"Forbidden: no new finalizers can be added if the object is being deleted, "
-        f"found new finalizers []string{{{quoted}}}",
-    )]
+    return [
+        Cause(
+            "metadata.finalizers",
+            "FieldValueForbidden",
+            f"Forbidden: no new finalizers can be added if the object is being deleted, "
+            f"found new finalizers []string{{{quoted}}}",
+        )
+    ]
 
 
 def mark_deleting(resource: resources.Resource, old: Obj) -> Obj:

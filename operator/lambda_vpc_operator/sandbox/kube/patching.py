@@ -88,7 +88,9 @@ def _parent(doc: Any, tokens: list[str], op: str, path: str) -> Any:
     try:
         return _get(doc, tokens[:-1])
     except KeyError:
-        raise PatchError(f'{op} operation does not apply: doc is missing path: "{path}": missing value') from None
+        raise PatchError(
+            f'{op} operation does not apply: doc is missing path: "{path}": missing value'
+        ) from None
 
 
 def _add(doc: Any, path: str, value: Any, op: str = "add") -> Any:

@@ -2,36 +2,25 @@
 
 kubectl asks for ``application/json;as=Table;g=meta.k8s.io;v=v1`` and prints the server's columns
 (``additionalPrinterColumns`` of CRDs; NAME and AGE for everything else, as real servers do for
-resources without columns). Metadata-only clients ask for ``as=PartialObjectMetadata(List)``.
-Anything else gets the objects as JSON.
+resources without columns); `tables` builds the Tables. Metadata-only clients ask for
+``as=PartialObjectMetadata(List)``. Anything else gets the objects as JSON.
 """
 
 from __future__ import annotations
 
 import enum
-import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import resources
+from lambda_vpc_operator.sandbox.kube import resources, tables
 
 Obj = dict[str, Any]
 
 JSON = "application/json"
 META_GROUP_VERSION = "meta.k8s.io/v1"
 
-# What real servers print for a resource without printer columns (the Name column comes first).
-DEFAULT_PRINTER_COLUMNS: tuple[Mapping[str, Any], ...] = (
-    {
-        "name": "Age",
-        "type": "date",
-        "jsonPath": ".metadata.creationTimestamp",
-        "description": "CreationTimestamp is a timestamp representing the server time when this object was created.",
-    },
-)
 
-
-class Shape(str, enum.Enum):
+class Shape(enum.StrEnum):
     """What a client asked to receive instead of plain objects."""
 
     OBJECT = "Object"
@@ -66,42 +55,25 @@ def content_type(shape: Shape, *, listing: bool) -> str:
 
 
 def partial(obj: Obj) -> Obj:
-    return {"kind": "PartialObjectMetadata", "apiVersion": META_GROUP_VERSION, "metadata": obj.get("metadata", {})}
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": META_GROUP_VERSION,
+        "metadata": obj.get("metadata", {}),
+    }
 
 
-def printer_columns(resource: resources.Resource) -> list[Mapping[str, Any]]:
-    return list(resource.printer_columns or DEFAULT_PRINTER_COLUMNS)
-
-
-def _table_renderer() -> Callable[..., Obj] | None:
-    """The Table renderer of the `tables` module (written separately); ``None`` while it is absent."""
-    try:
-        from lambda_vpc_operator.sandbox.kube import tables  # noqa: PLC0415
-    except ImportError:
-        return None
-    render: Callable[..., Obj] = tables.render_table
-    return render
-
-
-def table(resource: resources.Resource, items: Sequence[Obj], list_meta: Mapping[str, Any]) -> Obj | None:
-    """A meta.k8s.io/v1 Table of the objects, or ``None`` if tables cannot be rendered here."""
-    render = _table_renderer()
-    if render is None:
-        return None
-    columns = printer_columns(resource)
-    if len(inspect.signature(render).parameters) >= 3:
-        return render(list(items), columns, dict(list_meta))
-    rendered = render(list(items), columns)
-    rendered.setdefault("metadata", dict(list_meta))
+def table(resource: resources.Resource, items: Sequence[Obj], list_meta: Mapping[str, Any]) -> Obj:
+    """A meta.k8s.io/v1 Table: Name, then the printer columns (or Age when there are none)."""
+    columns = [dict(column) for column in resource.printer_columns] or None
+    rendered = tables.render_table(list(items), columns)
+    rendered["metadata"] = dict(list_meta)
     return rendered
 
 
 def listing(resource: resources.Resource, listed: Obj, shape: Shape) -> tuple[Obj, str]:
     """A list response in the requested shape (plain list if Tables are not available)."""
     if shape is Shape.TABLE:
-        rendered = table(resource, listed["items"], listed["metadata"])
-        if rendered is not None:
-            return rendered, content_type(shape, listing=True)
+        return table(resource, listed["items"], listed["metadata"]), content_type(shape, listing=True)
     if shape is Shape.METADATA:
         return {
             "kind": "PartialObjectMetadataList",
@@ -115,7 +87,9 @@ def listing(resource: resources.Resource, listed: Obj, shape: Shape) -> tuple[Ob
 def single(resource: resources.Resource, obj: Obj, shape: Shape) -> tuple[Obj, str]:
     """One object in the requested shape (a Table with one row for kubectl get NAME and -w)."""
     if shape is Shape.TABLE:
-        rendered = table(resource, [obj], {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")})
+        rendered = table(
+            resource, [obj], {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
+        )
         if rendered is not None:
             return rendered, content_type(shape, listing=False)
     if shape is Shape.METADATA:

@@ -67,10 +67,27 @@ class Resource:
         return self.list_kind or f"{self.kind}List"
 
 
+_AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+# The columns real servers print for the built-ins people look at in the sandbox (others: Name, Age).
+_NAMESPACE_COLUMNS = ({"name": "Status", "type": "string", "jsonPath": ".status.phase"}, _AGE_COLUMN)
+_EVENT_COLUMNS = (
+    {"name": "Last Seen", "type": "date", "jsonPath": ".lastTimestamp"},
+    {"name": "Type", "type": "string", "jsonPath": ".type"},
+    {"name": "Reason", "type": "string", "jsonPath": ".reason"},
+    {"name": "Object", "type": "string", "jsonPath": ".involvedObject.name"},
+    {"name": "Message", "type": "string", "jsonPath": ".message"},
+)
+
+
 def _builtin(group: str, plural: str, kind: str, *, namespaced: bool, **kwargs: Any) -> Resource:
     return Resource(
-        group=group, version="v1", plural=plural, singular=kind.lower(), kind=kind,
-        namespaced=namespaced, **kwargs,
+        group=group,
+        version="v1",
+        plural=plural,
+        singular=kind.lower(),
+        kind=kind,
+        namespaced=namespaced,
+        **kwargs,
     )
 
 
@@ -78,20 +95,30 @@ def builtin_resources() -> list[Resource]:
     """The built-in resources a kopf operator, kubectl and our tests need; schemaless."""
     return [
         _builtin(
-            "", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
+            "",
+            "namespaces",
+            "Namespace",
+            namespaced=False,
+            short_names=("ns",),
             verbs=tuple(v for v in RESOURCE_VERBS if v != "deletecollection"),
             subresources=("status",),
+            printer_columns=_NAMESPACE_COLUMNS,
         ),
-        _builtin("", "events", "Event", namespaced=True, short_names=("ev",)),
+        _builtin("", "events", "Event", namespaced=True, short_names=("ev",), printer_columns=_EVENT_COLUMNS),
         _builtin("", "configmaps", "ConfigMap", namespaced=True, short_names=("cm",)),
         _builtin("", "secrets", "Secret", namespaced=True),
         _builtin("", "serviceaccounts", "ServiceAccount", namespaced=True, short_names=("sa",)),
         _builtin("events.k8s.io", "events", "Event", namespaced=True, short_names=("ev",)),
         _builtin("coordination.k8s.io", "leases", "Lease", namespaced=True),
         _builtin(
-            "apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition",
-            namespaced=False, short_names=("crd", "crds"), categories=("api-extensions",),
-            subresources=("status",), has_generation=True,
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "CustomResourceDefinition",
+            namespaced=False,
+            short_names=("crd", "crds"),
+            categories=("api-extensions",),
+            subresources=("status",),
+            has_generation=True,
         ),
     ]
 
@@ -118,22 +145,24 @@ def resources_from_crd(crd: Mapping[str, Any]) -> list[Resource]:
         if not version.get("served", True):
             continue
         subresources = version.get("subresources") or {}
-        result.append(Resource(
-            group=spec["group"],
-            version=version["name"],
-            plural=names["plural"],
-            singular=names["singular"],
-            kind=names["kind"],
-            list_kind=names["listKind"],
-            namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-            short_names=tuple(names.get("shortNames") or ()),
-            categories=tuple(names.get("categories") or ()),
-            subresources=("status",) if "status" in subresources else (),  # scale is not emulated
-            has_generation=True,
-            custom=True,
-            schema=(version.get("schema") or {}).get("openAPIV3Schema"),
-            printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
-        ))
+        result.append(
+            Resource(
+                group=spec["group"],
+                version=version["name"],
+                plural=names["plural"],
+                singular=names["singular"],
+                kind=names["kind"],
+                list_kind=names["listKind"],
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                short_names=tuple(names.get("shortNames") or ()),
+                categories=tuple(names.get("categories") or ()),
+                subresources=("status",) if "status" in subresources else (),  # scale is not emulated
+                has_generation=True,
+                custom=True,
+                schema=(version.get("schema") or {}).get("openAPIV3Schema"),
+                printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
+            )
+        )
     return result
 
 
@@ -175,7 +204,7 @@ class Registry:
         for res in removed:
             del self._resources[(res.group, res.version, res.plural)]
         group = storage_key[0]
-        if group and not any(res.group == group for res in self._resources.values()):
+        if group in self._group_order and not any(res.group == group for res in self._resources.values()):
             self._group_order.remove(group)
         return removed
 

@@ -13,7 +13,7 @@ import enum
 from collections.abc import Mapping
 
 
-class Verb(str, enum.Enum):
+class Verb(enum.StrEnum):
     """The RBAC verbs; a str-enum to prevent typos in comparisons and keys."""
 
     GET = "get"
@@ -77,7 +77,11 @@ def parse(method: str, path: str, query: Mapping[str, str]) -> Route | None:
     # `/namespaces/{ns}/{plural}...` is a namespaced collection, but `/namespaces/{ns}/status` is
     # the namespace's own subresource.
     namespace: str | None = None
-    if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in _NAMESPACE_SUBRESOURCES):
+    if (
+        rest[0] == "namespaces"
+        and len(rest) >= 3
+        and not (len(rest) == 3 and rest[2] in _NAMESPACE_SUBRESOURCES)
+    ):
         namespace, rest = rest[1], rest[2:]
     if len(rest) > 3:
         return None

@@ -95,11 +95,15 @@ def parse_fields(selector: str) -> Predicate:
         if match is None:
             raise errors.BadRequest(f"invalid selector: '{selector}'; can't understand '{term}'")
         path, op, value = match.groups()
-        if op == "!=":
-            predicates.append(lambda obj, p=path, v=value: _field_value(obj, p) != v)
-        else:
-            predicates.append(lambda obj, p=path, v=value: _field_value(obj, p) == v)
+        predicates.append(_field_requirement(path, value, negated=op == "!="))
     return _all_of(predicates)
+
+
+def _field_requirement(path: str, value: str, *, negated: bool) -> Predicate:
+    def check(obj: dict[str, Any]) -> bool:
+        return (_field_value(obj, path) == value) != negated
+
+    return check
 
 
 def parse(label_selector: str | None, field_selector: str | None) -> Predicate:

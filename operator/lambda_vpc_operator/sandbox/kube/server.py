@@ -17,15 +17,26 @@ What is not emulated (each answered with a clear Status where a client could try
 - aggregated discovery (kubectl falls back to legacy discovery), CEL rules, admission webhooks,
   RBAC and authentication (the audit only records), garbage collection of ownerReferences and
   propagationPolicy (Foreground/Orphan finalizers are not added), the scale subresource;
-- a continue token lists the current objects after its key, not a snapshot at its resourceVersion.
+- a continue token lists the current objects after its key, not a snapshot at its resourceVersion;
+- v1 and events.k8s.io/v1 events are stored separately (real servers convert between them);
+- built-in kinds are schemaless: no defaults, no validation beyond object names; server-printed
+  columns exist only for namespaces and v1 events (others: NAME and AGE);
+- CRD deletion drops its objects at once (real servers wait for their finalizers), and CRDs are
+  Established at once; conversion webhooks are not emulated (versions differ in apiVersion only).
 
-OpenAPI: ``/openapi/v2`` and ``/openapi/v3`` answer 404; kubectl then validates nothing on the
-client side (see `openapi` handling below for what kubectl 1.32 does with that).
+Deliberate fidelity: an expired watch resourceVersion gets an ERROR event with a 410 Status of
+reason ``Expired`` (as current servers send, older ones said ``Gone``); a failed JSON patch
+``test`` is 422 ``Invalid`` (kopf relies on it), while a stale resourceVersion in a PUT or merge
+patch body is 409 ``Conflict``.
+
+OpenAPI: a minimal ``/openapi/v3`` makes kubectl 1.32 leave validation to the server, so
+``kubectl apply -f`` works without ``--validate=false`` (see `openapi`); ``/openapi/v2`` is 404.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 from collections.abc import Mapping
@@ -41,6 +52,7 @@ from lambda_vpc_operator.sandbox.kube import (
     discovery,
     errors,
     objects,
+    openapi,
     rendering,
     resources,
     routes,
@@ -56,7 +68,6 @@ Obj = dict[str, Any]
 
 DEFAULT_BOOKMARK_INTERVAL = 30.0  # seconds between BOOKMARKs of an idle watch that allows them
 
-_JSON_TYPES = frozenset({"application/json", ""})
 _YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})
 _PROTOBUF = "application/vnd.kubernetes.protobuf"
 
@@ -71,7 +82,7 @@ class AuditKey(NamedTuple):
     namespaced: bool
 
 
-class KubeEmulator(kmock.RawHandler):  # type: ignore[misc]  # kmock's attrs classes
+class KubeEmulator(kmock.RawHandler):
     """
     An in-memory Kubernetes API server; serve it with `kmock.Server` or `running.EmulatorThread`.
 
@@ -123,9 +134,15 @@ class KubeEmulator(kmock.RawHandler):  # type: ignore[misc]  # kmock's attrs cla
             return self._serve_non_resource(raw)
         if route.verb is None:
             raise errors.method_not_allowed()
-        self.audit[AuditKey(
-            route.verb.value, route.group, route.plural, route.subresource or "", route.namespace is not None,
-        )] += 1
+        self.audit[
+            AuditKey(
+                route.verb.value,
+                route.group,
+                route.plural,
+                route.subresource or "",
+                route.namespace is not None,
+            )
+        ] += 1
 
         resource = self.cluster.registry.get(route.group, route.version, route.plural)
         if resource is None:
@@ -142,21 +159,28 @@ class KubeEmulator(kmock.RawHandler):  # type: ignore[misc]  # kmock's attrs cla
 
         if route.verb is Verb.WATCH:
             predicate = _predicate(query, name)
-            return await watching.serve(raw, c.store, watching.WatchRequest(
-                resource=resource,
-                namespace=namespace,
-                predicate=predicate,
-                resource_version=query.get("resourceVersion"),
-                send_initial_events=query.get("sendInitialEvents", "").lower() == "true",
-                allow_bookmarks=query.get("allowWatchBookmarks", "").lower() in ("true", "1"),
-                timeout=_float(query.get("timeoutSeconds")),
-                bookmark_interval=self.bookmark_interval,
-                present=lambda obj: self._present_event(resource, obj, shape),
-            ))
+            return await watching.serve(
+                raw,
+                c.store,
+                watching.WatchRequest(
+                    resource=resource,
+                    namespace=namespace,
+                    predicate=predicate,
+                    resource_version=query.get("resourceVersion"),
+                    send_initial_events=query.get("sendInitialEvents", "").lower() == "true",
+                    allow_bookmarks=query.get("allowWatchBookmarks", "").lower() in ("true", "1"),
+                    timeout=_float(query.get("timeoutSeconds")),
+                    bookmark_interval=self.bookmark_interval,
+                    present=lambda obj: self._present_event(resource, obj, shape),
+                ),
+            )
         if route.verb is Verb.LIST:
-            listed = c.list(
-                resource, namespace, _predicate(query, None),
-                limit=int(_float(query.get("limit")) or 0), continue_token=query.get("continue"),
+            listed = c.list_objects(
+                resource,
+                namespace,
+                _predicate(query, None),
+                limit=int(_float(query.get("limit")) or 0),
+                continue_token=query.get("continue"),
             )
             body, ctype = rendering.listing(resource, listed, shape)
             return _json_response(body, content_type=ctype)
@@ -174,13 +198,19 @@ class KubeEmulator(kmock.RawHandler):  # type: ignore[misc]  # kmock's attrs cla
         if route.verb is Verb.PATCH:
             assert name is not None
             patch = await _body(raw, patch=True)
-            obj = c.patch(resource, namespace, name, raw.content_type, patch, subresource=sub, options=options)
+            obj = c.patch(
+                resource, namespace, name, raw.content_type, patch, subresource=sub, options=options
+            )
             return _json_response(obj, warnings=options.warnings)
         if route.verb is Verb.DELETE:
             assert name is not None
             delete_options = await _body(raw, optional=True)
             obj = c.delete(
-                resource, namespace, name, preconditions=delete_options.get("preconditions"), options=options,
+                resource,
+                namespace,
+                name,
+                preconditions=delete_options.get("preconditions"),
+                options=options,
             )
             return _json_response(obj)
         if route.verb is Verb.DELETECOLLECTION:
@@ -225,6 +255,8 @@ class KubeEmulator(kmock.RawHandler):  # type: ignore[misc]  # kmock's attrs cla
             document = discovery.api_versions(raw.host)
         elif path == "/apis":
             document = discovery.api_group_list(registry)
+        elif path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+            document = openapi.document(registry, path)
         else:
             parts = path.strip("/").split("/")
             if len(parts) == 2 and parts[0] == "api":
@@ -243,10 +275,10 @@ def _is_known(path: str) -> bool:
 
 
 def _float(value: str | None) -> float | None:
-    if value in (None, ""):
+    if not value:
         return None
     try:
-        return float(value)  # type: ignore[arg-type]  # not None: checked above
+        return float(value)
     except ValueError:
         raise errors.BadRequest(f"invalid numeric value: {value!r}") from None
 
@@ -272,11 +304,9 @@ async def _body(raw: aiohttp.web.BaseRequest, *, patch: bool = False, optional: 
             "application/json, application/yaml (protobuf request bodies are not emulated by the sandbox "
             "API server; use `kubectl apply -f`, which sends JSON)"
         )
+    is_yaml = ctype in _YAML_TYPES or ctype.endswith("+yaml")
     try:
-        if ctype in _YAML_TYPES or ctype.endswith("+yaml"):
-            decoded = yaml.safe_load(data)
-        else:
-            decoded = json.loads(data)
+        decoded = yaml.safe_load(data) if is_yaml else json.loads(data)
     except (ValueError, yaml.YAMLError) as e:
         raise errors.BadRequest(f"the object provided is unrecognized: {e}") from None
     if not patch and not isinstance(decoded, dict):
@@ -285,7 +315,11 @@ async def _body(raw: aiohttp.web.BaseRequest, *, patch: bool = False, optional: 
 
 
 def _json_response(
-    body: Any, *, status: int = 200, content_type: str = rendering.JSON, warnings: list[str] | None = None,
+    body: Any,
+    *,
+    status: int = 200,
+    content_type: str = rendering.JSON,
+    warnings: list[str] | None = None,
 ) -> aiohttp.web.Response:
     headers: CIMultiDict[str] = CIMultiDict()
     headers["Content-Type"] = content_type
@@ -323,11 +357,11 @@ class _Serving:
         emulators in several threads (fixtures of different scopes) cannot promise.
         """
         interceptor = self._server._managed_interceptor
-        try:
-            await interceptor.__aexit__(None, None, None)
-        except RuntimeError:
-            pass  # another server's resolver is on top: ours stays chained, resolving 127.0.0.1 to itself
-        self._server._managed_interceptor = _NoInterception()
+        # If another server's resolver is on top, ours stays chained, resolving 127.0.0.1 to itself.
+        with contextlib.suppress(RuntimeError):
+            if interceptor is not None:
+                await interceptor.__aexit__(None, None, None)
+        self._server._managed_interceptor = _NoInterception()  # type: ignore[assignment]
 
     async def __aexit__(self, *exc_info: Any) -> None:
         self._emulator.close_watches()

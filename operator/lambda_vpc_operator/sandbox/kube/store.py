@@ -26,7 +26,7 @@ ObjectKey = tuple[str, str]  # (namespace or "", name)
 DEFAULT_HISTORY_SIZE = 4096
 
 
-class EventType(str, enum.Enum):
+class EventType(enum.StrEnum):
     ADDED = "ADDED"
     MODIFIED = "MODIFIED"
     DELETED = "DELETED"
@@ -91,6 +91,7 @@ class Store:
         self.rv = 0
         self.history_size = history_size
         self._buckets: dict[resources.StorageKey, Bucket] = {}
+        self._closed = False  # after `close_all`: new watches end at once (the server is stopping)
 
     def bucket(self, key: resources.StorageKey) -> Bucket:
         bucket = self._buckets.get(key)
@@ -112,7 +113,7 @@ class Store:
         bucket = self._buckets.get(key)
         return iter(()) if bucket is None else iter(list(bucket.objects.values()))
 
-    def keys(self) -> list[resources.StorageKey]:
+    def storage_keys(self) -> list[resources.StorageKey]:
         return list(self._buckets)
 
     def put(self, key: resources.StorageKey, obj: Obj, *, old: Obj | None) -> Obj:
@@ -138,7 +139,10 @@ class Store:
 
     def subscribe(self, key: resources.StorageKey) -> Subscription:
         subscription = Subscription()
-        self.bucket(key).subscriptions.add(subscription)
+        if self._closed:
+            subscription.queue.put_nowait(None)
+        else:
+            self.bucket(key).subscriptions.add(subscription)
         return subscription
 
     def unsubscribe(self, key: resources.StorageKey, subscription: Subscription) -> None:
@@ -148,6 +152,7 @@ class Store:
 
     def close_all(self) -> None:
         """End every live watch (before the HTTP server shuts down and waits for its handlers)."""
+        self._closed = True
         for bucket in self._buckets.values():
             bucket.close()
 

@@ -72,7 +72,11 @@ def _bookmark(watch: WatchRequest, rv: int, *, initial_end: bool = False) -> Obj
         metadata["annotations"] = {INITIAL_EVENTS_END: "true"}
     return {
         "type": "BOOKMARK",
-        "object": {"kind": watch.resource.kind, "apiVersion": watch.resource.api_version, "metadata": metadata},
+        "object": {
+            "kind": watch.resource.kind,
+            "apiVersion": watch.resource.api_version,
+            "metadata": metadata,
+        },
     }
 
 
@@ -80,16 +84,18 @@ def _line(watch: WatchRequest, kind: str, obj: Obj) -> bytes:
     return json.dumps({"type": kind, "object": watch.present(obj)}).encode() + b"\n"
 
 
-async def serve(request: aiohttp.web.BaseRequest, data: store.Store, watch: WatchRequest) -> aiohttp.web.StreamResponse:
+async def serve(
+    request: aiohttp.web.BaseRequest, data: store.Store, watch: WatchRequest
+) -> aiohttp.web.StreamResponse:
     key = watch.resource.storage_key
     rv = watch.resource_version
     initial: list[bytes] = []
     expired: errors.Expired | None = None
 
     # No awaits from here to the subscription: nothing can change the store in between.
-    if rv not in (None, "", "0") and not watch.send_initial_events:
+    if rv and rv != "0" and not watch.send_initial_events:
         try:
-            since = int(rv)  # type: ignore[arg-type]  # not None: checked above
+            since = int(rv)
         except ValueError:
             raise errors.BadRequest(f'invalid resource version "{rv}"') from None
         events = data.bucket(key).events_after(since)
@@ -115,7 +121,9 @@ async def serve(request: aiohttp.web.BaseRequest, data: store.Store, watch: Watc
     try:
         await response.prepare(request)
         if expired is not None:
-            await response.write(json.dumps({"type": "ERROR", "object": expired.as_status()}).encode() + b"\n")
+            await response.write(
+                json.dumps({"type": "ERROR", "object": expired.as_status()}).encode() + b"\n"
+            )
             await response.write_eof()
             return response
         if initial:
@@ -132,7 +140,10 @@ async def serve(request: aiohttp.web.BaseRequest, data: store.Store, watch: Watc
 
 
 async def _follow(
-    response: aiohttp.web.StreamResponse, data: store.Store, watch: WatchRequest, subscription: store.Subscription,
+    response: aiohttp.web.StreamResponse,
+    data: store.Store,
+    watch: WatchRequest,
+    subscription: store.Subscription,
 ) -> None:
     deadline = None if watch.timeout is None else time.monotonic() + watch.timeout
     while True:

@@ -1,0 +1,267 @@
+"""The simulator's control API: HTTP routes under ``/_sim/`` and the ``SimulatorControl`` client.
+
+Why: tests, benchmarks and the sandbox must move the simulated clock, inject faults and read the
+call counts of a simulator that may run in another thread or another process. One JSON route per
+control call, on the same port as the AWS endpoint, serves all of them; the client is urllib only,
+so it adds no dependency to whoever drives the simulator.
+
+Every route is ``POST /_sim/<name>`` with a JSON object of keyword arguments (``GET`` works for the
+ones without arguments) and answers ``{"result": ...}``, or ``{"error": ...}`` with 4xx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from . import wire
+from .backend import ControlError, SimulatorBackend
+from .config import DEFAULT_ACCOUNT_ID
+
+PREFIX = "/_sim/"
+DEFAULT_REGION = "us-east-1"
+
+Route = Callable[[SimulatorBackend, dict[str, Any]], Any]
+
+
+def _scope(args: dict[str, Any]) -> dict[str, str]:
+    return {
+        "region": str(args.get("region", DEFAULT_REGION)),
+        "account": str(args.get("account", DEFAULT_ACCOUNT_ID)),
+    }
+
+
+def _calls(backend: SimulatorBackend, args: dict[str, Any]) -> Any:
+    return dict(backend.counter.served)
+
+
+def _throttled(backend: SimulatorBackend, args: dict[str, Any]) -> Any:
+    return dict(backend.counter.throttled)
+
+
+ROUTES: dict[str, Route] = {
+    "now": lambda b, a: b.clock.now(),
+    "advance": lambda b, a: b.advance(float(a["seconds"])),
+    "config": lambda b, a: b.config.to_dict(),
+    "set_delays": lambda b, a: b.set_delays(
+        create=a.get("create"),
+        update=a.get("update"),
+        eni_create=a.get("eni_create"),
+        eni_delete=a.get("eni_delete"),
+    ),
+    "set_rate_limits": lambda b, a: b.set_rate_limits(
+        bool(a["enabled"]), a.get("control_per_s"), a.get("get_function_per_s")
+    ),
+    "inject_update_failure": lambda b, a: b.inject_update_failure(
+        a["function"],
+        a["reason_code"],
+        str(a.get("reason", a["reason_code"])),
+        int(a.get("count", 1)),
+        **_scope(a),
+    ),
+    "inject_subnet_failure": lambda b, a: b.inject_subnet_failure(
+        a["subnet_id"], a.get("reason_code"), str(a.get("reason", a.get("reason_code") or ""))
+    ),
+    "set_subnet_free_addresses": lambda b, a: b.set_subnet_free_addresses(a["subnet_id"], a.get("n")),
+    "set_eni_quota": lambda b, a: b.set_eni_quota(a["vpc_id"], int(a["n"])),
+    "make_idle": lambda b, a: b.make_idle(a["function"], **_scope(a)),
+    "fail_next_rebuild": lambda b, a: b.fail_next_rebuild(
+        a["function"],
+        a.get("reason_code", "InternalError"),
+        a.get("reason", "Lambda could not restore the resources of the function."),
+        **_scope(a),
+    ),
+    "replace_eni": lambda b, a: b.replace_eni(a["subnet_id"], list(a["group_ids"])),
+    "calls": _calls,
+    "throttled": _throttled,
+    "reset_calls": lambda b, a: b.counter.reset(),
+    "invocations": lambda b, a: [i.to_dict() for i in b.invocations],
+    "enis": lambda b, a: b.enis(),
+    "functions": lambda b, a: b.functions(),
+    "reset": lambda b, a: b.reset(),
+}
+
+
+def handle(backend: SimulatorBackend, environ: wire.Environ) -> wire.Response:
+    name = str(environ.get("PATH_INFO", ""))[len(PREFIX) :].strip("/")
+    route = ROUTES.get(name)
+    if route is None:
+        return wire.json_response(404, {"error": f"No control route {name!r}; known: {sorted(ROUTES)}"})
+    raw = wire.read_body(environ)
+    try:
+        args = json.loads(raw) if raw else {}
+        if not isinstance(args, dict):
+            raise ValueError("the body must be a JSON object")
+    except ValueError as error:
+        return wire.json_response(400, {"error": f"Bad JSON: {error}"})
+    with backend.lock:
+        backend.settle()
+        try:
+            result = route(backend, args)
+        except ControlError as error:
+            return wire.json_response(error.status, {"error": str(error)})
+        except (KeyError, TypeError, ValueError) as error:
+            return wire.json_response(400, {"error": f"{type(error).__name__}: {error}"})
+    return wire.json_response(200, {"result": result})
+
+
+class SimulatorControlError(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+
+
+class SimulatorControl:
+    """Client of the control API (urllib only). ``region`` defaults to us-east-1 everywhere."""
+
+    def __init__(self, endpoint_url: str, timeout: float = 30.0) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.timeout = timeout
+        # Never through an HTTP proxy from the environment: the simulator is local.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def _call(self, name: str, **args: Any) -> Any:
+        body = json.dumps({k: v for k, v in args.items() if v is not None}).encode()
+        request = urllib.request.Request(
+            f"{self.endpoint_url}{PREFIX}{name}",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                return json.loads(response.read())["result"]
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode("utf-8", "replace")
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                detail = json.loads(detail)["error"]
+            raise SimulatorControlError(error.code, detail) from None
+
+    # -- the clock ---------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Simulated time, epoch seconds."""
+        return float(self._call("now"))
+
+    def advance(self, seconds: float) -> float:
+        """Move simulated time forward; every deadline passed is applied at once. Returns now()."""
+        return float(self._call("advance", seconds=seconds))
+
+    # -- settings ----------------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        return dict(self._call("config"))
+
+    def set_delays(
+        self,
+        create: float | None = None,
+        update: float | None = None,
+        eni_create: float | None = None,
+        eni_delete: float | None = None,
+    ) -> dict[str, Any]:
+        """Change the simulated delays (seconds); None keeps a delay. Returns the config."""
+        return dict(
+            self._call(
+                "set_delays", create=create, update=update, eni_create=eni_create, eni_delete=eni_delete
+            )
+        )
+
+    def set_rate_limits(
+        self, enabled: bool, control_per_s: float | None = None, get_function_per_s: float | None = None
+    ) -> dict[str, Any]:
+        """Switch the Lambda request budgets on/off and set their rates (buckets start full)."""
+        return dict(
+            self._call(
+                "set_rate_limits",
+                enabled=enabled,
+                control_per_s=control_per_s,
+                get_function_per_s=get_function_per_s,
+            )
+        )
+
+    # -- faults ------------------------------------------------------------------------------------
+
+    def inject_update_failure(
+        self,
+        function: str,
+        reason_code: str,
+        reason: str | None = None,
+        count: int = 1,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """The next ``count`` changes (create or update) of ``function`` end Failed with this code."""
+        self._call(
+            "inject_update_failure",
+            function=function,
+            reason_code=reason_code,
+            reason=reason,
+            count=count,
+            region=region,
+        )
+
+    def inject_subnet_failure(
+        self, subnet_id: str, reason_code: str | None, reason: str | None = None
+    ) -> None:
+        """Every change into ``subnet_id`` ends Failed with this code, until called with None."""
+        self._call("inject_subnet_failure", subnet_id=subnet_id, reason_code=reason_code, reason=reason)
+
+    def set_subnet_free_addresses(self, subnet_id: str, n: int | None) -> None:
+        """How many more ENIs the subnet can take (0: SubnetOutOfIPAddresses); None: unlimited."""
+        self._call("set_subnet_free_addresses", subnet_id=subnet_id, n=n)
+
+    def set_eni_quota(self, vpc_id: str, n: int) -> None:
+        """The VPC's Hyperplane ENI quota (default 500); beyond it creation fails EniLimitExceeded."""
+        self._call("set_eni_quota", vpc_id=vpc_id, n=n)
+
+    def make_idle(self, function: str, region: str = DEFAULT_REGION) -> None:
+        """Make the function Inactive (Idle) now and reclaim the ENIs no Active function uses."""
+        self._call("make_idle", function=function, region=region)
+
+    def fail_next_rebuild(
+        self,
+        function: str,
+        reason_code: str = "InternalError",
+        reason: str | None = None,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """The next restore of the Inactive function fails: it goes back to Inactive."""
+        self._call(
+            "fail_next_rebuild", function=function, reason_code=reason_code, reason=reason, region=region
+        )
+
+    def replace_eni(self, subnet_id: str, group_ids: list[str]) -> dict[str, str]:
+        """Replace the ENI of a combination at once (new id); returns old_eni_id, new_eni_id."""
+        return dict(self._call("replace_eni", subnet_id=subnet_id, group_ids=list(group_ids)))
+
+    # -- observations ------------------------------------------------------------------------------
+
+    def calls(self) -> dict[str, int]:
+        """Served calls per ``service:Operation`` (throttled calls are in ``throttled()``)."""
+        return {str(k): int(v) for k, v in self._call("calls").items()}
+
+    def throttled(self) -> dict[str, int]:
+        """Calls refused with 429 per ``lambda:Operation``."""
+        return {str(k): int(v) for k, v in self._call("throttled").items()}
+
+    def reset_calls(self) -> None:
+        self._call("reset_calls")
+
+    def invocations(self) -> list[dict[str, Any]]:
+        """Every Invoke: function, region, invocation_type, payload, at (simulated), status, result."""
+        return list(self._call("invocations"))
+
+    def enis(self) -> list[dict[str, Any]]:
+        """The simulator's Hyperplane ENI bookkeeping (creating, ready, deleting, failed)."""
+        return list(self._call("enis"))
+
+    def functions(self) -> list[dict[str, Any]]:
+        """The simulator's lifecycle records of the functions."""
+        return list(self._call("functions"))
+
+    def reset(self) -> None:
+        """moto's backends and all simulator state back to new (config, clock, counters too)."""
+        self._call("reset")

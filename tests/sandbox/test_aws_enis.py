@@ -1,0 +1,117 @@
+"""Hyperplane ENIs: one per (subnet, security-group set), shared, created slowly, deleted late
+(aws-facts "Hyperplane ENIs"), visible through EC2 DescribeNetworkInterfaces."""
+
+from __future__ import annotations
+
+import pytest
+from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture  # noqa: F401
+
+
+def test_new_combination_waits_for_the_eni(aws: AwsEnv) -> None:
+    aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id])
+    aws.control.advance(aws.config.update_delay + 1)
+    assert aws.configuration("orders-api")["LastUpdateStatus"] == "InProgress"
+    assert aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id) == []
+    aws.control.advance(aws.config.eni_create_delay)
+    assert aws.configuration("orders-api")["LastUpdateStatus"] == "Successful"
+
+
+def test_new_eni_is_visible_with_the_operators_filters(aws: AwsEnv) -> None:
+    aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id, aws.demo.db_sg_id])
+    aws.control.advance(aws.config.eni_create_delay + 1)
+    found = aws.lambda_enis(
+        subnet_id=aws.demo.private_subnet_c_id, group_id=aws.demo.db_sg_id, vpc_id=aws.demo.vpc_id
+    )
+    assert len(found) == 1
+    eni = found[0]
+    assert eni["InterfaceType"] == "lambda"
+    assert eni["Status"] == "in-use"
+    assert eni["VpcId"] == aws.demo.vpc_id
+    assert {g["GroupId"] for g in eni["Groups"]} == {aws.demo.app_sg_id, aws.demo.db_sg_id}
+    assert eni["Description"].startswith("AWS Lambda VPC ENI-orders-api-")
+
+
+def test_status_filter_finds_lambda_enis_in_use(aws: AwsEnv) -> None:
+    assert len(aws.lambda_enis(status="in-use")) == 2  # the seeded inventory-sync: subnets a and b
+
+
+def test_reused_combination_takes_only_the_update_delay(aws: AwsEnv) -> None:
+    before = {e["NetworkInterfaceId"] for e in aws.lambda_enis()}
+    aws.attach(
+        "orders-api", [aws.demo.private_subnet_a_id, aws.demo.private_subnet_b_id], [aws.demo.app_sg_id]
+    )
+    aws.control.advance(aws.config.update_delay + 1)
+    assert aws.configuration("orders-api")["LastUpdateStatus"] == "Successful"
+    assert {e["NetworkInterfaceId"] for e in aws.lambda_enis()} == before
+
+
+def test_two_functions_with_one_combination_share_one_eni(aws: AwsEnv) -> None:
+    for name in ("orders-api", "billing-worker"):
+        aws.attach(name, [aws.demo.private_subnet_c_id], [aws.demo.db_sg_id])
+    aws.control.advance(aws.config.eni_create_delay + 1)
+    assert len(aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id)) == 1
+    assert {aws.configuration(n)["LastUpdateStatus"] for n in ("orders-api", "billing-worker")} == {
+        "Successful"
+    }
+
+
+def test_same_groups_in_another_order_are_the_same_combination(aws: AwsEnv) -> None:
+    aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id, aws.demo.db_sg_id])
+    aws.attach("billing-worker", [aws.demo.private_subnet_c_id], [aws.demo.db_sg_id, aws.demo.app_sg_id])
+    aws.control.advance(aws.config.eni_create_delay + 1)
+    assert len(aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id)) == 1
+
+
+def test_eni_is_deleted_after_detach_and_the_delete_delay(aws: AwsEnv) -> None:
+    aws.attach("inventory-sync", [], [])
+    aws.control.advance(aws.config.update_delay + 1)
+    assert len(aws.lambda_enis()) == 2  # aws-facts: up to 20 minutes to delete
+    aws.control.advance(aws.config.eni_delete_delay)
+    assert aws.lambda_enis() == []
+
+
+def test_eni_is_kept_while_another_function_uses_it(aws: AwsEnv) -> None:
+    aws.attach("orders-api", [aws.demo.private_subnet_a_id], [aws.demo.app_sg_id])
+    aws.control.advance(aws.config.update_delay + 1)
+    aws.attach("inventory-sync", [], [])
+    aws.control.advance(aws.config.update_delay + aws.config.eni_delete_delay + 1)
+    remaining = aws.lambda_enis()
+    assert [e["SubnetId"] for e in remaining] == [aws.demo.private_subnet_a_id]
+
+
+def test_switching_vpcs_creates_new_enis_and_deletes_the_old_later(aws: AwsEnv) -> None:
+    aws.attach("inventory-sync", [aws.demo.second_subnet_id], [aws.demo.second_sg_id])
+    aws.control.advance(aws.config.eni_create_delay + 1)
+    assert aws.configuration("inventory-sync")["VpcConfig"]["VpcId"] == aws.demo.second_vpc_id
+    assert len(aws.lambda_enis(vpc_id=aws.demo.vpc_id)) == 2
+    aws.control.advance(aws.config.eni_delete_delay)
+    assert aws.lambda_enis(vpc_id=aws.demo.vpc_id) == []
+    assert len(aws.lambda_enis(vpc_id=aws.demo.second_vpc_id)) == 1
+
+
+def test_eni_scheduled_for_deletion_is_reused_if_needed_again(aws: AwsEnv) -> None:
+    aws.attach("inventory-sync", [], [])
+    aws.control.advance(aws.config.update_delay + 1)
+    before = {e["NetworkInterfaceId"] for e in aws.lambda_enis()}
+    aws.attach(
+        "inventory-sync", [aws.demo.private_subnet_a_id, aws.demo.private_subnet_b_id], [aws.demo.app_sg_id]
+    )
+    aws.control.advance(aws.config.update_delay + aws.config.eni_delete_delay)
+    assert aws.configuration("inventory-sync")["LastUpdateStatus"] == "Successful"
+    assert {e["NetworkInterfaceId"] for e in aws.lambda_enis()} == before
+
+
+def test_replace_eni_gives_the_combination_a_new_id_at_once(aws: AwsEnv) -> None:
+    old = aws.lambda_enis(subnet_id=aws.demo.private_subnet_a_id)[0]["NetworkInterfaceId"]
+    replaced = aws.control.replace_eni(aws.demo.private_subnet_a_id, [aws.demo.app_sg_id])
+    assert replaced["old_eni_id"] == old
+    now = aws.lambda_enis(subnet_id=aws.demo.private_subnet_a_id)
+    assert [e["NetworkInterfaceId"] for e in now] == [replaced["new_eni_id"]] != [old]
+
+
+def test_replace_eni_of_an_unknown_combination_is_404(aws: AwsEnv) -> None:
+    from lambda_vpc_operator.sandbox.aws import SimulatorControlError
+
+    with pytest.raises(SimulatorControlError) as excinfo:
+        aws.control.replace_eni(aws.demo.private_subnet_c_id, [aws.demo.db_sg_id])
+    assert excinfo.value.status == 404

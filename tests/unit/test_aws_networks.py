@@ -1,0 +1,191 @@
+"""Networks.describe: filtered Describe* calls only, mapped to models.networks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from lambda_vpc_operator.aws import clients, errors, metrics, networks
+from lambda_vpc_operator.models.networks import Tenancy
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture(autouse=True)
+def calls() -> Iterator[metrics.CallCounter]:
+    metrics.calls.reset()
+    yield metrics.calls
+    metrics.calls.reset()
+
+
+@pytest.fixture(scope="module")
+def session() -> boto3.Session:
+    """One session for the module: it caches EC2's large service model between tests."""
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def aws_clients(session: boto3.Session) -> clients.AwsClients:
+    return clients.AwsClients(REGION, session=session)
+
+
+@pytest.fixture
+def stub(aws_clients: clients.AwsClients) -> Iterator[Stubber]:
+    with Stubber(aws_clients.ec2()) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def ec2_networks(aws_clients: clients.AwsClients) -> networks.Networks:
+    return networks.Networks(aws_clients)
+
+
+def subnet(subnet_id: str, vpc_id: str = "vpc-1", **fields: Any) -> dict[str, Any]:
+    return {
+        "SubnetId": subnet_id,
+        "VpcId": vpc_id,
+        "AvailabilityZone": "eu-west-1a",
+        "AvailableIpAddressCount": 250,
+        "CidrBlock": "10.0.1.0/24",
+        **fields,
+    }
+
+
+def group(group_id: str, vpc_id: str = "vpc-1") -> dict[str, Any]:
+    return {"GroupId": group_id, "VpcId": vpc_id, "GroupName": f"name-of-{group_id}"}
+
+
+def vpc(vpc_id: str, tenancy: str = "default") -> dict[str, Any]:
+    return {"VpcId": vpc_id, "InstanceTenancy": tenancy}
+
+
+def by_filter(name: str, *values: str) -> dict[str, Any]:
+    return {"Filters": [{"Name": name, "Values": list(values)}]}
+
+
+async def test_describe_filters_instead_of_naming_ids(ec2_networks: networks.Networks, stub: Stubber) -> None:
+    # Stubber compares the whole request: SubnetIds / GroupIds / VpcIds would fail it.
+    stub.add_response(
+        "describe_subnets", {"Subnets": [subnet("subnet-a")]}, by_filter("subnet-id", "subnet-a", "subnet-b")
+    )
+    stub.add_response(
+        "describe_security_groups", {"SecurityGroups": [group("sg-1")]}, by_filter("group-id", "sg-1")
+    )
+    stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-1")]}, by_filter("vpc-id", "vpc-1"))
+    await ec2_networks.describe(REGION, ["subnet-b", "subnet-a"], ["sg-1"])
+
+
+async def test_unknown_ids_are_absent(ec2_networks: networks.Networks, stub: Stubber) -> None:
+    stub.add_response("describe_subnets", {"Subnets": [subnet("subnet-a")]})
+    stub.add_response("describe_security_groups", {"SecurityGroups": []})
+    stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-1")]})
+    facts = await ec2_networks.describe(REGION, ["subnet-a", "subnet-gone"], ["sg-gone"])
+    assert set(facts.subnets) == {"subnet-a"}
+    assert facts.security_groups == {}
+
+
+async def test_subnet_facts_are_mapped(ec2_networks: networks.Networks, stub: Stubber) -> None:
+    ipv6 = [
+        {"Ipv6CidrBlock": "2001:db8::/64", "Ipv6CidrBlockState": {"State": "associated"}},
+        {"Ipv6CidrBlock": "2001:db8:1::/64", "Ipv6CidrBlockState": {"State": "disassociated"}},
+    ]
+    answer = subnet("subnet-a", AvailableIpAddressCount=3, Ipv6CidrBlockAssociationSet=ipv6)
+    stub.add_response("describe_subnets", {"Subnets": [answer]})
+    stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-1")]})
+    facts = await ec2_networks.describe(REGION, ["subnet-a"], [])
+    [subnet_facts] = facts.subnets.values()
+    assert subnet_facts.available_ip_addresses == 3
+    assert subnet_facts.availability_zone == "eu-west-1a"
+    assert subnet_facts.ipv4_cidr == "10.0.1.0/24"
+    assert subnet_facts.ipv6_cidrs == ("2001:db8::/64",)
+    assert subnet_facts.dual_stack
+
+
+@pytest.mark.parametrize(
+    ("fields", "dual_stack"),
+    [
+        pytest.param({}, False, id="ipv4-only"),
+        pytest.param(
+            {
+                "Ipv6CidrBlockAssociationSet": [
+                    {"Ipv6CidrBlock": "2001:db8::/64", "Ipv6CidrBlockState": {"State": "associated"}}
+                ]
+            },
+            True,
+            id="dual-stack",
+        ),
+        pytest.param(
+            {
+                "CidrBlock": "",
+                "Ipv6Native": True,
+                "Ipv6CidrBlockAssociationSet": [
+                    {"Ipv6CidrBlock": "2001:db8::/64", "Ipv6CidrBlockState": {"State": "associated"}}
+                ],
+            },
+            False,
+            id="ipv6-only",
+        ),
+    ],
+)
+async def test_dual_stack_needs_both_families(
+    ec2_networks: networks.Networks, stub: Stubber, fields: dict[str, Any], dual_stack: bool
+) -> None:
+    stub.add_response("describe_subnets", {"Subnets": [subnet("subnet-a", **fields)]})
+    stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-1")]})
+    facts = await ec2_networks.describe(REGION, ["subnet-a"], [])
+    assert facts.subnets["subnet-a"].dual_stack is dual_stack
+
+
+@pytest.mark.parametrize("tenancy", [pytest.param(t, id=t.value) for t in Tenancy])
+async def test_vpc_tenancy_is_mapped(
+    ec2_networks: networks.Networks, stub: Stubber, tenancy: Tenancy
+) -> None:
+    stub.add_response("describe_security_groups", {"SecurityGroups": [group("sg-1", "vpc-9")]})
+    stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-9", tenancy.value)]})
+    facts = await ec2_networks.describe(REGION, [], ["sg-1"])
+    assert facts.vpcs["vpc-9"].tenancy == tenancy
+
+
+async def test_vpcs_of_subnets_and_groups_are_read_together(
+    ec2_networks: networks.Networks, stub: Stubber
+) -> None:
+    stub.add_response("describe_subnets", {"Subnets": [subnet("subnet-a", "vpc-1")]})
+    stub.add_response("describe_security_groups", {"SecurityGroups": [group("sg-1", "vpc-2")]})
+    stub.add_response(
+        "describe_vpcs", {"Vpcs": [vpc("vpc-1"), vpc("vpc-2")]}, by_filter("vpc-id", "vpc-1", "vpc-2")
+    )
+    facts = await ec2_networks.describe(REGION, ["subnet-a"], ["sg-1"])
+    assert set(facts.vpcs) == {"vpc-1", "vpc-2"}
+    assert facts.security_groups["sg-1"].group_name == "name-of-sg-1"
+
+
+async def test_nothing_named_sends_nothing(ec2_networks: networks.Networks, stub: Stubber) -> None:
+    # An empty filter must never become an unfiltered Describe*: the Stubber fails any request.
+    facts = await ec2_networks.describe(REGION, [], [])
+    assert (facts.subnets, facts.security_groups, facts.vpcs) == ({}, {}, {})
+
+
+async def test_pages_are_followed_and_counted(
+    ec2_networks: networks.Networks, stub: Stubber, calls: metrics.CallCounter
+) -> None:
+    filters = by_filter("subnet-id", "subnet-a", "subnet-b")
+    stub.add_response("describe_subnets", {"Subnets": [subnet("subnet-a")], "NextToken": "t1"}, filters)
+    stub.add_response("describe_subnets", {"Subnets": [subnet("subnet-b")]}, {**filters, "NextToken": "t1"})
+    stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-1")]})
+    facts = await ec2_networks.describe(REGION, ["subnet-a", "subnet-b"], [])
+    assert set(facts.subnets) == {"subnet-a", "subnet-b"}
+    assert calls.snapshot() == {
+        ("ec2", "DescribeSubnets", metrics.SUCCESS): 2,
+        ("ec2", "DescribeVpcs", metrics.SUCCESS): 1,
+    }
+
+
+async def test_ec2_throttle_is_translated(ec2_networks: networks.Networks, stub: Stubber) -> None:
+    stub.add_client_error("describe_subnets", "RequestLimitExceeded", "Request limit exceeded.", 503)
+    with pytest.raises(errors.Throttled):
+        await ec2_networks.describe(REGION, ["subnet-a"], [])

@@ -189,3 +189,57 @@ async def test_ec2_throttle_is_translated(ec2_networks: networks.Networks, stub:
     stub.add_client_error("describe_subnets", "RequestLimitExceeded", "Request limit exceeded.", 503)
     with pytest.raises(errors.Throttled):
         await ec2_networks.describe(REGION, ["subnet-a"], [])
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _stub_one_round(stub: Stubber, subnets: list[dict[str, Any]]) -> None:
+    stub.add_response("describe_subnets", {"Subnets": subnets}, by_filter("subnet-id", "subnet-a", "subnet-x"))
+    stub.add_response("describe_security_groups", {"SecurityGroups": [group("sg-1")]}, by_filter("group-id", "sg-1"))
+    stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-1")]}, by_filter("vpc-id", "vpc-1"))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def cached_networks(aws_clients: clients.AwsClients, clock: FakeClock) -> networks.Networks:
+    return networks.Networks(aws_clients, ttl=60.0, clock=clock)
+
+
+async def test_facts_are_served_from_the_cache_within_the_ttl(
+    cached_networks: networks.Networks, stub: Stubber, clock: FakeClock
+) -> None:
+    _stub_one_round(stub, [subnet("subnet-a")])
+    first = await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])
+    clock.now += 59
+    second = await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])  # no stubbed answer left
+    assert second == first
+    assert "subnet-x" not in second.subnets  # the missing subnet is remembered as missing
+
+
+async def test_facts_are_read_again_after_the_ttl(
+    cached_networks: networks.Networks, stub: Stubber, clock: FakeClock
+) -> None:
+    _stub_one_round(stub, [subnet("subnet-a")])
+    _stub_one_round(stub, [subnet("subnet-a"), subnet("subnet-x")])
+    await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])
+    clock.now += 61
+    again = await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])
+    assert set(again.subnets) == {"subnet-a", "subnet-x"}
+
+
+async def test_refresh_bypasses_the_cache(cached_networks: networks.Networks, stub: Stubber) -> None:
+    _stub_one_round(stub, [subnet("subnet-a")])
+    _stub_one_round(stub, [subnet("subnet-a"), subnet("subnet-x")])
+    await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])
+    fresh = await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"], refresh=True)
+    assert "subnet-x" in fresh.subnets

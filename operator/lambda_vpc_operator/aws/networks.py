@@ -8,11 +8,17 @@ id, EC2 fails the whole call on one unknown id (InvalidSubnetID.NotFound), while
 missing id is simply absent from the answer, which is what the planner needs to report it. Filters
 also keep us in EC2's larger request bucket: unfiltered DescribeSecurityGroups has a smaller one
 (50, refill 10/s).
+
+Facts are cached per id for ``FACTS_TTL``: a thousand attachments usually share a handful of
+subnets, and re-validating each at every resync would otherwise cost three EC2 calls apiece. A new
+generation asks with ``refresh=True``, so a user who just created the missing subnet is not told
+it is missing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from lambda_vpc_operator.aws import calling, clients
@@ -20,40 +26,79 @@ from lambda_vpc_operator.models import networks
 
 # The state of an IPv6 CIDR association that is usable (others: associating, disassociating, ...).
 IPV6_ASSOCIATED = "associated"
+# Subnets, groups and VPCs rarely change; free-address counts only feed a warning.
+FACTS_TTL = 300.0
+
+class _FactCache:
+    """id -> (expiry, facts or None for "does not exist"), for one kind of resource in one region."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.entries: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def stale(self, region: str, ids: Iterable[str], refresh: bool) -> set[str]:
+        now = self.clock()
+        return {i for i in ids if refresh or self.entries.get((region, i), (0.0, None))[0] <= now}
+
+    def store(self, region: str, asked: Iterable[str], found: Mapping[str, Any], ttl: float) -> None:
+        expiry = self.clock() + ttl
+        for i in asked:
+            self.entries[(region, i)] = (expiry, found.get(i))
+
+    def get(self, region: str, ids: Iterable[str]) -> dict[str, Any]:
+        found = {i: self.entries.get((region, i), (0.0, None))[1] for i in ids}
+        return {i: facts for i, facts in found.items() if facts is not None}
 
 
 class Networks:
-    def __init__(self, clients: clients.AwsClients) -> None:
+    def __init__(
+        self,
+        clients: clients.AwsClients,
+        ttl: float = FACTS_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.clients = clients
+        self.ttl = ttl
+        self._subnets = _FactCache(clock)
+        self._groups = _FactCache(clock)
+        self._vpcs = _FactCache(clock)
 
     async def describe(
         self,
         region: str | None,
         subnet_ids: Collection[str],
         security_group_ids: Collection[str],
+        *,
+        refresh: bool = False,
     ) -> networks.NetworkFacts:
-        """Read the named subnets and groups, then the VPCs they are in. Unknown ids are left out."""
+        """The named subnets and groups and their VPCs (unknown ids left out), cached for ``ttl``."""
         ec2 = self.clients.ec2(region)
-        subnets: dict[str, networks.SubnetFacts] = {}
-        groups: dict[str, networks.SecurityGroupFacts] = {}
-        vpcs: dict[str, networks.VpcFacts] = {}
-        # An empty filter would not mean "nothing": skip the call instead.
-        if subnet_ids:
-            for page in await calling.call_pages(
-                ec2, "DescribeSubnets", Filters=_filter("subnet-id", subnet_ids)
-            ):
-                subnets.update((s.subnet_id, s) for s in map(_subnet, page.get("Subnets") or ()))
-        if security_group_ids:
-            pages = await calling.call_pages(
-                ec2, "DescribeSecurityGroups", Filters=_filter("group-id", security_group_ids)
-            )
+        key = region or self.clients.default_region
+        # An empty filter would not mean "nothing": only stale ids are asked for, never none.
+        missing = self._subnets.stale(key, subnet_ids, refresh)
+        if missing:
+            fetched: dict[str, networks.SubnetFacts] = {}
+            for page in await calling.call_pages(ec2, "DescribeSubnets", Filters=_filter("subnet-id", missing)):
+                fetched.update((s.subnet_id, s) for s in map(_subnet, page.get("Subnets") or ()))
+            self._subnets.store(key, missing, fetched, self.ttl)
+        missing = self._groups.stale(key, security_group_ids, refresh)
+        if missing:
+            found_groups: dict[str, networks.SecurityGroupFacts] = {}
+            pages = await calling.call_pages(ec2, "DescribeSecurityGroups", Filters=_filter("group-id", missing))
             for page in pages:
-                groups.update((g.group_id, g) for g in map(_group, page.get("SecurityGroups") or ()))
+                found_groups.update((g.group_id, g) for g in map(_group, page.get("SecurityGroups") or ()))
+            self._groups.store(key, missing, found_groups, self.ttl)
+        subnets: dict[str, networks.SubnetFacts] = self._subnets.get(key, subnet_ids)
+        groups: dict[str, networks.SecurityGroupFacts] = self._groups.get(key, security_group_ids)
         vpc_ids = {s.vpc_id for s in subnets.values()} | {g.vpc_id for g in groups.values()}
         vpc_ids.discard("")
-        if vpc_ids:
-            for page in await calling.call_pages(ec2, "DescribeVpcs", Filters=_filter("vpc-id", vpc_ids)):
-                vpcs.update((v.vpc_id, v) for v in map(_vpc, page.get("Vpcs") or ()))
+        missing = self._vpcs.stale(key, vpc_ids, refresh)
+        if missing:
+            found_vpcs: dict[str, networks.VpcFacts] = {}
+            for page in await calling.call_pages(ec2, "DescribeVpcs", Filters=_filter("vpc-id", missing)):
+                found_vpcs.update((v.vpc_id, v) for v in map(_vpc, page.get("Vpcs") or ()))
+            self._vpcs.store(key, missing, found_vpcs, self.ttl)
+        vpcs: dict[str, networks.VpcFacts] = self._vpcs.get(key, vpc_ids)
         return networks.NetworkFacts(subnets=subnets, security_groups=groups, vpcs=vpcs)
 
 

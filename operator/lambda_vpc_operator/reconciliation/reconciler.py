@@ -184,11 +184,13 @@ class Reconciler:
         """Validate the desired network once per generation (and again at each resync)."""
         if memory.preflight_generation == generation and not resync:
             return memory.problems, None
+        first_time = memory.preflight_generation != generation
         try:
             facts = await self.aws.networks.describe(
                 ref.region or self.settings.default_region,
                 sorted(desired.subnet_ids),
                 sorted(desired.security_group_ids),
+                refresh=first_time,
             )
         except AwsError as exc:
             if exc.failure.kind == FailureKind.ACCESS_DENIED:
@@ -205,7 +207,6 @@ class Reconciler:
                 raise
         else:
             problems = tuple(validation.validate_network(desired, facts))
-        first_time = memory.preflight_generation != generation
         memory.preflight_generation, memory.problems = generation, problems
         if first_time:
             for problem in problems:

@@ -1,0 +1,147 @@
+"""How fast and how frugally the operator converges N attachments, and what it costs at rest.
+
+Starts the Kubernetes API emulator and the AWS simulator in this process, N detached functions,
+the operator as a child process (the real `lambda-vpc-operator run`), then applies N attachments
+and measures, all on this machine:
+
+- seconds until every attachment is Ready, and the AWS calls it took, per operation;
+- the operator's resident memory (VmRSS) and CPU seconds at convergence;
+- AWS calls and Kubernetes writes during a quiet period afterwards (steady state), with a short
+  resync interval so that several resyncs happen.
+
+Numbers go to stdout as JSON; docs/benchmarks.md records what a run measured. Usage:
+
+    .venv/bin/python benchmarks/converge.py --attachments 200 --quiet-period 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from lambda_vpc_operator.sandbox import manifests
+from lambda_vpc_operator.sandbox.aws.config import SimConfig
+from lambda_vpc_operator.sandbox.aws.seeding import handler_zip, seed_demo_account
+from lambda_vpc_operator.sandbox.aws.server import AwsSimulator
+from lambda_vpc_operator.sandbox.kube.running import EmulatorThread
+from lambda_vpc_operator.sandbox.processes import OperatorProcess, simulated_aws_env
+
+REGION = "us-east-1"
+
+
+def _proc_stats(pid: int) -> dict[str, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return {"rss_mib": round(rss_kb / 1024, 1), "cpu_seconds": round(cpu, 2)}
+
+
+def _calls_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in sorted(set(after) | set(before)) if after.get(k, 0) != before.get(k, 0)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--attachments", type=int, default=200)
+    parser.add_argument("--quiet-period", type=float, default=30.0)
+    parser.add_argument("--resync-interval", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    args = parser.parse_args()
+    n = args.attachments
+
+    # Short simulated delays: we measure the operator, not Lambda's ENI build time.
+    config = SimConfig(create_delay=0.2, update_delay=0.5, eni_create_delay=2.0, eni_delete_delay=5.0)
+    with EmulatorThread() as kube, AwsSimulator(config=config) as aws:
+        account = seed_demo_account(aws.endpoint_url, region=REGION)
+        aws.control.set_rate_limits(False)  # creating the functions is setup, not the measured part
+        lam = boto3.client(
+            "lambda", endpoint_url=aws.endpoint_url, region_name=REGION,
+            aws_access_key_id="x", aws_secret_access_key="x",
+        )  # fmt: skip
+        code = handler_zip()
+        names = [f"bench-{i:05d}" for i in range(n)]
+        for name in names:
+            lam.create_function(
+                FunctionName=name, Runtime="python3.12", Role=account.role_arn,
+                Handler="lambda_function.handler", Code={"ZipFile": code},
+            )  # fmt: skip
+        aws.control.advance(5)
+        aws.control.set_rate_limits(True)  # AWS' real budgets from here on: 15/s shared, 100/s GetFunction
+        client = manifests.api_client(kube.kubeconfig_path)
+        manifests.install_crds(client)
+        manifests.ensure_namespace(client, "bench")
+        subnet_sets = [
+            [account.private_subnet_a_id, account.private_subnet_b_id],
+            [account.private_subnet_b_id, account.private_subnet_c_id],
+            [account.private_subnet_a_id, account.private_subnet_c_id],
+        ]
+        operator = OperatorProcess(
+            kube.kubeconfig_path, simulated_aws_env(aws.endpoint_url, REGION),
+            ["--resync-interval", str(args.resync_interval)], log_path=Path(".sandbox/bench-operator.log"),
+        )  # fmt: skip
+        with operator:
+            assert operator.process is not None
+            time.sleep(2.0)  # let kopf start and list (an empty cluster: nothing to measure yet)
+            idle = _proc_stats(operator.process.pid)
+            aws.control.reset_calls()
+            started = time.monotonic()
+            for i, name in enumerate(names):
+                manifests.apply_attachment(client, {
+                    "apiVersion": "lambdavpc.dev/v1alpha1", "kind": "LambdaVpcAttachment",
+                    "metadata": {"name": name, "namespace": "bench"},
+                    "spec": {"functionName": name, "subnetIds": subnet_sets[i % 3],
+                             "securityGroupIds": [account.app_sg_id]},
+                })  # fmt: skip
+            applied = time.monotonic() - started
+            while True:
+                verdicts = [manifests.verdict(o) for o in manifests.list_attachments(client)]
+                ready = sum(v.ready == "True" for v in verdicts)
+                if ready == n:
+                    break
+                if time.monotonic() - started > args.timeout:
+                    print(f"timeout: {ready}/{n} ready", file=sys.stderr)
+                    return 1
+                time.sleep(0.5)
+            converged = time.monotonic() - started
+            converge_calls = aws.control.calls()
+            converge_throttled = aws.control.throttled()
+            at_convergence = _proc_stats(operator.process.pid)
+
+            # Steady state: nothing changes; count what the operator still spends.
+            aws.control.reset_calls()
+            versions = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in manifests.list_attachments(client)}
+            time.sleep(args.quiet_period)
+            quiet_calls = aws.control.calls()
+            after = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in manifests.list_attachments(client)}
+            rewritten = sum(after[k] != v for k, v in versions.items())
+            steady = _proc_stats(operator.process.pid)
+
+    result: dict[str, Any] = {
+        "attachments": n,
+        "apply_seconds": round(applied, 2),
+        "converge_seconds": round(converged, 2),
+        "aws_calls_to_converge": converge_calls,
+        "aws_throttled_to_converge": converge_throttled,
+        "operator_idle": idle,
+        "operator_at_convergence": at_convergence,
+        "quiet_period_seconds": args.quiet_period,
+        "resync_interval_seconds": args.resync_interval,
+        "aws_calls_in_quiet_period": quiet_calls,
+        "objects_rewritten_in_quiet_period": rewritten,
+        "operator_after_quiet_period": steady,
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from lambda_vpc_operator.models.functions import FUNCTION_NAME_PATTERN
+from lambda_vpc_operator.models.reactivations import ReactivationSpec, ReactivationStatus
 
 GROUP = "lambdavpc.dev"
 VERSION = "v1alpha1"
@@ -85,6 +86,12 @@ class AttachmentSpec(_Model):
         default=DeletionPolicy.DETACH,
         description="Detach: remove the function from the VPC on delete. Retain: leave it attached.",
     )
+    reactivation: ReactivationSpec = Field(
+        default_factory=ReactivationSpec,
+        description="How an idle (Inactive) function is brought back.",
+        # The API server applies nested defaults only inside an object that exists.
+        json_schema_extra={"default": {}},
+    )
     drift_policy: DriftPolicy = Field(
         default=DriftPolicy.CORRECT,
         description="Correct: restore a VpcConfig changed outside Kubernetes. Report: condition and Event only.",
@@ -133,6 +140,7 @@ class AttachmentStatus(_Model):
     last_sync_time: str | None = Field(
         default=None, description="When AWS was last found holding the spec's configuration (last convergence)."
     )
+    reactivation: ReactivationStatus | None = Field(default=None, description="Invokes of an idle function.")
 
 
 class LambdaVpcAttachment(_Model):

@@ -34,6 +34,7 @@ class Reason(enum.StrEnum):
     AWS_UNAVAILABLE = "AwsUnavailable"
     TRANSITIONING = "Transitioning"  # other non-terminal Lambda states
     DETACHING = "Detaching"
+    REACTIVATING = "Reactivating"
     # Ready=False without a human needed
     INACTIVE = "Inactive"
     # Stalled=True: a human must act
@@ -50,6 +51,7 @@ class Reason(enum.StrEnum):
     MIXED_VPCS = "MixedVpcs"
     DEDICATED_TENANCY = "DedicatedTenancy"
     NOT_DUAL_STACK = "NotDualStack"
+    REACTIVATION_FAILED = "ReactivationFailed"
 
 
 class Status(enum.StrEnum):

@@ -30,6 +30,7 @@ def _run(args: argparse.Namespace) -> int:
         liveness_endpoint=args.liveness,
         standalone=not args.peering,
         priority=args.priority,
+        reactivation_window=args.reactivation_window,
     )
     kopf.configure(
         verbose=args.verbose,
@@ -97,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Lambda control-plane requests/s to use of the account's shared 15/s",
     )  # fmt: skip
     run.add_argument("--get-function-rate", type=float, default=50.0, help="GetFunction requests/s (AWS: 100/s)")
+    run.add_argument(
+        "--reactivation-window", type=float, default=60.0,
+        help="seconds a reactivation invoke gets before the next one (doubles per attempt)",
+    )  # fmt: skip
     run.add_argument("--log-format", choices=[f.value for f in LogFormat], default=LogFormat.FULL.value)
     run.add_argument("--liveness", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--peering", action="store_true", help="use kopf peering (several replicas)")

@@ -19,6 +19,7 @@ from lambda_vpc_operator.handlers.reporting import KopfReporter
 from lambda_vpc_operator.kube.statuses import StatusWriter
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.functions import FunctionRef
+from lambda_vpc_operator.planner.reactivation import REQUEST_ANNOTATION
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reconciler import AttachmentView, Reconciler
 
@@ -51,6 +52,7 @@ def view_of(body: kopf.Body) -> AttachmentView:
         generation=int(body.metadata.get("generation") or 0),
         spec=dict(body.spec),
         status=dict(body.status),
+        annotations=dict(body.metadata.annotations),
     )
 
 
@@ -101,7 +103,10 @@ def register(registry: kopf.OperatorRegistry, reconciler: Reconciler, writer: St
     @kopf.on.event(*RESOURCE, id=WAKE_HANDLER, registry=registry)
     def wake_on_spec_change(meta: kopf.Meta, memo: Any, **_: Any) -> None:
         memory = memory_of(memo)
-        if memory.seen_generation is not None and meta.get("generation") != memory.seen_generation:
+        if memory.seen_generation is None:
+            return  # the daemon has not looked yet
+        request = meta.annotations.get(REQUEST_ANNOTATION)
+        if meta.get("generation") != memory.seen_generation or request != memory.seen_request:
             memory.wake.set()
 
     @kopf.daemon(*RESOURCE, id="reconcile_attachment", registry=registry, cancellation_timeout=30)
@@ -112,6 +117,7 @@ def register(registry: kopf.OperatorRegistry, reconciler: Reconciler, writer: St
         while not stopped:
             view = view_of(body)
             memory.seen_generation = view.generation
+            memory.seen_request = view.annotations.get(REQUEST_ANNOTATION)
             owner = owner_of(function_claims, function_key(view.spec, default_region))
             conflict = owner if owner not in (None, view.key) else None
             delay = await reconciler.reconcile(view, reporter, memory, conflict)

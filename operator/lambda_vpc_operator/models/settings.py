@@ -29,3 +29,5 @@ class OperatorSettings:
     standalone: bool = True  # no kopf peering (one replica, Deployment strategy Recreate)
     priority: int = 0
     peering_name: str = "lambda-vpc-operator"
+    # Before a second reactivation invoke, the first gets this long (doubling per attempt).
+    reactivation_window: float = 60.0

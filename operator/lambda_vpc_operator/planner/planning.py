@@ -122,7 +122,7 @@ def _not_found(function: str) -> Plan:
     )
 
 
-def _transition_events(current: Sequence[Mapping[str, Any]], plan: Plan) -> tuple[Event, ...]:
+def transition_events(current: Sequence[Mapping[str, Any]], plan: Plan) -> tuple[Event, ...]:
     """Events for flips only, so a condition reported again never repeats its Event."""
     if plan.conditions is None:
         return ()
@@ -141,7 +141,7 @@ def _transition_events(current: Sequence[Mapping[str, Any]], plan: Plan) -> tupl
 
 
 def _with_transitions(current: Sequence[Mapping[str, Any]], plan: Plan) -> Plan:
-    return dataclasses.replace(plan, events=plan.events + _transition_events(current, plan))
+    return dataclasses.replace(plan, events=plan.events + transition_events(current, plan))
 
 
 def plan_attachment(spec: AttachmentSpec, situation: Situation) -> Plan:

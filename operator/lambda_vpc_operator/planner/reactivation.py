@@ -105,7 +105,10 @@ def plan_reactivation(
     if state == FunctionState.ACTIVE and started:
         duration = _since(now, started) or 0.0
         status.update(
-            startedTime=None, lastResult=Result.REACTIVATED, lastSuccessTime=stamp, lastDurationSeconds=duration
+            startedTime=None,
+            lastResult=Result.REACTIVATED,
+            lastSuccessTime=stamp,
+            lastDurationSeconds=round(duration, 1),
         )
         message = f"Lambda function {function} is Active again after {duration:.0f}s and {attempts} invoke(s)"
         return ReactivationPlan(status, events=(Event(EventType.NORMAL, "Reactivated", message),))

@@ -23,4 +23,5 @@ class AttachmentMemory:
     resync_due: bool = False  # the next look is a scheduled re-check
     detach_sent: bool = False
     wake: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
-    seen_generation: int | None = None
+    seen_generation: int | None = None  # what the daemon last looked at: a change wakes it
+    seen_request: str | None = None  # the lambdavpc.dev/reactivate annotation, likewise

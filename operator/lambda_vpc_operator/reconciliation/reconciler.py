@@ -16,12 +16,12 @@ from typing import Any
 import pydantic
 
 from lambda_vpc_operator.aws import AwsGateway
-from lambda_vpc_operator.aws.errors import AwsError
+from lambda_vpc_operator.aws.errors import AwsError, FunctionNotReady
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
-from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, VpcSettings
+from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, FunctionState, VpcSettings
 from lambda_vpc_operator.models.settings import OperatorSettings
-from lambda_vpc_operator.planner import conditions, planning, statuses, validation
+from lambda_vpc_operator.planner import conditions, planning, reactivation, statuses, validation
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
 from lambda_vpc_operator.planner.validation import Problem, Severity
@@ -31,8 +31,8 @@ from lambda_vpc_operator.reconciliation.reporting import Reporter
 logger = logging.getLogger(__name__)
 
 
-def utcnow() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +44,15 @@ class AttachmentView:
     generation: int
     spec: Mapping[str, Any]
     status: Mapping[str, Any]
+    annotations: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+def _sooner(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 class InvalidSpec(Exception):
@@ -59,11 +64,15 @@ class Reconciler:
         self,
         aws: AwsGateway,
         settings: OperatorSettings,
-        clock: Callable[[], str] = utcnow,
+        clock: Callable[[], datetime.datetime] = utcnow,
     ) -> None:
         self.aws = aws
         self.settings = settings
-        self.clock = clock
+        self.now = clock
+
+    def clock(self) -> str:
+        """The current time as status writes it (RFC 3339, UTC, seconds)."""
+        return reactivation.format_time(self.now())
 
     # -- parsing -----------------------------------------------------------------------------
 
@@ -161,7 +170,35 @@ class Reconciler:
                 followup = dataclasses.replace(followup, action=None, events=())
             plan = dataclasses.replace(followup, events=tuple(e for e in followup.events if e.reason != "Updating"))
 
-        await self._report(view, reporter, memory, status, plan, observed, observed_ok=observed_ok)
+        revival: reactivation.ReactivationPlan | None = None
+        if observed is not None and plan.action is None and self._revivable(plan, observed, status):
+            revival = reactivation.plan_reactivation(
+                spec.reactivation,
+                observed,
+                status.get("reactivation") or {},
+                function=spec.function_name,
+                now=self.now(),
+                request=view.annotations.get(reactivation.REQUEST_ANNOTATION),
+                last_sync_time=status.get("lastSyncTime"),
+                window=self.settings.reactivation_window,
+            )
+            plan = dataclasses.replace(
+                plan,
+                conditions=revival.conditions if revival.conditions is not None else plan.conditions,
+                events=plan.events + revival.events,
+                requeue_after=_sooner(plan.requeue_after, revival.requeue_after),
+            )
+            if revival.conditions is not None:
+                # The reactivation's conditions replace the main plan's: its transition Events too.
+                plan = dataclasses.replace(plan, events=revival.events + planning.transition_events(
+                    status.get("conditions") or (), plan))  # fmt: skip
+
+        extra = {"reactivation": revival.status} if revival is not None and revival.status else {}
+        status = await self._report(view, reporter, memory, status, plan, observed, observed_ok=observed_ok, **extra)
+        if revival is not None and revival.invoke is not None:
+            # The attempt is on record before the invoke: a restart in between does not repeat it.
+            result = await self._invoke(ref, revival.invoke)
+            await self._write(reporter, memory, status, {"reactivation": {**revival.status, "lastResult": result}})
 
         if plan.outcome in (Outcome.WAIT, Outcome.UPDATE):
             memory.attempt += 1
@@ -171,6 +208,26 @@ class Reconciler:
             memory.resync_due = True
             return self.settings.resync_interval
         return min(plan.requeue_after, self.settings.resync_interval)
+
+    @staticmethod
+    def _revivable(plan: Plan, observed: FunctionObservation, status: Mapping[str, Any]) -> bool:
+        """Reactivation concerns a function whose configuration is in place (or being rebuilt by us)."""
+        if plan.outcome in (Outcome.IN_SYNC, Outcome.IDLE):
+            return True
+        rebuilding = bool((status.get("reactivation") or {}).get("startedTime"))
+        return plan.outcome == Outcome.WAIT and observed.state == FunctionState.PENDING and rebuilding
+
+    async def _invoke(self, ref: FunctionRef, invoke: reactivation.Invoke) -> str:
+        """Invoke (retries off); the answer as status.reactivation.lastResult."""
+        try:
+            await self.aws.functions.invoke(ref, invoke.payload, invoke.invocation_type.value)
+        except FunctionNotReady:
+            # aws-facts: the expected answer for an Inactive function; Lambda is rebuilding now.
+            return reactivation.Result.STARTED
+        except AwsError as exc:
+            logger.info("%s: invoke failed: %s", ref.name, exc.failure.code)
+            return exc.failure.code
+        return reactivation.Result.INVOKED if invoke.purpose == reactivation.Result.STARTED else invoke.purpose
 
     async def _preflight(
         self,
@@ -230,9 +287,10 @@ class Reconciler:
         observed: FunctionObservation | None,
         *,
         observed_ok: bool,
-    ) -> None:
+        **extra: Any,
+    ) -> Mapping[str, Any]:
         generation = view.generation
-        wanted: dict[str, Any] = {"observedGeneration": generation}
+        wanted: dict[str, Any] = {"observedGeneration": generation, **extra}
         if observed_ok:
             wanted.update(statuses.observed_fields(observed))
         if plan.conditions is not None:
@@ -243,9 +301,10 @@ class Reconciler:
                 wanted["lastSyncTime"] = now
         if plan.applied:
             wanted["appliedGeneration"] = generation
-        await self._write(reporter, memory, status, wanted)
+        stored = await self._write(reporter, memory, status, wanted)
         for event in plan.events:
             reporter.post(event)
+        return stored
 
     async def _write(
         self,

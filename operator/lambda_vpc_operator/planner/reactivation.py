@@ -149,33 +149,12 @@ def plan_reactivation(
         since_last = _since(now, status.get("lastAttemptTime")) or 0.0
         if since_last < attempt_window(attempts, window):
             return _reactivating(status, function, attempts, attempt_window(attempts, window) - since_last)
-        reason = observed.state_reason or observed.state_reason_code or "no reason given"
-        message = (
-            f"Lambda function {function} is still Inactive after {attempts} invoke(s): {reason}; check the "
-            "execution role's ec2:CreateNetworkInterface permission and the subnets' free addresses, then "
-            f"annotate {REQUEST_ANNOTATION}=<new value> to try again"
-        )
         first = status.get("lastResult") != Result.FAILED
         status.update(startedTime=None, lastResult=Result.FAILED)
-        return ReactivationPlan(
-            status,
-            conditions=(
-                conditions.ready(Status.FALSE, Reason.REACTIVATION_FAILED, message),
-                conditions.stalled(Reason.REACTIVATION_FAILED, message),
-            ),
-            events=(Event(EventType.WARNING, "ReactivationFailed", message),) if first else (),
-        )
+        return _gave_up(status, observed, function, attempts, first=first)
     if status.get("lastResult") == Result.FAILED and not new_request:
         # Given up earlier: stay Stalled until someone asks again.
-        reason = observed.state_reason or "still Inactive"
-        message = f"Lambda function {function} could not be reactivated ({reason}); annotate {REQUEST_ANNOTATION}"
-        return ReactivationPlan(
-            status,
-            conditions=(
-                conditions.ready(Status.FALSE, Reason.REACTIVATION_FAILED, message),
-                conditions.stalled(Reason.REACTIVATION_FAILED, message),
-            ),
-        )
+        return _gave_up(status, observed, function, attempts, first=False)
 
     # Never twice in one attempt window: the last invoke may still be rebuilding the ENIs.
     previous = _since(now, status.get("lastAttemptTime"))
@@ -198,6 +177,25 @@ def plan_reactivation(
         plan,
         invoke=Invoke(spec.payload.encode(), spec.invocation_type, Result.STARTED),
         events=(Event(EventType.NORMAL, "ReactivationStarted", message),),
+    )
+
+
+def _gave_up(
+    status: dict[str, Any], observed: FunctionObservation, function: str, attempts: int, *, first: bool
+) -> ReactivationPlan:
+    reason = observed.state_reason or observed.state_reason_code or "no reason given"
+    message = (
+        f"Lambda function {function} is still Inactive after {attempts} invoke(s): {reason}; check the "
+        "execution role's ec2:CreateNetworkInterface permission and the subnets' free addresses, then "
+        f"annotate {REQUEST_ANNOTATION}=<new value> to try again"
+    )
+    return ReactivationPlan(
+        status,
+        conditions=(
+            conditions.ready(Status.FALSE, Reason.REACTIVATION_FAILED, message),
+            conditions.stalled(Reason.REACTIVATION_FAILED, message),
+        ),
+        events=(Event(EventType.WARNING, "ReactivationFailed", message),) if first else (),
     )
 
 

@@ -67,6 +67,11 @@ def test_no_invoke_without_auto_or_a_request(make_observation: Observe, policy: 
     assert result.events == ()
 
 
+def test_disabled_ignores_a_request(make_observation: Observe) -> None:
+    result = plan(inactive(make_observation), spec=spec(policy="Disabled"), request="1700000000")
+    assert result.invoke is None and result.events == ()
+
+
 def test_manual_request_invokes_once_and_is_remembered(make_observation: Observe) -> None:
     first = plan(inactive(make_observation), spec=spec(policy="Manual"), request="1700000000")
     assert first.invoke is not None

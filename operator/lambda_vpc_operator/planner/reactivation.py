@@ -137,9 +137,10 @@ def plan_reactivation(
         return ReactivationPlan(status)
 
     # Inactive from here on.
-    wanted = spec.policy == ReactivationPolicy.AUTO or new_request
-    if not wanted:
-        return ReactivationPlan(status)  # the main plan already says Ready=False, Inactive
+    if spec.policy == ReactivationPolicy.DISABLED:
+        return ReactivationPlan(status)  # never invoke; the main plan already says Ready=False, Inactive
+    if spec.policy == ReactivationPolicy.MANUAL and not new_request:
+        return ReactivationPlan(status)  # waits for the annotation
     if new_request:
         # A manual request starts a fresh series of attempts.
         status.update(handledRequest=request, attempts=0, startedTime=None)

@@ -1,0 +1,533 @@
+"""The end-to-end harness: one ``Target`` (a cluster plus an AWS account) and helpers to drive it.
+
+Real HTTP at every boundary: the operator, unmodified, runs as a child process and talks to the
+Kubernetes API through a kubeconfig and to AWS through boto3; the tests talk to both the same way
+(the ``kubernetes`` client, the kubectl binary, boto3). Nothing here imports or patches the
+operator's own code paths. The same tests run against the emulators (default) or a real cluster
+and a real account (``LVO_E2E_*`` variables, see docs/testing.md).
+
+Waiting is always polling for a condition with a deadline (``wait_for``), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kubernetes
+import pytest
+
+from lambda_vpc_operator.models import attachments
+from lambda_vpc_operator.sandbox.aws.control import SimulatorControl
+from lambda_vpc_operator.sandbox.processes import OperatorProcess
+
+GROUP, VERSION, PLURAL = attachments.GROUP, attachments.VERSION, attachments.PLURAL
+API_VERSION = f"{GROUP}/{VERSION}"
+FINALIZER = f"{GROUP}/finalizer"
+REPO = Path(__file__).resolve().parents[2]
+KUBECTL = os.environ.get("LVO_E2E_KUBECTL") or str(REPO / ".tools" / "bin" / "kubectl")
+
+T = TypeVar("T")
+
+# Logs to show (from an offset) in the report of a failed test.
+LOGS = pytest.StashKey[list[tuple[Path, int]]]()
+
+
+def watch_log(item: pytest.Item, log: Path) -> None:
+    """Show ``log`` from here on in the report if the test fails."""
+    offset = log.stat().st_size if log.exists() else 0
+    item.stash.setdefault(LOGS, []).append((log, offset))
+
+
+# -- waiting -------------------------------------------------------------------------------------
+
+
+class WaitTimeout(AssertionError):
+    pass
+
+
+def wait_for(
+    probe: Callable[[], T],
+    timeout: float,
+    interval: float = 0.2,
+    *,
+    what: str = "",
+    describe: Callable[[], object] | None = None,
+) -> T:
+    """Call ``probe`` until it returns a truthy value (returned) or stops raising AssertionError.
+
+    On the deadline, fail with ``what``, the probe's last answer or assertion, and ``describe()``
+    (typically the object's status), so that a failure says where things stood.
+    """
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            result = probe()
+        except AssertionError as exc:
+            last = exc
+        else:
+            if result:
+                return result
+            last = result
+        if time.monotonic() >= deadline:
+            context = ""
+            if describe is not None:
+                try:
+                    context = f"\n-- state at the deadline:\n{describe()}"
+                except Exception as exc:  # a failing description must not hide the timeout
+                    context = f"\n-- (could not describe the state: {exc!r})"
+            raise WaitTimeout(f"Timed out after {timeout:g}s waiting for {what or probe!r}; last: {last}{context}")
+        time.sleep(interval)
+
+
+# -- AWS -----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """The ids the tests attach functions to (a test VPC plus the error cases)."""
+
+    vpc_id: str
+    subnets: tuple[str, ...]  # at least three; the first two in different Availability Zones
+    app_sg: str
+    db_sg: str
+    other_vpc_subnet: str
+    other_vpc_sg: str
+    dedicated_subnet: str | None = None
+    dedicated_sg: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class VpcView:
+    """A function's VpcConfig as AWS reports it, order-free."""
+
+    subnet_ids: frozenset[str]
+    security_group_ids: frozenset[str]
+    vpc_id: str
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, configuration: Mapping[str, Any]) -> VpcView:
+        vpc = configuration.get("VpcConfig") or {}
+        return cls(
+            frozenset(vpc.get("SubnetIds") or ()),
+            frozenset(vpc.get("SecurityGroupIds") or ()),
+            str(vpc.get("VpcId") or ""),
+            dict(vpc),
+        )
+
+    @property
+    def detached(self) -> bool:
+        return not self.subnet_ids and not self.security_group_ids and not self.vpc_id
+
+
+class OwnCalls:
+    """Counts the harness's own AWS requests, so that simulator counts minus these are the operator's.
+
+    Registered on botocore's ``needs-retry`` event, which fires once per HTTP attempt (retries
+    included) with the response, exactly what the simulator counts.
+    """
+
+    def __init__(self) -> None:
+        self.served: collections.Counter[str] = collections.Counter()
+        self.throttled: collections.Counter[str] = collections.Counter()
+
+    def attach(self, client: Any, service: str) -> Any:
+        def record(response: Any = None, operation: Any = None, **_: Any) -> None:
+            if response is None or operation is None:
+                return None  # no answer (connection error): the simulator saw nothing either
+            key = f"{service}:{operation.name}"
+            status = getattr(response[0], "status_code", 0)
+            (self.throttled if status == 429 and service == "lambda" else self.served)[key] += 1
+            return None
+
+        client.meta.events.register(f"needs-retry.{service}", record)
+        return client
+
+    def reset(self) -> None:
+        self.served.clear()
+        self.throttled.clear()
+
+
+def _minus(total: Mapping[str, int], own: Mapping[str, int]) -> collections.Counter[str]:
+    result: collections.Counter[str] = collections.Counter()
+    for key, n in total.items():
+        if n - own.get(key, 0) > 0:
+            result[key] = n - own.get(key, 0)
+    return result
+
+
+# -- the target ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Target:
+    """A cluster and an AWS account to test against, with the operator pointed at both."""
+
+    name: str  # "emulators" or "real"
+    kubeconfig: Path
+    api: kubernetes.client.ApiClient
+    lambda_: Any  # boto3 Lambda client
+    ec2: Any  # boto3 EC2 client
+    region: str
+    account_id: str
+    network: Network
+    role_arn: str
+    resync_interval: float
+    sim: SimulatorControl | None = None
+    operator: OperatorProcess | None = None
+    operator_log: Path | None = None
+    operator_env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # Real AWS takes minutes where the simulator takes seconds (ENIs): every timeout is scaled.
+    timeout_scale: float = 1.0
+    own_calls: OwnCalls = dataclasses.field(default_factory=OwnCalls)
+    functions: list[str] = dataclasses.field(default_factory=list)
+    zip_file: bytes = b""
+
+    # -- time --
+
+    def timeout(self, seconds: float) -> float:
+        return seconds * self.timeout_scale
+
+    # -- functions --
+
+    def make_function(self, hint: str = "fn") -> str:
+        """Create a fresh, detached, uniquely named function and wait until it is Active."""
+        name = unique_name(f"e2e-{hint}", 64)
+        self.lambda_.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=self.role_arn,
+            Handler="lambda_function.handler",
+            Code={"ZipFile": self.zip_file},
+            Description="lambda-vpc-operator end-to-end test",
+            Tags={"project": "lambda-vpc-operator-e2e"},
+        )
+        self.functions.append(name)
+        self.wait_active(name)
+        return name
+
+    def make_functions(self, hint: str, n: int) -> list[str]:
+        names = []
+        for _ in range(n):
+            name = unique_name(f"e2e-{hint}", 64)
+            self.lambda_.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=self.role_arn,
+                Handler="lambda_function.handler",
+                Code={"ZipFile": self.zip_file},
+                Tags={"project": "lambda-vpc-operator-e2e"},
+            )
+            self.functions.append(name)
+            names.append(name)
+        for name in names:
+            self.wait_active(name)
+        return names
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+    def configuration(self, name: str) -> dict[str, Any]:
+        config: dict[str, Any] = self.lambda_.get_function(FunctionName=name)["Configuration"]
+        return config
+
+    def vpc(self, name: str) -> VpcView:
+        return VpcView.of(self.configuration(name))
+
+    def wait_active(self, name: str, timeout: float = 30.0) -> dict[str, Any]:
+        def settled() -> dict[str, Any] | None:
+            config = self.configuration(name)
+            done = config.get("State") == "Active" and config.get("LastUpdateStatus") in (None, "Successful")
+            return config if done else None
+
+        return wait_for(
+            settled, self.timeout(timeout), 0.1, what=f"{name} Active", describe=lambda: self.configuration(name)
+        )
+
+    def set_vpc_out_of_band(self, name: str, subnets: Iterable[str], groups: Iterable[str]) -> dict[str, Any]:
+        """Someone else changes the function's VpcConfig (console, Terraform, ...)."""
+        response: dict[str, Any] = self.lambda_.update_function_configuration(
+            FunctionName=name, VpcConfig={"SubnetIds": sorted(subnets), "SecurityGroupIds": sorted(groups)}
+        )
+        return response
+
+    def delete_functions(self) -> None:
+        for name in self.functions:
+            try:
+                self.lambda_.delete_function(FunctionName=name)
+            except Exception:  # best effort: the test already passed or failed
+                pass
+        self.functions.clear()
+
+    # -- simulator counts (the operator's requests only) --
+
+    def reset_calls(self) -> None:
+        assert self.sim is not None, "call counts need the simulator"
+        self.sim.reset_calls()
+        self.own_calls.reset()
+
+    def calls(self) -> collections.Counter[str]:
+        """Requests the operator sent since the last ``reset_calls``, by ``service:Operation``.
+
+        The simulator counts per operation for the whole account, not per function: tests keep
+        only their own attachments alive (one namespace each, released before the next test).
+        """
+        assert self.sim is not None, "call counts need the simulator"
+        return _minus(self.sim.calls(), self.own_calls.served)
+
+    def throttled(self) -> collections.Counter[str]:
+        """Operator requests the simulator answered 429 TooManyRequests, by ``service:Operation``."""
+        assert self.sim is not None, "call counts need the simulator"
+        return _minus(self.sim.throttled(), self.own_calls.throttled)
+
+    def updates(self) -> int:
+        return self.calls()["lambda:UpdateFunctionConfiguration"]
+
+    def reads(self) -> int:
+        return self.calls()["lambda:GetFunction"]
+
+    def wait_reads(self, n: int, timeout: float = 30.0) -> None:
+        """Wait until the operator has sent ``n`` more GetFunction requests (resyncs, polls)."""
+        if self.sim is None:
+            time.sleep(n * self.resync_interval)  # a real account has no counters: a window instead
+            return
+        start = self.reads()
+        wait_for(lambda: self.reads() >= start + n, self.timeout(timeout), 0.1,
+                 what=f"{n} more GetFunction requests from the operator (from {start})",
+                 describe=self.calls)  # fmt: skip
+
+    # -- the operator --
+
+    @property
+    def operator_alive(self) -> bool:
+        return self.operator is None or self.operator.running
+
+    def start_operator(
+        self, namespaces: Iterable[str], log: Path, resync_interval: float, extra_args: Iterable[str] = ()
+    ) -> OperatorProcess:
+        """Another operator process, e.g. for a namespace the session operator does not watch."""
+        args: list[str] = list(extra_args)
+        for namespace in namespaces:
+            args += ["--namespace", namespace]
+        args += ["--resync-interval", f"{resync_interval:g}", "--region", self.region, "--log-format", "plain"]
+        # These tests are about attachments, not tenancy: no LambdaVpcPolicy needed (docs/policy.md).
+        args += ["--policy-mode", "allow-all"]
+        return OperatorProcess(self.kubeconfig, self.operator_env, args, log_path=log).start()
+
+    # -- the cluster --
+
+    @property
+    def custom(self) -> Any:
+        return kubernetes.client.CustomObjectsApi(self.api)
+
+    @property
+    def core(self) -> Any:
+        return kubernetes.client.CoreV1Api(self.api)
+
+    def kubectl(self, *args: str, stdin: str | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        return subprocess.run(
+            [KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, timeout=self.timeout(timeout)
+        )
+
+
+def unique_name(prefix: str, limit: int = 63) -> str:
+    return f"{prefix[: limit - 9]}-{uuid.uuid4().hex[:8]}"
+
+
+# -- attachments ---------------------------------------------------------------------------------
+
+
+def condition(obj: Mapping[str, Any] | None, type_: str) -> dict[str, Any]:
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or ():
+        if cond.get("type") == type_:
+            return dict(cond)
+    return {}
+
+
+def conditions_summary(obj: Mapping[str, Any] | None) -> str:
+    if obj is None:
+        return "(object gone)"
+    meta = obj.get("metadata") or {}
+    status = dict(obj.get("status") or {})
+    lines = [f"generation={meta.get('generation')} deletionTimestamp={meta.get('deletionTimestamp')} "
+             f"finalizers={meta.get('finalizers')}"]  # fmt: skip
+    for cond in status.pop("conditions", None) or ():
+        lines.append(f"  {cond.get('type')}={cond.get('status')} {cond.get('reason')} "
+                     f"(gen {cond.get('observedGeneration')}): {cond.get('message')}")  # fmt: skip
+    lines.append(f"  status: {status}")
+    return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    reason: str
+    type: str
+    message: str
+    count: int
+
+
+class Namespace:
+    """One test's namespace: apply, read, wait for and delete attachments in it."""
+
+    def __init__(self, target: Target, name: str) -> None:
+        self.target = target
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.name
+
+    # -- objects --
+
+    def body(
+        self,
+        name: str,
+        function: str,
+        subnets: Iterable[str],
+        groups: Iterable[str],
+        **spec: Any,
+    ) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": attachments.KIND,
+            "metadata": {"name": name, "namespace": self.name},
+            "spec": {"functionName": function, "subnetIds": list(subnets), "securityGroupIds": list(groups), **spec},
+        }
+
+    def create(self, name: str, function: str, subnets: Iterable[str], groups: Iterable[str], **spec: Any) -> dict[str, Any]:
+        created: dict[str, Any] = self.target.custom.create_namespaced_custom_object(
+            GROUP, VERSION, self.name, PLURAL, self.body(name, function, subnets, groups, **spec)
+        )
+        return created
+
+    def patch_spec(self, name: str, **spec: Any) -> dict[str, Any]:
+        patched: dict[str, Any] = self.target.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.name, PLURAL, name, {"spec": spec}
+        )
+        return patched
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        try:
+            obj: dict[str, Any] = self.target.custom.get_namespaced_custom_object(GROUP, VERSION, self.name, PLURAL, name)
+        except kubernetes.client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return obj
+
+    def list(self) -> list[dict[str, Any]]:
+        listing = self.target.custom.list_namespaced_custom_object(GROUP, VERSION, self.name, PLURAL)
+        items: list[dict[str, Any]] = listing.get("items", [])
+        return items
+
+    def delete(self, name: str) -> None:
+        try:
+            self.target.custom.delete_namespaced_custom_object(GROUP, VERSION, self.name, PLURAL, name)
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def describe(self, name: str) -> str:
+        text = conditions_summary(self.get(name))
+        events = "\n".join(f"  event {e.type} {e.reason} x{e.count}: {e.message}" for e in self.events(name))
+        return f"{self.name}/{name}: {text}\n{events}"
+
+    # -- waiting --
+
+    def wait(
+        self,
+        name: str,
+        check: Callable[[dict[str, Any]], bool],
+        what: str,
+        timeout: float = 30.0,
+        interval: float = 0.1,
+    ) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            obj = self.get(name)
+            return obj if obj is not None and check(obj) else None
+
+        return wait_for(probe, self.target.timeout(timeout), interval, what=f"{self.name}/{name}: {what}",
+                        describe=lambda: self.describe(name))  # fmt: skip
+
+    def wait_condition(
+        self, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """Wait for a condition of the current generation (kstatus: observedGeneration caught up)."""
+
+        def check(obj: dict[str, Any]) -> bool:
+            generation = obj["metadata"].get("generation")
+            cond = condition(obj, type_)
+            return (
+                (obj.get("status") or {}).get("observedGeneration") == generation
+                and cond.get("observedGeneration") == generation
+                and cond.get("status") == status
+                and (reason is None or cond.get("reason") == reason)
+            )
+
+        return self.wait(name, check, f"{type_}={status}" + (f" reason {reason}" if reason else ""), timeout)
+
+    def wait_ready(self, name: str, timeout: float = 30.0) -> dict[str, Any]:
+        return self.wait_condition(name, "Ready", "True", "Attached", timeout)
+
+    def wait_stalled(self, name: str, reason: str, timeout: float = 30.0) -> dict[str, Any]:
+        return self.wait_condition(name, "Stalled", "True", reason, timeout)
+
+    def wait_gone(self, name: str, timeout: float = 30.0) -> None:
+        wait_for(lambda: self.get(name) is None, self.target.timeout(timeout), 0.1,
+                 what=f"{self.name}/{name} to be deleted", describe=lambda: self.describe(name))  # fmt: skip
+
+    # -- events --
+
+    def events(self, name: str) -> list[Event]:
+        listing = self.target.core.list_namespaced_event(self.name, field_selector=f"involvedObject.name={name}")
+        return [
+            Event(e.reason or "", e.type or "", e.message or "", int(e.count or 1))
+            for e in sorted(listing.items, key=lambda e: (e.metadata.creation_timestamp or 0, e.metadata.name))
+        ]
+
+    def event_reasons(self, name: str) -> collections.Counter[str]:
+        return collections.Counter({r: n for r, n in _sum_events(self.events(name)).items()})
+
+    def wait_event(self, name: str, reason: str, timeout: float = 30.0) -> Event:
+        def probe() -> Event | None:
+            return next((e for e in self.events(name) if e.reason == reason), None)
+
+        return wait_for(probe, self.target.timeout(timeout), 0.1, what=f"Event {reason} on {self.name}/{name}",
+                        describe=lambda: self.describe(name))  # fmt: skip
+
+    # -- cleanup --
+
+    def release_all(self, timeout: float = 60.0) -> None:
+        """Delete every attachment and wait until the operator has let each go."""
+        for obj in self.list():
+            self.delete(obj["metadata"]["name"])
+
+        def empty() -> bool:
+            return not self.list()
+
+        try:
+            wait_for(empty, self.target.timeout(timeout), 0.2, what=f"every attachment in {self.name} released",
+                     describe=lambda: "\n".join(self.describe(o["metadata"]["name"]) for o in self.list()))  # fmt: skip
+        except WaitTimeout:
+            # Leave nothing behind for the next test, then report the operator's failure.
+            for obj in self.list():
+                self.target.custom.patch_namespaced_custom_object(
+                    GROUP, VERSION, self.name, PLURAL, obj["metadata"]["name"], {"metadata": {"finalizers": None}}
+                )
+            raise
+
+
+def _sum_events(events: Iterable[Event]) -> dict[str, int]:
+    counts: dict[str, int] = collections.defaultdict(int)
+    for event in events:
+        counts[event.reason] += event.count
+    return dict(counts)

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from harness import Namespace, Target, condition, wait_for, watch_log
 
+from harness import Namespace, Target, condition, wait_for, watch_log
 from lambda_vpc_operator.sandbox.aws.control import SimulatorControl
 from lambda_vpc_operator.sandbox.processes import OperatorProcess
 

@@ -45,10 +45,6 @@ def _proc_stats(pid: int) -> dict[str, float]:
     return {"rss_mib": round(rss_kb / 1024, 1), "cpu_seconds": round(cpu, 2)}
 
 
-def _calls_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
-    return {k: after.get(k, 0) - before.get(k, 0) for k in sorted(set(after) | set(before)) if after.get(k, 0) != before.get(k, 0)}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--attachments", type=int, default=200)
@@ -118,10 +114,12 @@ def main() -> int:
 
             # Steady state: nothing changes; count what the operator still spends.
             aws.control.reset_calls()
-            versions = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in manifests.list_attachments(client)}
+            versions = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
+                        for o in manifests.list_attachments(client)}  # fmt: skip
             time.sleep(args.quiet_period)
             quiet_calls = aws.control.calls()
-            after = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in manifests.list_attachments(client)}
+            after = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
+                     for o in manifests.list_attachments(client)}  # fmt: skip
             rewritten = sum(after[k] != v for k, v in versions.items())
             steady = _proc_stats(operator.process.pid)
 

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv tools test lint sandbox crds bench clean
+.PHONY: all venv tools test lint sandbox crds chart-schema bench clean
 
 all: test
 
@@ -26,7 +26,7 @@ test: venv tools
 	$(PY) -m pytest -q
 
 lint: venv
-	$(VENV)/bin/ruff check operator tests benchmarks tools
+	$(VENV)/bin/ruff check operator tests benchmarks tools deploy
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -34,7 +34,17 @@ sandbox: venv tools
 	$(VENV)/bin/lambda-vpc-operator sandbox $(ARGS)
 
 crds: venv
-	$(VENV)/bin/lambda-vpc-operator crd > crds/lambdavpcattachments.yaml
+	$(VENV)/bin/lambda-vpc-operator crd --output-dir crds
+	rm -f charts/lambda-vpc-operator/crds/*.yaml && cp crds/*.yaml charts/lambda-vpc-operator/crds/
+
+# The Kubernetes schemas values.schema.json borrows (resources, affinity, env, security contexts).
+chart-schema: venv
+	$(PY) deploy/values_schema_definitions.py
+
+# Convergence speed, AWS calls and memory (docs/benchmarks.md); N=attachments.
+N ?= 200
+bench: venv
+	$(PY) benchmarks/converge.py --attachments $(N)
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -82,7 +82,8 @@ def main() -> int:
         ]
         operator = OperatorProcess(
             kube.kubeconfig_path, simulated_aws_env(aws.endpoint_url, REGION),
-            ["--resync-interval", str(args.resync_interval)], log_path=Path(".sandbox/bench-operator.log"),
+            ["--resync-interval", str(args.resync_interval), "--policy-mode", "allow-all"],
+            log_path=Path(".sandbox/bench-operator.log"),
         )  # fmt: skip
         with operator:
             assert operator.process is not None

@@ -1,22 +1,26 @@
-"""The ``lambda-vpc-operator`` command: ``run`` the operator, start a ``sandbox``, print the ``crd``."""
+"""The ``lambda-vpc-operator`` command: ``run`` the operator, start a ``sandbox``, print the ``crd``,
+translate a tenant ``policy`` into IAM."""
 
 from __future__ import annotations
 
 import argparse
+import pathlib
+import random
 import sys
 from collections.abc import Sequence
 
 import yaml
 
 from lambda_vpc_operator.models import crds
-from lambda_vpc_operator.models.settings import DEFAULT_RESYNC_INTERVAL, LogFormat, OperatorSettings
+from lambda_vpc_operator.models.policies import PolicyMode
+from lambda_vpc_operator.models.settings import DEFAULT_RESYNC_INTERVAL, LogFormat, OperatorSettings, WebhookSettings
 
 
 def _run(args: argparse.Namespace) -> int:
     import kopf  # imported late: `crd` and `sandbox` must not pay for it
 
     from lambda_vpc_operator.aws import AwsGateway
-    from lambda_vpc_operator.handlers import attachments, configuring
+    from lambda_vpc_operator.handlers import attachments, configuring, policies
     from lambda_vpc_operator.kube.statuses import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
@@ -31,6 +35,8 @@ def _run(args: argparse.Namespace) -> int:
         standalone=not args.peering,
         priority=args.priority,
         reactivation_window=args.reactivation_window,
+        policy_mode=PolicyMode(args.policy_mode),
+        webhook=_webhook(args),
     )
     kopf.configure(
         verbose=args.verbose,
@@ -47,7 +53,10 @@ def _run(args: argparse.Namespace) -> int:
     )
     registry = kopf.OperatorRegistry()
     configuring.register(registry, settings)
-    attachments.register(registry, Reconciler(aws, settings), StatusWriter())
+    reconciler = Reconciler(aws, settings)
+    guardrails = policies.Guardrails(reconciler.guard, settings)
+    policies.register(registry, guardrails)
+    attachments.register(registry, reconciler, StatusWriter(), guardrails)
     kopf.run(
         registry=registry,
         clusterwide=not settings.namespaces,
@@ -60,9 +69,59 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhook(args: argparse.Namespace) -> WebhookSettings | None:
+    if args.webhook_port is None:
+        return None
+    if not (args.webhook_cert and args.webhook_key):
+        raise SystemExit("--webhook-port needs --webhook-cert and --webhook-key (the API server only calls HTTPS)")
+    return WebhookSettings(
+        port=args.webhook_port,
+        host=args.webhook_host,
+        certfile=args.webhook_cert,
+        keyfile=args.webhook_key,
+        cafile=args.webhook_ca,
+    )
+
+
 def _crd(args: argparse.Namespace) -> int:
+    if args.output_dir is not None:
+        for file_name, crd in crds.all_crds().items():
+            (args.output_dir / file_name).write_text(yaml.safe_dump(crd, sort_keys=False))
+        return 0
     documents = list(crds.all_crds().values())
     sys.stdout.write(yaml.safe_dump_all(documents, sort_keys=False))
+    return 0
+
+
+def _policy_iam(args: argparse.Namespace) -> int:
+    """Print the IAM policy document equivalent to the LambdaVpcPolicy objects of a file."""
+    import json
+
+    import pydantic
+
+    from lambda_vpc_operator.models import policies
+    from lambda_vpc_operator.planner import statements
+
+    text = sys.stdin.read() if args.file == "-" else pathlib.Path(args.file).read_text()
+    found: list[tuple[str, policies.PolicySpec]] = []
+    for document in yaml.safe_load_all(text):
+        if not document or document.get("kind") != policies.KIND:
+            continue
+        name = str((document.get("metadata") or {}).get("name") or f"policy{len(found) + 1}")
+        try:
+            found.append((name, policies.PolicySpec.model_validate(document.get("spec") or {})))
+        except pydantic.ValidationError as exc:
+            print(f"LambdaVpcPolicy {name}: {exc}", file=sys.stderr)
+            return 2
+    if not found:
+        print(f"no {policies.KIND} in {args.file}", file=sys.stderr)
+        return 2
+    try:
+        document = statements.policy_document(found, partition=args.partition)
+    except statements.NotExpressible as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
     return 0
 
 
@@ -105,12 +164,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=[f.value for f in LogFormat], default=LogFormat.FULL.value)
     run.add_argument("--liveness", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--peering", action="store_true", help="use kopf peering (several replicas)")
-    run.add_argument("--priority", type=int, default=0, help="peering priority (use a random one per replica)")
+    run.add_argument(
+        "--priority", type=_priority, default=0,
+        help="peering priority, or 'random' (what each replica of a Deployment should use)",
+    )  # fmt: skip
+    run.add_argument(
+        "--policy-mode", choices=[m.value for m in PolicyMode], default=PolicyMode.ENFORCE.value,
+        help="an attachment in a namespace no LambdaVpcPolicy selects: enforce (deny, the default) or allow-all",
+    )  # fmt: skip
+    run.add_argument("--webhook-port", type=int, help="serve the validating admission webhook (HTTPS) on this port")
+    run.add_argument("--webhook-host", default="0.0.0.0", help="address the webhook listens on")
+    run.add_argument("--webhook-cert", help="PEM certificate of the webhook (re-read when it changes)")
+    run.add_argument("--webhook-key", help="PEM private key of the webhook")
+    run.add_argument("--webhook-ca", help="PEM CA bundle the API server uses to verify the webhook")
     run.add_argument("--verbose", "-v", action="store_true")
     run.set_defaults(handler=_run)
 
     crd = commands.add_parser("crd", help="print the CustomResourceDefinitions generated from the models")
+    crd.add_argument("--output-dir", type=pathlib.Path, help="write one file per CRD here (crds/) instead")
     crd.set_defaults(handler=_crd)
+
+    policy = commands.add_parser("policy", help="tenant policies (LambdaVpcPolicy)")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    iam = policy_commands.add_parser(
+        "iam", help="print the IAM policy statement equivalent to LambdaVpcPolicy objects (docs/policy.md)"
+    )
+    iam.add_argument("-f", "--file", required=True, help="YAML file with LambdaVpcPolicy objects (- for stdin)")
+    iam.add_argument("--partition", default="aws", help="ARN partition of function names (aws, aws-cn, ...)")
+    iam.set_defaults(handler=_policy_iam)
 
     commands.add_parser(
         "sandbox", add_help=False,
@@ -118,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`sandbox kube` or `sandbox aws` starts one emulator alone; `sandbox --help` for options",
     )  # fmt: skip
     return parser
+
+
+def _priority(value: str) -> int:
+    """An int, or "random": peered replicas must never tie (kopf pauses all operators of equal priority)."""
+    if value == "random":
+        return random.SystemRandom().randint(1, 2**31 - 1)
+    return int(value)
 
 
 def _default_region() -> str:

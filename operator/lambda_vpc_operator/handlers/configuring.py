@@ -9,6 +9,7 @@ from typing import Any
 
 import kopf
 
+from lambda_vpc_operator.kube import peerings
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.settings import OperatorSettings
 
@@ -39,6 +40,15 @@ def register(registry: kopf.OperatorRegistry, ours: OperatorSettings) -> None:
         settings.execution.max_workers = 16
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
+
+    if not ours.standalone:
+
+        @kopf.on.startup(id="peering", registry=registry)
+        async def create_peering(**_: Any) -> None:
+            try:
+                await peerings.ensure_peering(ours.namespaces, ours.peering_name)
+            except peerings.PeeringCrdMissing as exc:
+                raise kopf.TemporaryError(f"kopf peering CRDs are not installed yet: {exc}", delay=5) from None
 
     # A custom registry has none of kopf's default login handlers: use the kubernetes client's
     # (in-cluster service account, else KUBECONFIG), the same credentials the status writer uses.

@@ -1,0 +1,87 @@
+"""Several replicas: kopf peering, with the peering object the operator creates itself.
+
+kopf has no leader election; replicas with peering on pause all but the highest priority. With
+``--peering --priority random`` (what the chart's Deployment passes when replicas > 1) each
+replica creates the KopfPeering object if it is missing, and exactly one of them acts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+import yaml
+
+from harness import Namespace, Target, wait_for, watch_log
+
+pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
+
+ROOT = Path(__file__).resolve().parents[2]
+HELM = ROOT / ".tools" / "bin" / "helm"
+CHART = ROOT / "charts" / "lambda-vpc-operator"
+
+
+def peering_crds() -> list[dict[str, Any]]:
+    """kopf's peering CRDs exactly as the chart ships them (rendered with replicas > 1)."""
+    if not HELM.exists():
+        pytest.skip("helm is not installed: run `make tools`")
+    rendered = subprocess.run(
+        [str(HELM), "template", "x", str(CHART), "--set", "replicas=2", "--show-only", "templates/peering.yaml"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+def test_two_replicas_one_actor(
+    target: Target, make_namespace: Callable[[str], Namespace], request: pytest.FixtureRequest
+) -> None:
+    if target.operator is None:
+        pytest.skip("the operator runs elsewhere")
+    api: Any = kubernetes.client.ApiextensionsV1Api(target.api)
+    for crd in peering_crds():
+        try:
+            api.create_custom_resource_definition(crd)
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 409:
+                raise
+    ns = make_namespace("peer")
+    assert target.operator_log is not None
+    logs = [target.operator_log.with_name(f"operator-{ns.name}-{i}.log") for i in (1, 2)]
+    for log in logs:
+        watch_log(request.node, log)
+    args = ["--peering", "--priority", "random"]
+    replicas = [target.start_operator([ns.name], log, 2.0, args) for log in logs]
+    try:
+        peering = wait_for(
+            lambda: _peering(target, ns.name), 20, 0.2, what="the KopfPeering object created by the operator"
+        )
+        assert peering["kind"] == "KopfPeering"
+        target.reset_calls()
+        net = target.network
+        function = target.make_function("peered")
+        target.reset_calls()
+        ns.create("fn", function, net.subnets[:2], [net.app_sg])
+        ns.wait_ready("fn", timeout=40)
+        assert all(r.running for r in replicas)
+        # One replica acted: one write, not two racing ones.
+        assert target.updates() == 1, target.calls()
+        ns.release_all()
+    finally:
+        for replica in replicas:
+            replica.stop()
+
+
+def _peering(target: Target, namespace: str) -> dict[str, Any] | None:
+    try:
+        obj: dict[str, Any] = target.custom.get_namespaced_custom_object(
+            "kopf.dev", "v1", namespace, "kopfpeerings", "lambda-vpc-operator"
+        )
+        return obj
+    except kubernetes.client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise

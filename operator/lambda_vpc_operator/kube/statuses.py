@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +22,10 @@ def load_kube_config() -> kubernetes.client.ApiClient:
         kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    return kubernetes.client.ApiClient(configuration)
+    client = kubernetes.client.ApiClient(configuration)
+    # Say who we are in the API server's audit log (kopf's own requests say kopf/<version>).
+    client.user_agent = f"lambda-vpc-operator/{importlib.metadata.version('lambda-vpc-operator')}"
+    return client
 
 
 class StatusWriter:

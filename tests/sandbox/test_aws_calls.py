@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture  # noqa: F401
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture, wait_for  # noqa: F401
 
+from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture, wait_for  # noqa: F401
 from lambda_vpc_operator.sandbox.aws import SimulatorControlError
 
 

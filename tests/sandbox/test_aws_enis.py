@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture  # noqa: F401
 
 
@@ -11,9 +12,76 @@ def test_new_combination_waits_for_the_eni(aws: AwsEnv) -> None:
     aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id])
     aws.control.advance(aws.config.update_delay + 1)
     assert aws.configuration("orders-api")["LastUpdateStatus"] == "InProgress"
-    assert aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id) == []
     aws.control.advance(aws.config.eni_create_delay)
     assert aws.configuration("orders-api")["LastUpdateStatus"] == "Successful"
+
+
+def test_new_eni_is_attaching_while_lambda_builds_it_then_in_use(aws: AwsEnv) -> None:
+    """The issue's timeline: InProgress with the ENI attaching, then in-use, then Successful."""
+    aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id])
+    building = aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id)
+    assert [e["Status"] for e in building] == ["attaching"]
+    assert aws.configuration("orders-api")["LastUpdateStatus"] == "InProgress"
+    assert aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id, status="attaching") == building
+    aws.control.advance(aws.config.eni_create_delay + 1)
+    done = aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id)
+    assert [(e["NetworkInterfaceId"], e["Status"]) for e in done] == [(building[0]["NetworkInterfaceId"], "in-use")]
+    assert aws.configuration("orders-api")["LastUpdateStatus"] == "Successful"
+
+
+def test_new_function_is_pending_while_its_eni_is_attaching(aws: AwsEnv) -> None:
+    aws.create_function(
+        "fresh", VpcConfig={"SubnetIds": [aws.demo.private_subnet_c_id], "SecurityGroupIds": [aws.demo.db_sg_id]}
+    )
+    assert aws.configuration("fresh")["State"] == "Pending"
+    assert [e["Status"] for e in aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id)] == ["attaching"]
+    aws.control.advance(aws.config.eni_create_delay + 1)
+    assert aws.configuration("fresh")["State"] == "Active"
+    assert [e["Status"] for e in aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id)] == ["in-use"]
+
+
+def test_combination_delay_overrides_the_default_for_that_combination_only(aws: AwsEnv) -> None:
+    slow = (aws.demo.private_subnet_c_id, [aws.demo.app_sg_id])
+    aws.control.set_combination_delay(*slow, seconds=aws.config.eni_create_delay * 3)
+    aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id])
+    aws.attach("billing-worker", [aws.demo.private_subnet_c_id], [aws.demo.db_sg_id])
+    aws.control.advance(aws.config.eni_create_delay + 1)
+    assert aws.configuration("billing-worker")["LastUpdateStatus"] == "Successful"
+    assert aws.configuration("orders-api")["LastUpdateStatus"] == "InProgress"
+    aws.control.advance(aws.config.eni_create_delay * 2)
+    assert aws.configuration("orders-api")["LastUpdateStatus"] == "Successful"
+
+
+def test_combination_delay_of_none_restores_the_default(aws: AwsEnv) -> None:
+    aws.control.set_combination_delay(aws.demo.private_subnet_c_id, [aws.demo.app_sg_id], seconds=10_000)
+    aws.control.set_combination_delay(aws.demo.private_subnet_c_id, [aws.demo.app_sg_id], seconds=None)
+    aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id])
+    aws.control.advance(aws.config.eni_create_delay + 1)
+    assert aws.configuration("orders-api")["LastUpdateStatus"] == "Successful"
+
+
+def available_addresses(aws: AwsEnv, subnet_id: str) -> int:
+    return int(aws.ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailableIpAddressCount"])
+
+
+def test_each_new_eni_takes_one_of_the_subnets_free_addresses(aws: AwsEnv) -> None:
+    before = available_addresses(aws, aws.demo.private_subnet_c_id)
+    aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id])
+    aws.attach("billing-worker", [aws.demo.private_subnet_c_id], [aws.demo.db_sg_id])
+    assert available_addresses(aws, aws.demo.private_subnet_c_id) == before - 2
+    aws.attach("reports-cron", [aws.demo.private_subnet_c_id], [aws.demo.db_sg_id])  # shares one
+    assert available_addresses(aws, aws.demo.private_subnet_c_id) == before - 2
+
+
+def test_free_addresses_set_by_control_show_in_describe_subnets(aws: AwsEnv) -> None:
+    subnet = aws.demo.private_subnet_c_id
+    own = available_addresses(aws, subnet)
+    aws.control.set_subnet_free_addresses(subnet, 3)
+    assert available_addresses(aws, subnet) == 3
+    aws.attach("orders-api", [subnet], [aws.demo.app_sg_id])
+    assert available_addresses(aws, subnet) == 2
+    aws.control.set_subnet_free_addresses(subnet, None)
+    assert available_addresses(aws, subnet) == own - 1
 
 
 def test_new_eni_is_visible_with_the_operators_filters(aws: AwsEnv) -> None:
@@ -107,6 +175,17 @@ def test_replace_eni_gives_the_combination_a_new_id_at_once(aws: AwsEnv) -> None
     assert replaced["old_eni_id"] == old
     now = aws.lambda_enis(subnet_id=aws.demo.private_subnet_a_id)
     assert [e["NetworkInterfaceId"] for e in now] == [replaced["new_eni_id"]] != [old]
+
+
+def test_replace_eni_with_a_delay_is_attaching_then_in_use_and_the_function_stays_active(aws: AwsEnv) -> None:
+    subnet = aws.demo.private_subnet_a_id
+    replaced = aws.control.replace_eni(subnet, [aws.demo.app_sg_id], delay=30)
+    now = aws.lambda_enis(subnet_id=subnet)
+    assert [(e["NetworkInterfaceId"], e["Status"]) for e in now] == [(replaced["new_eni_id"], "attaching")]
+    cfg = aws.configuration("inventory-sync")
+    assert (cfg["State"], cfg["LastUpdateStatus"]) == ("Active", "Successful")
+    aws.control.advance(31)
+    assert [e["Status"] for e in aws.lambda_enis(subnet_id=subnet)] == ["in-use"]
 
 
 def test_replace_eni_of_an_unknown_combination_is_404(aws: AwsEnv) -> None:

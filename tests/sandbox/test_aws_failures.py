@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture, error_of  # noqa: F401
 
 REASON_CODES = [
@@ -93,3 +94,41 @@ def test_failed_function_refuses_updates(aws: AwsEnv) -> None:
     with pytest.raises(aws.lam.exceptions.ResourceConflictException) as excinfo:
         aws.lam.update_function_configuration(FunctionName="doomed", Description="retry")
     assert error_of(excinfo)[:2] == ("ResourceConflictException", 409)
+
+
+def test_role_without_eni_permissions_fails_with_insufficient_role_permissions(aws: AwsEnv) -> None:
+    """aws-facts "IAM": Lambda creates ENIs with the execution role, which needs ec2:CreateNetworkInterface."""
+    import json
+
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = aws.iam.create_role(RoleName="no-vpc-access", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    aws.iam.put_role_policy(RoleName="no-vpc-access", PolicyName="logs", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))
+    aws.lam.update_function_configuration(FunctionName="orders-api", Role=role)
+    aws.control.advance(aws.config.update_delay + 1)
+    aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id])
+    aws.control.advance(aws.config.eni_create_delay + 1)
+    cfg = aws.configuration("orders-api")
+    assert (cfg["LastUpdateStatus"], cfg["LastUpdateStatusReasonCode"]) == ("Failed", "InsufficientRolePermissions")
+    assert role in cfg["LastUpdateStatusReason"]
+    assert aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id) == []
+
+
+def test_role_with_ec2_wildcard_may_create_enis(aws: AwsEnv) -> None:
+    import json
+
+    role = aws.iam.create_role(RoleName="ec2-star", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    aws.iam.put_role_policy(RoleName="ec2-star", PolicyName="ec2", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ec2:*"], "Resource": "*"}]}))
+    aws.lam.update_function_configuration(FunctionName="orders-api", Role=role)
+    aws.control.advance(aws.config.update_delay + 1)
+    aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id])
+    aws.control.advance(aws.config.eni_create_delay + 1)
+    assert aws.configuration("orders-api")["LastUpdateStatus"] == "Successful"
+
+
+def test_eni_failure_leaves_no_attaching_eni_behind(aws: AwsEnv) -> None:
+    aws.control.set_eni_quota(aws.demo.vpc_id, 2)
+    aws.attach("orders-api", [aws.demo.private_subnet_c_id], [aws.demo.app_sg_id])
+    assert aws.lambda_enis(subnet_id=aws.demo.private_subnet_c_id) == []

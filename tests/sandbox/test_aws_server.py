@@ -11,8 +11,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture  # noqa: F401
 
+from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture  # noqa: F401
 from lambda_vpc_operator.sandbox.aws import AwsSimulator, SimConfig, SimulatorControlError
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import botocore.exceptions
 import pytest
+
 from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture, error_of  # noqa: F401
 
 
@@ -52,11 +53,8 @@ def test_ipv6_needs_dual_stack_subnets(aws: AwsEnv) -> None:
 
 
 def test_ipv6_is_accepted_and_echoed_on_a_dual_stack_subnet(aws: AwsEnv) -> None:
-    association = aws.ec2.associate_vpc_cidr_block(VpcId=aws.demo.vpc_id, AmazonProvidedIpv6CidrBlock=True)
-    vpc_block = association["Ipv6CidrBlockAssociation"]["Ipv6CidrBlock"]
-    subnet = aws.ec2.create_subnet(
-        VpcId=aws.demo.vpc_id, CidrBlock="10.0.9.0/24", Ipv6CidrBlock=vpc_block.replace("/56", "/64")
-    )["Subnet"]["SubnetId"]
+    # The demo VPC has an IPv6 /56 and a dual-stack subnet in it (seeding; a VPC takes one such block).
+    subnet = aws.demo.dual_stack_subnet_id
     result = aws.attach("orders-api", [subnet], [aws.demo.app_sg_id], Ipv6AllowedForDualStack=True)
     assert result["VpcConfig"]["Ipv6AllowedForDualStack"] is True
 

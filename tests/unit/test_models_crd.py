@@ -131,12 +131,13 @@ def test_printer_columns(version: dict[str, Any]) -> None:
         ("State", "string", ".status.state", 0),
         ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status', 0),
         ("Reason", "string", '.status.conditions[?(@.type=="Ready")].reason', 1),
+        ("Network", "string", '.status.conditions[?(@.type=="NetworkReady")].status', 1),
         ("Age", "date", ".metadata.creationTimestamp", 0),
     ]
 
 
-def test_all_crds_ships_the_attachment(crd: dict[str, Any]) -> None:
-    assert crds.all_crds() == {"lambdavpcattachments.yaml": crd}
+def test_all_crds_ships_the_attachment_and_the_policy(crd: dict[str, Any]) -> None:
+    assert crds.all_crds() == {"lambdavpcattachments.yaml": crd, "lambdavpcpolicies.yaml": crds.policy_crd()}
 
 
 # --- the translation itself ---------------------------------------------------------------------
@@ -204,6 +205,7 @@ SAMPLES = [
     pytest.param(spec_of(deletionPolicy="Detach", driftPolicy="Correct", ipv6AllowedForDualStack=False), True,
                  id="every-default-spelled-out"),
     pytest.param(spec_of(somethingElse="pruned by the API server, ignored by pydantic"), True, id="unknown-field"),
+    pytest.param(spec_of(requireInternetAccess=True), True, id="require-internet-access"),
     # invalid
     pytest.param(spec_of(subnetIds=["subnet_a1"]), False, id="subnet-underscore"),
     pytest.param(spec_of(subnetIds=["subnet-A1"]), False, id="subnet-upper-case"),

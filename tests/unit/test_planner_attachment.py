@@ -546,6 +546,54 @@ def test_not_applied_update_failure_is_overwritten_by_the_spec(
     assert plan.action == UpdateVpcConfig(DESIRED, "rev-7")
 
 
+@pytest.mark.parametrize("rolled_back_to", [pytest.param(VpcSettings(), id="detached"),
+                                            pytest.param(ELSEWHERE, id="elsewhere")])  # fmt: skip
+def test_our_failed_update_rolled_back_stalls_instead_of_looping(
+    make_spec: MakeSpec, make_observation: MakeObservation, rolled_back_to: VpcSettings
+) -> None:
+    # Lambda aborted our update and kept the previous configuration: sending it again would fail again.
+    observed = make_observation(
+        vpc=rolled_back_to,
+        last_update_status=UpdateStatus.FAILED,
+        last_update_status_reason="No free IP addresses in subnet-a1",
+        last_update_status_reason_code="SubnetOutOfIPAddresses",
+    )
+    plan = plan_attachment(make_spec(), situation(observed, update_sent=True))
+    assert plan.outcome == Outcome.STALLED
+    assert plan.action is None
+    assert conds(plan) == stalled("SubnetOutOfIPAddresses")
+    assert plan.conditions is not None
+    assert "No free IP addresses in subnet-a1" in plan.conditions[0].message
+    assert hints.hint("SubnetOutOfIPAddresses") in plan.conditions[0].message
+    assert events(plan) == [("Warning", "Stalled")]
+
+
+def test_our_failed_update_rolled_back_is_retried_on_resync(
+    make_spec: MakeSpec, make_observation: MakeObservation
+) -> None:
+    observed = make_observation(
+        vpc=VpcSettings(), last_update_status=UpdateStatus.FAILED, last_update_status_reason_code="EniLimitExceeded"
+    )
+    s = situation(observed, update_sent=True, resync=True, conditions=stalled_as("EniLimitExceeded"))
+    plan = plan_attachment(make_spec(), s)
+    assert plan.outcome == Outcome.UPDATE
+    assert plan.action == UpdateVpcConfig(DESIRED, "rev-7")
+    assert conds(plan) == [("Ready", "False", "EniLimitExceeded"), ("Reconciling", "True", "Updating")]
+
+
+@pytest.mark.parametrize("code", sorted(hints.TRANSIENT_REASON_CODES))
+def test_our_failed_update_rolled_back_is_retried_at_once_when_transient(
+    make_spec: MakeSpec, make_observation: MakeObservation, code: str
+) -> None:
+    observed = make_observation(
+        vpc=VpcSettings(), last_update_status=UpdateStatus.FAILED, last_update_status_reason_code=code
+    )
+    plan = plan_attachment(make_spec(), situation(observed, update_sent=True, attempt=1))
+    assert plan.outcome == Outcome.UPDATE
+    assert plan.action == UpdateVpcConfig(DESIRED, "rev-7")
+    assert plan.requeue_after == pytest.approx(3.2)
+
+
 # --- applied: Active, Inactive, or another state ------------------------------------------------
 
 

@@ -12,7 +12,17 @@ import dataclasses
 
 import boto3
 
-from lambda_vpc_operator.aws import budgets, clients, functions, networks, observing
+from lambda_vpc_operator.aws import (
+    budgets,
+    clients,
+    functions,
+    identities,
+    interfaces,
+    networks,
+    observing,
+    roles,
+    routes,
+)
 from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_GET_FUNCTION_RATE
 
 
@@ -25,6 +35,11 @@ class AwsGateway:
     functions: functions.LambdaFunctions
     networks: networks.Networks
     observer: observing.Observer
+    interfaces: interfaces.Interfaces
+    # The guardrails' facts (reconciliation.guarding): execution roles, route tables, our account.
+    roles: roles.Roles
+    routes: routes.RouteTables
+    identity: identities.Identity
 
     @classmethod
     def create(
@@ -43,4 +58,8 @@ class AwsGateway:
             functions=lambda_functions,
             networks=networks.Networks(aws_clients),
             observer=observing.GetFunctionObserver(lambda_functions),
+            interfaces=interfaces.Interfaces(aws_clients),
+            roles=roles.Roles(aws_clients),
+            routes=routes.RouteTables(aws_clients),
+            identity=identities.Identity(aws_clients),
         )

@@ -55,7 +55,7 @@ INVOKE_CONFIG = CONTROL_CONFIG.merge(
 
 
 class AwsClients:
-    """Cached boto3 clients: ``lambda_``, ``lambda_invoke`` and ``ec2``, per region."""
+    """Cached boto3 clients: ``lambda_``, ``lambda_invoke`` and ``ec2`` per region; ``iam``, ``sts``."""
 
     def __init__(self, default_region: str, session: boto3.Session | None = None) -> None:
         self.default_region = default_region
@@ -73,6 +73,13 @@ class AwsClients:
 
     def ec2(self, region: str | None = None) -> Any:
         return self._client("ec2", region, "control", CONTROL_CONFIG)
+
+    def iam(self) -> Any:
+        """IAM is global: one client, in the default region (boto3 picks the global endpoint)."""
+        return self._client("iam", None, "control", CONTROL_CONFIG)
+
+    def sts(self) -> Any:
+        return self._client("sts", None, "control", CONTROL_CONFIG)
 
     def _client(self, service: str, region: str | None, purpose: str, config: Config) -> Any:
         key = (service, region or self.default_region, purpose)

@@ -48,7 +48,8 @@ class LambdaFunctions:
             self.budgets.get_function(region),
             FunctionName=ref.api_name,
         )
-        return functions.FunctionObservation.from_aws(response["Configuration"])
+        # GetFunction answers Tags beside Configuration (absent when the function has none).
+        return functions.FunctionObservation.from_aws(response["Configuration"], response.get("Tags") or {})
 
     async def update_vpc(
         self,

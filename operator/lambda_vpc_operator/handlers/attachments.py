@@ -15,10 +15,12 @@ from typing import Any
 
 import kopf
 
+from lambda_vpc_operator.handlers.policies import Guardrails
 from lambda_vpc_operator.handlers.reporting import KopfReporter
 from lambda_vpc_operator.kube.statuses import StatusWriter
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.functions import FunctionRef
+from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.reactivation import REQUEST_ANNOTATION
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reconciler import AttachmentView, Reconciler
@@ -39,10 +41,21 @@ class _QuietWakeups(logging.Filter):
 
 @dataclasses.dataclass(frozen=True, order=True)
 class Claim:
-    """An attachment's claim on a function; the oldest claim owns it."""
+    """An attachment's claim on a function; the oldest claim owns it (unless the function's owner tag
+    says otherwise, see reconciliation.guarding). A claim the tenant policy denies comes last: it
+    may not touch the function, so it must not keep others from it."""
 
+    denied: bool
     created: str
     key: str
+
+
+def policy_denied(status: Any) -> bool:
+    """The attachment's last verdict was PolicyDenied (read from its status, as the index sees it)."""
+    for condition in (status or {}).get("conditions") or ():
+        if condition.get("type") == ConditionType.STALLED and condition.get("status") == Status.TRUE:
+            return bool(condition.get("reason") == Reason.POLICY_DENIED)
+    return False
 
 
 def view_of(body: kopf.Body) -> AttachmentView:
@@ -88,17 +101,23 @@ async def _nap(delay: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -
         wake.clear()
 
 
-def register(registry: kopf.OperatorRegistry, reconciler: Reconciler, writer: StatusWriter) -> None:
+def register(
+    registry: kopf.OperatorRegistry,
+    reconciler: Reconciler,
+    writer: StatusWriter,
+    guardrails: Guardrails | None = None,
+) -> None:
     default_region = reconciler.settings.default_region
     logging.getLogger("kopf.objects").addFilter(_QuietWakeups())
 
     @kopf.index(*RESOURCE, id="function_claims", registry=registry)
     def function_claims(
-        namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any
+        namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, **_: Any
     ) -> dict[str, Claim]:
         key = function_key(spec, default_region)
         created = str(meta.get("creationTimestamp") or "")
-        return {key: Claim(created=created, key=f"{namespace}/{name}")} if key else {}
+        claim = Claim(denied=policy_denied(status), created=created, key=f"{namespace}/{name}")
+        return {key: claim} if key else {}
 
     @kopf.on.event(*RESOURCE, id=WAKE_HANDLER, registry=registry)
     def wake_on_spec_change(meta: kopf.Meta, memo: Any, **_: Any) -> None:
@@ -114,14 +133,22 @@ def register(registry: kopf.OperatorRegistry, reconciler: Reconciler, writer: St
         function_claims: kopf.Index[str, Claim] = kwargs["function_claims"]
         memory = memory_of(memo)
         reporter = KopfReporter(body, writer)
-        while not stopped:
-            view = view_of(body)
-            memory.seen_generation = view.generation
-            memory.seen_request = view.annotations.get(REQUEST_ANNOTATION)
-            owner = owner_of(function_claims, function_key(view.spec, default_region))
-            conflict = owner if owner not in (None, view.key) else None
-            delay = await reconciler.reconcile(view, reporter, memory, conflict)
-            await _nap(delay, memory.wake, stopped)
+        try:
+            while not stopped:
+                view = view_of(body)
+                memory.seen_generation = view.generation
+                memory.seen_request = view.annotations.get(REQUEST_ANNOTATION)
+                owner = owner_of(function_claims, function_key(view.spec, default_region))
+                conflict = owner if owner not in (None, view.key) else None
+                context = None
+                if guardrails is not None:
+                    guardrails.track(view, memory)
+                    context = guardrails.context(kwargs, view.namespace, view.spec)
+                delay = await reconciler.reconcile(view, reporter, memory, conflict, context)
+                await _nap(delay, memory.wake, stopped)
+        finally:
+            if guardrails is not None:
+                guardrails.untrack(f"{body.metadata.namespace}/{body.metadata.name}")
 
     @kopf.on.delete(*RESOURCE, id="release_attachment", registry=registry)
     async def release_attachment(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
@@ -131,8 +158,9 @@ def register(registry: kopf.OperatorRegistry, reconciler: Reconciler, writer: St
         view = view_of(body)
         owner = owner_of(function_claims, function_key(view.spec, default_region))
         owned = owner in (None, view.key)
+        context = guardrails.context(kwargs, view.namespace, view.spec) if guardrails is not None else None
         while True:
-            delay = await reconciler.release(view_of(body), reporter, memory, owned)
+            delay = await reconciler.release(view_of(body), reporter, memory, owned, context)
             if delay is None:
                 return
             if delay > LONGEST_IN_HANDLER_WAIT:

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from lambda_vpc_operator.models.functions import FUNCTION_NAME_PATTERN
-from lambda_vpc_operator.models.reactivations import ReactivationSpec, ReactivationStatus
+from lambda_vpc_operator.models.interfaces import NetworkInterfaceStatus
+from lambda_vpc_operator.models.reactivations import DURATION_PATTERN, ReactivationSpec, ReactivationStatus
 
 GROUP = "lambdavpc.dev"
 VERSION = "v1alpha1"
@@ -77,6 +78,11 @@ class AttachmentSpec(_Model):
         default=False,
         description="Allow outbound IPv6 traffic; every subnet must be dual-stack.",
     )
+    require_internet_access: bool = Field(
+        default=False,
+        description="Refuse to attach unless every subnet routes 0.0.0.0/0 to a NAT gateway "
+        "(a function in a VPC has no public IP, even in a public subnet).",
+    )
     region: str | None = Field(
         default=None,
         pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$",
@@ -95,6 +101,12 @@ class AttachmentSpec(_Model):
     drift_policy: DriftPolicy = Field(
         default=DriftPolicy.CORRECT,
         description="Correct: restore a VpcConfig changed outside Kubernetes. Report: condition and Event only.",
+    )
+    readiness_timeout: str = Field(
+        default="15m",
+        pattern=DURATION_PATTERN,
+        description="How long the network may take to become ready (e.g. 15m) before a SlowProvisioning "
+        "warning; slow is not a failure, the wait goes on.",
     )
 
 
@@ -141,6 +153,16 @@ class AttachmentStatus(_Model):
         default=None, description="When AWS was last found holding the spec's configuration (last convergence)."
     )
     reactivation: ReactivationStatus | None = Field(default=None, description="Invokes of an idle function.")
+    network_interfaces: list[NetworkInterfaceStatus] | None = Field(
+        default=None, description="One row per desired subnet: the function's Hyperplane ENI there."
+    )
+    previous_network_interfaces: list[NetworkInterfaceStatus] | None = Field(
+        default=None, description="During a VPC switch: the previous VPC's ENIs, until AWS has deleted them."
+    )
+    network_ready_time: str | None = Field(default=None, description="When NetworkReady last became True.")
+    network_ready_seconds: float | None = Field(
+        default=None, description="Seconds from the spec change to NetworkReady, for the last change."
+    )
 
 
 class LambdaVpcAttachment(_Model):

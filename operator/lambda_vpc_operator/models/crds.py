@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_vpc_operator.models import attachments
+from lambda_vpc_operator.models import attachments, policies
 
 # Keywords a structural schema may carry; everything else pydantic emits (title, ...) is dropped.
 _KEPT = {
@@ -42,6 +42,8 @@ def structural(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> di
             out["required"] = list(node["required"])
     if "items" in node:
         out["items"] = structural(node["items"], defs)
+    if isinstance(node.get("additionalProperties"), dict):
+        out["additionalProperties"] = structural(node["additionalProperties"], defs)  # a map (dict[str, T])
     return out
 
 
@@ -56,6 +58,12 @@ def _printer_columns() -> list[dict[str, Any]]:
             "type": "string",
             "priority": 1,
             "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+        },
+        {
+            "name": "Network",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": '.status.conditions[?(@.type=="NetworkReady")].status',
         },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
@@ -109,6 +117,54 @@ def attachment_crd() -> dict[str, Any]:
     }
 
 
+def policy_crd() -> dict[str, Any]:
+    """The LambdaVpcPolicy CRD (cluster-scoped, spec only), ready to be dumped as YAML."""
+    model_schema = policies.LambdaVpcPolicy.model_json_schema(by_alias=True, mode="serialization")
+    spec = structural(model_schema["properties"]["spec"], model_schema.get("$defs", {}))
+    schema = {
+        "type": "object",
+        "description": "Which namespaces may attach which Lambda functions to which VPCs, subnets and security groups.",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec,
+        },
+    }
+    columns = [
+        {"name": "Functions", "type": "string", "jsonPath": ".spec.functions"},
+        {"name": "VPCs", "type": "string", "jsonPath": ".spec.vpcIds"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{policies.PLURAL}.{policies.GROUP}"},
+        "spec": {
+            "group": policies.GROUP,
+            "scope": "Cluster",
+            "names": {
+                "kind": policies.KIND,
+                "listKind": f"{policies.KIND}List",
+                "plural": policies.PLURAL,
+                "singular": policies.SINGULAR,
+                "shortNames": list(policies.SHORT_NAMES),
+                "categories": ["lambdavpc"],
+            },
+            "versions": [
+                {
+                    "name": policies.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "additionalPrinterColumns": columns,
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
 def all_crds() -> dict[str, dict[str, Any]]:
     """Every CRD we ship, by the file name it has in crds/."""
-    return {"lambdavpcattachments.yaml": attachment_crd()}
+    return {"lambdavpcattachments.yaml": attachment_crd(), "lambdavpcpolicies.yaml": policy_crd()}

@@ -184,10 +184,15 @@ class FunctionObservation:
     last_update_status_reason_code: str | None
     revision_id: str | None
     role: str | None = None
+    # The function's tags (GetFunction's top-level Tags); None when the answer had none to give
+    # (UpdateFunctionConfiguration, ListFunctions), which is not the same as "no tags".
+    tags: Mapping[str, str] | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
-    def from_aws(cls, configuration: Mapping[str, Any]) -> FunctionObservation:
-        """Build from GetFunction()['Configuration'] or GetFunctionConfiguration()."""
+    def from_aws(
+        cls, configuration: Mapping[str, Any], tags: Mapping[str, str] | None = None
+    ) -> FunctionObservation:
+        """Build from GetFunction()['Configuration'] (with its top-level Tags) or GetFunctionConfiguration()."""
         state = configuration.get("State")
         update = configuration.get("LastUpdateStatus")
         vpc_config = configuration.get("VpcConfig") or {}
@@ -204,6 +209,7 @@ class FunctionObservation:
             last_update_status_reason_code=configuration.get("LastUpdateStatusReasonCode") or None,
             revision_id=configuration.get("RevisionId"),
             role=configuration.get("Role"),
+            tags=dict(tags) if tags is not None else None,
         )
 
     @property

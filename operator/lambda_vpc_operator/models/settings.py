@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from lambda_vpc_operator.models.policies import PolicyMode
+
 # Steady attachments are re-read this often to notice drift and Inactive functions. GetFunction
 # has its own 100 requests/s bucket (aws-facts), so 10 minutes costs 1,000 functions ~1.7 req/s.
 DEFAULT_RESYNC_INTERVAL = 600.0
@@ -31,3 +33,18 @@ class OperatorSettings:
     peering_name: str = "lambda-vpc-operator"
     # Before a second reactivation invoke, the first gets this long (doubling per attempt).
     reactivation_window: float = 60.0
+    # Tenant policy (docs/policy.md): what a namespace no LambdaVpcPolicy selects may do.
+    policy_mode: PolicyMode = PolicyMode.ENFORCE
+    # The validating admission webhook; None: not served (the reconciler still enforces the policy).
+    webhook: WebhookSettings | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookSettings:
+    """Where kopf's WebhookServer listens (HTTPS, the API server requires it) and its certificate."""
+
+    port: int
+    host: str = "0.0.0.0"
+    certfile: str | None = None  # PEM; cert-manager's tls.crt, re-read when it changes
+    keyfile: str | None = None
+    cafile: str | None = None  # the CA the API server trusts (caBundle), if not the certificate itself

@@ -1,7 +1,9 @@
 """Status conditions in the metav1.Condition shape that kstatus, kubectl wait, Argo CD and Flux read.
 
-Only three types: ``Ready`` (always present), ``Reconciling`` and ``Stalled`` (present only while
-True, the "abnormal-true" polarity kstatus and Flux use). ``merge`` keeps lastTransitionTime when a
+Four types: ``Ready`` (always present, the summary), ``NetworkReady`` (always present on a live
+attachment: the function's Hyperplane ENIs are there; normal polarity, Ready requires it),
+``Reconciling`` and ``Stalled`` (present only while True, the "abnormal-true" polarity kstatus and
+Flux use). ``merge`` keeps lastTransitionTime when a
 condition's status did not flip, so re-reporting the same state never rewrites status.
 """
 
@@ -15,6 +17,7 @@ from typing import Any
 
 class ConditionType(enum.StrEnum):
     READY = "Ready"
+    NETWORK_READY = "NetworkReady"
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
 
@@ -24,6 +27,8 @@ class Reason(enum.StrEnum):
 
     # Ready=True
     ATTACHED = "Attached"
+    # NetworkReady=True
+    NETWORK_INTERFACES_READY = "NetworkInterfacesReady"
     # work under way (Reconciling=True, Ready=False/Unknown)
     PROGRESSING = "Progressing"  # a new generation was seen, nothing decided yet
     UPDATING = "Updating"  # we sent UpdateFunctionConfiguration
@@ -35,6 +40,7 @@ class Reason(enum.StrEnum):
     TRANSITIONING = "Transitioning"  # other non-terminal Lambda states
     DETACHING = "Detaching"
     REACTIVATING = "Reactivating"
+    WAITING_FOR_NETWORK_INTERFACES = "WaitingForNetworkInterfaces"  # Lambda builds ENIs; slow is not a failure
     # Ready=False without a human needed
     INACTIVE = "Inactive"
     # Stalled=True: a human must act
@@ -52,6 +58,13 @@ class Reason(enum.StrEnum):
     DEDICATED_TENANCY = "DedicatedTenancy"
     NOT_DUAL_STACK = "NotDualStack"
     REACTIVATION_FAILED = "ReactivationFailed"
+    # Stalled=True by the guardrails (planner.guards, planner.policies): no AWS write
+    POLICY_DENIED = "PolicyDenied"  # no LambdaVpcPolicy allows the attachment
+    OWNED_ELSEWHERE = "OwnedElsewhere"  # the function's owner tag names another live attachment
+    ROLE_MISSING_PERMISSIONS = "RoleMissingPermissions"  # the execution role cannot manage ENIs
+    NO_INTERNET_ROUTE = "NoInternetRoute"  # requireInternetAccess, but a subnet has no NAT route
+    # Events only
+    SLOW_PROVISIONING = "SlowProvisioning"  # ENIs take longer than spec.readinessTimeout
 
 
 class Status(enum.StrEnum):
@@ -72,6 +85,10 @@ class ConditionSpec:
 
 def ready(status: Status, reason: str, message: str = "") -> ConditionSpec:
     return ConditionSpec(ConditionType.READY, status, reason, message)
+
+
+def network_ready(status: Status, reason: str, message: str = "") -> ConditionSpec:
+    return ConditionSpec(ConditionType.NETWORK_READY, status, reason, message)
 
 
 def reconciling(reason: str, message: str = "") -> ConditionSpec:

@@ -1,7 +1,9 @@
 """What to tell a human for each failure reason AWS reports asynchronously.
 
 LastUpdateStatusReasonCode / StateReasonCode values from the botocore lambda model. AWS' own reason
-text is always shown too; these hints add the field to change or the permission to grant.
+text is always shown too; these hints add the field to change or the permission to grant, and name
+the subnet, security group, VPC or role when the caller knows it (``planner.networking.culprits``
+finds them in the ENI and subnet facts when AWS' text does not say).
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ VPC_ACCESS_ACTIONS = "ec2:CreateNetworkInterface, ec2:DescribeNetworkInterfaces,
 
 _HINTS = {
     "SubnetOutOfIPAddresses": (
-        "a subnet in spec.subnetIds has no free IPv4 addresses; free addresses there or add subnets "
-        "with room to spec.subnetIds"
+        "{subnet} has no free IPv4 addresses for a new network interface; free addresses there or add "
+        "subnets with room to spec.subnetIds"
     ),
     "EniLimitExceeded": (
-        "the VPC reached its quota of Lambda Hyperplane ENIs (500 per VPC by default); reuse subnet and "
+        "{vpc} reached its quota of Lambda Hyperplane ENIs (500 per VPC by default); reuse subnet and "
         "security-group combinations other functions already use, or request a quota increase"
     ),
     "InsufficientRolePermissions": (
@@ -25,9 +27,9 @@ _HINTS = {
         + VPC_ACCESS_ACTIONS
         + " (the managed policy AWSLambdaVPCAccessExecutionRole)"
     ),
-    "InvalidSubnet": "a subnet in spec.subnetIds does not exist or cannot be used; fix spec.subnetIds",
+    "InvalidSubnet": "{subnet} does not exist or cannot be used; fix spec.subnetIds",
     "InvalidSecurityGroup": (
-        "a security group in spec.securityGroupIds does not exist or cannot be used; fix spec.securityGroupIds"
+        "{group} does not exist or cannot be used; fix spec.securityGroupIds"
     ),
     "EC2RequestLimitExceeded": "EC2 throttled Lambda while it created network interfaces; retrying",
     "DisallowedByVpcEncryptionControl": (
@@ -37,6 +39,15 @@ _HINTS = {
 }
 
 
-def hint(reason_code: str | None, role: str | None = None) -> str:
+# What a hint says when nothing more precise is known.
+_SOMEWHERE = {
+    "subnet": "a subnet in spec.subnetIds",
+    "group": "a security group in spec.securityGroupIds",
+    "vpc": "the VPC",
+}
+
+
+def hint(reason_code: str | None, role: str | None = None, **names: str) -> str:
+    """The advice for ``reason_code``; ``names`` (subnet, group, vpc) replace the vague defaults."""
     text = _HINTS.get(reason_code or "", "")
-    return text.format(role=role or "(unknown role)")
+    return text.format(role=role or "(unknown role)", **{**_SOMEWHERE, **names})

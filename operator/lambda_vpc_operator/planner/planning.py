@@ -21,7 +21,7 @@ from lambda_vpc_operator.models.functions import (
     UpdateStatus,
     VpcSettings,
 )
-from lambda_vpc_operator.planner import conditions, delays, hints, readiness
+from lambda_vpc_operator.planner import conditions, delays, hints, networking, readiness
 from lambda_vpc_operator.planner.conditions import ConditionSpec, ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan, UpdateVpcConfig
 from lambda_vpc_operator.planner.validation import Problem, Severity
@@ -41,6 +41,8 @@ class Situation:
     problems: Sequence[Problem] = ()  # preflight findings for the desired network
     attempt: int = 0  # consecutive waits so far, for the growing delay
     resync: bool = False  # a scheduled re-check rather than a spec change or a transition poll
+    update_sent: bool = False  # we sent this generation's VpcConfig and have not seen it in sync yet
+    network: networking.NetworkSituation | None = None  # ENIs, subnet facts, time; None: no network verdict
 
 
 def desired_vpc(spec: AttachmentSpec) -> VpcSettings:
@@ -62,6 +64,7 @@ def plan_start(generation: int) -> tuple[ConditionSpec, ...]:
     message = f"Reconciling generation {generation}"
     return (
         conditions.ready(Status.UNKNOWN, Reason.PROGRESSING, message),
+        conditions.network_ready(Status.UNKNOWN, Reason.PROGRESSING, message),
         conditions.reconciling(Reason.PROGRESSING, message),
     )
 
@@ -146,7 +149,15 @@ def _with_transitions(current: Sequence[Mapping[str, Any]], plan: Plan) -> Plan:
 
 def plan_attachment(spec: AttachmentSpec, situation: Situation) -> Plan:
     """The next step for a live attachment (see module docstring)."""
-    return _with_transitions(situation.conditions, _decide(spec, situation))
+    plan = _decide(spec, situation)
+    if situation.network is not None:
+        # Ready requires NetworkReady: the ENIs decide whether "in sync" is ready yet.
+        plan = networking.overlay(
+            plan, function=spec.function_name, desired=desired_vpc(spec), observed=situation.observed,
+            generation=situation.generation, current=situation.conditions, attempt=situation.attempt,
+            network=situation.network, problems=situation.problems,
+        )  # fmt: skip
+    return _with_transitions(situation.conditions, plan)
 
 
 def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
@@ -186,8 +197,10 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
     # A Failed function cannot take a configuration until its owner repairs it.
     if observed.state == FunctionState.FAILED:
         code = observed.state_reason_code or Reason.FUNCTION_FAILED
-        advice = hints.hint(observed.state_reason_code, observed.role)
-        return _stall(code, f"Lambda function {function} is Failed: {observed.state_reason or code}. {advice}".strip())
+        advice = hints.hint(observed.state_reason_code, observed.role, **networking.culprits(
+            observed.state_reason_code, desired, observed, s.network))  # fmt: skip
+        reason_text = (observed.state_reason or code).rstrip(".")
+        return _stall(code, f"Lambda function {function} is Failed: {reason_text}. {advice}".strip())
 
     # Lambda refuses updates while one is in progress or the function is Pending: wait for it.
     if observed.busy:
@@ -207,8 +220,11 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
 
     applied = readiness.config_applied(desired, observed)
 
-    # Our configuration is there but its last update failed: AWS told us why, asynchronously.
-    if applied and observed.last_update_status == UpdateStatus.FAILED:
+    # Our configuration is there but its last update failed, or our own update of this generation
+    # failed and Lambda rolled it back: AWS told us why, asynchronously. Writing the spec again at
+    # once would fail the same way (a loop of updates and ENI attempts), so only transient causes
+    # are retried right away.
+    if observed.last_update_status == UpdateStatus.FAILED and (applied or s.update_sent):
         code = observed.last_update_status_reason_code or Reason.UPDATE_FAILED
         if code in hints.TRANSIENT_REASON_CODES or s.resync:
             # Transient causes clear by themselves; anything else is retried only at resync pace.
@@ -222,9 +238,11 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
                 events=(Event(EventType.NORMAL, "Updating", f"Retrying after {code}: {describe_vpc(desired)}"),),
                 requeue_after=delays.wait_delay(s.attempt),
             )
-        reason_text = observed.last_update_status_reason or code
+        reason_text = (observed.last_update_status_reason or code).rstrip(".")
         return _stall(
-            code, f"The VPC update of {function} failed: {reason_text}. {hints.hint(code, observed.role)}".strip()
+            code,
+            f"The VPC update of {function} failed: {reason_text}. "
+            f"{hints.hint(code, observed.role, **networking.culprits(code, desired, observed, s.network))}".strip(),
         )
 
     if not applied:
@@ -303,13 +321,15 @@ class Release:
     action_failure: Failure | None = None
     attempt: int = 0
     detach_sent: bool = False  # we already asked AWS to detach during this deletion
+    # Why a function is not ours to change, for the Retained Event (guardrails: a policy denial, an owner tag).
+    not_owned: str = "this attachment never owned the function"
 
 
 def plan_release(function: str, r: Release) -> Plan:
     """The next step while an attachment is being deleted."""
     # Retain, or never ours: the function stays exactly as it is.
     if r.policy == DeletionPolicy.RETAIN or not r.owned:
-        why = "deletionPolicy Retain" if r.owned else "this attachment never owned the function"
+        why = "deletionPolicy Retain" if r.owned else r.not_owned
         return Plan(outcome=Outcome.RELEASED, conditions=None, events=(
             Event(EventType.NORMAL, "Retained", f"Left Lambda function {function} as it is ({why})"),
         ))  # fmt: skip

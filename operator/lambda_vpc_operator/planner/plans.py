@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Mapping
+from typing import Any
 
 from lambda_vpc_operator.models.functions import VpcSettings
 from lambda_vpc_operator.planner.conditions import ConditionSpec
@@ -50,3 +52,5 @@ class Plan:
     requeue_after: float | None = None
     # The spec's configuration is in place on AWS (drift after this is someone else's change).
     applied: bool = False
+    # More status fields to write (camelCase; None deletes), e.g. the network rows of ``networking``.
+    status_fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
+from lambda_vpc_operator.models.interfaces import USABLE_STATUSES, InterfaceFacts, interfaces_by_subnet
 
 # The last update must have succeeded (or there never was one) ...
 READY_UPDATE_STATUSES = frozenset({UpdateStatus.SUCCESSFUL, None})
 # ... and the function must be able to take invocations in its VPC. Inactive is NOT ready: the
 # next invoke fails while Lambda rebuilds the ENIs (aws-facts "Inactive functions").
 READY_STATES = frozenset({FunctionState.ACTIVE})
+# ... and (NetworkReady) every desired subnet has the Hyperplane ENI of the combination (subnet,
+# exact security-group set) in one of these EC2 states (aws-facts "Hyperplane ENIs").
+READY_INTERFACE_STATUSES = USABLE_STATUSES
 
 
 def config_applied(desired: VpcSettings, observed: FunctionObservation) -> bool:
@@ -16,9 +22,32 @@ def config_applied(desired: VpcSettings, observed: FunctionObservation) -> bool:
     return observed.vpc == desired
 
 
-def is_ready(desired: VpcSettings, observed: FunctionObservation) -> bool:
+def lambda_ready(desired: VpcSettings, observed: FunctionObservation) -> bool:
+    """What Lambda itself says: our configuration, Active, last update Successful."""
     return (
         config_applied(desired, observed)
         and observed.last_update_status in READY_UPDATE_STATUSES
         and observed.state in READY_STATES
     )
+
+
+def subnets_without_interface(desired: VpcSettings, enis: Iterable[InterfaceFacts]) -> list[str]:
+    """Desired subnets whose ENI is missing or not (yet) usable, sorted."""
+    found = interfaces_by_subnet(enis, desired.subnet_ids, desired.security_group_ids)
+    return sorted(
+        s for s in desired.subnet_ids if s not in found or found[s].status not in READY_INTERFACE_STATUSES
+    )
+
+
+def network_ready(desired: VpcSettings, observed: FunctionObservation, enis: Iterable[InterfaceFacts]) -> bool:
+    """NetworkReady: Lambda says ready, and every desired subnet has its usable ENI."""
+    return lambda_ready(desired, observed) and not subnets_without_interface(desired, enis)
+
+
+def is_ready(
+    desired: VpcSettings, observed: FunctionObservation, enis: Iterable[InterfaceFacts] | None = None
+) -> bool:
+    """Ready: Lambda says ready and, when the ENIs were read, the network is ready too."""
+    if not lambda_ready(desired, observed):
+        return False
+    return enis is None or not subnets_without_interface(desired, enis)

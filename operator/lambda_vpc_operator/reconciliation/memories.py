@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.planner.validation import Problem
 
 
@@ -20,8 +21,13 @@ class AttachmentMemory:
     status: Mapping[str, Any] | None = None  # the status as we last wrote it (fresher than the watch)
     preflight_generation: int | None = None  # the generation the problems below belong to
     problems: tuple[Problem, ...] = ()
+    facts: NetworkFacts | None = None  # what the preflight found (zones, free addresses for the rows)
+    slow_generation: int | None = None  # the generation SlowProvisioning was posted for
     resync_due: bool = False  # the next look is a scheduled re-check
     detach_sent: bool = False
+    update_generation: int | None = None  # the generation we sent to AWS, until seen in sync
     wake: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     seen_generation: int | None = None  # what the daemon last looked at: a change wakes it
     seen_request: str | None = None  # the lambdavpc.dev/reactivate annotation, likewise
+    warned: dict[str, int] = dataclasses.field(default_factory=dict)  # guardrail warning -> generation posted
+    policy_denied: bool | None = None  # the last look's policy verdict: a policy change that flips it wakes us

@@ -20,15 +20,21 @@ from lambda_vpc_operator.aws.errors import AwsError, FunctionNotReady
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, FunctionState, VpcSettings
+from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.settings import OperatorSettings
-from lambda_vpc_operator.planner import conditions, planning, reactivation, statuses, validation
+from lambda_vpc_operator.planner import conditions, networking, planning, reactivation, readiness, statuses, validation
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
 from lambda_vpc_operator.planner.validation import Problem, Severity
+from lambda_vpc_operator.reconciliation import guarding
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reporting import Reporter
 
 logger = logging.getLogger(__name__)
+
+# When Lambda says Active but the cached ENI list (aws.interfaces, shared per VPC) lacks one, it is
+# read again if older than this, rather than reporting a wait that is already over.
+FRESH_INTERFACES = 0.5
 
 
 def utcnow() -> datetime.datetime:
@@ -69,6 +75,7 @@ class Reconciler:
         self.aws = aws
         self.settings = settings
         self.now = clock
+        self.guard = guarding.Guard(aws, settings)
 
     def clock(self) -> str:
         """The current time as status writes it (RFC 3339, UTC, seconds)."""
@@ -103,8 +110,13 @@ class Reconciler:
         reporter: Reporter,
         memory: AttachmentMemory,
         conflict_with: str | None = None,
+        context: guarding.Context | None = None,
     ) -> float:
-        """Take one step towards the spec; return the seconds until the next look."""
+        """Take one step towards the spec; return the seconds until the next look.
+
+        ``context`` (policies, claims) turns the guardrails on (``guarding``); without it, only the
+        claims decide conflicts, as before the guardrails existed.
+        """
         status: Mapping[str, Any] = memory.status if memory.status is not None else view.status
         generation = view.generation
         if status.get("observedGeneration") != generation:
@@ -140,10 +152,16 @@ class Reconciler:
             conflict_with=conflict_with,
             attempt=memory.attempt,
             resync=resync,
+            update_sent=memory.update_generation == generation,
         )
         observed: FunctionObservation | None = None
         observed_ok = False
-        if conflict_with is None:
+        if context is not None:
+            # Guardrails: the tenant policy before any AWS call; ownership from the function's tag.
+            situation, observed, observed_ok = await self._guarded_look(
+                view, spec, ref, situation, memory, reporter, context
+            )
+        elif conflict_with is None:
             desired = planning.desired_vpc(spec)
             problems, failure = await self._preflight(ref, desired, generation, memory, reporter, resync)
             situation = dataclasses.replace(situation, problems=problems, read_failure=failure)
@@ -151,6 +169,8 @@ class Reconciler:
                 observed, failure = await self._observe(ref)
                 observed_ok = failure is None
                 situation = dataclasses.replace(situation, observed=observed, read_failure=failure)
+        network = await self._network(ref, spec, observed, status, memory, generation)
+        situation = dataclasses.replace(situation, network=network)
 
         plan = planning.plan_attachment(spec, situation)
         if plan.action is not None:
@@ -159,7 +179,9 @@ class Reconciler:
             try:
                 observed = await self.aws.functions.update_vpc(ref, plan.action.vpc, plan.action.revision_id)
                 observed_ok = True
-                after = dataclasses.replace(situation, observed=observed, attempt=0)
+                memory.update_generation = generation
+                network = await self._network(ref, spec, observed, status, memory, generation)
+                after = dataclasses.replace(situation, observed=observed, attempt=0, update_sent=True, network=network)
             except AwsError as exc:
                 logger.info("%s: UpdateFunctionConfiguration refused: %s", view.key, exc.failure.code)
                 after = dataclasses.replace(situation, action_failure=exc.failure)
@@ -182,9 +204,11 @@ class Reconciler:
                 last_sync_time=status.get("lastSyncTime"),
                 window=self.settings.reactivation_window,
             )
+            network_ready = tuple(c for c in plan.conditions or () if c.type == ConditionType.NETWORK_READY)
             plan = dataclasses.replace(
                 plan,
-                conditions=revival.conditions if revival.conditions is not None else plan.conditions,
+                # The reactivation speaks for Ready; NetworkReady stays what the network is.
+                conditions=revival.conditions + network_ready if revival.conditions is not None else plan.conditions,
                 events=plan.events + revival.events,
                 requeue_after=_sooner(plan.requeue_after, revival.requeue_after),
             )
@@ -204,10 +228,57 @@ class Reconciler:
             memory.attempt += 1
         else:
             memory.attempt = 0
+        if plan.outcome == Outcome.IN_SYNC:
+            memory.update_generation = None  # our write took effect: a later failure is not ours
+        if any(e.reason == Reason.SLOW_PROVISIONING for e in plan.events):
+            memory.slow_generation = generation  # posted once per generation
         if plan.requeue_after is None:
             memory.resync_due = True
             return self.settings.resync_interval
         return min(plan.requeue_after, self.settings.resync_interval)
+
+    async def _guarded_look(
+        self,
+        view: AttachmentView,
+        spec: AttachmentSpec,
+        ref: FunctionRef,
+        situation: planning.Situation,
+        memory: AttachmentMemory,
+        reporter: Reporter,
+        context: guarding.Context,
+    ) -> tuple[planning.Situation, FunctionObservation | None, bool]:
+        """Policy, preflight (network, routes), GetFunction, ownership and role: each step only if the
+        ones before found no error, so a denied attachment costs no AWS call at all. Returns the
+        situation, the observation and whether GetFunction answered (None: the function is gone)."""
+        generation = situation.generation
+        # The claims' verdict waits for the owner tag (step 5): until then a passing read failure
+        # must not show as a Conflict (a younger tag owner would flap).
+        older_claim, situation = situation.conflict_with, dataclasses.replace(situation, conflict_with=None)
+        denied = await self.guard.policy(view.namespace, spec, ref, context)
+        memory.policy_denied = bool(denied)
+        if denied:
+            return dataclasses.replace(situation, problems=denied), None, False
+        first_look = memory.preflight_generation != generation
+        problems, failure = await self._preflight(
+            ref, planning.desired_vpc(spec), generation, memory, reporter, situation.resync
+        )
+        if failure is None and not validation.errors_of(list(problems)):
+            extra, failure = await self.guard.network(view.namespace, spec, ref, context, refresh=first_look)
+            memory.policy_denied = any(p.reason == Reason.POLICY_DENIED for p in extra)
+            problems = (*extra, *problems)
+            guarding.post_once(memory, reporter, generation, extra)
+        situation = dataclasses.replace(situation, problems=problems, read_failure=failure)
+        if failure is not None or validation.errors_of(list(problems)):
+            return situation, None, False
+        observed, failure = await self._observe(ref)
+        situation = dataclasses.replace(situation, observed=observed, read_failure=failure)
+        if observed is None:
+            return situation, None, failure is None
+        before = len(situation.problems)
+        situation = dataclasses.replace(situation, conflict_with=older_claim)
+        situation = await self.guard.function(view.key, ref, observed, situation, context)
+        guarding.post_once(memory, reporter, generation, tuple(situation.problems[before:]))
+        return situation, observed, True
 
     @staticmethod
     def _revivable(plan: Plan, observed: FunctionObservation, status: Mapping[str, Any]) -> bool:
@@ -242,6 +313,8 @@ class Reconciler:
         if memory.preflight_generation == generation and not resync:
             return memory.problems, None
         first_time = memory.preflight_generation != generation
+        if first_time:
+            memory.facts = None
         try:
             facts = await self.aws.networks.describe(
                 ref.region or self.settings.default_region,
@@ -264,12 +337,61 @@ class Reconciler:
                 raise
         else:
             problems = tuple(validation.validate_network(desired, facts))
+            memory.facts = facts
         memory.preflight_generation, memory.problems = generation, problems
         if first_time:
             for problem in problems:
                 if problem.severity == Severity.WARNING:
                     reporter.post(Event(EventType.WARNING, problem.reason, problem.message))
         return problems, None
+
+    async def _network(
+        self,
+        ref: FunctionRef,
+        spec: AttachmentSpec,
+        observed: FunctionObservation | None,
+        status: Mapping[str, Any],
+        memory: AttachmentMemory,
+        generation: int,
+    ) -> networking.NetworkSituation:
+        """The Hyperplane ENIs that matter now: of the function's VPC once it holds (or applies) the
+        spec's configuration, and of any VPC it just left (aws.interfaces: one shared read per VPC)."""
+        region = ref.region or self.settings.default_region
+        desired = planning.desired_vpc(spec)
+        enis: tuple[InterfaceFacts, ...] | None = None
+        failure: Failure | None = None
+        vpc_id = networking.interfaces_vpc(desired, observed)
+        if vpc_id:
+            try:
+                enis = await self.aws.interfaces.in_vpc(region, vpc_id)
+                age = self.aws.interfaces.age(region, vpc_id)
+                if (
+                    observed is not None
+                    and readiness.lambda_ready(desired, observed)
+                    and readiness.subnets_without_interface(desired, enis)
+                    and age is not None
+                    and age > FRESH_INTERFACES
+                ):
+                    enis = await self.aws.interfaces.in_vpc(region, vpc_id, max_age=FRESH_INTERFACES)
+            except AwsError as exc:
+                logger.info("%s: DescribeNetworkInterfaces failed: %s", ref.name, exc.failure.code)
+                enis, failure = None, exc.failure
+        previous: dict[str, tuple[InterfaceFacts, ...]] = {}
+        for left in sorted(networking.previous_vpcs(status, observed)):
+            try:
+                previous[left] = await self.aws.interfaces.in_vpc(region, left)
+            except AwsError as exc:
+                logger.info("%s: DescribeNetworkInterfaces of %s failed: %s", ref.name, left, exc.failure.code)
+        return networking.NetworkSituation(
+            now=self.now(),
+            enis=enis,
+            previous_enis=previous,
+            facts=memory.facts,
+            status=status,
+            readiness_timeout=spec.readiness_timeout,
+            slow_reported=memory.slow_generation == generation,
+            read_failure=failure,
+        )
 
     async def _observe(self, ref: FunctionRef) -> tuple[FunctionObservation | None, Failure | None]:
         try:
@@ -301,6 +423,7 @@ class Reconciler:
                 wanted["lastSyncTime"] = now
         if plan.applied:
             wanted["appliedGeneration"] = generation
+        wanted.update(plan.status_fields)
         stored = await self._write(reporter, memory, status, wanted)
         for event in plan.events:
             reporter.post(event)
@@ -328,6 +451,7 @@ class Reconciler:
         reporter: Reporter,
         memory: AttachmentMemory,
         owned: bool,
+        context: guarding.Context | None = None,
     ) -> float | None:
         """One step of a deletion; None when the finalizer may go, else seconds until the next step."""
         status: Mapping[str, Any] = memory.status if memory.status is not None else view.status
@@ -338,6 +462,12 @@ class Reconciler:
         observed, failure = await self._observe(ref)
         if failure is None and observed is None:
             failure = Failure(FailureKind.NOT_FOUND, "ResourceNotFoundException", "function not found")
+        why: str | None = None
+        if context is not None:
+            # A policy that now denies it, or another attachment's owner tag: leave the function alone.
+            owned, why = await self.guard.release_verdict(
+                view.key, view.namespace, spec, ref, observed, context, owned
+            )
         release = planning.Release(
             policy=spec.deletion_policy,
             observed=observed,
@@ -346,6 +476,8 @@ class Reconciler:
             attempt=memory.attempt,
             detach_sent=memory.detach_sent,
         )
+        if why is not None:
+            release = dataclasses.replace(release, not_owned=why)
         function = spec.function_name
         plan = planning.plan_release(function, release)
         if plan.action is not None:

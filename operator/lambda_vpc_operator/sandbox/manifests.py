@@ -15,7 +15,7 @@ from typing import Any
 import kubernetes
 import yaml
 
-from lambda_vpc_operator.models import attachments, crds
+from lambda_vpc_operator.models import attachments, crds, policies
 
 EXPECT_ANNOTATION = "sandbox.lambdavpc.dev/expect"
 
@@ -58,8 +58,35 @@ def ensure_namespace(client: kubernetes.client.ApiClient, name: str) -> None:
             raise
 
 
+def apply_policy(client: kubernetes.client.ApiClient, document: Mapping[str, Any]) -> dict[str, Any]:
+    """Create the (cluster-scoped) LambdaVpcPolicy, or replace its spec if it exists."""
+    api: Any = kubernetes.client.CustomObjectsApi(client)
+    try:
+        created: dict[str, Any] = api.create_cluster_custom_object(
+            policies.GROUP, policies.VERSION, policies.PLURAL, dict(document)
+        )
+        return created
+    except kubernetes.client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    # A merge patch of the whole spec would keep lists the new document dropped: send null for them.
+    name = document["metadata"]["name"]
+    current = api.get_cluster_custom_object(policies.GROUP, policies.VERSION, policies.PLURAL, name)
+    spec = {key: None for key in current.get("spec") or {}}
+    spec.update(document["spec"])
+    patched: dict[str, Any] = api.patch_cluster_custom_object(
+        policies.GROUP, policies.VERSION, policies.PLURAL, name, {"spec": spec}
+    )
+    return patched
+
+
 def apply_attachment(client: kubernetes.client.ApiClient, document: Mapping[str, Any]) -> dict[str, Any]:
-    """Create the attachment, or merge-patch its spec and metadata if it exists (like kubectl apply)."""
+    """Create the attachment, or merge-patch its spec and metadata if it exists (like kubectl apply).
+
+    A LambdaVpcPolicy document (examples/ ship one) is applied as a policy instead.
+    """
+    if document.get("kind") == policies.KIND:
+        return apply_policy(client, document)
     api: Any = kubernetes.client.CustomObjectsApi(client)
     namespace = document["metadata"].get("namespace", "default")
     ensure_namespace(client, namespace)

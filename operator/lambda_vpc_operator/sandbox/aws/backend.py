@@ -19,7 +19,7 @@ from typing import Any
 
 from moto.awslambda.exceptions import UnknownFunctionException
 
-from . import budgets, config, exceptions, networking
+from . import budgets, config, exceptions, networking, permissions
 from .clock import Clock
 from .functions import FunctionRecord, Operation, OperationKind, State
 from .networking import Combo, EniStatus, Failure, HyperplaneEni, VpcSettings
@@ -35,6 +35,13 @@ class ControlError(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _gone(missing: LookupError) -> Failure:
+    """aws-facts "Errors": a subnet or security group that is gone fails the change later."""
+    name = str(missing).strip("'\"")
+    code = "InvalidSubnet" if name.startswith("subnet-") else "InvalidSecurityGroup"
+    return Failure(code, f"The resource '{name}' does not exist.")
 
 
 def configure_moto() -> None:
@@ -114,8 +121,12 @@ class SimulatorBackend:
         self.regions: dict[tuple[str, str], RegionState] = {}
         self.subnet_failures: dict[str, Failure] = {}
         self.free_addresses: dict[str, int] = {}
+        self.address_bases: dict[str, int] = {}  # moto's own count of a subnet whose count we set
         self.eni_quotas: dict[str, int] = {}
+        self.combo_delays: dict[Combo, float] = {}  # eni_create_delay per combination
         self.invocations: list[Invocation] = []
+        # "service:Operation"s answered AccessDenied, as if the operator's role lacked them (permissions).
+        self.denied_operations: set[str] = set()
         self.counter.reset()
 
     def reset(self) -> None:
@@ -184,19 +195,44 @@ class SimulatorBackend:
                 eni.status, eni.delete_at = EniStatus.READY, None
             return
         vpc_id = networking.vpc_of_subnet(r.ec2, combo.subnet_id)
-        failure = self._capacity_failure(r, combo, vpc_id)
+        failure = self._capacity_failure(r, combo, vpc_id) or self._role_failure(r, function)
+        eni_id = None
+        if failure is None:
+            try:
+                # aws-facts "Hyperplane ENIs" / "moto 5.2": visible in EC2 at once, status attaching
+                # while Lambda builds it (the function stays Pending / InProgress meanwhile).
+                eni_id = networking.create_lambda_eni(r.ec2, combo, function, networking.ATTACHING)
+            except LookupError as gone:
+                failure = _gone(gone)
         reserved = failure is None and combo.subnet_id in self.free_addresses
         if reserved:
             self.free_addresses[combo.subnet_id] -= 1
-        # aws-facts "Hyperplane ENIs": creating one can take several minutes.
+        # aws-facts "Hyperplane ENIs": creating one can take several minutes (per combination here).
+        delay = self.combo_delays.get(combo, self.config.eni_create_delay)
         r.enis[combo] = HyperplaneEni(
             combo,
             vpc_id,
             EniStatus.CREATING,
-            now + self.config.eni_create_delay,
+            now + delay,
             function,
+            eni_id=eni_id,
             failure=failure,
             reserved=reserved,
+        )
+
+    def _role_failure(self, r: RegionState, function: str) -> Failure | None:
+        """aws-facts "IAM" / "Errors": Lambda creates ENIs with the function's execution role; without
+        ec2:CreateNetworkInterface the change fails later with InsufficientRolePermissions."""
+        try:
+            role = getattr(r.lambdas.get_function(function), "role", None)
+        except UnknownFunctionException:
+            return None
+        statements = permissions.role_statements(r.account, str(role)) if role else None
+        if statements is None or permissions.decide(networking.ENI_ACTION, statements)[0] == "allowed":
+            return None  # a role moto does not know is given the benefit of the doubt
+        return Failure(
+            "InsufficientRolePermissions",
+            f"The provided execution role {role} does not have permissions to call CreateNetworkInterface on EC2",
         )
 
     def _capacity_failure(self, r: RegionState, combo: Combo, vpc_id: str) -> Failure | None:
@@ -223,12 +259,15 @@ class SimulatorBackend:
     def _finish_eni(self, r: RegionState, eni: HyperplaneEni, at: float) -> None:
         if eni.failure is None:
             try:
-                eni.eni_id = networking.create_lambda_eni(r.ec2, eni.combo, eni.requested_by)
+                if eni.eni_id is None or not networking.set_eni_status(r.ec2, eni.eni_id, networking.IN_USE):
+                    eni.eni_id = networking.create_lambda_eni(r.ec2, eni.combo, eni.requested_by)
                 eni.status = EniStatus.READY
             except LookupError as gone:
-                code = "InvalidSubnet" if str(gone).startswith("subnet-") else "InvalidSecurityGroup"
-                eni.failure = Failure(code, f"The resource '{gone}' does not exist.")
+                eni.failure = _gone(gone)
         if eni.failure is not None:
+            if eni.eni_id is not None:
+                networking.delete_eni(r.ec2, eni.eni_id)
+                eni.eni_id = None
             eni.status = EniStatus.FAILED
             self._refund(eni)
         self._release_unused(r, at)
@@ -493,6 +532,18 @@ class SimulatorBackend:
             self.free_addresses.pop(subnet_id, None)
         else:
             self.free_addresses[subnet_id] = int(n)
+        # DescribeSubnets tells the same story (AvailableIpAddressCount), in every region holding it.
+        for r in self.regions.values():
+            if networking.find_subnet(r.ec2, subnet_id) is not None:
+                networking.set_subnet_available_addresses(r.ec2, subnet_id, n, self.address_bases)
+
+    def set_combination_delay(self, subnet_id: str, group_ids: list[str], seconds: float | None) -> None:
+        """eni_create_delay for one (subnet, security-group set); None: back to the default."""
+        combo = Combo(subnet_id, frozenset(group_ids))
+        if seconds is None:
+            self.combo_delays.pop(combo, None)
+        else:
+            self.combo_delays[combo] = float(seconds)
 
     def set_eni_quota(self, vpc_id: str, n: int) -> None:
         self.eni_quotas[vpc_id] = int(n)
@@ -509,15 +560,21 @@ class SimulatorBackend:
         r, _ = self._function(region, function, account)
         r.rebuild_failures[function] = Failure(reason_code, reason)
 
-    def replace_eni(self, subnet_id: str, group_ids: list[str]) -> dict[str, Any]:
-        """AWS may replace a Hyperplane ENI: the old id goes, a new one comes at once."""
+    def replace_eni(self, subnet_id: str, group_ids: list[str], delay: float = 0.0) -> dict[str, Any]:
+        """AWS may replace a Hyperplane ENI (aws-facts "Hyperplane ENIs": Lambda manages them and may
+        delete and recreate them): the old id goes at once, the new one is ``attaching`` for
+        ``delay`` seconds, then ``in-use``; the functions using it stay Active throughout."""
         combo = Combo(subnet_id, frozenset(group_ids))
         for r in self.regions.values():
             eni = r.enis.get(combo)
             if eni is not None and eni.status in (EniStatus.READY, EniStatus.DELETING) and eni.eni_id:
                 old = eni.eni_id
                 networking.delete_eni(r.ec2, old)
-                eni.eni_id = networking.create_lambda_eni(r.ec2, combo, eni.requested_by)
+                if delay > 0:
+                    eni.eni_id = networking.create_lambda_eni(r.ec2, combo, eni.requested_by, networking.ATTACHING)
+                    eni.status, eni.delete_at, eni.ready_at = EniStatus.CREATING, None, self.clock.now() + delay
+                else:
+                    eni.eni_id = networking.create_lambda_eni(r.ec2, combo, eni.requested_by)
                 return {"old_eni_id": old, "new_eni_id": eni.eni_id}
         raise ControlError(f"No Hyperplane ENI for {combo.describe()}.", 404)
 

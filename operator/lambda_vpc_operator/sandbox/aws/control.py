@@ -75,7 +75,10 @@ ROUTES: dict[str, Route] = {
         a.get("reason", "Lambda could not restore the resources of the function."),
         **_scope(a),
     ),
-    "replace_eni": lambda b, a: b.replace_eni(a["subnet_id"], list(a["group_ids"])),
+    "replace_eni": lambda b, a: b.replace_eni(a["subnet_id"], list(a["group_ids"]), float(a.get("delay", 0.0))),
+    "set_combination_delay": lambda b, a: b.set_combination_delay(
+        a["subnet_id"], list(a["group_ids"]), None if a.get("seconds") is None else float(a["seconds"])
+    ),
     "calls": _calls,
     "throttled": _throttled,
     "reset_calls": lambda b, a: b.counter.reset(),
@@ -83,6 +86,10 @@ ROUTES: dict[str, Route] = {
     "enis": lambda b, a: b.enis(),
     "functions": lambda b, a: b.functions(),
     "reset": lambda b, a: b.reset(),
+    "deny": lambda b, a: b.denied_operations.update(a["operations"]),
+    "allow": lambda b, a: (
+        b.denied_operations.difference_update(a["operations"]) if a.get("operations") else b.denied_operations.clear()
+    ),
 }
 
 
@@ -210,7 +217,8 @@ class SimulatorControl:
         self._call("inject_subnet_failure", subnet_id=subnet_id, reason_code=reason_code, reason=reason)
 
     def set_subnet_free_addresses(self, subnet_id: str, n: int | None) -> None:
-        """How many more ENIs the subnet can take (0: SubnetOutOfIPAddresses); None: unlimited."""
+        """How many more ENIs the subnet can take (0: SubnetOutOfIPAddresses); None: unlimited.
+        DescribeSubnets' AvailableIpAddressCount says the same (None: the CIDR's own count)."""
         self._call("set_subnet_free_addresses", subnet_id=subnet_id, n=n)
 
     def set_eni_quota(self, vpc_id: str, n: int) -> None:
@@ -233,9 +241,15 @@ class SimulatorControl:
             "fail_next_rebuild", function=function, reason_code=reason_code, reason=reason, region=region
         )
 
-    def replace_eni(self, subnet_id: str, group_ids: list[str]) -> dict[str, str]:
-        """Replace the ENI of a combination at once (new id); returns old_eni_id, new_eni_id."""
-        return dict(self._call("replace_eni", subnet_id=subnet_id, group_ids=list(group_ids)))
+    def replace_eni(self, subnet_id: str, group_ids: list[str], delay: float = 0.0) -> dict[str, str]:
+        """Replace the ENI of a combination (new id at once, ``attaching`` for ``delay`` simulated
+        seconds, then ``in-use``); returns old_eni_id, new_eni_id."""
+        return dict(self._call("replace_eni", subnet_id=subnet_id, group_ids=list(group_ids), delay=delay))
+
+    def set_combination_delay(self, subnet_id: str, group_ids: list[str], seconds: float | None) -> None:
+        """How long creating the ENI of this (subnet, security-group set) takes (simulated seconds);
+        None: back to the default ``eni_create_delay``."""
+        self._call("set_combination_delay", subnet_id=subnet_id, group_ids=list(group_ids), seconds=seconds)
 
     # -- observations ------------------------------------------------------------------------------
 
@@ -261,6 +275,15 @@ class SimulatorControl:
     def functions(self) -> list[dict[str, Any]]:
         """The simulator's lifecycle records of the functions."""
         return list(self._call("functions"))
+
+    def deny(self, *operations: str) -> None:
+        """Answer these ``service:Operation``s AccessDenied (UnauthorizedOperation for EC2), as if the
+        caller's role lacked them, e.g. ``deny("iam:SimulatePrincipalPolicy")``."""
+        self._call("deny", operations=list(operations))
+
+    def allow(self, *operations: str) -> None:
+        """Undo ``deny`` for these operations, or for every operation when none is named."""
+        self._call("allow", operations=list(operations))
 
     def reset(self) -> None:
         """moto's backends and all simulator state back to new (config, clock, counters too)."""

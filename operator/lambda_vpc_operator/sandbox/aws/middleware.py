@@ -13,7 +13,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterable
 
-from . import control, custom_ids, exceptions, routing, wire
+from . import control, custom_ids, exceptions, patches, permissions, routing, wire
 from .backend import SimulatorBackend, configure_moto
 from .config import DEFAULT_ACCOUNT_ID
 from .responses import LambdaResponses
@@ -47,6 +47,7 @@ class SimulatorMiddleware:
     def __init__(self, backend: SimulatorBackend, moto_app: wire.WsgiApp) -> None:
         self.backend = backend
         self.moto_app = moto_app
+        patches.apply()  # moto's answers the operator's checks read (IPv6 subnets)
 
     def __call__(self, environ: wire.Environ, start_response: wire.StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
@@ -69,6 +70,11 @@ class SimulatorMiddleware:
             operation = self._operation(identity, method, body, query, headers)
             if operation is not None:
                 self.backend.counter.record(operation)
+                if operation in self.backend.denied_operations:
+                    return permissions.denied_response(operation, account_of(identity.access_key))
+                if operation == permissions.SIMULATE:
+                    # aws-facts "moto 5.2": iam:SimulatePrincipalPolicy is not implemented; we answer it.
+                    return permissions.simulate_principal_policy(account_of(identity.access_key), body)
             with custom_ids.custom_id(body):
                 return wire.call_app(self.moto_app, environ, body)
 
@@ -99,6 +105,9 @@ class SimulatorMiddleware:
         match = routing.match_lambda(method, path, query)
         operation = match.operation if match is not None else "Unknown"
         account = account_of(identity.access_key)
+        if f"lambda:{operation}" in self.backend.denied_operations:
+            self.backend.counter.record(f"lambda:{operation}")
+            return permissions.denied_response(f"lambda:{operation}", account)
         region = identity.region or DEFAULT_REGION
         wait = self.backend.budgets.take(account, region, operation)
         if wait > 0:

@@ -154,11 +154,12 @@ def check_vpc_config(ec2: Any, vpc_config: dict[str, Any]) -> CheckedVpcConfig:
         )
     if ipv6:
         # aws-facts "VPC constraints": Ipv6AllowedForDualStack needs every subnet dual-stack.
-        single_stack = [sid for sid, s in subnets.items() if s is not None and not _has_ipv6(s)]
+        # ... and no IPv6-only subnet (no IPv4 CIDR) either.
+        single_stack = [sid for sid, s in subnets.items() if s is not None and not (_has_ipv6(s) and s.cidr_block)]
         if single_stack:
             raise exceptions.InvalidParameterValue(
-                "Ipv6AllowedForDualStack needs dual-stack subnets, but these subnets have no IPv6 CIDR "
-                f"block: {', '.join(single_stack)}."
+                "Ipv6AllowedForDualStack needs dual-stack subnets (an IPv4 and an IPv6 CIDR block), but these "
+                f"subnets are not: {', '.join(single_stack)}."
             )
 
     deferred = None
@@ -195,12 +196,20 @@ def vpc_of_subnet(ec2: Any, subnet_id: str) -> str:
     return str(subnet.vpc_id) if subnet is not None else ""
 
 
-def create_lambda_eni(ec2: Any, combo: Combo, function_name: str) -> str:
+#: EC2 NetworkInterface Status values the simulator uses (aws-facts "Hyperplane ENIs": status
+#: filter values available, associated, attaching, in-use, detaching).
+ATTACHING = "attaching"
+IN_USE = "in-use"
+
+
+def create_lambda_eni(ec2: Any, combo: Combo, function_name: str, status: str = IN_USE) -> str:
     """Create the Hyperplane ENI of a combination in moto's EC2 backend; returns its id.
 
     aws-facts "Hyperplane ENIs" / "moto 5.2": interface type ``lambda`` (settable only on the
     backend object), found with DescribeNetworkInterfaces filters interface-type, subnet-id,
-    group-id, vpc-id, status. Raises LookupError when the subnet or a group is gone.
+    group-id, vpc-id, status. ``status`` is ``attaching`` while Lambda builds it, ``in-use`` once
+    done. moto counts its address against the subnet's AvailableIpAddressCount at once. Raises
+    LookupError when the subnet or a group is gone.
     """
     subnet = find_subnet(ec2, combo.subnet_id)
     if subnet is None:
@@ -216,10 +225,39 @@ def create_lambda_eni(ec2: Any, combo: Combo, function_name: str) -> str:
         description=f"AWS Lambda VPC ENI-{function_name}-{uuid.uuid4()}",
     )
     eni.interface_type = "lambda"
-    eni.status = "in-use"
+    eni.status = status
     eni.requester_managed = True
     eni.requester_id = "AROAEXAMPLELAMBDAHYPERPLANE:lambda"
     return str(eni.id)
+
+
+def set_eni_status(ec2: Any, eni_id: str, status: str) -> bool:
+    """Move an ENI to another EC2 status; False if it is gone."""
+    eni = ec2.enis.get(eni_id)
+    if eni is None:
+        return False
+    eni.status = status
+    return True
+
+
+def set_subnet_available_addresses(ec2: Any, subnet_id: str, n: int | None, base: dict[str, int]) -> None:
+    """Make DescribeSubnets' AvailableIpAddressCount of ``subnet_id`` say ``n`` now (moto then keeps
+    counting ENIs against it); None restores the CIDR's own count. ``base`` remembers the original."""
+    subnet = find_subnet(ec2, subnet_id)
+    if subnet is None:
+        return
+    if subnet_id not in base:
+        base[subnet_id] = int(subnet._available_ip_addresses)
+    if n is None:
+        subnet._available_ip_addresses = base.pop(subnet_id)
+    else:
+        taken = base[subnet_id] - int(subnet.available_ip_address_count)
+        subnet._available_ip_addresses = int(n) + taken
+
+
+#: aws-facts "IAM": Lambda creates a function's ENIs with its execution role, which needs
+#: ec2:CreateNetworkInterface (AWSLambdaVPCAccessExecutionRole); the rest of that policy is not checked.
+ENI_ACTION = "ec2:CreateNetworkInterface"
 
 
 def delete_eni(ec2: Any, eni_id: str) -> None:

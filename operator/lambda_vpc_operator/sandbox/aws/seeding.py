@@ -3,14 +3,16 @@
 Why: the sandbox, the end-to-end tests and the benchmarks need the same realistic starting point:
 a VPC with private subnets in two AZs behind a NAT gateway and a third without one, a second VPC
 (to switch to, or to mix by mistake), a VPC with dedicated tenancy (which Lambda refuses), security
-groups, an execution role with the VPC permissions, and a few functions, one already attached.
-It goes through the simulator's HTTP endpoint, so it exercises the same paths as the operator.
+groups, an execution role with the VPC permissions (and two without them, for the role preflight), a
+dual-stack and an IPv6-only subnet, and a few functions, one already attached. It goes through the
+simulator's HTTP endpoint, so it exercises the same paths as the operator.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import ipaddress
 import json
 import time
 import zipfile
@@ -86,6 +88,12 @@ class DemoAccount:
     role_arn: str  # "lambda-vpc-demo-exec"
     functions: tuple[str, ...]  # every function created
     attached_function: str  # the one created in the demo VPC
+    # aws-facts "VPC constraints" (Ipv6AllowedForDualStack): the demo VPC also has an IPv6 /56.
+    dual_stack_subnet_id: str = ""  # 10.0.4.0/24 + an IPv6 /64, <region>a, main route table
+    ipv6_only_subnet_id: str = ""  # an IPv6 /64 only, <region>b, main route table
+    # aws-facts "IAM": roles without the ENI permissions, for the role preflight.
+    no_vpc_access_role_arn: str = ""  # "lambda-vpc-demo-logs-only": logs only (implicitDeny)
+    denied_role_arn: str = ""  # "lambda-vpc-demo-denied": VPC access plus a Deny of ec2:*NetworkInterface*
 
     @property
     def private_subnet_ids(self) -> tuple[str, str, str]:
@@ -142,6 +150,14 @@ DEMO_IDS = {
     "dedicated": "vpc-0dedicated",
     "dedicated-private-a": "subnet-0dedicateda",
     "dedicated-app": "sg-0dedicated",
+    "demo-dualstack-a": "subnet-0demodualstack",
+    "demo-ipv6only-b": "subnet-0demoipv6only",
+}
+#: aws-facts "IAM": a role that may write logs but not manage ENIs, and one that denies them explicitly.
+LOGS_ONLY_POLICY = {"Version": "2012-10-17", "Statement": [VPC_ACCESS_POLICY["Statement"][1]]}
+DENY_ENIS_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Deny", "Action": ["ec2:*NetworkInterface*"], "Resource": "*"}],
 }
 
 
@@ -200,6 +216,19 @@ def seed_demo_account(endpoint_url: str, region: str = "us-east-1", *, settle: b
     ec2.create_route(RouteTableId=private_rt_id, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat_id)
     for private in (private_a, private_b):
         ec2.associate_route_table(RouteTableId=private_rt_id, SubnetId=private)
+    # aws-facts "VPC constraints": a dual-stack subnet (IPv4 and IPv6) and an IPv6-only one.
+    ec2.associate_vpc_cidr_block(VpcId=vpc_id, AmazonProvidedIpv6CidrBlock=True)
+    described = ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"][0]
+    v6 = next(a["Ipv6CidrBlock"] for a in described.get("Ipv6CidrBlockAssociationSet") or ())
+    v6_subnets = list(ipaddress.IPv6Network(v6).subnets(new_prefix=64))[:3]
+    dual_stack = ec2.create_subnet(
+        VpcId=vpc_id, CidrBlock="10.0.4.0/24", Ipv6CidrBlock=str(v6_subnets[1]), AvailabilityZone=az[0],
+        TagSpecifications=_spec("subnet", "demo-dualstack-a", DEMO_IDS["demo-dualstack-a"]),
+    )["Subnet"]["SubnetId"]  # fmt: skip
+    ipv6_only = ec2.create_subnet(
+        VpcId=vpc_id, Ipv6Native=True, Ipv6CidrBlock=str(v6_subnets[2]), AvailabilityZone=az[1],
+        TagSpecifications=_spec("subnet", "demo-ipv6only-b", DEMO_IDS["demo-ipv6only-b"]),
+    )["Subnet"]["SubnetId"]  # fmt: skip
     app_sg = group(vpc_id, "demo-app", "Lambda functions of the demo")
     db_sg = group(vpc_id, "demo-db", "Databases of the demo")
 
@@ -223,6 +252,23 @@ def seed_demo_account(endpoint_url: str, region: str = "us-east-1", *, settle: b
         PolicyName="AWSLambdaVPCAccessExecutionRole",
         PolicyDocument=json.dumps(VPC_ACCESS_POLICY),
     )
+
+    extra_roles: dict[str, str] = {}
+    for role_name, policy in (("lambda-vpc-demo-logs-only", LOGS_ONLY_POLICY), ("lambda-vpc-demo-denied", None)):
+        created = iam.create_role(
+            RoleName=role_name,
+            AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+            Description="Execution role of the demo without the VPC permissions (role preflight)",
+        )
+        extra_roles[role_name] = str(created["Role"]["Arn"])
+        if policy is not None:
+            iam.put_role_policy(RoleName=role_name, PolicyName="LogsOnly", PolicyDocument=json.dumps(policy))
+        else:
+            iam.put_role_policy(
+                RoleName=role_name, PolicyName="AWSLambdaVPCAccessExecutionRole",
+                PolicyDocument=json.dumps(VPC_ACCESS_POLICY),
+            )  # fmt: skip
+            iam.put_role_policy(RoleName=role_name, PolicyName="DenyEnis", PolicyDocument=json.dumps(DENY_ENIS_POLICY))
 
     code = handler_zip()
     for name in (*DETACHED_FUNCTIONS, ATTACHED_FUNCTION):
@@ -266,6 +312,10 @@ def seed_demo_account(endpoint_url: str, region: str = "us-east-1", *, settle: b
         role_arn=role_arn,
         functions=functions,
         attached_function=ATTACHED_FUNCTION,
+        dual_stack_subnet_id=str(dual_stack),
+        ipv6_only_subnet_id=str(ipv6_only),
+        no_vpc_access_role_arn=extra_roles["lambda-vpc-demo-logs-only"],
+        denied_role_arn=extra_roles["lambda-vpc-demo-denied"],
     )
 
 

@@ -1,0 +1,125 @@
+"""The Hyperplane ENIs of a VPC, read with one filtered DescribeNetworkInterfaces per VPC.
+
+aws-facts "Hyperplane ENIs": Lambda builds one ENI of interface type ``lambda`` per (subnet,
+security-group set) and shares it; they are found with DescribeNetworkInterfaces filtered by
+interface-type=lambda plus vpc-id. aws-facts "Rate limits": DescribeNetworkInterfaces without a
+filter has a small bucket (50, refill 10/s), so every request here is filtered.
+
+Why per VPC, and not per attachment with subnet-id / group-id filters: a thousand attachments
+usually live in a handful of VPCs. One answer for (region, VPC), kept for ``INTERFACES_TTL`` and
+shared by every attachment in that VPC, costs one request per VPC per few seconds however many
+functions wait; concurrent askers of the same VPC share the request in flight (as
+``observing.GetFunctionObserver`` does for functions). A VPC holds at most 500 Lambda ENIs by
+default, so with ``MaxResults`` 1000 one request is one page.
+
+Which ENI serves which function is decided by subnet plus exact security-group set
+(``models.interfaces.interfaces_by_subnet``), never by the description text (aws-facts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from lambda_vpc_operator.aws import calling, clients
+from lambda_vpc_operator.models import interfaces
+
+# Short: a waiting attachment polls every 2 s at first (planner.delays.FIRST_WAIT), and an ENI
+# that turned in-use should show within one poll; long enough that N attachments polling one VPC
+# together cost one request.
+INTERFACES_TTL = 2.0
+# DescribeNetworkInterfaces MaxResults is 5..1000 (botocore ec2 2016-11-15); the default quota of
+# 500 Lambda ENIs per VPC (aws-facts) fits one page.
+PAGE_SIZE = 1000
+
+_Key = tuple[str, str]  # (region, vpc id)
+Enis = tuple[interfaces.InterfaceFacts, ...]
+
+
+class Interfaces:
+    """The Lambda ENIs of each VPC, cached for ``ttl`` and fetched once for concurrent askers."""
+
+    def __init__(
+        self,
+        clients: clients.AwsClients,
+        ttl: float = INTERFACES_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clients = clients
+        self.ttl = ttl
+        self.clock = clock
+        self._cache: dict[_Key, tuple[float, Enis]] = {}
+        self._in_flight: dict[_Key, asyncio.Task[Enis]] = {}
+
+    async def in_vpc(self, region: str | None, vpc_id: str, *, max_age: float | None = None) -> Enis:
+        """Every Lambda ENI of ``vpc_id``, no older than ``max_age`` seconds (default: the TTL)."""
+        key = (region or self.clients.default_region, vpc_id)
+        limit = self.ttl if max_age is None else max_age
+        cached = self._cache.get(key)
+        if cached is not None and self.clock() - cached[0] <= limit:
+            return cached[1]
+        task = self._in_flight.get(key)
+        if task is None:
+            # A request already in flight started after any cached answer: it is fresh enough.
+            task = asyncio.create_task(self._fetch(key), name=f"describing ENIs of {key[0]}/{key[1]}")
+            self._in_flight[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        # Shielded: one caller's cancellation must not cancel the request the others wait for.
+        return await asyncio.shield(task)
+
+    async def serving(
+        self,
+        region: str | None,
+        vpc_id: str,
+        subnet_ids: Iterable[str],
+        group_ids: Iterable[str],
+        *,
+        max_age: float | None = None,
+    ) -> Mapping[str, interfaces.InterfaceFacts]:
+        """The ENI of each subnet for exactly ``group_ids`` (subnets without one are absent)."""
+        enis = await self.in_vpc(region, vpc_id, max_age=max_age)
+        return interfaces.interfaces_by_subnet(enis, subnet_ids, group_ids)
+
+    def age(self, region: str | None, vpc_id: str) -> float | None:
+        """Seconds since the cached answer for the VPC was fetched; None if there is none."""
+        cached = self._cache.get((region or self.clients.default_region, vpc_id))
+        return None if cached is None else self.clock() - cached[0]
+
+    async def _fetch(self, key: _Key) -> Enis:
+        region, vpc_id = key
+        started = self.clock()
+        pages = await calling.call_pages(
+            self.clients.ec2(region),
+            "DescribeNetworkInterfaces",
+            Filters=[
+                {"Name": "interface-type", "Values": [interfaces.LAMBDA_INTERFACE_TYPE]},
+                {"Name": "vpc-id", "Values": [vpc_id]},
+            ],
+            PaginationConfig={"PageSize": PAGE_SIZE},
+        )
+        found = tuple(_interface(item) for page in pages for item in page.get("NetworkInterfaces") or ())
+        # Stamped with the time it was asked for: the answer is at least that fresh.
+        self._cache[key] = (started, found)
+        return found
+
+    def _forget(self, key: _Key, task: asyncio.Task[Enis]) -> None:
+        if self._in_flight.get(key) is task:
+            del self._in_flight[key]
+        # Retrieve the outcome so that a request whose callers all gave up is not logged as unhandled.
+        if not task.cancelled():
+            task.exception()
+
+
+def _interface(item: Mapping[str, Any]) -> interfaces.InterfaceFacts:
+    return interfaces.InterfaceFacts(
+        interface_id=item["NetworkInterfaceId"],
+        subnet_id=item.get("SubnetId") or "",
+        vpc_id=item.get("VpcId") or "",
+        availability_zone=item.get("AvailabilityZone") or "",
+        status=item.get("Status") or "",
+        private_ip_address=item.get("PrivateIpAddress") or None,
+        group_ids=frozenset(g["GroupId"] for g in item.get("Groups") or () if g.get("GroupId")),
+        interface_type=item.get("InterfaceType") or "",
+    )

@@ -1,0 +1,167 @@
+"""kopf glue for the guardrails: policy and namespace indexes, wake-ups, and the admission webhook.
+
+- ``lambda_vpc_policies`` indexes every LambdaVpcPolicy (cluster-wide), ``namespace_labels`` every
+  namespace's labels; with ``function_claims`` (handlers.attachments) they make the
+  ``guarding.Context`` each look and each admission request is judged in.
+- A policy or a namespace's labels changing wakes only the attachments whose verdict may flip
+  (``Guard.flipped``, no I/O), so editing a policy does not re-read a thousand functions.
+- With ``--webhook-port``, kopf's WebhookServer serves a validating webhook for attachments over
+  HTTPS: a create or spec change that a policy refuses, or that names a function another
+  attachment manages, fails at ``kubectl apply`` with the rule's message.
+
+The decisions are in ``reconciliation.guarding`` and the planner; nothing is decided here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import kopf
+
+from lambda_vpc_operator.models import attachments, policies
+from lambda_vpc_operator.models.functions import FunctionRef
+from lambda_vpc_operator.models.settings import OperatorSettings, WebhookSettings
+from lambda_vpc_operator.planner import policies as policy_rules
+from lambda_vpc_operator.reconciliation.guarding import Context, Guard
+from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
+from lambda_vpc_operator.reconciliation.reconciler import AttachmentView
+
+POLICY_RESOURCE = (policies.GROUP, policies.VERSION, policies.PLURAL)
+ATTACHMENT_RESOURCE = (attachments.GROUP, attachments.VERSION, attachments.PLURAL)
+NAMESPACE_RESOURCE = ("v1", "namespaces")
+POLICIES_INDEX = "lambda_vpc_policies"
+LABELS_INDEX = "namespace_labels"
+CLAIMS_INDEX = "function_claims"  # handlers.attachments
+POLICIES_KEY = "*"  # every policy under one key: all of them apply to every look
+WEBHOOK_ID = "validate-attachment"  # the webhook's URL path: https://HOST:PORT/validate-attachment
+_QUIET = ("wake_on_policy_change", "wake_on_namespace_change")
+
+logger = logging.getLogger(__name__)
+
+
+class _QuietWakeups(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(name in message for name in _QUIET)
+
+
+@dataclasses.dataclass
+class _Live:
+    memory: AttachmentMemory
+    namespace: str
+    spec: Mapping[str, Any]
+
+
+class Guardrails:
+    """The attachments' daemons register here; policy and namespace changes wake them."""
+
+    def __init__(self, guard: Guard, settings: OperatorSettings) -> None:
+        self.guard = guard
+        self.settings = settings
+        self.live: dict[str, _Live] = {}
+
+    # -- for handlers.attachments --
+
+    def context(self, indexes: Mapping[str, Any], namespace: str, spec: Mapping[str, Any]) -> Context:
+        """The cluster's side of one look or one admission request, from the kopf indexes."""
+        policy_index = indexes.get(POLICIES_INDEX) or {}
+        label_index = indexes.get(LABELS_INDEX) or {}
+        found = tuple(policy_index.get(POLICIES_KEY, ()))
+        labels = {namespace: dict(next(iter(label_index.get(namespace, ())), {}))}
+        claimants: frozenset[str] = frozenset()
+        claims = indexes.get(CLAIMS_INDEX) or {}
+        key = _function_key(spec, self.settings.default_region)
+        if key is not None and key in claims:
+            claimants = frozenset(claim.key for claim in claims[key])
+        return Context(policy_rules.PolicySet(found, labels, self.settings.policy_mode), claimants)
+
+    def track(self, view: AttachmentView, memory: AttachmentMemory) -> None:
+        self.live[view.key] = _Live(memory, view.namespace, view.spec)
+
+    def untrack(self, key: str) -> None:
+        self.live.pop(key, None)
+
+    # -- wake-ups --
+
+    def wake(self, indexes: Mapping[str, Any], namespaces: Iterable[str] | None = None) -> int:
+        """Wake the attachments (of ``namespaces``, or all) whose policy verdict may have flipped."""
+        wanted = set(namespaces) if namespaces is not None else None
+        woken = 0
+        for live in list(self.live.values()):
+            if wanted is not None and live.namespace not in wanted:
+                continue
+            context = self.context(indexes, live.namespace, live.spec)
+            if self.guard.flipped(live.namespace, live.spec, context, live.memory.policy_denied):
+                live.memory.wake.set()
+                woken += 1
+        return woken
+
+
+def _function_key(spec: Mapping[str, Any], default_region: str) -> str | None:
+    try:
+        return FunctionRef.parse(str(spec.get("functionName", "")), spec.get("region") or default_region).key
+    except ValueError:
+        return None
+
+
+def register(registry: kopf.OperatorRegistry, guardrails: Guardrails) -> None:
+    settings = guardrails.settings
+    logging.getLogger("kopf.objects").addFilter(_QuietWakeups())
+
+    @kopf.index(*POLICY_RESOURCE, id=POLICIES_INDEX, registry=registry)
+    def lambda_vpc_policies(name: str, spec: kopf.Spec, body: kopf.Body, **_: Any) -> dict[str, Any]:
+        try:
+            parsed = policies.PolicySpec.model_validate(dict(spec))
+        except ValueError as exc:
+            # A policy only ever allows: ignoring a broken one can only deny more (fail closed).
+            logger.warning("LambdaVpcPolicy %s is ignored: %s", name, exc)
+            kopf.warn(body, reason="InvalidPolicy", message=f"Ignored: {exc}"[:1024])
+            return {}
+        return {POLICIES_KEY: policy_rules.Policy(name, parsed)}
+
+    @kopf.index(*NAMESPACE_RESOURCE, id=LABELS_INDEX, registry=registry)
+    def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
+        return {name: dict(labels)}
+
+    @kopf.on.event(*POLICY_RESOURCE, id="wake_on_policy_change", registry=registry)
+    def wake_on_policy_change(name: str, **kwargs: Any) -> None:
+        woken = guardrails.wake(kwargs)
+        if woken:
+            logger.info("LambdaVpcPolicy %s changed: %d attachment(s) to look at again", name, woken)
+
+    @kopf.on.event(*NAMESPACE_RESOURCE, id="wake_on_namespace_change", registry=registry)
+    def wake_on_namespace_change(name: str, **kwargs: Any) -> None:
+        guardrails.wake(kwargs, [name])
+
+    if settings.webhook is not None:
+        _register_webhook(registry, guardrails, settings.webhook)
+
+
+def _register_webhook(registry: kopf.OperatorRegistry, guardrails: Guardrails, webhook: WebhookSettings) -> None:
+    @kopf.on.startup(id="serve_admission", registry=registry)
+    def serve_admission(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.admission.server = kopf.WebhookServer(
+            addr=webhook.host,
+            port=webhook.port,
+            certfile=webhook.certfile,
+            pkeyfile=webhook.keyfile,
+            cafile=webhook.cafile,
+        )
+
+    @kopf.on.validate(
+        *ATTACHMENT_RESOURCE, id=WEBHOOK_ID, operations=["CREATE", "UPDATE"], registry=registry
+    )
+    async def validate_attachment(
+        namespace: str | None, name: str, spec: kopf.Spec, warnings: list[str], **kwargs: Any
+    ) -> None:
+        namespace = namespace or ""
+        context = guardrails.context(kwargs, namespace, spec)
+        old: kopf.Body | None = kwargs.get("old")
+        old_spec = dict(old.get("spec") or {}) if old is not None else None
+        answer = await guardrails.guard.admit(namespace, name, dict(spec), old_spec, context)
+        warnings.extend(answer.warnings)
+        if not answer.allowed:
+            raise kopf.AdmissionError(answer.message, code=403)

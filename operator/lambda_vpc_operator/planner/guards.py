@@ -1,0 +1,209 @@
+"""Guardrails: the checks that stop an attachment before any AWS write, as ``validation.Problem``s.
+
+Purely computational, like ``validation``: the reconciler and the admission webhook gather the
+facts (route tables, the role's simulated permissions, the function's owner tag, the policy
+verdict) and these functions judge them. Every error is a ``Problem`` with severity ERROR, so the
+planner stalls on it exactly as on a missing subnet: Stalled with the reason, no write.
+
+- ``internet_access``: ``spec.requireInternetAccess`` needs each subnet's route table (explicit
+  association, else the VPC's main table) to send 0.0.0.0/0 to a NAT gateway (aws-facts "VPC
+  constraints": a function in a public subnet gets no internet access and no public IP).
+- ``role_permissions``: the execution role must allow ec2:CreateNetworkInterface,
+  DescribeNetworkInterfaces and DeleteNetworkInterface (aws-facts "IAM"); when the operator may not
+  ask IAM, a warning instead.
+- ``ownership``: the function's ``lambdavpc.dev/owner`` tag names the attachment that owns it.
+- ``policy_problem`` and ``admission``: a tenant-policy verdict as a Problem, and as the answer of
+  the admission webhook.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Collection, Mapping, Sequence
+
+from lambda_vpc_operator.models.functions import VpcSettings
+from lambda_vpc_operator.models.networks import NetworkFacts
+from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, RolePermissions
+from lambda_vpc_operator.models.routes import DEFAULT_ROUTE, VpcRoutes
+from lambda_vpc_operator.planner.conditions import Reason
+from lambda_vpc_operator.planner.policies import Outcome, Verdict
+from lambda_vpc_operator.planner.validation import Problem, Severity
+
+# The tag the operator puts on every function it manages: "<namespace>/<name>" of the attachment.
+OWNER_TAG = "lambdavpc.dev/owner"
+# Warning reasons (Events only).
+CANNOT_CHECK_ROLE = "CannotCheckRole"
+CANNOT_CHECK_ROUTES = "CannotCheckRoutes"
+
+
+# -- requireInternetAccess -----------------------------------------------------------------------
+
+
+def internet_access(desired: VpcSettings, facts: NetworkFacts, routes: Mapping[str, VpcRoutes]) -> list[Problem]:
+    """One NoInternetRoute error naming every subnet whose table has no default route to a NAT gateway.
+
+    Subnets that do not exist are left to ``validation`` (SubnetNotFound); a VPC whose tables are
+    not in ``routes`` is not judged (the caller could not read them and warns instead).
+    """
+    failing: list[str] = []
+    for subnet_id in sorted(desired.subnet_ids):
+        subnet = facts.subnets.get(subnet_id)
+        if subnet is None or subnet.vpc_id not in routes:
+            continue
+        table = routes[subnet.vpc_id].table_of(subnet_id)
+        if table is None:
+            failing.append(f"{subnet_id} (no route table)")
+            continue
+        if table.internet_via_nat:
+            continue
+        which = "the VPC's main route table" if table.main and subnet_id not in table.subnet_ids else "route table"
+        target = table.default_target
+        goes = f"sends {DEFAULT_ROUTE} to {target}" if target else f"has no {DEFAULT_ROUTE} route"
+        failing.append(f"{subnet_id} ({which} {table.route_table_id} {goes})")
+    if not failing:
+        return []
+    return [Problem(
+        Severity.ERROR, Reason.NO_INTERNET_ROUTE, "spec.requireInternetAccess",
+        f"spec.requireInternetAccess: subnet(s) {'; '.join(failing)} do not route {DEFAULT_ROUTE} to a NAT gateway, "
+        "and a Lambda function gets no public IP even in a public subnet; use private subnets whose route table "
+        "sends 0.0.0.0/0 to a NAT gateway, add that route, or set requireInternetAccess: false",
+    )]  # fmt: skip
+
+
+def routes_unknown(error: str) -> Problem:
+    return Problem(
+        Severity.WARNING, CANNOT_CHECK_ROUTES, "spec.requireInternetAccess",
+        f"Could not read the route tables ({error}); requireInternetAccess is not checked. Grant the operator "
+        "ec2:DescribeRouteTables",
+    )  # fmt: skip
+
+
+# -- the execution role --------------------------------------------------------------------------
+
+
+def role_permissions(permissions: RolePermissions) -> list[Problem]:
+    """RoleMissingPermissions for every ENI action not allowed; a warning when IAM could not be asked."""
+    role = permissions.role_arn
+    if not permissions.checked:
+        return [Problem(
+            Severity.WARNING, CANNOT_CHECK_ROLE, "spec.functionName",
+            f"Could not check the execution role {role} ({permissions.error}); grant the operator "
+            "iam:SimulatePrincipalPolicy on it, or make sure it allows " + ", ".join(ENI_ACTIONS),
+        )]  # fmt: skip
+    missing = permissions.missing()
+    if not missing:
+        return []
+    listing = ", ".join(f"{action} ({decision})" for action, decision in sorted(missing.items()))
+    fix = "attach AWSLambdaVPCAccessExecutionRole (or a policy with these actions) to the role"
+    if any(d == EvalDecision.EXPLICIT_DENY for d in missing.values()):
+        fix = "remove the statement that denies them and " + fix
+    return [Problem(
+        Severity.ERROR, Reason.ROLE_MISSING_PERMISSIONS, "spec.functionName",
+        f"The execution role {role} of the function is missing {listing}; Lambda needs them to create and "
+        f"delete the function's network interfaces: {fix}",
+    )]  # fmt: skip
+
+
+# -- ownership -----------------------------------------------------------------------------------
+
+
+class Ownership(enum.StrEnum):
+    OWNED = "Owned"  # the tag names this attachment
+    CLAIM = "Claim"  # nobody (alive) owns it: tag it, then manage it
+    OWNED_ELSEWHERE = "OwnedElsewhere"  # the tag names another attachment that still names this function
+    CONFLICT = "Conflict"  # untagged, and an older attachment claims it first
+
+
+@dataclasses.dataclass(frozen=True)
+class OwnershipDecision:
+    kind: Ownership
+    other: str | None = None  # the other attachment ("namespace/name"), or the stale owner replaced by CLAIM
+
+
+def ownership(
+    me: str,
+    tags: Mapping[str, str],
+    claimants: Collection[str],
+    older_claim: str | None,
+) -> OwnershipDecision:
+    """Who owns the function: the tag first (durable, on AWS), the claims index only to break ties.
+
+    ``claimants`` are the attachments (``namespace/name``) that name this function now; a tag
+    naming anything else is stale (its attachment is gone or names another function).
+    """
+    owner = tags.get(OWNER_TAG)
+    # Ours already: an older claim, if any, is the one that must give way.
+    if owner == me:
+        return OwnershipDecision(Ownership.OWNED)
+    # Owned by an attachment that still exists and still names this function.
+    if owner and owner in claimants:
+        return OwnershipDecision(Ownership.OWNED_ELSEWHERE, owner)
+    # Untagged (or stale): the oldest claim gets to tag it; the others wait.
+    if older_claim is not None and older_claim != me:
+        return OwnershipDecision(Ownership.CONFLICT, older_claim)
+    return OwnershipDecision(Ownership.CLAIM, owner or None)
+
+
+def owned_elsewhere(function: str, owner: str) -> Problem:
+    return Problem(
+        Severity.ERROR, Reason.OWNED_ELSEWHERE, "spec.functionName",
+        f"spec.functionName: Lambda function {function} is owned by LambdaVpcAttachment {owner} (tag {OWNER_TAG} "
+        "on the function); delete that attachment or name another function",
+    )  # fmt: skip
+
+
+# -- tenant policy -------------------------------------------------------------------------------
+
+
+def policy_problem(verdict: Verdict) -> Problem | None:
+    """PolicyDenied for a denial; None when allowed or not decided yet."""
+    if verdict.outcome != Outcome.DENIED:
+        return None
+    return Problem(
+        Severity.ERROR, Reason.POLICY_DENIED, "spec",
+        f"{verdict.message}. The function is left as it is on AWS; change the spec to what a policy allows, "
+        "or ask a cluster administrator to change the LambdaVpcPolicy",
+    )  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Admission:
+    """The admission webhook's answer."""
+
+    allowed: bool
+    reason: str = ""  # the Stalled reason the same attachment would get at reconcile
+    message: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+def admission(
+    verdict: Verdict,
+    function: str,
+    others: Sequence[str] = (),
+    *,
+    vpc_error: str | None = None,
+) -> Admission:
+    """Admit or refuse a create (or a spec change): the policy first, then ownership.
+
+    ``others`` are the other attachments naming the same function; ``vpc_error`` says why the VPC
+    could not be found when the verdict is still undecided (then the reconciler decides, and the
+    user is warned).
+    """
+    if verdict.outcome == Outcome.DENIED:
+        return Admission(False, Reason.POLICY_DENIED, f"{Reason.POLICY_DENIED}: {verdict.message}")
+    if others:
+        owner = sorted(others)[0]
+        return Admission(
+            False, Reason.OWNED_ELSEWHERE,
+            f"{Reason.OWNED_ELSEWHERE}: Lambda function {function} is already managed by LambdaVpcAttachment "
+            f"{owner}; one function has one attachment: delete that one first or name another function",
+        )  # fmt: skip
+    warnings: tuple[str, ...] = ()
+    if verdict.outcome == Outcome.UNDECIDED:
+        why = f" ({vpc_error})" if vpc_error else ""
+        warnings = (
+            f"The VPC rule could not be checked at admission{why}; the operator checks it before attaching "
+            f"({verdict.message})",
+        )
+    return Admission(True, message=verdict.message, warnings=warnings)

@@ -1,0 +1,282 @@
+"""The guardrails at work: gather what the pure checks need, and answer the reconciler and the webhook.
+
+Four checks stop an attachment before any AWS write (``planner.guards``, ``planner.policies``):
+
+1. the tenant policy, first with what the spec says (no AWS call at all), then, when a policy
+   lists VPCs, with the VPC EC2 reports for the subnets (the preflight's cached facts);
+2. ``spec.requireInternetAccess``: the route tables of the subnets' VPC (``aws.routes``);
+3. ownership: the function's ``lambdavpc.dev/owner`` tag (from the GetFunction the reconciler
+   reads anyway); an unowned function is tagged (TagResource) before it is changed or adopted;
+4. the execution role (``aws.roles``: SimulatePrincipalPolicy, cached per role).
+
+Each returns ``Problem``s that the reconciler puts in the ``Situation``, so the planner stalls on
+them as on any preflight error. The same policy and ownership rules answer the admission webhook
+(``admit``). The cluster's side (policies, namespace labels, claims) arrives as a ``Context`` that
+the handlers build from kopf indexes for each look.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+from lambda_vpc_operator.aws import AwsGateway
+from lambda_vpc_operator.aws.errors import AwsError
+from lambda_vpc_operator.models.attachments import AttachmentSpec
+from lambda_vpc_operator.models.failures import Failure, FailureKind
+from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
+from lambda_vpc_operator.models.networks import NetworkFacts
+from lambda_vpc_operator.models.settings import OperatorSettings
+from lambda_vpc_operator.planner import guards, planning, policies
+from lambda_vpc_operator.planner.plans import Event, EventType
+from lambda_vpc_operator.planner.validation import Problem, Severity
+from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
+from lambda_vpc_operator.reconciliation.reporting import Reporter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What the cluster knows that the guardrails need, for one look at one attachment."""
+
+    policies: policies.PolicySet = dataclasses.field(default_factory=policies.PolicySet)
+    # Every attachment ("namespace/name") that names the same function now, this one included.
+    claimants: frozenset[str] = frozenset()
+
+
+def vpcs_of(facts: NetworkFacts, subnet_ids: frozenset[str], group_ids: frozenset[str]) -> frozenset[str]:
+    """The VPCs the named subnets and groups belong to (unknown ids contribute nothing)."""
+    found = {facts.subnets[s].vpc_id for s in subnet_ids if s in facts.subnets}
+    found |= {facts.security_groups[g].vpc_id for g in group_ids if g in facts.security_groups}
+    found.discard("")
+    return frozenset(found)
+
+
+class Guard:
+    def __init__(self, aws: AwsGateway, settings: OperatorSettings) -> None:
+        self.aws = aws
+        self.settings = settings
+
+    # -- the policy --------------------------------------------------------------------------
+
+    async def request(self, namespace: str, spec: AttachmentSpec, ref: FunctionRef) -> policies.Request:
+        """The policy's view of an attachment (the VPC not known yet)."""
+        account = ref.account or await self.aws.identity.account_id()
+        return self._request(namespace, spec, ref, account)
+
+    def _request(self, namespace: str, spec: AttachmentSpec, ref: FunctionRef, account: str | None) -> policies.Request:
+        region = ref.region or self.settings.default_region
+        arn = f"arn:{ref.partition}:lambda:{region}:{account}:function:{ref.name}" if account else None
+        return policies.Request(
+            namespace=namespace,
+            function_name=ref.name,
+            function_arn=arn,
+            subnet_ids=frozenset(spec.subnet_ids),
+            security_group_ids=frozenset(spec.security_group_ids),
+        )
+
+    async def policy(
+        self, namespace: str, spec: AttachmentSpec, ref: FunctionRef, context: Context
+    ) -> tuple[Problem, ...]:
+        """PolicyDenied from what the spec alone says; nothing if allowed or if the VPC must decide."""
+        verdict = policies.evaluate(await self.request(namespace, spec, ref), context.policies)
+        problem = guards.policy_problem(verdict)
+        return (problem,) if problem is not None else ()
+
+    async def policy_with_vpc(
+        self, namespace: str, spec: AttachmentSpec, ref: FunctionRef, context: Context, facts: NetworkFacts
+    ) -> tuple[Problem, ...]:
+        """PolicyDenied, now that EC2 said which VPC the subnets and groups are in."""
+        if not policies.needs_vpc(context.policies, namespace):
+            return ()
+        request = await self.request(namespace, spec, ref)
+        vpc_ids = vpcs_of(facts, request.subnet_ids, request.security_group_ids)
+        verdict = policies.evaluate(dataclasses.replace(request, vpc_ids=vpc_ids), context.policies)
+        problem = guards.policy_problem(verdict)
+        return (problem,) if problem is not None else ()
+
+    def flipped(self, namespace: str, spec: Mapping[str, Any], context: Context, denied: bool | None) -> bool:
+        """Whether new policies may change the verdict of the last look (``denied``), without I/O.
+
+        Undecided verdicts (the VPC decides) count as changed: the look itself will tell.
+        """
+        try:
+            parsed = AttachmentSpec.model_validate(dict(spec))
+            ref = FunctionRef.parse(parsed.function_name, parsed.region or self.settings.default_region)
+        except (pydantic.ValidationError, ValueError):
+            return False
+        request = self._request(namespace, parsed, ref, ref.account or self.aws.identity.known)
+        verdict = policies.evaluate(request, context.policies)
+        return verdict.outcome == policies.Outcome.UNDECIDED or verdict.denied != denied
+
+    # -- the network (after the preflight's Describe* calls) ---------------------------------
+
+    async def network(
+        self,
+        view_namespace: str,
+        spec: AttachmentSpec,
+        ref: FunctionRef,
+        context: Context,
+        *,
+        refresh: bool,
+    ) -> tuple[tuple[Problem, ...], Failure | None]:
+        """The VPC rule of the policy and ``requireInternetAccess``; a transient failure to wait on."""
+        desired = planning.desired_vpc(spec)
+        region = ref.region or self.settings.default_region
+        wants_routes = spec.require_internet_access
+        if not wants_routes and not policies.needs_vpc(context.policies, view_namespace):
+            return (), None
+        try:
+            # Cached by aws.networks: the preflight has just asked for exactly these ids.
+            facts = await self.aws.networks.describe(
+                region, sorted(desired.subnet_ids), sorted(desired.security_group_ids)
+            )
+        except AwsError as exc:
+            return (), exc.failure if exc.failure.transient else None
+        problems = await self.policy_with_vpc(view_namespace, spec, ref, context, facts)
+        if problems or not wants_routes:
+            return problems, None
+        vpc_ids = sorted({s.vpc_id for s in facts.subnets.values() if s.vpc_id})
+        try:
+            tables = await self.aws.routes.of_vpcs(region, vpc_ids, refresh=refresh)
+        except AwsError as exc:
+            if exc.failure.transient:
+                return (), exc.failure
+            return (guards.routes_unknown(f"{exc.failure.code}: {exc.failure.message}"),), None
+        return tuple(guards.internet_access(desired, facts, tables)), None
+
+    # -- the function (after GetFunction) ----------------------------------------------------
+
+    async def function(
+        self,
+        key: str,
+        ref: FunctionRef,
+        observed: FunctionObservation,
+        situation: planning.Situation,
+        context: Context,
+    ) -> planning.Situation:
+        """Ownership (tagging the function when it is ours to take) and the execution role."""
+        decision = guards.ownership(key, observed.tags or {}, context.claimants, situation.conflict_with)
+        if decision.kind == guards.Ownership.CONFLICT:
+            return dataclasses.replace(situation, conflict_with=decision.other)
+        situation = dataclasses.replace(situation, conflict_with=None)
+        if decision.kind == guards.Ownership.OWNED_ELSEWHERE:
+            owner = decision.other or ""
+            return dataclasses.replace(
+                situation, problems=(*situation.problems, guards.owned_elsewhere(observed.name, owner))
+            )
+        extra: list[Problem] = []
+        if observed.role:
+            try:
+                permissions = await self.aws.roles.permissions(observed.role)
+            except AwsError as exc:
+                return dataclasses.replace(situation, read_failure=exc.failure)
+            extra = guards.role_permissions(permissions)
+        situation = dataclasses.replace(situation, problems=(*situation.problems, *extra))
+        if any(p.severity == Severity.ERROR for p in extra):
+            return situation
+        if decision.kind == guards.Ownership.CLAIM and not observed.busy:
+            # Claim before any change, and adopt a function already in place with this write alone.
+            # TagResource is refused while an update is in progress (aws-facts "Errors"): a busy
+            # function is claimed at a later look, before the planner would write anything.
+            failure = await self._tag(ref, observed, key)
+            if failure is not None:
+                return dataclasses.replace(situation, action_failure=failure)
+        return situation
+
+    async def _tag(self, ref: FunctionRef, observed: FunctionObservation, key: str) -> Failure | None:
+        try:
+            await self.aws.functions.tag(observed.arn, {guards.OWNER_TAG: key})
+        except AwsError as exc:
+            logger.info("%s: TagResource refused: %s", key, exc.failure.code)
+            if exc.failure.kind == FailureKind.ACCESS_DENIED:
+                return dataclasses.replace(
+                    exc.failure,
+                    message=f"{exc.failure.message} (the operator tags each function it manages with "
+                    f"{guards.OWNER_TAG}: grant it lambda:TagResource)",
+                )
+            return exc.failure
+        return None
+
+    # -- deletion ----------------------------------------------------------------------------
+
+    async def release_verdict(
+        self,
+        key: str,
+        namespace: str,
+        spec: AttachmentSpec,
+        ref: FunctionRef,
+        observed: FunctionObservation | None,
+        context: Context,
+        owned_by_claims: bool,
+    ) -> tuple[bool, str | None]:
+        """Whether deleting may change the function, and if not, why: never when the policy now denies
+        it; else the owner tag decides (ours, or another live attachment's), the claims when there is none."""
+        if await self.policy(namespace, spec, ref, context):
+            return False, "the tenant policy no longer allows this attachment to change it (PolicyDenied)"
+        owner = (observed.tags or {}).get(guards.OWNER_TAG) if observed is not None else None
+        if owner == key:
+            return True, None
+        if owner and owner in context.claimants:
+            return False, f"it is owned by LambdaVpcAttachment {owner}"
+        return owned_by_claims, None
+
+    # -- admission ---------------------------------------------------------------------------
+
+    async def admit(
+        self,
+        namespace: str,
+        name: str,
+        spec: Mapping[str, Any],
+        old_spec: Mapping[str, Any] | None,
+        context: Context,
+    ) -> guards.Admission:
+        """The webhook's answer for a create, or an update of the spec."""
+        if old_spec is not None and dict(old_spec) == dict(spec):
+            # Metadata and finalizer updates (kopf's own among them) are never refused: a policy
+            # changed after admission must not block a deletion.
+            return guards.Admission(True)
+        try:
+            parsed = AttachmentSpec.model_validate(dict(spec))
+            ref = FunctionRef.parse(parsed.function_name, parsed.region or self.settings.default_region)
+        except (pydantic.ValidationError, ValueError):
+            return guards.Admission(True)  # the schema, or the reconciler's InvalidSpec, says what is wrong
+        request = await self.request(namespace, parsed, ref)
+        verdict = policies.evaluate(request, context.policies)
+        vpc_error: str | None = None
+        if verdict.outcome == policies.Outcome.UNDECIDED:
+            try:
+                facts = await self.aws.networks.describe(
+                    ref.region or self.settings.default_region, sorted(request.subnet_ids),
+                    sorted(request.security_group_ids),
+                )  # fmt: skip
+            except AwsError as exc:
+                vpc_error = f"{exc.failure.code}: {exc.failure.message}"
+            else:
+                vpc_ids = vpcs_of(facts, request.subnet_ids, request.security_group_ids)
+                verdict = policies.evaluate(dataclasses.replace(request, vpc_ids=vpc_ids), context.policies)
+        function_changed = old_spec is None or _function_key(old_spec, self.settings) != ref.key
+        me = f"{namespace}/{name}"
+        others = sorted(c for c in context.claimants if c != me) if function_changed else []
+        return guards.admission(verdict, parsed.function_name, others, vpc_error=vpc_error)
+
+
+def _function_key(spec: Mapping[str, Any], settings: OperatorSettings) -> str | None:
+    try:
+        return FunctionRef.parse(str(spec.get("functionName", "")), spec.get("region") or settings.default_region).key
+    except ValueError:
+        return None
+
+
+def post_once(memory: AttachmentMemory, reporter: Reporter, generation: int, problems: tuple[Problem, ...]) -> None:
+    """Post each warning as an Event once per generation (a resync must not repeat it)."""
+    for problem in problems:
+        if problem.severity != Severity.WARNING or memory.warned.get(problem.reason) == generation:
+            continue
+        memory.warned[problem.reason] = generation
+        reporter.post(Event(EventType.WARNING, problem.reason, problem.message))

@@ -1,0 +1,311 @@
+"""The validating admission webhook, over HTTPS with a self-signed certificate: AdmissionReview in and out.
+
+The Kubernetes API emulator does not call admission webhooks (sandbox/kube/server.py), so these
+tests play the API server: they POST AdmissionReview requests to the operator's webhook exactly as
+an API server would (``https://HOST:PORT/validate-attachment``, trusting the certificate the
+webhook serves) and read the AdmissionReview responses. The operator is the real ``run`` command
+with ``--webhook-port/--webhook-cert/--webhook-key``, in the default ``--policy-mode enforce``,
+against the emulator and the simulator; its indexes (policies, namespaces, claims) are fed by the
+emulator like any cluster's.
+
+The certificate is made with ``cryptography`` (a dependency of moto, so present wherever the
+simulator is).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import pathlib
+import socket
+import ssl
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import kubernetes
+import pytest
+
+from harness import API_VERSION, GROUP, VERSION, Namespace, Target, unique_name, wait_for, watch_log
+from lambda_vpc_operator.models import attachments, policies
+from lambda_vpc_operator.sandbox.aws.seeding import DEMO_IDS
+from lambda_vpc_operator.sandbox.processes import OperatorProcess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
+
+PREFIX = "e2w"  # this module's namespaces: watched by the webhook's operator, not the session's
+WEBHOOK_PATH = "/validate-attachment"
+TENANT_LABEL = "e2e.lambdavpc.dev/tenant"
+
+
+# -- the certificate and the operator ------------------------------------------------------------
+
+
+def self_signed(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost (it is its own CA, as a caBundle is)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lambda-vpc-operator-webhook")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert, pkey = directory / "tls.crt", directory / "tls.key"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    pkey.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert, pkey
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Webhook:
+    def __init__(self, url: str, cafile: pathlib.Path) -> None:
+        self.url = url
+        self.context = ssl.create_default_context(cafile=str(cafile))  # verifies the certificate and the IP
+
+    def review(self, request: dict[str, Any]) -> dict[str, Any]:
+        body = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+        http = urllib.request.Request(
+            self.url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(http, context=self.context, timeout=30) as answer:
+            assert answer.status == 200
+            review: dict[str, Any] = json.loads(answer.read())
+        assert (review["apiVersion"], review["kind"]) == ("admission.k8s.io/v1", "AdmissionReview")
+        assert review["response"]["uid"] == request["uid"]
+        return dict(review["response"])
+
+
+@pytest.fixture(scope="module")
+def webhook(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Webhook, OperatorProcess]]:
+    if target.operator is None:
+        pytest.skip("the operator runs elsewhere (LVO_E2E_OPERATOR=external)")
+    tmp = tmp_path_factory.mktemp("webhook")
+    cert, pkey = self_signed(tmp)
+    port = free_port()
+    args = [
+        "--namespace", f"{PREFIX}-*", "--resync-interval", f"{target.resync_interval:g}", "--region", target.region,
+        "--log-format", "plain", "--webhook-host", "127.0.0.1", "--webhook-port", str(port),
+        "--webhook-cert", str(cert), "--webhook-key", str(pkey),
+    ]  # fmt: skip
+    operator = OperatorProcess(target.kubeconfig, target.operator_env, args, log_path=tmp / "operator.log").start()
+    hook = Webhook(f"https://127.0.0.1:{port}{WEBHOOK_PATH}", cert)
+
+    def serving() -> bool:
+        assert operator.running, "the webhook's operator exited"
+        try:
+            hook.review(review_request("CREATE", attachment("probe", "probe-ns", "probe")))
+        except (urllib.error.URLError, ConnectionError, ssl.SSLError):
+            return False
+        return True
+
+    try:
+        wait_for(serving, target.timeout(30), 0.2, what="the admission webhook to serve HTTPS")
+        yield hook, operator
+    finally:
+        operator.stop()
+
+
+@pytest.fixture
+def hook(webhook: tuple[Webhook, OperatorProcess], request: pytest.FixtureRequest) -> Webhook:
+    _, operator = webhook
+    assert operator.log_path is not None
+    watch_log(request.node, operator.log_path)
+    return webhook[0]
+
+
+@pytest.fixture
+def make_policy(target: Target) -> Iterator[Callable[..., str]]:
+    created: list[str] = []
+
+    def make(selector: dict[str, Any], **spec: Any) -> str:
+        name = unique_name("e2e-webhook", 60)
+        body = {"apiVersion": API_VERSION, "kind": policies.KIND, "metadata": {"name": name},
+                "spec": {"namespaceSelector": selector, **spec}}  # fmt: skip
+        target.custom.create_cluster_custom_object(GROUP, VERSION, policies.PLURAL, body)
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        try:
+            target.custom.delete_cluster_custom_object(GROUP, VERSION, policies.PLURAL, name)
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+# -- AdmissionReview -----------------------------------------------------------------------------
+
+
+def attachment(name: str, namespace: str, function: str, subnets: list[str] | None = None,
+               groups: list[str] | None = None, **spec: Any) -> dict[str, Any]:  # fmt: skip
+    return {
+        "apiVersion": API_VERSION,
+        "kind": attachments.KIND,
+        "metadata": {"name": name, "namespace": namespace, "uid": str(uuid.uuid4())},
+        "spec": {
+            "functionName": function,
+            "subnetIds": subnets or [DEMO_IDS["demo-private-a"], DEMO_IDS["demo-private-b"]],
+            "securityGroupIds": groups or [DEMO_IDS["demo-app"]],
+            **spec,
+        },
+    }
+
+
+def review_request(operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | None = None) -> dict[str, Any]:
+    meta = (obj or old or {})["metadata"]
+    resource = {"group": GROUP, "version": VERSION, "resource": attachments.PLURAL}
+    kind = {"group": GROUP, "version": VERSION, "kind": attachments.KIND}
+    return {
+        "uid": str(uuid.uuid4()),
+        "kind": kind, "resource": resource, "requestKind": kind, "requestResource": resource,
+        "name": meta["name"], "namespace": meta["namespace"], "operation": operation,
+        "userInfo": {"username": "alice@example.com", "groups": ["system:authenticated"]},
+        "object": obj, "oldObject": old, "dryRun": False,
+    }  # fmt: skip
+
+
+def denied(response: dict[str, Any]) -> str:
+    assert response["allowed"] is False, response
+    assert response["status"]["code"] == 403, response
+    return str(response["status"]["message"])
+
+
+def labelled(target: Target, ns: Namespace) -> dict[str, Any]:
+    target.core.patch_namespace(ns.name, {"metadata": {"labels": {TENANT_LABEL: ns.name}}})
+    return {"matchLabels": {TENANT_LABEL: ns.name}}
+
+
+def until_allowed(target: Target, hook: Webhook, request: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The operator's indexes follow the cluster by watch: poll until a new policy is seen."""
+
+    def probe() -> dict[str, Any] | None:
+        response = hook.review(request())
+        return response if response.get("allowed") else None
+
+    return wait_for(probe, target.timeout(15), 0.2, what="the webhook to allow")
+
+
+# -- tests ---------------------------------------------------------------------------------------
+
+
+def test_no_policy_enforce_denies_with_the_rule(hook: Webhook, make_namespace: Callable[[str], Namespace]) -> None:
+    ns = make_namespace(PREFIX)
+    message = denied(hook.review(review_request("CREATE", attachment("orders", ns.name, "orders-api"))))
+    assert message.startswith("PolicyDenied: ")
+    assert f"no LambdaVpcPolicy selects namespace {ns.name}" in message and "--policy-mode enforce" in message
+
+
+def test_allowed_by_a_policy(
+    target: Target, hook: Webhook, make_namespace: Callable[[str], Namespace], make_policy: Callable[..., str]
+) -> None:
+    ns = make_namespace(PREFIX)
+    make_policy(labelled(target, ns), functions=["orders-*"])
+    orders = attachment("orders", ns.name, "orders-api")
+    response = until_allowed(target, hook, lambda: review_request("CREATE", orders))
+    assert "status" not in response or response["status"].get("code") in (None, 200)
+
+
+@pytest.mark.parametrize(
+    ("spec", "named"),
+    [
+        pytest.param({"functions": ["billing-*"]}, "spec.functions", id="function"),
+        pytest.param({"subnetIds": [DEMO_IDS["demo-private-a"]]}, "spec.subnetIds", id="subnet"),
+        pytest.param({"securityGroupIds": [DEMO_IDS["demo-db"]]}, "spec.securityGroupIds", id="group"),
+        # The VPC is not in the spec: the webhook asks EC2 for the subnets' VPC.
+        pytest.param({"vpcIds": ["vpc-0shared"]}, "spec.vpcIds", id="vpc"),
+    ],
+)
+def test_denied_by_a_policy_naming_the_rule(
+    target: Target, hook: Webhook, make_namespace: Callable[[str], Namespace], make_policy: Callable[..., str],
+    spec: dict[str, Any], named: str,
+) -> None:  # fmt: skip
+    ns = make_namespace(PREFIX)
+    selector = labelled(target, ns)
+    policy = make_policy(selector, **spec)
+
+    def has_policy() -> str | None:
+        message = denied(hook.review(review_request("CREATE", attachment("orders", ns.name, "orders-api"))))
+        return message if policy in message else None
+
+    message = wait_for(has_policy, target.timeout(15), 0.2, what=f"a denial naming {policy}")
+    assert message.startswith("PolicyDenied: no LambdaVpcPolicy allows this attachment") and named in message
+
+
+def test_unchanged_spec_updates_pass_even_when_denied(
+    hook: Webhook, make_namespace: Callable[[str], Namespace]
+) -> None:
+    # kopf's own finalizer and annotation updates, and the deletion of a denied attachment, must pass.
+    ns = make_namespace(PREFIX)
+    old = attachment("orders", ns.name, "orders-api")
+    new = {**old, "metadata": {**old["metadata"], "finalizers": ["lambdavpc.dev/finalizer"]}}
+    assert hook.review(review_request("UPDATE", new, old))["allowed"] is True
+    changed = {**new, "spec": {**new["spec"], "subnetIds": [DEMO_IDS["demo-private-c"]]}}
+    assert "PolicyDenied" in denied(hook.review(review_request("UPDATE", changed, old)))
+    assert hook.review(review_request("DELETE", None, old))["allowed"] is True
+
+
+def test_ownership_conflict_across_namespaces_is_denied(
+    target: Target, hook: Webhook, make_namespace: Callable[[str], Namespace], make_policy: Callable[..., str]
+) -> None:
+    net = target.network
+    owner_ns, other_ns = make_namespace(PREFIX), make_namespace(PREFIX)
+    for ns in (owner_ns, other_ns):
+        target.core.patch_namespace(ns.name, {"metadata": {"labels": {TENANT_LABEL: "shared-" + owner_ns.name}}})
+    make_policy({"matchLabels": {TENANT_LABEL: "shared-" + owner_ns.name}})
+    function = target.make_function("webhook-owned")
+    owner_ns.create("owner", function, net.subnets[:2], [net.app_sg])
+    owner_ns.wait_ready("owner")  # reconciled by the webhook's own operator (it watches e2w-*)
+
+    message = denied(hook.review(review_request("CREATE", attachment("taker", other_ns.name, function))))
+    assert message.startswith("OwnedElsewhere: ") and f"{owner_ns.name}/owner" in message
+    # The owner's own spec changes are not an ownership question.
+    old = owner_ns.get("owner")
+    assert old is not None
+    new = {**old, "spec": {**old["spec"], "securityGroupIds": [net.app_sg, net.db_sg]}}
+    assert hook.review(review_request("UPDATE", new, old))["allowed"] is True
+
+
+def test_vpc_rule_unchecked_when_ec2_refuses_passes_with_a_warning(
+    target: Target, hook: Webhook, make_namespace: Callable[[str], Namespace], make_policy: Callable[..., str]
+) -> None:
+    assert target.sim is not None
+    ns = make_namespace(PREFIX)
+    make_policy(labelled(target, ns), vpcIds=["vpc-0demo"])
+    # A subnet the webhook's operator has not described yet (its EC2 answers are cached).
+    request = attachment("v6", ns.name, "orders-api", [DEMO_IDS["demo-dualstack-a"]])
+    target.sim.deny("ec2:DescribeSubnets")
+    try:
+        response = until_allowed(target, hook, lambda: review_request("CREATE", request))
+    finally:
+        target.sim.allow("ec2:DescribeSubnets")
+    (warning,) = response["warnings"]
+    assert "VPC rule could not be checked" in warning and "UnauthorizedOperation" in warning

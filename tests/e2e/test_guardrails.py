@@ -1,0 +1,431 @@
+"""Guardrails end to end: preflight refusals without a write, tenant policies at reconcile, ownership, adoption.
+
+The session operator runs with ``--policy-mode allow-all`` (harness), so its namespaces that no
+policy selects behave as before; the policies here select this test's namespace by a label of its
+own, so they never touch another test. The ``enforce`` cases need an operator of their own
+(``enforcing``, watching ``e2g-*``).
+
+Every refusal is checked the same way: the right Stalled reason, a message naming the field or the
+rule, and no AWS write (UpdateFunctionConfiguration, TagResource) in the simulator's counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import kubernetes
+import pytest
+
+from harness import API_VERSION, GROUP, VERSION, Namespace, Target, condition, unique_name, wait_for, watch_log
+from lambda_vpc_operator.models import policies
+from lambda_vpc_operator.sandbox.aws.seeding import DEMO_IDS, VPC_ACCESS_POLICY, client
+from lambda_vpc_operator.sandbox.processes import OperatorProcess
+
+pytestmark = pytest.mark.e2e
+
+OWNER_TAG = "lambdavpc.dev/owner"
+TENANT_LABEL = "e2e.lambdavpc.dev/tenant"
+ENFORCED_PREFIX = "e2g"  # namespaces of the enforcing operator (outside the session operator's e2e-*)
+ENFORCING_RESYNC = 600.0  # longer than any test: only wake-ups make that operator look again
+WRITES = ("lambda:UpdateFunctionConfiguration", "lambda:TagResource")
+# The demo account's roles without the ENI permissions (sandbox/aws/seeding.py).
+LOGS_ONLY_ROLE = "lambda-vpc-demo-logs-only"
+DENIED_ROLE = "lambda-vpc-demo-denied"
+PUBLIC_SUBNET = DEMO_IDS["demo-public-a"]
+DUAL_STACK_SUBNET = DEMO_IDS["demo-dualstack-a"]
+IPV6_ONLY_SUBNET = DEMO_IDS["demo-ipv6only-b"]
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_policy(target: Target) -> Iterator[Callable[..., str]]:
+    """Factory of LambdaVpcPolicy objects (cluster-scoped), deleted after the test."""
+    created: list[str] = []
+
+    def make(hint: str, selector: dict[str, Any], **spec: Any) -> str:
+        name = unique_name(f"e2e-{hint}", 60)
+        body = {"apiVersion": API_VERSION, "kind": policies.KIND, "metadata": {"name": name},
+                "spec": {"namespaceSelector": selector, **spec}}  # fmt: skip
+        target.custom.create_cluster_custom_object(GROUP, VERSION, policies.PLURAL, body)
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        try:
+            target.custom.delete_cluster_custom_object(GROUP, VERSION, policies.PLURAL, name)
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+def replace_policy(target: Target, name: str, **spec: Any) -> None:
+    """Change a policy's lists (the selector stays); None removes a list."""
+    target.custom.patch_cluster_custom_object(GROUP, VERSION, policies.PLURAL, name, {"spec": spec})
+
+
+def tenant(target: Target, ns: Namespace) -> dict[str, Any]:
+    """Label the namespace with a value of its own; the selector that picks exactly it."""
+    value = ns.name
+    target.core.patch_namespace(ns.name, {"metadata": {"labels": {TENANT_LABEL: value}}})
+    return {"matchLabels": {TENANT_LABEL: value}}
+
+
+@pytest.fixture(scope="module")
+def enforcing(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """An operator with the default --policy-mode enforce, for namespaces ``e2g-*``.
+
+    Its resync interval is long on purpose: what it does after a policy or a namespace label
+    changes must come from the wake-up those changes cause, not from a periodic look.
+    """
+    if target.operator is None:
+        pytest.skip("the operator runs elsewhere (LVO_E2E_OPERATOR=external)")
+    log = tmp_path_factory.mktemp("enforcing") / "operator.log"
+    args = ["--namespace", f"{ENFORCED_PREFIX}-*", "--resync-interval", f"{ENFORCING_RESYNC:g}",
+            "--region", target.region, "--log-format", "plain"]  # fmt: skip
+    operator = OperatorProcess(target.kubeconfig, target.operator_env, args, log_path=log).start()
+    try:
+        yield operator
+    finally:
+        operator.stop()
+
+
+@pytest.fixture
+def enforced_ns(
+    enforcing: OperatorProcess, make_namespace: Callable[[str], Namespace], request: pytest.FixtureRequest
+) -> Namespace:
+    assert enforcing.log_path is not None
+    watch_log(request.node, enforcing.log_path)
+    return make_namespace(ENFORCED_PREFIX)
+
+
+def writes(target: Target) -> dict[str, int]:
+    calls = target.calls()
+    return {op: calls[op] for op in WRITES if calls[op]}
+
+
+def stalled_message(obj: dict[str, Any]) -> str:
+    return str(condition(obj, "Stalled").get("message", ""))
+
+
+def role_arn(target: Target, name: str) -> str:
+    return f"arn:aws:iam::{target.account_id}:role/{name}"
+
+
+def function_with_role(target: Target, role: str, hint: str) -> str:
+    name = unique_name(f"e2e-{hint}", 64)
+    target.lambda_.create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="lambda_function.handler",
+        Code={"ZipFile": target.zip_file}, Tags={"project": "lambda-vpc-operator-e2e"},
+    )  # fmt: skip
+    target.functions.append(name)
+    target.wait_active(name)
+    return name
+
+
+def tags_of(target: Target, function: str) -> dict[str, str]:
+    return dict(target.lambda_.list_tags(Resource=target.function_arn(function))["Tags"])
+
+
+# -- preflight: every validation case, no write --------------------------------------------------
+
+
+def _validation_cases(target: Target) -> dict[str, dict[str, Any]]:
+    net = target.network
+    a, c = net.subnets[0], net.subnets[2]
+    return {
+        "SubnetNotFound": {"subnets": [a, "subnet-0e2enotthere"], "named": "subnet-0e2enotthere"},
+        "SecurityGroupNotFound": {"groups": [net.app_sg, "sg-0e2enotthere"], "named": "sg-0e2enotthere"},
+        "MixedVpcs": {"subnets": [a], "groups": [net.other_vpc_sg], "named": net.other_vpc_sg},
+        "DedicatedTenancy": {"subnets": [net.dedicated_subnet], "groups": [net.dedicated_sg], "named": "dedicated"},
+        "NotDualStack": {"subnets": [a], "spec": {"ipv6AllowedForDualStack": True}, "named": a},
+        "NotDualStack-ipv6-only": {"subnets": [DUAL_STACK_SUBNET, IPV6_ONLY_SUBNET],
+                                   "spec": {"ipv6AllowedForDualStack": True}, "named": IPV6_ONLY_SUBNET},
+        "NoInternetRoute": {"subnets": [a, c], "spec": {"requireInternetAccess": True}, "named": c,
+                            "not_named": f"{a} ("},
+        "NoInternetRoute-public-subnet": {"subnets": [PUBLIC_SUBNET], "spec": {"requireInternetAccess": True},
+                                          "named": PUBLIC_SUBNET},
+        "RoleMissingPermissions": {"role": LOGS_ONLY_ROLE, "named": "ec2:CreateNetworkInterface (implicitDeny)"},
+        "RoleMissingPermissions-explicit-deny": {"role": DENIED_ROLE,
+                                                 "named": "ec2:DeleteNetworkInterface (explicitDeny)"},
+    }  # fmt: skip
+
+
+VALIDATION_CASES = [
+    "SubnetNotFound", "SecurityGroupNotFound", "MixedVpcs", "DedicatedTenancy", "NotDualStack",
+    "NotDualStack-ipv6-only", "NoInternetRoute", "NoInternetRoute-public-subnet", "RoleMissingPermissions",
+    "RoleMissingPermissions-explicit-deny",
+]  # fmt: skip
+
+
+@pytest.mark.simulator
+@pytest.mark.parametrize("case", VALIDATION_CASES)
+def test_every_validation_case_stalls_without_a_write(target: Target, ns: Namespace, case: str) -> None:
+    spec = _validation_cases(target)[case]
+    net = target.network
+    reason = case.split("-", 1)[0]
+    if "role" in spec:
+        function = function_with_role(target, role_arn(target, spec["role"]), "role")
+    else:
+        function = target.make_function("preflight")
+    before = target.configuration(function)
+    target.reset_calls()
+
+    ns.create("guarded", function, spec.get("subnets", net.subnets[:2]), spec.get("groups", [net.app_sg]),
+              **spec.get("spec", {}))  # fmt: skip
+    obj = ns.wait_stalled("guarded", reason)
+
+    message = stalled_message(obj)
+    assert spec["named"] in message, message
+    if "not_named" in spec:
+        assert spec["not_named"] not in message, message
+    assert (condition(obj, "Ready")["status"], condition(obj, "Ready")["reason"]) == ("False", reason)
+    assert writes(target) == {}, target.calls()
+    after = target.configuration(function)
+    assert (after["RevisionId"], after.get("VpcConfig")) == (before["RevisionId"], before.get("VpcConfig"))
+    assert OWNER_TAG not in tags_of(target, function)
+    event = ns.wait_event("guarded", "Stalled")
+    assert reason in event.message
+
+
+@pytest.mark.simulator
+def test_internet_access_through_nat_attaches(target: Target, ns: Namespace) -> None:
+    net = target.network
+    function = target.make_function("nat")
+    ns.create("nat", function, net.subnets[:2], [net.app_sg], requireInternetAccess=True)
+    ns.wait_ready("nat")
+    assert target.vpc(function).subnet_ids == set(net.subnets[:2])
+
+
+@pytest.mark.simulator
+def test_role_check_refused_to_the_operator_is_a_warning(target: Target, ns: Namespace) -> None:
+    """iam:SimulatePrincipalPolicy denied to the operator: an Event, and the attachment goes on."""
+    assert target.sim is not None
+    iam = client("iam", target.sim.endpoint_url, target.region)
+    role_name = unique_name("e2e-unchecked", 60)  # a role no operator has asked about (answers are cached)
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role_name, PolicyName="vpc", PolicyDocument=json.dumps(VPC_ACCESS_POLICY))
+    function = function_with_role(target, role, "unchecked")
+    target.sim.deny("iam:SimulatePrincipalPolicy")
+    try:
+        ns.create("unchecked", function, target.network.subnets[:2], [target.network.app_sg])
+        ns.wait_ready("unchecked")
+        event = ns.wait_event("unchecked", "CannotCheckRole")
+        assert role in event.message and "iam:SimulatePrincipalPolicy" in event.message
+    finally:
+        target.sim.allow("iam:SimulatePrincipalPolicy")
+
+
+# -- tenant policy at reconcile ------------------------------------------------------------------
+
+ALLOWED = "Ready"
+
+# (policies as {field: value} with "{net.x}" placeholders resolved below, attachment, expected)
+MATRIX: dict[str, tuple[list[dict[str, Any]], dict[str, Any], str, str]] = {
+    "selected-by-labels-allows": ([{}], {}, ALLOWED, ""),
+    "selected-by-expression-allows": ([{"selector": "expression"}], {}, ALLOWED, ""),
+    "function-name-glob": ([{"functions": ["e2e-glob-*"]}], {"hint": "glob"}, ALLOWED, ""),
+    "function-arn-glob": ([{"functions": ["arn:aws:lambda:*:{account}:function:e2e-arn-*"]}], {"hint": "arn"},
+                          ALLOWED, ""),
+    "function-not-matching": ([{"functions": ["e2e-other-*"]}], {"hint": "nomatch"}, "PolicyDenied", "spec.functions"),
+    "subnet-not-allowed": ([{"subnetIds": ["{subnet0}"]}], {}, "PolicyDenied", "spec.subnetIds"),
+    "group-not-allowed": ([{"securityGroupIds": ["{db_sg}"]}], {}, "PolicyDenied", "spec.securityGroupIds"),
+    "every-id-allowed": ([{"vpcIds": ["{vpc}"], "subnetIds": ["{subnet0}", "{subnet1}"],
+                           "securityGroupIds": ["{app_sg}"]}], {}, ALLOWED, ""),
+    "vpc-not-allowed": ([{"vpcIds": ["{other_vpc}"]}], {}, "PolicyDenied", "spec.vpcIds"),
+    "one-of-several-allows": ([{"subnetIds": ["{subnet2}"]}, {"functions": ["*"]}], {}, ALLOWED, ""),
+    "several-all-refuse": ([{"subnetIds": ["{subnet2}"]}, {"functions": ["nope"]}], {}, "PolicyDenied",
+                           "no LambdaVpcPolicy allows"),
+}  # fmt: skip
+
+
+def _resolve(value: Any, values: dict[str, str]) -> Any:
+    if isinstance(value, list):
+        return [_resolve(v, values) for v in value]
+    return value.format(**values) if isinstance(value, str) else value
+
+
+def _placeholders(target: Target) -> dict[str, str]:
+    net = target.network
+    other = target.ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": [net.other_vpc_subnet]}])
+    return {
+        "account": target.account_id, "vpc": net.vpc_id, "subnet0": net.subnets[0], "subnet1": net.subnets[1],
+        "subnet2": net.subnets[2], "app_sg": net.app_sg, "db_sg": net.db_sg,
+        "other_vpc": other["Subnets"][0]["VpcId"],
+    }  # fmt: skip
+
+
+@pytest.mark.simulator
+@pytest.mark.parametrize("case", list(MATRIX))
+def test_policy_matrix_at_reconcile(
+    target: Target, ns: Namespace, make_policy: Callable[..., str], case: str
+) -> None:
+    policy_specs, attachment, expected, named = MATRIX[case]
+    net = target.network
+    selector = tenant(target, ns)
+    values = _placeholders(target)
+    for i, fields in enumerate(policy_specs):
+        fields = dict(fields)
+        chosen = selector
+        if fields.pop("selector", None) == "expression":
+            value = selector["matchLabels"][TENANT_LABEL]
+            chosen = {"matchExpressions": [{"key": TENANT_LABEL, "operator": "In", "values": [value, "other"]}]}
+        make_policy(f"{case[:20]}-{i}", chosen, **{k: _resolve(v, values) for k, v in fields.items()})
+    function = target.make_function(attachment.get("hint", "policy"))
+    before = target.configuration(function)
+    target.reset_calls()
+
+    ns.create("tenant", function, net.subnets[:2], [net.app_sg])
+
+    if expected == ALLOWED:
+        ns.wait_ready("tenant")
+        assert tags_of(target, function)[OWNER_TAG] == f"{ns.name}/tenant"
+        return
+    obj = ns.wait_stalled("tenant", expected)
+    assert named in stalled_message(obj), stalled_message(obj)
+    assert writes(target) == {}, target.calls()
+    assert target.configuration(function)["RevisionId"] == before["RevisionId"]
+    if "vpc" not in case:
+        # Decided from the spec alone: not even a read of the function or the network.
+        calls = target.calls()
+        assert not [op for op in calls if op.startswith(("lambda:", "ec2:"))], calls
+
+
+@pytest.mark.simulator
+def test_allow_all_without_a_selecting_policy(target: Target, ns: Namespace, make_policy: Callable[..., str]) -> None:
+    # A policy for another namespace exists; this namespace is selected by none: allow-all decides.
+    make_policy("elsewhere", {"matchLabels": {TENANT_LABEL: "somebody-else"}}, functions=["nothing-matches"])
+    function = target.make_function("allowall")
+    ns.create("open", function, target.network.subnets[:2], [target.network.app_sg])
+    ns.wait_ready("open")
+
+
+@pytest.mark.simulator
+def test_policy_changed_after_admission_leaves_the_function_alone(
+    target: Target, ns: Namespace, make_policy: Callable[..., str]
+) -> None:
+    net = target.network
+    policy = make_policy("later", tenant(target, ns), subnetIds=list(net.subnets[:2]))
+    function = target.make_function("later")
+    ns.create("later", function, net.subnets[:2], [net.app_sg])
+    ns.wait_ready("later")
+    attached = target.configuration(function)
+    target.reset_calls()
+
+    replace_policy(target, policy, subnetIds=[net.subnets[2]])  # the attachment's subnets are no longer allowed
+
+    obj = ns.wait_stalled("later", "PolicyDenied")
+    assert "spec.subnetIds" in stalled_message(obj) and "left as it is" in stalled_message(obj)
+    assert condition(obj, "Ready")["status"] == "False"
+    # Never detached automatically: not by the verdict, and not by deleting the attachment either.
+    ns.delete("later")
+    ns.wait_gone("later")
+    assert "PolicyDenied" in ns.wait_event("later", "Retained").message
+    after = target.configuration(function)
+    assert (after["VpcConfig"], after["RevisionId"]) == (attached["VpcConfig"], attached["RevisionId"])
+    assert writes(target) == {}, target.calls()
+
+
+@pytest.mark.simulator
+def test_policy_restored_attaches_again(target: Target, ns: Namespace, make_policy: Callable[..., str]) -> None:
+    net = target.network
+    policy = make_policy("restore", tenant(target, ns), functions=["nothing-yet"])
+    function = target.make_function("restore")
+    ns.create("restore", function, net.subnets[:2], [net.app_sg])
+    ns.wait_stalled("restore", "PolicyDenied")
+    replace_policy(target, policy, functions=[function])  # wakes the attachment: no resync needed
+    ns.wait_ready("restore")
+
+
+# -- no policy at all, --policy-mode enforce -----------------------------------------------------
+
+
+@pytest.mark.simulator
+def test_enforce_without_a_policy_denies_before_any_aws_call(
+    target: Target, enforced_ns: Namespace, make_policy: Callable[..., str]
+) -> None:
+    ns = enforced_ns
+    net = target.network
+    function = target.make_function("enforce")
+    target.reset_calls()
+    ns.create("enforced", function, net.subnets[:2], [net.app_sg])
+
+    obj = ns.wait_stalled("enforced", "PolicyDenied")
+    assert "--policy-mode enforce" in stalled_message(obj) and ns.name in stalled_message(obj)
+    calls = target.calls()
+    assert not [op for op in calls if op.startswith(("lambda:", "ec2:"))], calls
+
+    # A policy selecting the namespace by its name label (set by the API server) lets it through.
+    make_policy("byname", {"matchLabels": {"kubernetes.io/metadata.name": ns.name}}, functions=[function])
+    ns.wait_ready("enforced")
+
+
+@pytest.mark.simulator
+def test_namespace_label_removed_denies(
+    target: Target, enforced_ns: Namespace, make_policy: Callable[..., str]
+) -> None:
+    ns = enforced_ns
+    net = target.network
+    make_policy("label", tenant(target, ns))
+    function = target.make_function("label")
+    ns.create("labelled", function, net.subnets[:2], [net.app_sg])
+    ns.wait_ready("labelled")
+
+    target.core.patch_namespace(ns.name, {"metadata": {"labels": {TENANT_LABEL: None}}})
+
+    obj = ns.wait_stalled("labelled", "PolicyDenied")
+    assert "no LambdaVpcPolicy selects namespace" in stalled_message(obj)
+    assert target.vpc(function).subnet_ids == set(net.subnets[:2])  # left attached
+
+
+# -- ownership -----------------------------------------------------------------------------------
+
+
+@pytest.mark.simulator
+def test_ownership_conflict_across_namespaces(target: Target, make_namespace: Callable[[], Namespace]) -> None:
+    net = target.network
+    function = target.make_function("owned")
+    first, second = make_namespace(), make_namespace()
+    first.create("owner", function, net.subnets[:2], [net.app_sg], deletionPolicy="Retain")
+    first.wait_ready("owner")
+    assert tags_of(target, function)[OWNER_TAG] == f"{first.name}/owner"
+    owned = target.configuration(function)
+    target.reset_calls()
+
+    second.create("taker", function, [net.subnets[2]], [net.db_sg])
+
+    obj = second.wait_stalled("taker", "OwnedElsewhere")
+    assert f"{first.name}/owner" in stalled_message(obj) and OWNER_TAG in stalled_message(obj)
+    assert writes(target) == {}, target.calls()
+    assert target.configuration(function)["RevisionId"] == owned["RevisionId"]
+    assert condition(first.get("owner"), "Ready")["status"] == "True"
+
+    # The owner goes (Retain: the function stays attached, the tag stays): the tag is stale now,
+    # so the other attachment takes the function over at its next look.
+    first.delete("owner")
+    first.wait_gone("owner")
+    second.wait_ready("taker", timeout=30)
+    assert tags_of(target, function)[OWNER_TAG] == f"{second.name}/taker"
+    assert target.vpc(function).subnet_ids == {net.subnets[2]}
+
+
+@pytest.mark.simulator
+def test_adoption_without_an_update(target: Target, ns: Namespace) -> None:
+    net = target.network
+    function = target.make_function("adopt")
+    target.set_vpc_out_of_band(function, net.subnets[:2], [net.app_sg])
+    wait_for(lambda: target.wait_active(function), target.timeout(30), what=f"{function} attached out of band")
+    before = target.configuration(function)
+    target.reset_calls()
+
+    ns.create("adopt", function, net.subnets[:2], [net.app_sg])
+
+    ns.wait_ready("adopt")
+    calls = target.calls()
+    assert calls["lambda:UpdateFunctionConfiguration"] == 0 and calls["lambda:TagResource"] == 1, calls
+    assert tags_of(target, function)[OWNER_TAG] == f"{ns.name}/adopt"
+    assert target.configuration(function)["RevisionId"] == before["RevisionId"]

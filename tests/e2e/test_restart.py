@@ -1,0 +1,56 @@
+"""An operator restart with everything in sync costs no AWS write and no status write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from harness import Namespace, Target, watch_log
+from lambda_vpc_operator.sandbox.processes import OperatorProcess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
+
+ATTACHMENTS = 3
+RESYNC = 1.0  # this test's own operator re-reads quickly, so several resyncs pass in seconds
+RESYNC_ROUNDS = 3
+
+
+@pytest.fixture
+def own_operator(
+    target: Target, make_namespace: Callable[[str], Namespace], request: pytest.FixtureRequest
+) -> Iterator[tuple[Namespace, OperatorProcess]]:
+    """A namespace outside the session operator's glob, served by an operator of its own."""
+    if target.operator is None:
+        pytest.skip("the operator runs elsewhere (LVO_E2E_OPERATOR=external): it cannot be restarted here")
+    ns = make_namespace("e2x")
+    log = target.operator_log.with_name(f"operator-{ns.name}.log") if target.operator_log else None
+    assert log is not None
+    watch_log(request.node, log)
+    operator = target.start_operator([ns.name], log, RESYNC)
+    try:
+        yield ns, operator
+        ns.release_all()  # while its operator still runs
+    finally:
+        operator.stop()
+
+
+def test_restart_in_sync_writes_nothing(target: Target, own_operator: tuple[Namespace, OperatorProcess]) -> None:
+    ns, operator = own_operator
+    net = target.network
+    names = [f"steady-{i}" for i in range(ATTACHMENTS)]
+    for name, function in zip(names, target.make_functions("restart", ATTACHMENTS), strict=True):
+        ns.create(name, function, net.subnets[:2], [net.app_sg])
+    versions = {name: ns.wait_ready(name)["metadata"]["resourceVersion"] for name in names}
+    events = {name: len(ns.events(name)) for name in names}
+
+    operator.stop()
+    target.reset_calls()
+    operator.start()
+    # The first look after the start, then RESYNC_ROUNDS resyncs of every attachment.
+    target.wait_reads(ATTACHMENTS * (1 + RESYNC_ROUNDS), timeout=30)
+
+    assert operator.running
+    assert target.updates() == 0, target.calls()
+    assert {name: ns.get(name)["metadata"]["resourceVersion"] for name in names} == versions  # type: ignore[index]
+    assert {name: len(ns.events(name)) for name in names} == events

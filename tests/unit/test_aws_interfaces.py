@@ -1,0 +1,193 @@
+"""aws.interfaces: one filtered DescribeNetworkInterfaces per VPC, shared, mapped by subnet + exact groups."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from lambda_vpc_operator.aws import clients, errors, interfaces, metrics
+from lambda_vpc_operator.models.failures import FailureKind
+
+REGION = "eu-west-1"
+VPC = "vpc-1"
+
+
+@pytest.fixture(autouse=True)
+def calls() -> Iterator[metrics.CallCounter]:
+    metrics.calls.reset()
+    yield metrics.calls
+    metrics.calls.reset()
+
+
+@pytest.fixture(scope="module")
+def session() -> boto3.Session:
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def aws_clients(session: boto3.Session) -> clients.AwsClients:
+    return clients.AwsClients(REGION, session=session)
+
+
+@pytest.fixture
+def stub(aws_clients: clients.AwsClients) -> Iterator[Stubber]:
+    with Stubber(aws_clients.ec2()) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def enis(aws_clients: clients.AwsClients, clock: FakeClock) -> interfaces.Interfaces:
+    return interfaces.Interfaces(aws_clients, clock=clock)
+
+
+def eni(eni_id: str, subnet: str, groups: list[str], status: str = "in-use", **fields: Any) -> dict[str, Any]:
+    return {
+        "NetworkInterfaceId": eni_id,
+        "SubnetId": subnet,
+        "VpcId": VPC,
+        "AvailabilityZone": "eu-west-1a",
+        "Status": status,
+        "PrivateIpAddress": "10.0.1.7",
+        "Groups": [{"GroupId": g, "GroupName": f"name-{g}"} for g in groups],
+        "InterfaceType": "lambda",
+        "Description": "AWS Lambda VPC ENI-someone-else-entirely",  # never used to map
+        **fields,
+    }
+
+
+def expected(vpc_id: str = VPC) -> dict[str, Any]:
+    """Always filtered by interface type and VPC (aws-facts: unfiltered calls have a small bucket)."""
+    return {
+        "Filters": [
+            {"Name": "interface-type", "Values": ["lambda"]},
+            {"Name": "vpc-id", "Values": [vpc_id]},
+        ],
+        "MaxResults": interfaces.PAGE_SIZE,
+    }
+
+
+async def test_one_filtered_request_reads_the_vpcs_lambda_enis(enis: interfaces.Interfaces, stub: Stubber) -> None:
+    stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [
+        eni("eni-1", "subnet-a", ["sg-1", "sg-2"]),
+        {k: v for k, v in eni("eni-2", "subnet-b", ["sg-1"], status="attaching").items() if k != "PrivateIpAddress"},
+    ]}, expected())  # fmt: skip
+    found = await enis.in_vpc(REGION, VPC)
+    assert [(e.interface_id, e.subnet_id, e.status, e.group_ids) for e in found] == [
+        ("eni-1", "subnet-a", "in-use", frozenset({"sg-1", "sg-2"})),
+        ("eni-2", "subnet-b", "attaching", frozenset({"sg-1"})),
+    ]
+    assert found[0].availability_zone == "eu-west-1a"
+    assert found[0].private_ip_address == "10.0.1.7"
+    assert found[1].private_ip_address is None
+    assert found[0].vpc_id == VPC and found[0].interface_type == "lambda"
+
+
+async def test_serving_maps_by_subnet_and_exact_group_set_never_by_description(
+    enis: interfaces.Interfaces, stub: Stubber
+) -> None:
+    stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [
+        eni("eni-more", "subnet-a", ["sg-1", "sg-2", "sg-3"], Description="AWS Lambda VPC ENI-orders-1"),
+        eni("eni-fewer", "subnet-b", ["sg-1"], Description="AWS Lambda VPC ENI-orders-2"),
+        eni("eni-ours", "subnet-a", ["sg-2", "sg-1"]),
+        eni("eni-elsewhere", "subnet-c", ["sg-1", "sg-2"]),
+    ]}, expected())  # fmt: skip
+    found = await enis.serving(REGION, VPC, ["subnet-a", "subnet-b"], ["sg-1", "sg-2"])
+    assert {s: e.interface_id for s, e in found.items()} == {"subnet-a": "eni-ours"}
+
+
+async def test_answers_are_shared_for_the_ttl(
+    enis: interfaces.Interfaces, stub: Stubber, clock: FakeClock, calls: metrics.CallCounter
+) -> None:
+    stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [eni("eni-1", "subnet-a", ["sg-1"])]},
+                      expected())  # fmt: skip
+    first = await enis.in_vpc(REGION, VPC)
+    clock.now += interfaces.INTERFACES_TTL
+    assert await enis.in_vpc(None, VPC) == first  # None: the default region, the same cache entry
+    assert enis.age(REGION, VPC) == interfaces.INTERFACES_TTL
+    assert calls.total("ec2", "DescribeNetworkInterfaces") == 1
+    clock.now += 0.1
+    stub.add_response("describe_network_interfaces", {"NetworkInterfaces": []}, expected())
+    assert await enis.in_vpc(REGION, VPC) == ()
+    assert calls.total("ec2", "DescribeNetworkInterfaces") == 2
+
+
+async def test_max_age_asks_for_a_fresher_answer(enis: interfaces.Interfaces, stub: Stubber, clock: FakeClock) -> None:
+    stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [
+        eni("eni-1", "subnet-a", ["sg-1"], status="attaching")]}, expected())  # fmt: skip
+    stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [
+        eni("eni-1", "subnet-a", ["sg-1"], status="in-use")]}, expected())  # fmt: skip
+    assert [e.status for e in await enis.in_vpc(REGION, VPC)] == ["attaching"]
+    clock.now += 1.0
+    assert [e.status for e in await enis.in_vpc(REGION, VPC, max_age=5.0)] == ["attaching"]
+    assert [e.status for e in await enis.in_vpc(REGION, VPC, max_age=0.5)] == ["in-use"]
+
+
+async def test_each_vpc_is_its_own_request(enis: interfaces.Interfaces, stub: Stubber) -> None:
+    stub.add_response("describe_network_interfaces", {"NetworkInterfaces": []}, expected("vpc-1"))
+    stub.add_response("describe_network_interfaces", {"NetworkInterfaces": []}, expected("vpc-2"))
+    await enis.in_vpc(REGION, "vpc-1")
+    await enis.in_vpc(REGION, "vpc-2")
+    assert enis.age(REGION, "vpc-3") is None
+
+
+async def test_concurrent_askers_share_one_request(
+    aws_clients: clients.AwsClients, clock: FakeClock, calls: metrics.CallCounter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+    sent: list[dict[str, Any]] = []
+
+    async def slow_pages(client: Any, operation: str, /, **params: Any) -> list[dict[str, Any]]:
+        sent.append(params)
+        started.set()
+        await release.wait()
+        return [{"NetworkInterfaces": [eni("eni-1", "subnet-a", ["sg-1"])]}]
+
+    monkeypatch.setattr(interfaces.calling, "call_pages", slow_pages)
+    shared = interfaces.Interfaces(aws_clients, clock=clock)
+    askers = [asyncio.create_task(shared.in_vpc(REGION, VPC)) for _ in range(5)]
+    await started.wait()
+    askers[0].cancel()  # one caller giving up does not cancel the request of the others
+    release.set()
+    results = await asyncio.gather(*askers[1:])
+    assert len(sent) == 1
+    assert {r[0].interface_id for r in results} == {"eni-1"}
+
+
+async def test_errors_are_translated_and_nothing_is_cached(enis: interfaces.Interfaces, stub: Stubber) -> None:
+    stub.add_client_error("describe_network_interfaces", "UnauthorizedOperation", "not allowed", 403,
+                          expected_params=expected())  # fmt: skip
+    with pytest.raises(errors.AwsError) as excinfo:
+        await enis.in_vpc(REGION, VPC)
+    assert excinfo.value.failure.kind == FailureKind.ACCESS_DENIED
+    assert enis.age(REGION, VPC) is None
+    stub.add_response("describe_network_interfaces", {"NetworkInterfaces": []}, expected())
+    assert await enis.in_vpc(REGION, VPC) == ()
+
+
+async def test_pages_are_followed(enis: interfaces.Interfaces, stub: Stubber, calls: metrics.CallCounter) -> None:
+    stub.add_response("describe_network_interfaces", {
+        "NetworkInterfaces": [eni("eni-1", "subnet-a", ["sg-1"])], "NextToken": "t"}, expected())  # fmt: skip
+    stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [eni("eni-2", "subnet-b", ["sg-1"])]},
+                      {**expected(), "NextToken": "t"})  # fmt: skip
+    assert [e.interface_id for e in await enis.in_vpc(REGION, VPC)] == ["eni-1", "eni-2"]
+    assert calls.total("ec2", "DescribeNetworkInterfaces") == 2

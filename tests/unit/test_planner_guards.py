@@ -1,0 +1,241 @@
+"""planner.guards: internet routes, the execution role, ownership, policy problems and admission."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambda_vpc_operator.models.attachments import AttachmentSpec
+from lambda_vpc_operator.models.functions import VpcSettings
+from lambda_vpc_operator.models.networks import NetworkFacts, SecurityGroupFacts, SubnetFacts
+from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, RolePermissions
+from lambda_vpc_operator.models.routes import RouteFacts, RouteTableFacts, VpcRoutes
+from lambda_vpc_operator.planner import guards, planning
+from lambda_vpc_operator.planner.conditions import ConditionType, Reason
+from lambda_vpc_operator.planner.plans import Outcome as PlanOutcome
+from lambda_vpc_operator.planner.policies import Outcome, Verdict
+from lambda_vpc_operator.planner.validation import Severity
+
+ROLE = "arn:aws:iam::123456789012:role/orders-exec"
+NAT = RouteFacts("0.0.0.0/0", "nat-0abc")
+IGW = RouteFacts("0.0.0.0/0", "igw-0abc")
+LOCAL = RouteFacts("10.0.0.0/16", "local")
+
+
+def subnets(*ids: str, vpc: str = "vpc-1") -> NetworkFacts:
+    return NetworkFacts(
+        subnets={s: SubnetFacts(s, vpc, "us-east-1a", 250, "10.0.0.0/24") for s in ids},
+        security_groups={"sg-1": SecurityGroupFacts("sg-1", vpc)},
+    )
+
+
+def table(rtb: str, *routes: RouteFacts, main: bool = False, associated: tuple[str, ...] = ()) -> RouteTableFacts:
+    return RouteTableFacts(rtb, "vpc-1", main, frozenset(associated), (LOCAL, *routes))
+
+
+def desired(*ids: str) -> VpcSettings:
+    return VpcSettings.of(ids, ["sg-1"])
+
+
+# --- requireInternetAccess ----------------------------------------------------------------------
+
+
+def test_explicit_association_to_a_nat_table_passes() -> None:
+    tables = (table("rtb-main", main=True), table("rtb-nat", NAT, associated=("subnet-a",)))
+    routes = {"vpc-1": VpcRoutes("vpc-1", tables)}
+    assert guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes) == []
+
+
+def test_main_table_is_used_without_an_explicit_association() -> None:
+    routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", NAT, main=True),))}
+    assert guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes) == []
+
+
+def test_explicit_association_wins_over_the_main_table() -> None:
+    routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", NAT, main=True),
+                                           table("rtb-private", associated=("subnet-a",))))}  # fmt: skip
+    (problem,) = guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes)
+    assert problem.reason == Reason.NO_INTERNET_ROUTE and "rtb-private" in problem.message
+
+
+def test_public_subnet_is_refused_and_named() -> None:
+    routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", NAT, main=True),
+                                           table("rtb-public", IGW, associated=("subnet-pub",))))}  # fmt: skip
+    (problem,) = guards.internet_access(desired("subnet-a", "subnet-pub"), subnets("subnet-a", "subnet-pub"), routes)
+    assert problem.severity == Severity.ERROR and problem.field == "spec.requireInternetAccess"
+    assert "subnet-pub" in problem.message and "igw-0abc" in problem.message and "subnet-a " not in problem.message
+    assert "no public IP" in problem.message
+
+
+def test_no_default_route_and_main_table_named() -> None:
+    routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", main=True),))}
+    (problem,) = guards.internet_access(desired("subnet-c"), subnets("subnet-c"), routes)
+    assert "subnet-c" in problem.message and "main route table rtb-main" in problem.message
+    assert "has no 0.0.0.0/0 route" in problem.message
+
+
+def test_blackhole_nat_route_does_not_count() -> None:
+    dead = RouteFacts("0.0.0.0/0", "nat-0dead", active=False)
+    routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", dead, main=True),))}
+    assert [p.reason for p in guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes)] == [
+        Reason.NO_INTERNET_ROUTE
+    ]
+
+
+def test_prefix_list_routes_are_not_internet() -> None:
+    endpoint = RouteFacts("pl-63a5400a", "vpce-0s3")
+    routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", endpoint, main=True),))}
+    assert guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes) != []
+
+
+def test_every_failing_subnet_in_one_problem() -> None:
+    routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", main=True),))}
+    (problem,) = guards.internet_access(desired("subnet-a", "subnet-b"), subnets("subnet-a", "subnet-b"), routes)
+    assert "subnet-a" in problem.message and "subnet-b" in problem.message
+
+
+def test_unknown_subnets_and_unread_vpcs_are_left_to_others() -> None:
+    routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", main=True),))}
+    # subnet-x does not exist (validation says SubnetNotFound); vpc-2's tables were not read.
+    facts = NetworkFacts(subnets={"subnet-y": SubnetFacts("subnet-y", "vpc-2", "us-east-1a", 250, "10.1.0.0/24")})
+    assert guards.internet_access(desired("subnet-x", "subnet-y"), facts, routes) == []
+
+
+def test_a_vpc_without_tables_refuses() -> None:
+    routes = {"vpc-1": VpcRoutes("vpc-1", ())}
+    (problem,) = guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes)
+    assert "no route table" in problem.message
+
+
+def test_routes_unknown_is_a_warning() -> None:
+    problem = guards.routes_unknown("UnauthorizedOperation: no")
+    assert problem.severity == Severity.WARNING and "ec2:DescribeRouteTables" in problem.message
+
+
+# --- the execution role -------------------------------------------------------------------------
+
+
+def test_a_role_with_every_action_passes() -> None:
+    permissions = RolePermissions(ROLE, dict.fromkeys(ENI_ACTIONS, EvalDecision.ALLOWED))
+    assert guards.role_permissions(permissions) == []
+
+
+def test_missing_actions_are_named_with_their_decision() -> None:
+    decisions = {
+        "ec2:CreateNetworkInterface": EvalDecision.ALLOWED,
+        "ec2:DescribeNetworkInterfaces": EvalDecision.IMPLICIT_DENY,
+    }  # DeleteNetworkInterface has no answer at all: implicitDeny
+    (problem,) = guards.role_permissions(RolePermissions(ROLE, decisions))
+    assert problem.reason == Reason.ROLE_MISSING_PERMISSIONS and problem.severity == Severity.ERROR
+    assert ROLE in problem.message
+    assert "ec2:DescribeNetworkInterfaces (implicitDeny)" in problem.message
+    assert "ec2:DeleteNetworkInterface (implicitDeny)" in problem.message
+    assert "ec2:CreateNetworkInterface" not in problem.message
+    assert "AWSLambdaVPCAccessExecutionRole" in problem.message and "remove the statement" not in problem.message
+
+
+def test_an_explicit_deny_says_to_remove_it() -> None:
+    decisions = dict.fromkeys(ENI_ACTIONS, EvalDecision.EXPLICIT_DENY)
+    (problem,) = guards.role_permissions(RolePermissions(ROLE, decisions))
+    assert "explicitDeny" in problem.message and "remove the statement that denies them" in problem.message
+
+
+def test_when_iam_cannot_be_asked_it_is_a_warning() -> None:
+    permissions = RolePermissions(ROLE, checked=False, error="AccessDenied: not authorized")
+    (problem,) = guards.role_permissions(permissions)
+    assert problem.severity == Severity.WARNING and problem.reason == guards.CANNOT_CHECK_ROLE
+    assert "iam:SimulatePrincipalPolicy" in problem.message and "AccessDenied" in problem.message
+
+
+# --- ownership ----------------------------------------------------------------------------------
+
+ME = "team-a/orders"
+OTHER = "team-b/orders"
+
+
+@pytest.mark.parametrize(
+    ("tags", "claimants", "older", "kind", "other"),
+    [
+        pytest.param({}, {ME}, None, guards.Ownership.CLAIM, None, id="untagged-alone"),
+        pytest.param({guards.OWNER_TAG: ME}, {ME}, None, guards.Ownership.OWNED, None, id="ours"),
+        pytest.param({guards.OWNER_TAG: ME}, {ME, OTHER}, OTHER, guards.Ownership.OWNED, None,
+                     id="ours-despite-an-older-claim"),
+        pytest.param({guards.OWNER_TAG: OTHER}, {ME, OTHER}, None, guards.Ownership.OWNED_ELSEWHERE, OTHER,
+                     id="owned-by-a-live-attachment"),
+        pytest.param({guards.OWNER_TAG: OTHER}, {ME}, None, guards.Ownership.CLAIM, OTHER, id="stale-tag"),
+        pytest.param({}, {ME, OTHER}, OTHER, guards.Ownership.CONFLICT, OTHER, id="untagged-older-claim"),
+        pytest.param({guards.OWNER_TAG: "gone/x"}, {ME, OTHER}, OTHER, guards.Ownership.CONFLICT, OTHER,
+                     id="stale-tag-older-claim"),
+        pytest.param({}, {ME}, ME, guards.Ownership.CLAIM, None, id="oldest-claim-is-me"),
+        pytest.param({"other": "tag"}, {ME}, None, guards.Ownership.CLAIM, None, id="other-tags-ignored"),
+    ],
+)  # fmt: skip
+def test_ownership(tags: dict[str, str], claimants: set[str], older: str | None, kind: guards.Ownership,
+                   other: str | None) -> None:  # fmt: skip
+    decision = guards.ownership(ME, tags, claimants, older)
+    assert (decision.kind, decision.other) == (kind, other)
+
+
+def test_owned_elsewhere_problem_names_the_owner() -> None:
+    problem = guards.owned_elsewhere("orders", OTHER)
+    assert problem.reason == Reason.OWNED_ELSEWHERE and OTHER in problem.message and guards.OWNER_TAG in problem.message
+
+
+# --- policy verdicts ----------------------------------------------------------------------------
+
+
+def test_policy_problem_only_for_a_denial() -> None:
+    assert guards.policy_problem(Verdict(Outcome.ALLOWED, "allowed by x", "x")) is None
+    assert guards.policy_problem(Verdict(Outcome.UNDECIDED, "vpc")) is None
+    problem = guards.policy_problem(Verdict(Outcome.DENIED, "no LambdaVpcPolicy allows this attachment: x"))
+    assert problem is not None and problem.reason == Reason.POLICY_DENIED and problem.severity == Severity.ERROR
+    assert "left as it is" in problem.message
+
+
+def test_a_guard_problem_stalls_the_planner_without_a_write() -> None:
+    spec = AttachmentSpec.model_validate(
+        {"functionName": "orders", "subnetIds": ["subnet-a"], "securityGroupIds": ["sg-1"]}
+    )
+    problem = guards.policy_problem(Verdict(Outcome.DENIED, "denied"))
+    assert problem is not None
+    plan = planning.plan_attachment(spec, planning.Situation(generation=1, observed=None, problems=(problem,)))
+    assert plan.outcome == PlanOutcome.STALLED and plan.action is None
+    stalled = {c.type: c for c in plan.conditions or ()}[ConditionType.STALLED]
+    assert stalled.reason == Reason.POLICY_DENIED
+
+
+# --- admission ----------------------------------------------------------------------------------
+
+ALLOWED = Verdict(Outcome.ALLOWED, "allowed by LambdaVpcPolicy team-a", "team-a")
+
+
+def test_admission_allows() -> None:
+    answer = guards.admission(ALLOWED, "orders")
+    assert answer.allowed and answer.warnings == ()
+
+
+def test_admission_denies_by_policy_with_the_rule() -> None:
+    answer = guards.admission(Verdict(Outcome.DENIED, "no LambdaVpcPolicy allows this attachment: rule"), "orders")
+    assert not answer.allowed and answer.reason == Reason.POLICY_DENIED
+    assert answer.message.startswith("PolicyDenied: ") and "rule" in answer.message
+
+
+def test_admission_denies_a_function_managed_elsewhere() -> None:
+    answer = guards.admission(ALLOWED, "orders", ["team-b/orders", "team-a/older"])
+    assert not answer.allowed and answer.reason == Reason.OWNED_ELSEWHERE
+    assert "team-a/older" in answer.message and "OwnedElsewhere" in answer.message
+
+
+def test_policy_denial_is_reported_before_ownership() -> None:
+    answer = guards.admission(Verdict(Outcome.DENIED, "denied"), "orders", ["team-b/orders"])
+    assert answer.reason == Reason.POLICY_DENIED
+
+
+@pytest.mark.parametrize("error", [None, "UnauthorizedOperation: no"])
+def test_undecided_admission_passes_with_a_warning(error: str | None) -> None:
+    answer = guards.admission(Verdict(Outcome.UNDECIDED, "LambdaVpcPolicy x: the VPC is not known"), "orders",
+                              vpc_error=error)  # fmt: skip
+    assert answer.allowed
+    (warning,) = answer.warnings
+    assert "VPC rule" in warning and (error is None or error in warning)
+
+

@@ -1,0 +1,302 @@
+"""reconciliation.guarding (and handlers.policies' glue) with a fake AWS: what is asked, what is decided."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from lambda_vpc_operator.aws.errors import AccessDenied, ServiceError, UpdateConflict
+from lambda_vpc_operator.handlers.policies import CLAIMS_INDEX, LABELS_INDEX, POLICIES_INDEX, POLICIES_KEY, Guardrails
+from lambda_vpc_operator.models.attachments import DeletionPolicy
+from lambda_vpc_operator.models.failures import Failure, FailureKind
+from lambda_vpc_operator.models.functions import (
+    FunctionObservation,
+    FunctionRef,
+    FunctionState,
+    UpdateStatus,
+    VpcSettings,
+)
+from lambda_vpc_operator.models.networks import NetworkFacts, SecurityGroupFacts, SubnetFacts
+from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, RolePermissions
+from lambda_vpc_operator.models.policies import PolicyMode, PolicySpec
+from lambda_vpc_operator.models.settings import OperatorSettings
+from lambda_vpc_operator.planner import guards, planning
+from lambda_vpc_operator.planner.conditions import Reason
+from lambda_vpc_operator.planner.policies import Policy, PolicySet
+from lambda_vpc_operator.reconciliation.guarding import Context, Guard
+from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
+from lambda_vpc_operator.reconciliation.reconciler import AttachmentView
+
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/exec"
+ME = "team-a/orders"
+SPEC = {"functionName": "orders", "subnetIds": ["subnet-a"], "securityGroupIds": ["sg-1"]}
+
+
+class FakeAws:
+    """The parts of AwsGateway the guard uses, recording every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.tag_error: Exception | None = None
+        self.describe_error: Exception | None = None
+        self.permissions = RolePermissions(ROLE, dict.fromkeys(ENI_ACTIONS, EvalDecision.ALLOWED))
+        self.identity = self
+        self.networks = self
+        self.roles = self
+        self.functions = self
+
+    known = ACCOUNT
+
+    async def account_id(self) -> str:
+        self.calls.append("GetCallerIdentity")
+        return ACCOUNT
+
+    async def describe(self, region: str, subnets: list[str], groups: list[str], **_: Any) -> NetworkFacts:
+        self.calls.append("Describe")
+        if self.describe_error is not None:
+            raise self.describe_error
+        return NetworkFacts(
+            subnets={s: SubnetFacts(s, "vpc-1", "us-east-1a", 250, "10.0.0.0/24") for s in subnets},
+            security_groups={g: SecurityGroupFacts(g, "vpc-1") for g in groups},
+        )
+
+    async def permissions_of(self, role: str) -> RolePermissions:
+        self.calls.append("SimulatePrincipalPolicy")
+        return self.permissions
+
+    async def tag(self, arn: str, tags: dict[str, str]) -> None:
+        self.calls.append(f"TagResource {tags}")
+        if self.tag_error is not None:
+            raise self.tag_error
+
+
+@pytest.fixture
+def aws() -> FakeAws:
+    fake = FakeAws()
+    fake.roles = type("Roles", (), {"permissions": fake.permissions_of})()  # type: ignore[assignment]
+    return fake
+
+
+@pytest.fixture
+def guard(aws: FakeAws) -> Guard:
+    return Guard(aws, OperatorSettings())  # type: ignore[arg-type]
+
+
+def context(*specs: dict[str, Any], claimants: tuple[str, ...] = (ME,), mode: PolicyMode = PolicyMode.ENFORCE,
+            labels: dict[str, dict[str, str]] | None = None) -> Context:  # fmt: skip
+    found = tuple(
+        Policy(f"p{i}", PolicySpec.model_validate({"namespaceSelector": {}, **s})) for i, s in enumerate(specs)
+    )
+    return Context(PolicySet(found, labels or {}, mode), frozenset(claimants))
+
+
+def observation(**overrides: Any) -> FunctionObservation:
+    values: dict[str, Any] = {
+        "name": "orders", "arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:orders",
+        "vpc": VpcSettings.of(["subnet-a"], ["sg-1"]), "vpc_id": "vpc-1", "state": FunctionState.ACTIVE,
+        "state_reason": None, "state_reason_code": None, "last_update_status": UpdateStatus.SUCCESSFUL,
+        "last_update_status_reason": None, "last_update_status_reason_code": None, "revision_id": "r1",
+        "role": ROLE, "tags": {},
+    }  # fmt: skip
+    values.update(overrides)
+    return FunctionObservation(**values)
+
+
+REF = FunctionRef.parse("orders", "us-east-1")
+
+
+def situation(**overrides: Any) -> planning.Situation:
+    return dataclasses.replace(planning.Situation(generation=1, observed=None), **overrides)
+
+
+# --- admission ----------------------------------------------------------------------------------
+
+
+async def test_admit_allows_what_a_policy_allows(guard: Guard, aws: FakeAws) -> None:
+    answer = await guard.admit("team-a", "orders", SPEC, None, context({"functions": ["ord*"]}))
+    assert answer.allowed and "allowed by LambdaVpcPolicy p0" in answer.message
+    assert "Describe" not in aws.calls
+
+
+async def test_admit_denies_with_the_rule(guard: Guard) -> None:
+    answer = await guard.admit("team-a", "orders", SPEC, None, context({"subnetIds": ["subnet-z"]}))
+    assert not answer.allowed and answer.reason == Reason.POLICY_DENIED and "spec.subnetIds" in answer.message
+
+
+async def test_admit_never_blocks_an_update_without_a_spec_change(guard: Guard, aws: FakeAws) -> None:
+    answer = await guard.admit("team-a", "orders", SPEC, dict(SPEC), context())  # enforce, no policy
+    assert answer.allowed and aws.calls == []
+
+
+async def test_admit_asks_ec2_for_the_vpc_only_when_a_policy_needs_it(guard: Guard, aws: FakeAws) -> None:
+    allowed = await guard.admit("team-a", "orders", SPEC, None, context({"vpcIds": ["vpc-1"]}))
+    denied = await guard.admit("team-a", "orders", SPEC, None, context({"vpcIds": ["vpc-2"]}))
+    assert allowed.allowed and not denied.allowed and "spec.vpcIds" in denied.message
+    assert aws.calls.count("Describe") == 2
+
+
+async def test_admit_passes_with_a_warning_when_ec2_refuses(guard: Guard, aws: FakeAws) -> None:
+    aws.describe_error = AccessDenied(Failure(FailureKind.ACCESS_DENIED, "UnauthorizedOperation", "no"))
+    answer = await guard.admit("team-a", "orders", SPEC, None, context({"vpcIds": ["vpc-1"]}))
+    assert answer.allowed and "UnauthorizedOperation" in answer.warnings[0]
+
+
+async def test_admit_denies_a_function_another_attachment_names(guard: Guard) -> None:
+    answer = await guard.admit("team-a", "orders", SPEC, None, context({}, claimants=("team-b/orders",)))
+    assert not answer.allowed and answer.reason == Reason.OWNED_ELSEWHERE and "team-b/orders" in answer.message
+
+
+async def test_admit_checks_ownership_only_when_the_function_changes(guard: Guard) -> None:
+    old = {**SPEC, "subnetIds": ["subnet-b"]}
+    answer = await guard.admit("team-a", "orders", SPEC, old, context({}, claimants=(ME, "team-b/orders")))
+    assert answer.allowed
+
+
+async def test_admit_leaves_an_unparsable_spec_to_the_schema(guard: Guard) -> None:
+    assert (await guard.admit("team-a", "orders", {"functionName": "x"}, None, context())).allowed
+
+
+# --- after GetFunction --------------------------------------------------------------------------
+
+
+async def test_an_untagged_function_is_claimed_with_a_tag(guard: Guard, aws: FakeAws) -> None:
+    after = await guard.function(ME, REF, observation(), situation(), context({}))
+    assert after.problems == () and after.action_failure is None and after.conflict_with is None
+    assert aws.calls == ["SimulatePrincipalPolicy", f"TagResource {{'{guards.OWNER_TAG}': '{ME}'}}"]
+
+
+async def test_our_own_tag_costs_no_write(guard: Guard, aws: FakeAws) -> None:
+    ours = observation(tags={guards.OWNER_TAG: ME})
+    await guard.function(ME, REF, ours, situation(conflict_with="x/older"), context({}))
+    assert aws.calls == ["SimulatePrincipalPolicy"]
+
+
+async def test_a_busy_function_is_claimed_later(guard: Guard, aws: FakeAws) -> None:
+    busy = observation(last_update_status=UpdateStatus.IN_PROGRESS)
+    await guard.function(ME, REF, busy, situation(), context({}))
+    assert not any(c.startswith("TagResource") for c in aws.calls)
+
+
+async def test_owned_elsewhere_is_a_problem_and_nothing_is_asked(guard: Guard, aws: FakeAws) -> None:
+    other = "team-b/orders"
+    after = await guard.function(ME, REF, observation(tags={guards.OWNER_TAG: other}), situation(),
+                                 context({}, claimants=(ME, other)))  # fmt: skip
+    assert [p.reason for p in after.problems] == [Reason.OWNED_ELSEWHERE] and aws.calls == []
+
+
+async def test_an_older_claim_on_an_untagged_function_is_a_conflict(guard: Guard, aws: FakeAws) -> None:
+    after = await guard.function(ME, REF, observation(), situation(conflict_with="team-b/orders"), context({}))
+    assert after.conflict_with == "team-b/orders" and aws.calls == []
+
+
+async def test_a_role_missing_permissions_stops_before_the_tag(guard: Guard, aws: FakeAws) -> None:
+    aws.permissions = RolePermissions(ROLE, {})
+    after = await guard.function(ME, REF, observation(), situation(), context({}))
+    assert [p.reason for p in after.problems] == [Reason.ROLE_MISSING_PERMISSIONS]
+    assert aws.calls == ["SimulatePrincipalPolicy"]
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "hint"),
+    [
+        pytest.param(AccessDenied(Failure(FailureKind.ACCESS_DENIED, "AccessDeniedException", "no")),
+                     FailureKind.ACCESS_DENIED, "lambda:TagResource", id="access-denied"),
+        pytest.param(UpdateConflict(Failure(FailureKind.CONFLICT, "ResourceConflictException", "busy")),
+                     FailureKind.CONFLICT, "", id="conflict"),
+    ],
+)  # fmt: skip
+async def test_a_refused_tag_is_the_looks_action_failure(
+    guard: Guard, aws: FakeAws, error: Exception, kind: FailureKind, hint: str
+) -> None:
+    aws.tag_error = error
+    after = await guard.function(ME, REF, observation(), situation(), context({}))
+    assert after.action_failure is not None and after.action_failure.kind == kind
+    assert hint in after.action_failure.message
+
+
+async def test_a_transient_role_check_failure_is_a_read_failure(guard: Guard, aws: FakeAws) -> None:
+    async def failing(role: str) -> RolePermissions:
+        raise ServiceError(Failure(FailureKind.SERVICE_ERROR, "InternalFailure", "down"))
+
+    aws.roles = type("Roles", (), {"permissions": staticmethod(failing)})()  # type: ignore[assignment]
+    after = await guard.function(ME, REF, observation(), situation(), context({}))
+    assert after.read_failure is not None and after.read_failure.transient
+
+
+# --- deletion -----------------------------------------------------------------------------------
+
+
+async def test_release_follows_the_policy_then_the_tag_then_the_claims(guard: Guard) -> None:
+    from lambda_vpc_operator.models.attachments import AttachmentSpec
+
+    spec = AttachmentSpec.model_validate(SPEC)
+    ours, theirs = observation(tags={guards.OWNER_TAG: ME}), observation(tags={guards.OWNER_TAG: "team-b/orders"})
+    both = context({}, claimants=(ME, "team-b/orders"))
+
+    async def verdict(observed: FunctionObservation | None, ctx: Context, by_claims: bool) -> tuple[bool, str | None]:
+        return await guard.release_verdict(ME, "team-a", spec, REF, observed, ctx, by_claims)
+
+    allowed, why = await verdict(ours, context(), True)  # enforce, no policy
+    assert not allowed and why is not None and "PolicyDenied" in why
+    assert await verdict(ours, both, False) == (True, None)  # our tag beats an older claim
+    assert await verdict(theirs, both, True) == (False, "it is owned by LambdaVpcAttachment team-b/orders")
+    assert await verdict(theirs, context({}), True) == (True, None)  # stale tag: the claims decide
+    assert await verdict(observation(), context({}), False) == (False, None)
+    assert await verdict(None, context({}), True) == (True, None)  # the function is gone
+
+
+def test_a_denied_release_says_why() -> None:
+    release = planning.Release(policy=DeletionPolicy.DETACH, observed=None, owned=False, not_owned="because")
+    (event,) = planning.plan_release("orders", release).events
+    assert event.reason == "Retained" and "(because)" in event.message
+
+
+# --- wake-ups (handlers.policies.Guardrails) ----------------------------------------------------
+
+
+def indexes(*specs: dict[str, Any], labels: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    policies = [Policy(f"p{i}", PolicySpec.model_validate(s)) for i, s in enumerate(specs)]
+    return {
+        POLICIES_INDEX: {POLICIES_KEY: policies} if policies else {},
+        LABELS_INDEX: {ns: [dict(v)] for ns, v in (labels or {}).items()},
+        CLAIMS_INDEX: {},
+    }
+
+
+def test_only_attachments_whose_verdict_flips_are_woken(guard: Guard) -> None:
+    rails = Guardrails(guard, OperatorSettings())
+    memories = {name: AttachmentMemory(policy_denied=denied) for name, denied in (("a", False), ("b", True))}
+    for name, memory in memories.items():
+        rails.track(AttachmentView("team-a", name, 1, SPEC, {}), memory)
+    allow_team_a = {"namespaceSelector": {"matchLabels": {"team": "a"}}}
+
+    assert rails.wake(indexes(allow_team_a, labels={"team-a": {"team": "a"}})) == 1
+    assert memories["b"].wake.is_set() and not memories["a"].wake.is_set()
+
+    memories["b"].wake.clear()
+    assert rails.wake(indexes(labels={"team-a": {"team": "a"}})) == 1  # the policy is gone: a flips
+    assert memories["a"].wake.is_set()
+
+
+def test_a_namespace_change_wakes_only_that_namespace(guard: Guard) -> None:
+    rails = Guardrails(guard, OperatorSettings())
+    here, there = AttachmentMemory(policy_denied=True), AttachmentMemory(policy_denied=True)
+    rails.track(AttachmentView("team-a", "x", 1, SPEC, {}), here)
+    rails.track(AttachmentView("team-b", "y", 1, SPEC, {}), there)
+    allowed = indexes({"namespaceSelector": {}})
+    assert rails.wake(allowed, ["team-a"]) == 1 and here.wake.is_set() and not there.wake.is_set()
+    rails.untrack("team-a/x")
+    assert rails.wake(allowed) == 1 and there.wake.is_set()
+
+
+def test_context_reads_the_indexes(guard: Guard) -> None:
+    rails = Guardrails(guard, OperatorSettings(policy_mode=PolicyMode.ALLOW_ALL))
+    found = indexes({"namespaceSelector": {}}, labels={"team-a": {"team": "a"}})
+    found[CLAIMS_INDEX] = {REF.key: [type("Claim", (), {"key": ME})(), type("Claim", (), {"key": "b/c"})()]}
+    built = rails.context(found, "team-a", SPEC)
+    assert built.claimants == {ME, "b/c"} and built.policies.mode == PolicyMode.ALLOW_ALL
+    assert built.policies.labels_of("team-a") == {"team": "a", "kubernetes.io/metadata.name": "team-a"}
+    assert [p.name for p in built.policies.policies] == ["p0"]

@@ -237,9 +237,23 @@ async def test_facts_are_read_again_after_the_ttl(
     assert set(again.subnets) == {"subnet-a", "subnet-x"}
 
 
-async def test_refresh_bypasses_the_cache(cached_networks: networks.Networks, stub: Stubber) -> None:
+async def test_refresh_reads_facts_older_than_the_refresh_window(
+    cached_networks: networks.Networks, stub: Stubber, clock: FakeClock
+) -> None:
     _stub_one_round(stub, [subnet("subnet-a")])
     _stub_one_round(stub, [subnet("subnet-a"), subnet("subnet-x")])
     await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])
+    clock.now += networks.REFRESH_WINDOW + 1
     fresh = await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"], refresh=True)
     assert "subnet-x" in fresh.subnets
+
+
+async def test_refresh_shares_a_read_made_moments_ago(
+    cached_networks: networks.Networks, stub: Stubber, clock: FakeClock
+) -> None:
+    # A hundred attachments applied together: one read serves them all.
+    _stub_one_round(stub, [subnet("subnet-a")])
+    first = await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"], refresh=True)
+    clock.now += networks.REFRESH_WINDOW - 1
+    again = await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"], refresh=True)
+    assert again == first

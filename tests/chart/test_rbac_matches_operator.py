@@ -54,15 +54,8 @@ SETTLE_TIMEOUT = 90.0
 FIXED_PRIORITY = "--priority=100"
 
 # Rules the chart grants that this run cannot exercise, and why they are needed all the same.
-NOT_EXERCISED: dict[Rule, str] = {
-    Rule("kopf.dev", "clusterkopfpeerings", "create"): (
-        "the operator creates its peering object at startup when it is missing (proposed with issue 6): "
-        "a chart cannot create an object of a CRD it installs in the same release; this test creates it first"
-    ),
-    Rule("kopf.dev", "kopfpeerings", "create"): (
-        "as for clusterkopfpeerings: the operator creates the KopfPeering of each watched namespace"
-    ),
-}
+# Every rule is exercised: the operator itself creates its kopf peering object (kube/peerings.py).
+NOT_EXERCISED: dict[Rule, str] = {}
 
 EXAMPLE_NAMESPACES = sorted(
     {doc["metadata"].get("namespace", "default") for doc in manifests.load_documents(sorted(EXAMPLES.glob("*.yaml")))
@@ -185,7 +178,6 @@ def run_operator_and_audit(rendered: list[dict[str, Any]], tmp_path: pathlib.Pat
     """Run the scenario; return the audit of the operator's requests."""
     args = operator_args(rendered)
     namespaces = watched_namespaces(args)
-    peering = "--peering" in args
     log = tmp_path / "operator.log"
 
     with (
@@ -201,18 +193,6 @@ def run_operator_and_audit(rendered: list[dict[str, Any]], tmp_path: pathlib.Pat
             kube.install_crd(crd)
         for namespace in namespaces:
             cluster.ensure_namespace(namespace)
-        if peering:
-            # What the operator will create itself (NOT_EXERCISED); without it kopf pauses for ever.
-            if namespaces:
-                kopfpeerings = cluster.resource("kopf.dev", "v1", "kopfpeerings")
-                for namespace in namespaces:
-                    body = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering",
-                            "metadata": {"name": PEERING_NAME, "namespace": namespace}}  # fmt: skip
-                    cluster.create(kopfpeerings, namespace, body)
-            else:
-                clusterkopfpeerings = cluster.resource("kopf.dev", "v1", "clusterkopfpeerings")
-                body = {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": PEERING_NAME}}
-                cluster.create(clusterkopfpeerings, None, body)
         assert not kube.emulator.audit, "the test's setup went through HTTP: the audit would mix it in"
 
         env = simulated_aws_env(endpoint_url, REGION)

@@ -29,9 +29,26 @@ def test_default_region_is_ours_not_the_sessions(aws_clients: clients.AwsClients
     assert aws_clients.lambda_().meta.region_name == "eu-west-1"
 
 
-def test_control_clients_use_standard_retries(aws_clients: clients.AwsClients) -> None:
-    assert aws_clients.lambda_().meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+def test_ec2_uses_standard_retries(aws_clients: clients.AwsClients) -> None:
     assert aws_clients.ec2().meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+
+
+def test_a_throttled_lambda_request_is_sent_once(aws_clients: clients.AwsClients) -> None:
+    """Standard mode would resend a 429 twice, ignoring Retry-After; the budget waits instead."""
+    sent: list[str] = []
+
+    def answering(request: Any, **kwargs: Any) -> AWSResponse:
+        sent.append(request.url)
+        headers = {"x-amzn-errortype": "TooManyRequestsException", "Retry-After": "2"}
+        body = b'{"message": "Rate exceeded", "Reason": "CallerRateLimitExceeded", "retryAfterSeconds": "2"}'
+        return AWSResponse(request.url, 429, headers, _Raw(body))
+
+    control = aws_clients.lambda_()
+    control.meta.events.register("before-send.lambda.UpdateFunctionConfiguration", answering)
+    with pytest.raises(errors.Throttled) as caught, errors.translating():
+        control.update_function_configuration(FunctionName="f", Description="x")
+    assert len(sent) == 1
+    assert caught.value.failure.retry_after == 2.0
 
 
 def test_invoke_client_has_retries_off(aws_clients: clients.AwsClients) -> None:

@@ -49,6 +49,11 @@ CONTROL_CONFIG = Config(
     max_pool_connections=MAX_POOL_CONNECTIONS,
     user_agent_extra=USER_AGENT,
 )
+# Lambda's control plane answers 429 with a Retry-After that botocore's standard mode ignores: it
+# would resend at once, twice, into the same exhausted 15/s account budget (aws-facts "Errors").
+# So Lambda requests are sent once; the budget pauses for Retry-After and the reconciler, which
+# treats throttles and 5xx as "wait and look again", is the retry loop.
+LAMBDA_CONFIG = CONTROL_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 INVOKE_CONFIG = CONTROL_CONFIG.merge(
     Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=INVOKE_READ_TIMEOUT)
 )
@@ -65,7 +70,7 @@ class AwsClients:
 
     def lambda_(self, region: str | None = None) -> Any:
         """Lambda control plane (GetFunction, UpdateFunctionConfiguration, ...), standard retries."""
-        return self._client("lambda", region, "control", CONTROL_CONFIG)
+        return self._client("lambda", region, "control", LAMBDA_CONFIG)
 
     def lambda_invoke(self, region: str | None = None) -> Any:
         """Lambda Invoke only: no retries, so one call is one invocation."""

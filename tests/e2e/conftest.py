@@ -211,9 +211,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 @pytest.fixture(autouse=True)
 def _simulator_only(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("simulator") is not None:
-        if request.getfixturevalue("target").sim is None:
-            pytest.skip("needs the AWS simulator (fault injection, clock or call counts)")
+    if request.node.get_closest_marker("simulator") is not None and request.getfixturevalue("target").sim is None:
+        pytest.skip("needs the AWS simulator (fault injection, clock or call counts)")
 
 
 # -- per test ------------------------------------------------------------------------------------

@@ -37,8 +37,10 @@ def test_later_attachment_of_the_same_function_stalls(
 
     obj = later_ns.wait(
         "later",
-        lambda o: condition(o, "Stalled").get("reason") in OWNED_BY_ANOTHER
-        and condition(o, "Stalled").get("observedGeneration") == o["metadata"]["generation"],
+        lambda o: (
+            condition(o, "Stalled").get("reason") in OWNED_BY_ANOTHER
+            and condition(o, "Stalled").get("observedGeneration") == o["metadata"]["generation"]
+        ),
         f"Stalled with a reason in {sorted(OWNED_BY_ANOTHER)}",
     )
     stalled = condition(obj, "Stalled")

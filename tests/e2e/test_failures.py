@@ -62,8 +62,8 @@ BOTOCORE_ATTEMPTS = 3
 def test_throttling_is_survived_and_honoured(target: Target, ns: Namespace, sim: SimulatorControl) -> None:
     net = target.network
     functions = target.make_functions("throttle", ATTACHMENTS)  # before the budget shrinks
-    # A busy account: far less than the 15 requests/s of the control plane left for the operator.
-    sim.set_rate_limits(True, control_per_s=3.0)
+    # A busy account: a third of the control plane's 15 requests/s left, half of what the operator allows itself.
+    sim.set_rate_limits(True, control_per_s=5.0)
     target.reset_calls()
 
     names = [f"burst-{i:02d}" for i in range(ATTACHMENTS)]

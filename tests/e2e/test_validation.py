@@ -27,7 +27,9 @@ def _invalid(ns: Namespace, target: Target, name: str, override: dict[str, Any])
 
 
 @pytest.mark.parametrize(("override", "field"), SCHEMA_ERRORS)
-def test_schema_rejects_invalid_spec_via_api(target: Target, ns: Namespace, override: dict[str, Any], field: str) -> None:
+def test_schema_rejects_invalid_spec_via_api(
+    target: Target, ns: Namespace, override: dict[str, Any], field: str
+) -> None:
     body = _invalid(ns, target, "invalid", override)
 
     with pytest.raises(kubernetes.client.ApiException) as caught:
@@ -42,7 +44,9 @@ def test_schema_rejects_invalid_spec_via_api(target: Target, ns: Namespace, over
 
 
 @pytest.mark.parametrize(("override", "field"), SCHEMA_ERRORS)
-def test_schema_rejects_invalid_spec_via_kubectl(target: Target, ns: Namespace, override: dict[str, Any], field: str) -> None:
+def test_schema_rejects_invalid_spec_via_kubectl(
+    target: Target, ns: Namespace, override: dict[str, Any], field: str
+) -> None:
     manifest = yaml.safe_dump(_invalid(ns, target, "invalid", override))
 
     applied = target.kubectl("apply", "-f", "-", stdin=manifest)

@@ -118,7 +118,7 @@ class Guard:
 
     async def network(
         self,
-        view_namespace: str,
+        namespace: str,
         spec: AttachmentSpec,
         ref: FunctionRef,
         context: Context,
@@ -129,7 +129,7 @@ class Guard:
         desired = planning.desired_vpc(spec)
         region = ref.region or self.settings.default_region
         wants_routes = spec.require_internet_access
-        if not wants_routes and not policies.needs_vpc(context.policies, view_namespace):
+        if not wants_routes and not policies.needs_vpc(context.policies, namespace):
             return (), None
         try:
             # Cached by aws.networks: the preflight has just asked for exactly these ids.
@@ -138,7 +138,7 @@ class Guard:
             )
         except AwsError as exc:
             return (), exc.failure if exc.failure.transient else None
-        problems = await self.policy_with_vpc(view_namespace, spec, ref, context, facts)
+        problems = await self.policy_with_vpc(namespace, spec, ref, context, facts)
         if problems or not wants_routes:
             return problems, None
         vpc_ids = sorted({s.vpc_id for s in facts.subnets.values() if s.vpc_id})

@@ -20,7 +20,7 @@ def _run(args: argparse.Namespace) -> int:
     import kopf  # imported late: `crd` and `sandbox` must not pay for it
 
     from lambda_vpc_operator.aws import AwsGateway
-    from lambda_vpc_operator.handlers import attachments, configuring, policies
+    from lambda_vpc_operator.handlers import attachments, configuring, metrics, policies
     from lambda_vpc_operator.kube.statuses import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
@@ -53,6 +53,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     registry = kopf.OperatorRegistry()
     configuring.register(registry, settings)
+    metrics.register(registry, args.metrics_port)
     reconciler = Reconciler(aws, settings)
     guardrails = policies.Guardrails(reconciler.guard, settings)
     policies.register(registry, guardrails)
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a reactivation invoke gets before the next one (doubles per attempt)",
     )  # fmt: skip
     run.add_argument("--log-format", choices=[f.value for f in LogFormat], default=LogFormat.FULL.value)
+    run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (e.g. 9090)")
     run.add_argument("--liveness", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--peering", action="store_true", help="use kopf peering (several replicas)")
     run.add_argument(

@@ -1,0 +1,52 @@
+"""Prometheus metrics on their own port (kopf has none built in).
+
+What the operator spends is what matters most here: every AWS request, by service, operation and
+outcome, straight from the counter each call site records into (``aws.metrics.calls``), so the
+share of the account's 15 requests/s the operator uses can be watched and alerted on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import kopf
+import prometheus_client
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from lambda_vpc_operator.aws import metrics
+
+PREFIX = "lambda_vpc_operator"
+
+
+class AwsRequestsCollector(Collector):
+    """Exposes aws.metrics.calls as lambda_vpc_operator_aws_requests_total."""
+
+    def __init__(self, counter: metrics.CallCounter) -> None:
+        self.counter = counter
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            f"{PREFIX}_aws_requests",
+            "AWS requests sent by the operator, by service, operation and outcome.",
+            labels=["service", "operation", "outcome"],
+        )
+        for (service, operation, outcome), n in sorted(self.counter.snapshot().items()):
+            family.add_metric([service, operation, outcome], n)
+        yield family
+
+
+def registry(counter: metrics.CallCounter = metrics.calls) -> prometheus_client.CollectorRegistry:
+    reg = prometheus_client.CollectorRegistry()
+    reg.register(AwsRequestsCollector(counter))
+    return reg
+
+
+def register(kopf_registry: kopf.OperatorRegistry, port: int | None, host: str = "0.0.0.0") -> None:
+    if port is None:
+        return
+
+    @kopf.on.startup(id="metrics", registry=kopf_registry)
+    def serve_metrics(**_: Any) -> None:
+        prometheus_client.start_http_server(port, addr=host, registry=registry())

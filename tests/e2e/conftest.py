@@ -26,6 +26,7 @@ import botocore.config
 import pytest
 import yaml
 
+import rbac_audit
 from harness import LOGS, Namespace, Network, Target, unique_name, watch_log
 from lambda_vpc_operator.sandbox import manifests
 from lambda_vpc_operator.sandbox.aws import AwsSimulator, SimConfig, SimulatorControl, seed_demo_account
@@ -151,6 +152,12 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
         finally:
             if target.operator is not None:
                 target.operator.stop()
+        # Issue 6: every request the operators made in this suite is allowed by the chart's RBAC.
+        if rbac_audit.helm_available():
+            requests = rbac_audit.operator_requests(kube.emulator.audit_by_agent)
+            assert requests, "the emulator recorded no request of the operator"
+            missing = rbac_audit.refused(requests)
+            assert not missing, f"the chart's RBAC refuses requests the operator made: {missing}"
 
 
 def _real_target(tmp: Path, kubeconfig: Path) -> Iterator[Target]:

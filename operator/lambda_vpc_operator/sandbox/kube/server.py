@@ -100,6 +100,9 @@ class KubeEmulator(kmock.RawHandler):
         self.cluster = cluster.Cluster(history_size=history_size, admit=admit)
         self.bookmark_interval = bookmark_interval
         self.audit: collections.Counter[AuditKey] = collections.Counter()
+        # The same, by the client's product token (kopf, lambda-vpc-operator, kubectl, ...), so a
+        # test can tell the operator's requests from its own.
+        self.audit_by_agent: collections.Counter[tuple[str, AuditKey]] = collections.Counter()
 
     # ---- the Python API ----------------------------------------------------------------------
 
@@ -134,15 +137,10 @@ class KubeEmulator(kmock.RawHandler):
             return self._serve_non_resource(raw)
         if route.verb is None:
             raise errors.method_not_allowed()
-        self.audit[
-            AuditKey(
-                route.verb.value,
-                route.group,
-                route.plural,
-                route.subresource or "",
-                route.namespace is not None,
-            )
-        ] += 1
+        namespaced = route.namespace is not None
+        key = AuditKey(route.verb.value, route.group, route.plural, route.subresource or "", namespaced)
+        self.audit[key] += 1
+        self.audit_by_agent[raw.headers.get("User-Agent", "").split("/", 1)[0], key] += 1
 
         resource = self.cluster.registry.get(route.group, route.version, route.plural)
         if resource is None:

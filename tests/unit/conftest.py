@@ -7,11 +7,14 @@ They are fixtures returning callables (not importable helpers) so that no test i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
 import pytest
 
+from lambda_vpc_operator.aws import clients as aws_client_factory
+from lambda_vpc_operator.aws import metrics as aws_metrics
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
 
@@ -64,3 +67,27 @@ def make_observation() -> Callable[..., FunctionObservation]:
         return FunctionObservation(**values)
 
     return make
+
+
+# -- the aws layer's tests: one session per module, real clients, stubbed answers ----------------
+
+AWS_REGION = "eu-west-1"
+
+
+@pytest.fixture(autouse=True)
+def calls() -> Iterator[aws_metrics.CallCounter]:
+    """The process-wide AWS call counter, empty for every test."""
+    aws_metrics.calls.reset()
+    yield aws_metrics.calls
+    aws_metrics.calls.reset()
+
+
+@pytest.fixture(scope="module")
+def session() -> boto3.Session:
+    """One session for the module: it caches the service models between tests."""
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+
+
+@pytest.fixture
+def aws_clients(session: boto3.Session) -> aws_client_factory.AwsClients:
+    return aws_client_factory.AwsClients(AWS_REGION, session=session)

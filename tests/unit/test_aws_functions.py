@@ -6,7 +6,6 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -28,26 +27,6 @@ class VirtualClock:
 
     async def sleep(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture(autouse=True)
-def calls() -> Iterator[metrics.CallCounter]:
-    metrics.calls.reset()
-    yield metrics.calls
-    metrics.calls.reset()
-
-
-@pytest.fixture(scope="module")
-def session() -> boto3.Session:
-    """One session for the module: it caches the service models between tests."""
-    return boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-
-
-@pytest.fixture
-def aws_clients(session: boto3.Session) -> clients.AwsClients:
-    return clients.AwsClients(REGION, session=session)
 
 
 @pytest.fixture

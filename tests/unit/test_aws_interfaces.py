@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -15,23 +14,6 @@ from lambda_vpc_operator.models.failures import FailureKind
 
 REGION = "eu-west-1"
 VPC = "vpc-1"
-
-
-@pytest.fixture(autouse=True)
-def calls() -> Iterator[metrics.CallCounter]:
-    metrics.calls.reset()
-    yield metrics.calls
-    metrics.calls.reset()
-
-
-@pytest.fixture(scope="module")
-def session() -> boto3.Session:
-    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@pytest.fixture
-def aws_clients(session: boto3.Session) -> clients.AwsClients:
-    return clients.AwsClients(REGION, session=session)
 
 
 @pytest.fixture

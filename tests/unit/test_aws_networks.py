@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -13,24 +12,6 @@ from lambda_vpc_operator.aws import clients, errors, metrics, networks
 from lambda_vpc_operator.models.networks import Tenancy
 
 REGION = "eu-west-1"
-
-
-@pytest.fixture(autouse=True)
-def calls() -> Iterator[metrics.CallCounter]:
-    metrics.calls.reset()
-    yield metrics.calls
-    metrics.calls.reset()
-
-
-@pytest.fixture(scope="module")
-def session() -> boto3.Session:
-    """One session for the module: it caches EC2's large service model between tests."""
-    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@pytest.fixture
-def aws_clients(session: boto3.Session) -> clients.AwsClients:
-    return clients.AwsClients(REGION, session=session)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -15,26 +14,6 @@ from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRe
 
 REGION = "eu-west-1"
 REF = FunctionRef.parse("payments", default_region=REGION)
-
-
-@pytest.fixture(autouse=True)
-def calls() -> Iterator[metrics.CallCounter]:
-    metrics.calls.reset()
-    yield metrics.calls
-    metrics.calls.reset()
-
-
-@pytest.fixture(scope="module")
-def session() -> boto3.Session:
-    """One session for the module: it caches the service models between tests."""
-    return boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-
-
-@pytest.fixture
-def aws_clients(session: boto3.Session) -> clients.AwsClients:
-    return clients.AwsClients(REGION, session=session)
 
 
 @pytest.fixture

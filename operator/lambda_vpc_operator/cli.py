@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import yaml
 
-from lambda_vpc_operator.models import crds
+from lambda_vpc_operator.models import crds, owners
 from lambda_vpc_operator.models.policies import PolicyMode
 from lambda_vpc_operator.models.settings import DEFAULT_RESYNC_INTERVAL, LogFormat, OperatorSettings, WebhookSettings
 
@@ -25,6 +25,7 @@ def _run(args: argparse.Namespace) -> int:
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
     settings = OperatorSettings(
+        cluster_name=args.cluster_name or _derived_cluster_name(),
         default_region=args.region,
         resync_interval=args.resync_interval,
         namespaces=tuple(args.namespace or ()),
@@ -68,6 +69,26 @@ def _run(args: argparse.Namespace) -> int:
         liveness_endpoint=settings.liveness_endpoint,
     )
     return 0
+
+
+def _derived_cluster_name() -> str:
+    from lambda_vpc_operator.kube.clusters import ClusterIdentityUnknown, cluster_identity
+
+    try:
+        return cluster_identity()
+    except ClusterIdentityUnknown as exc:
+        raise SystemExit(
+            f"Cannot derive this cluster's name for the owner tag ({exc}): pass --cluster-name "
+            "(the chart's clusterName), or allow the operator to get namespace kube-system"
+        ) from None
+
+
+def _cluster_name(value: str) -> str:
+    if not owners.valid_cluster_name(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: 1 to 63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
+        )
+    return value
 
 
 def _webhook(args: argparse.Namespace) -> WebhookSettings | None:
@@ -149,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the operator against the current kubeconfig and AWS credentials")
     run.add_argument("--namespace", "-n", action="append", help="watch this namespace (repeatable); default: all")
     run.add_argument("--region", default=_default_region(), help="default AWS region (AWS_REGION, else us-east-1)")
+    run.add_argument(
+        "--cluster-name", type=_cluster_name,
+        help="this installation's name in each managed function's owner tag (default: the uid of namespace "
+        "kube-system); installations sharing an AWS account never take each other's functions",
+    )  # fmt: skip
     run.add_argument(
         "--resync-interval", type=float, default=DEFAULT_RESYNC_INTERVAL,
         help="seconds between re-reads of a steady attachment (drift, Inactive)",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_vpc_operator.models.attachments import AttachmentSpec
+from lambda_vpc_operator.models import owners
+from lambda_vpc_operator.models.attachments import Adoption, AttachmentSpec
 from lambda_vpc_operator.models.functions import VpcSettings
 from lambda_vpc_operator.models.networks import NetworkFacts, SecurityGroupFacts, SubnetFacts
 from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, RolePermissions
@@ -148,36 +149,85 @@ def test_when_iam_cannot_be_asked_it_is_a_warning() -> None:
 
 # --- ownership ----------------------------------------------------------------------------------
 
-ME = "team-a/orders"
+ME_KEY = "team-a/orders"
 OTHER = "team-b/orders"
+ME = owners.Owner("prod", "team-a", "orders")
+MINE = ME.tag_value  # "prod/team-a/orders"
+THEIRS = owners.Owner("prod", "team-b", "orders").tag_value
+O = guards.Ownership
 
 
 @pytest.mark.parametrize(
-    ("tags", "claimants", "older", "kind", "other"),
+    ("tags", "claimants", "older", "attached", "adoption", "claimed", "kind", "other"),
     [
-        pytest.param({}, {ME}, None, guards.Ownership.CLAIM, None, id="untagged-alone"),
-        pytest.param({guards.OWNER_TAG: ME}, {ME}, None, guards.Ownership.OWNED, None, id="ours"),
-        pytest.param({guards.OWNER_TAG: ME}, {ME, OTHER}, OTHER, guards.Ownership.OWNED, None,
+        pytest.param({}, {ME_KEY}, None, False, "Refuse", False, O.CLAIM, None, id="untagged-no-vpc-alone"),
+        pytest.param({owners.TAG: MINE}, {ME_KEY}, None, True, "Refuse", False, O.OWNED, None, id="ours"),
+        pytest.param({owners.TAG: MINE}, {ME_KEY, OTHER}, OTHER, True, "Refuse", False, O.OWNED, None,
                      id="ours-despite-an-older-claim"),
-        pytest.param({guards.OWNER_TAG: OTHER}, {ME, OTHER}, None, guards.Ownership.OWNED_ELSEWHERE, OTHER,
-                     id="owned-by-a-live-attachment"),
-        pytest.param({guards.OWNER_TAG: OTHER}, {ME}, None, guards.Ownership.CLAIM, OTHER, id="stale-tag"),
-        pytest.param({}, {ME, OTHER}, OTHER, guards.Ownership.CONFLICT, OTHER, id="untagged-older-claim"),
-        pytest.param({guards.OWNER_TAG: "gone/x"}, {ME, OTHER}, OTHER, guards.Ownership.CONFLICT, OTHER,
+        pytest.param({owners.TAG: THEIRS}, {ME_KEY, OTHER}, None, True, "Adopt", False, O.OWNED_ELSEWHERE, OTHER,
+                     id="owned-by-a-live-attachment-even-with-adopt"),
+        pytest.param({owners.TAG: OTHER}, {ME_KEY, OTHER}, None, True, "Adopt", False, O.OWNED_ELSEWHERE, OTHER,
+                     id="owned-by-a-live-attachment-older-release-tag"),
+        pytest.param({owners.TAG: "staging/team-a/orders"}, {ME_KEY}, None, True, "Adopt", False,
+                     O.OWNED_ELSEWHERE, "LambdaVpcAttachment team-a/orders of cluster staging",
+                     id="another-cluster-is-never-taken-over"),
+        pytest.param({owners.TAG: "staging/team-a/orders"}, {ME_KEY}, None, False, "Adopt", True,
+                     O.OWNED_ELSEWHERE, "LambdaVpcAttachment team-a/orders of cluster staging",
+                     id="another-cluster-took-our-claimed-function"),
+        pytest.param({owners.TAG: THEIRS}, {ME_KEY}, None, True, "Refuse", False, O.NOT_ADOPTED, None,
+                     id="stale-tag-refused"),
+        pytest.param({owners.TAG: THEIRS}, {ME_KEY}, None, True, "Adopt", False, O.ADOPT, None,
+                     id="stale-tag-adopted"),
+        pytest.param({}, {ME_KEY}, None, True, "Refuse", False, O.NOT_ADOPTED, None, id="in-a-vpc-refused"),
+        pytest.param({}, {ME_KEY}, None, True, "Adopt", False, O.ADOPT, None, id="in-a-vpc-adopted"),
+        pytest.param({}, {ME_KEY}, None, True, "Refuse", True, O.CLAIM, None, id="our-claim-tag-lost"),
+        pytest.param({owners.TAG: ME_KEY}, {ME_KEY}, None, True, "Refuse", False, O.CLAIM, None,
+                     id="our-older-release-tag-is-upgraded"),
+        pytest.param({}, {ME_KEY, OTHER}, OTHER, False, "Adopt", False, O.CONFLICT, OTHER, id="untagged-older-claim"),
+        pytest.param({owners.TAG: "prod/gone/x"}, {ME_KEY, OTHER}, OTHER, True, "Adopt", False, O.CONFLICT, OTHER,
                      id="stale-tag-older-claim"),
-        pytest.param({}, {ME}, ME, guards.Ownership.CLAIM, None, id="oldest-claim-is-me"),
-        pytest.param({"other": "tag"}, {ME}, None, guards.Ownership.CLAIM, None, id="other-tags-ignored"),
+        pytest.param({}, {ME_KEY}, ME_KEY, False, "Refuse", False, O.CLAIM, None, id="oldest-claim-is-me"),
+        pytest.param({"other": "tag"}, {ME_KEY}, None, False, "Refuse", False, O.CLAIM, None,
+                     id="other-tags-ignored"),
     ],
 )  # fmt: skip
-def test_ownership(tags: dict[str, str], claimants: set[str], older: str | None, kind: guards.Ownership,
-                   other: str | None) -> None:  # fmt: skip
-    decision = guards.ownership(ME, tags, claimants, older)
+def test_ownership(tags: dict[str, str], claimants: set[str], older: str | None, attached: bool, adoption: str,
+                   claimed: bool, kind: guards.Ownership, other: str | None) -> None:  # fmt: skip
+    decision = guards.ownership(
+        ME, tags, claimants, older, attached=attached, adoption=Adoption(adoption), claimed=claimed
+    )
     assert (decision.kind, decision.other) == (kind, other)
+
+
+def test_adoption_remembers_the_tag_it_replaces() -> None:
+    decision = guards.ownership(ME, {owners.TAG: THEIRS}, {ME_KEY}, None, attached=False, adoption=Adoption.ADOPT)
+    assert decision.previous_owner == THEIRS
 
 
 def test_owned_elsewhere_problem_names_the_owner() -> None:
     problem = guards.owned_elsewhere("orders", OTHER)
     assert problem.reason == Reason.OWNED_ELSEWHERE and OTHER in problem.message and guards.OWNER_TAG in problem.message
+
+
+def test_not_adopted_names_what_aws_holds_and_the_fix() -> None:
+    problem = guards.not_adopted("orders", "VPC vpc-1 (subnets subnet-a)", THEIRS)
+    assert problem.reason == Reason.NOT_ADOPTED and problem.field == "spec.adoption"
+    assert "vpc-1" in problem.message and THEIRS in problem.message and "spec.adoption: Adopt" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "refused"),
+    [
+        pytest.param({"functionName": "a"}, {"functionName": "b"}, ["functionName"], id="name"),
+        pytest.param({"functionName": "a", "region": "eu-west-1"}, {"functionName": "a"}, ["region"], id="region"),
+        pytest.param({"functionName": "a"}, {"functionName": "a", "subnetIds": ["subnet-1"]}, [], id="other"),
+    ],
+)
+def test_immutable_fields(old: dict[str, str], new: dict[str, str], refused: list[str]) -> None:
+    assert guards.immutable_changes(old, new) == refused
+    if refused:
+        answer = guards.immutable(refused)
+        assert not answer.allowed and f"spec.{refused[0]}" in answer.message
 
 
 # --- policy verdicts ----------------------------------------------------------------------------

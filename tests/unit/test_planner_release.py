@@ -282,3 +282,42 @@ def test_earlier_update_failure_of_a_detached_function_is_not_ours(make_observat
     observed = make_observation(vpc=DETACHED, last_update_status=UpdateStatus.FAILED)
     plan = plan_release(FUNCTION, release(observed, detach_sent=False))
     assert plan == Plan(outcome=Outcome.RELEASED, conditions=None)
+
+
+# --- deletionPolicy Restore ---------------------------------------------------------------------
+
+BEFORE = VpcSettings.of(["subnet-old"], ["sg-old"])
+
+
+def test_restore_puts_back_what_an_adopted_function_had(make_observation: MakeObservation) -> None:
+    observed = make_observation()
+    plan = plan_release(FUNCTION, release(observed, policy=DeletionPolicy.RESTORE, restore=BEFORE))
+    assert plan.outcome == Outcome.UPDATE
+    assert plan.action == UpdateVpcConfig(BEFORE, observed.revision_id)
+    assert conds(plan) == waiting("Detaching") and "subnet-old" in plan.conditions[0].message  # type: ignore[index]
+
+
+def test_restore_is_done_when_aws_holds_the_old_configuration(make_observation: MakeObservation) -> None:
+    observed = make_observation(vpc=BEFORE)
+    plan = plan_release(FUNCTION, release(observed, policy=DeletionPolicy.RESTORE, restore=BEFORE, detach_sent=True))
+    assert plan.outcome == Outcome.RELEASED and events(plan) == [("Normal", "Restored")]
+
+
+def test_restore_without_a_record_detaches(make_observation: MakeObservation) -> None:
+    observed = make_observation()
+    plan = plan_release(FUNCTION, release(observed, policy=DeletionPolicy.RESTORE, restore=None))
+    assert plan.action == UpdateVpcConfig(DETACHED, observed.revision_id)
+
+
+def test_detach_ignores_a_recorded_previous_configuration(make_observation: MakeObservation) -> None:
+    observed = make_observation()
+    plan = plan_release(FUNCTION, release(observed, policy=DeletionPolicy.DETACH, restore=BEFORE))
+    assert plan.action == UpdateVpcConfig(DETACHED, observed.revision_id)
+
+
+def test_restored_vpc_reads_status_ownership() -> None:
+    from lambda_vpc_operator.planner.planning import restored_vpc
+
+    assert restored_vpc(None) is None
+    previous = {"subnetIds": ["subnet-old"], "securityGroupIds": ["sg-old"], "ipv6AllowedForDualStack": False}
+    assert restored_vpc(previous) == BEFORE

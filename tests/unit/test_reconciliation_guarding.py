@@ -9,7 +9,7 @@ import pytest
 
 from lambda_vpc_operator.aws.errors import AccessDenied, ServiceError, UpdateConflict
 from lambda_vpc_operator.handlers.policies import CLAIMS_INDEX, LABELS_INDEX, POLICIES_INDEX, POLICIES_KEY, Guardrails
-from lambda_vpc_operator.models.attachments import DeletionPolicy
+from lambda_vpc_operator.models.attachments import AttachmentSpec, DeletionPolicy
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import (
     FunctionObservation,
@@ -162,39 +162,102 @@ async def test_admit_leaves_an_unparsable_spec_to_the_schema(guard: Guard) -> No
 # --- after GetFunction --------------------------------------------------------------------------
 
 
-async def test_an_untagged_function_is_claimed_with_a_tag(guard: Guard, aws: FakeAws) -> None:
-    after = await guard.function(ME, REF, observation(), situation(), context({}))
+MINE = "team-a/orders"  # no --cluster-name: the tag value of an older release
+DETACHED_FN = {"vpc": VpcSettings(), "vpc_id": None}
+
+
+class Claims:
+    """status.ownership as the reconciler would keep it: what ``record`` wrote, in order."""
+
+    def __init__(self) -> None:
+        self.written: list[dict[str, Any]] = []
+
+    async def record(self, claim: dict[str, Any]) -> None:
+        self.written.append(claim)
+
+
+async def look(
+    guard: Guard, observed: FunctionObservation, sit: planning.Situation, ctx: Context, *,
+    adoption: str = "Refuse", claim: dict[str, Any] | None = None, claims: Claims | None = None,
+) -> planning.Situation:  # fmt: skip
+    spec = AttachmentSpec.model_validate({**SPEC, "adoption": adoption})
+    owner = guard.owner("team-a", "orders")
+    return await guard.function(owner, spec, REF, observed, sit, ctx, claim, (claims or Claims()).record)
+
+
+async def test_an_untagged_function_outside_any_vpc_is_claimed_then_tagged(guard: Guard, aws: FakeAws) -> None:
+    claims = Claims()
+    after = await look(guard, observation(**DETACHED_FN), situation(), context({}), claims=claims)
     assert after.problems == () and after.action_failure is None and after.conflict_with is None
-    assert aws.calls == ["SimulatePrincipalPolicy", f"TagResource {{'{guards.OWNER_TAG}': '{ME}'}}"]
+    assert aws.calls == ["SimulatePrincipalPolicy", f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"]
+    (claim,) = claims.written
+    assert claim["functionArn"] == observation().arn and claim["ownerTag"] == MINE and claim["adopted"] is False
+
+
+async def test_a_function_in_a_vpc_is_not_adopted_without_asking(guard: Guard, aws: FakeAws) -> None:
+    claims = Claims()
+    after = await look(guard, observation(), situation(), context({}), claims=claims)
+    assert [p.reason for p in after.problems] == [Reason.NOT_ADOPTED]
+    assert "vpc-1" in after.problems[0].message and "subnet-a" in after.problems[0].message
+    assert aws.calls == [] and claims.written == []
+
+
+async def test_adoption_records_what_aws_held_before_the_tag(guard: Guard, aws: FakeAws) -> None:
+    claims = Claims()
+    stale = observation(tags={guards.OWNER_TAG: "gone/one"}, vpc=VpcSettings.of(["subnet-z"], ["sg-9"], True))
+    await look(guard, stale, situation(), context({}), adoption="Adopt", claims=claims)
+    (claim,) = claims.written
+    assert claim["adopted"] is True and claim["previousOwner"] == "gone/one"
+    assert claim["previousVpcConfig"] == {
+        "subnetIds": ["subnet-z"], "securityGroupIds": ["sg-9"], "ipv6AllowedForDualStack": True, "vpcId": "vpc-1",
+    }  # fmt: skip
+    assert aws.calls[-1] == f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"
+
+
+async def test_a_recorded_claim_is_not_rewritten_when_the_tag_is_lost(guard: Guard, aws: FakeAws) -> None:
+    claims = Claims()
+    recorded = {"functionArn": observation().arn, "ownerTag": MINE, "claimedTime": "t", "adopted": True}
+    after = await look(guard, observation(), situation(), context({}), claim=recorded, claims=claims)
+    assert after.problems == () and claims.written == [] and aws.calls[-1].startswith("TagResource")
 
 
 async def test_our_own_tag_costs_no_write(guard: Guard, aws: FakeAws) -> None:
-    ours = observation(tags={guards.OWNER_TAG: ME})
-    await guard.function(ME, REF, ours, situation(conflict_with="x/older"), context({}))
+    ours = observation(tags={guards.OWNER_TAG: MINE})
+    await look(guard, ours, situation(conflict_with="x/older"), context({}))
     assert aws.calls == ["SimulatePrincipalPolicy"]
 
 
 async def test_a_busy_function_is_claimed_later(guard: Guard, aws: FakeAws) -> None:
-    busy = observation(last_update_status=UpdateStatus.IN_PROGRESS)
-    await guard.function(ME, REF, busy, situation(), context({}))
-    assert not any(c.startswith("TagResource") for c in aws.calls)
+    busy = observation(last_update_status=UpdateStatus.IN_PROGRESS, **DETACHED_FN)
+    claims = Claims()
+    await look(guard, busy, situation(), context({}), claims=claims)
+    assert not any(c.startswith("TagResource") for c in aws.calls) and claims.written == []
 
 
 async def test_owned_elsewhere_is_a_problem_and_nothing_is_asked(guard: Guard, aws: FakeAws) -> None:
     other = "team-b/orders"
-    after = await guard.function(ME, REF, observation(tags={guards.OWNER_TAG: other}), situation(),
-                                 context({}, claimants=(ME, other)))  # fmt: skip
+    after = await look(guard, observation(tags={guards.OWNER_TAG: other}), situation(),
+                       context({}, claimants=(ME, other)), adoption="Adopt")  # fmt: skip
     assert [p.reason for p in after.problems] == [Reason.OWNED_ELSEWHERE] and aws.calls == []
 
 
+async def test_another_clusters_function_is_never_taken(guard: Guard, aws: FakeAws) -> None:
+    settings = OperatorSettings(cluster_name="prod")
+    here = Guard(aws, settings)  # type: ignore[arg-type]
+    theirs = observation(tags={guards.OWNER_TAG: "staging/team-a/orders"})
+    after = await look(here, theirs, situation(), context({}), adoption="Adopt")
+    assert [p.reason for p in after.problems] == [Reason.OWNED_ELSEWHERE]
+    assert "cluster staging" in after.problems[0].message and aws.calls == []
+
+
 async def test_an_older_claim_on_an_untagged_function_is_a_conflict(guard: Guard, aws: FakeAws) -> None:
-    after = await guard.function(ME, REF, observation(), situation(conflict_with="team-b/orders"), context({}))
+    after = await look(guard, observation(), situation(conflict_with="team-b/orders"), context({}))
     assert after.conflict_with == "team-b/orders" and aws.calls == []
 
 
 async def test_a_role_missing_permissions_stops_before_the_tag(guard: Guard, aws: FakeAws) -> None:
     aws.permissions = RolePermissions(ROLE, {})
-    after = await guard.function(ME, REF, observation(), situation(), context({}))
+    after = await look(guard, observation(**DETACHED_FN), situation(), context({}))
     assert [p.reason for p in after.problems] == [Reason.ROLE_MISSING_PERMISSIONS]
     assert aws.calls == ["SimulatePrincipalPolicy"]
 
@@ -212,7 +275,7 @@ async def test_a_refused_tag_is_the_looks_action_failure(
     guard: Guard, aws: FakeAws, error: Exception, kind: FailureKind, hint: str
 ) -> None:
     aws.tag_error = error
-    after = await guard.function(ME, REF, observation(), situation(), context({}))
+    after = await look(guard, observation(**DETACHED_FN), situation(), context({}))
     assert after.action_failure is not None and after.action_failure.kind == kind
     assert hint in after.action_failure.message
 
@@ -222,7 +285,7 @@ async def test_a_transient_role_check_failure_is_a_read_failure(guard: Guard, aw
         raise ServiceError(Failure(FailureKind.SERVICE_ERROR, "InternalFailure", "down"))
 
     aws.roles = type("Roles", (), {"permissions": staticmethod(failing)})()  # type: ignore[assignment]
-    after = await guard.function(ME, REF, observation(), situation(), context({}))
+    after = await look(guard, observation(**DETACHED_FN), situation(), context({}))
     assert after.read_failure is not None and after.read_failure.transient
 
 
@@ -230,14 +293,13 @@ async def test_a_transient_role_check_failure_is_a_read_failure(guard: Guard, aw
 
 
 async def test_release_follows_the_policy_then_the_tag_then_the_claims(guard: Guard) -> None:
-    from lambda_vpc_operator.models.attachments import AttachmentSpec
-
     spec = AttachmentSpec.model_validate(SPEC)
-    ours, theirs = observation(tags={guards.OWNER_TAG: ME}), observation(tags={guards.OWNER_TAG: "team-b/orders"})
+    ours, theirs = observation(tags={guards.OWNER_TAG: MINE}), observation(tags={guards.OWNER_TAG: "team-b/orders"})
     both = context({}, claimants=(ME, "team-b/orders"))
+    me = guard.owner("team-a", "orders")
 
     async def verdict(observed: FunctionObservation | None, ctx: Context, by_claims: bool) -> tuple[bool, str | None]:
-        return await guard.release_verdict(ME, "team-a", spec, REF, observed, ctx, by_claims)
+        return await guard.release_verdict(me, "team-a", spec, REF, observed, ctx, by_claims)
 
     allowed, why = await verdict(ours, context(), True)  # enforce, no policy
     assert not allowed and why is not None and "PolicyDenied" in why
@@ -246,6 +308,14 @@ async def test_release_follows_the_policy_then_the_tag_then_the_claims(guard: Gu
     assert await verdict(theirs, context({}), True) == (True, None)  # stale tag: the claims decide
     assert await verdict(observation(), context({}), False) == (False, None)
     assert await verdict(None, context({}), True) == (True, None)  # the function is gone
+    older_release = observation(tags={guards.OWNER_TAG: ME})
+    assert await verdict(older_release, both, False) == (True, None)  # our tag as an older release wrote it
+    elsewhere = observation(tags={guards.OWNER_TAG: "staging/team-a/orders"})
+    other_cluster = Guard(guard.aws, OperatorSettings(cluster_name="prod"))
+    allowed, why = await other_cluster.release_verdict(
+        other_cluster.owner("team-a", "orders"), "team-a", spec, REF, elsewhere, context({}), True
+    )
+    assert not allowed and why is not None and "cluster staging" in why
 
 
 def test_a_denied_release_says_why() -> None:

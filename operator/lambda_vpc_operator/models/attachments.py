@@ -40,6 +40,14 @@ class DeletionPolicy(enum.StrEnum):
 
     DETACH = "Detach"  # remove the function from the VPC, then release the resource
     RETAIN = "Retain"  # leave the function as it is
+    RESTORE = "Restore"  # put back the VpcConfig an adopted function had (status.ownership); else Detach
+
+
+class Adoption(enum.StrEnum):
+    """What to do with a function that already sits in a VPC or carries an owner tag."""
+
+    REFUSE = "Refuse"  # Stalled NotAdopted, naming what AWS holds: nothing is written
+    ADOPT = "Adopt"  # record what AWS holds (status.ownership), tag the function, then manage it
 
 
 class DriftPolicy(enum.StrEnum):
@@ -53,14 +61,30 @@ class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, use_enum_values=False)
 
 
+# The function an attachment manages never changes under it: a changed name would leave the old
+# function attached with nobody to release it. CEL transition rules (the API server evaluates them
+# on updates only); the admission webhook says the same with the fix.
+IMMUTABLE_FUNCTION_RULE: dict[str, Any] = {
+    "rule": "self == oldSelf",
+    "message": "functionName is immutable: create a new LambdaVpcAttachment for another function",
+}
+IMMUTABLE_REGION_RULE: dict[str, Any] = {
+    "rule": "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",
+    "message": "region is immutable once set: create a new LambdaVpcAttachment for a function in another region",
+}
+
+
 class AttachmentSpec(_Model):
     """Which function sits in which subnets and security groups."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [dict(IMMUTABLE_REGION_RULE)]})
 
     function_name: str = Field(
         min_length=1,
         max_length=140,
         pattern=FUNCTION_NAME_PATTERN,
-        description="Function name, partial ARN (ACCOUNT:function:NAME) or full ARN, without a version.",
+        description="Function name, partial ARN (ACCOUNT:function:NAME) or full ARN, without a version. Immutable.",
+        json_schema_extra={"x-kubernetes-validations": [IMMUTABLE_FUNCTION_RULE]},
     )
     subnet_ids: list[SubnetId] = Field(
         min_length=1,
@@ -86,11 +110,18 @@ class AttachmentSpec(_Model):
     region: str | None = Field(
         default=None,
         pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$",
-        description="AWS region of the function; defaults to the operator's region (or the ARN's).",
+        description="AWS region of the function; defaults to the operator's region (or the ARN's). Immutable.",
     )
     deletion_policy: DeletionPolicy = Field(
         default=DeletionPolicy.DETACH,
-        description="Detach: remove the function from the VPC on delete. Retain: leave it attached.",
+        description="Detach: remove the function from the VPC on delete. Retain: leave it attached. "
+        "Restore: put back the VpcConfig an adopted function had before (Detach if it had none).",
+    )
+    adoption: Adoption = Field(
+        default=Adoption.REFUSE,
+        description="A function already in a VPC, or tagged by another attachment of this cluster: Refuse "
+        "(Stalled NotAdopted) or Adopt (its configuration is recorded in status.ownership first). A function "
+        "tagged by another cluster is never taken over.",
     )
     reactivation: ReactivationSpec = Field(
         default_factory=ReactivationSpec,
@@ -125,6 +156,31 @@ class Condition(_Model):
     message: str = Field(default="", max_length=32768)
     observed_generation: int | None = Field(default=None, ge=0)
     last_transition_time: str = Field(description="RFC 3339 time of the last change of status.")
+
+
+class PreviousVpcConfig(_Model):
+    """The VpcConfig an adopted function had before this attachment took it over."""
+
+    subnet_ids: list[str] = Field(default_factory=list)
+    security_group_ids: list[str] = Field(default_factory=list)
+    ipv6_allowed_for_dual_stack: bool = False
+    vpc_id: str | None = None
+
+
+class OwnershipStatus(_Model):
+    """Which function this attachment took, written before its first write to AWS (the durable claim).
+
+    A deletion releases this function, whatever the spec says by then.
+    """
+
+    function_arn: str = Field(description="The function this attachment tagged and manages.")
+    owner_tag: str = Field(description="The value of the lambdavpc.dev/owner tag it wrote.")
+    claimed_time: str = Field(description="RFC 3339 time of the claim.")
+    adopted: bool = Field(default=False, description="The function sat in a VPC or carried an owner tag before.")
+    previous_vpc_config: PreviousVpcConfig | None = Field(
+        default=None, description="Adopted: the VpcConfig it had (absent: no VPC). deletionPolicy Restore puts it back."
+    )
+    previous_owner: str | None = Field(default=None, description="Adopted: the owner tag it carried before.")
 
 
 class AttachmentStatus(_Model):
@@ -162,6 +218,9 @@ class AttachmentStatus(_Model):
     network_ready_time: str | None = Field(default=None, description="When NetworkReady last became True.")
     network_ready_seconds: float | None = Field(
         default=None, description="Seconds from the spec change to NetworkReady, for the last change."
+    )
+    ownership: OwnershipStatus | None = Field(
+        default=None, description="The function this attachment claimed (tagged), and what it held before."
     )
 
 

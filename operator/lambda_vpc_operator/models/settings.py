@@ -35,6 +35,9 @@ class OperatorSettings:
     reactivation_window: float = 60.0
     # Tenant policy (docs/policy.md): what a namespace no LambdaVpcPolicy selects may do.
     policy_mode: PolicyMode = PolicyMode.ENFORCE
+    # This installation's name in the owner tag of every function it manages (models.owners); the
+    # CLI derives it from the cluster (kube-system's uid) when not given. None: tags of an older release.
+    cluster_name: str | None = None
     # The validating admission webhook; None: not served (the reconciler still enforces the policy).
     webhook: WebhookSettings | None = None
 

@@ -60,7 +60,8 @@ class Reason(enum.StrEnum):
     REACTIVATION_FAILED = "ReactivationFailed"
     # Stalled=True by the guardrails (planner.guards, planner.policies): no AWS write
     POLICY_DENIED = "PolicyDenied"  # no LambdaVpcPolicy allows the attachment
-    OWNED_ELSEWHERE = "OwnedElsewhere"  # the function's owner tag names another live attachment
+    OWNED_ELSEWHERE = "OwnedElsewhere"  # the owner tag names another cluster, or another live attachment
+    NOT_ADOPTED = "NotAdopted"  # in a VPC or tagged before, and spec.adoption is Refuse
     ROLE_MISSING_PERMISSIONS = "RoleMissingPermissions"  # the execution role cannot manage ENIs
     NO_INTERNET_ROUTE = "NoInternetRoute"  # requireInternetAccess, but a subnet has no NAT route
     # Events only

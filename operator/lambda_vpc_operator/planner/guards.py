@@ -11,7 +11,8 @@ planner stalls on it exactly as on a missing subnet: Stalled with the reason, no
 - ``role_permissions``: the execution role must allow ec2:CreateNetworkInterface,
   DescribeNetworkInterfaces and DeleteNetworkInterface (aws-facts "IAM"); when the operator may not
   ask IAM, a warning instead.
-- ``ownership``: the function's ``lambdavpc.dev/owner`` tag names the attachment that owns it.
+- ``ownership``: the function's ``lambdavpc.dev/owner`` tag names the installation and attachment
+  that owns it; a function in a VPC or tagged before is adopted only on request (``spec.adoption``).
 - ``policy_problem`` and ``admission``: a tenant-policy verdict as a Problem, and as the answer of
   the admission webhook.
 """
@@ -22,6 +23,8 @@ import dataclasses
 import enum
 from collections.abc import Collection, Mapping, Sequence
 
+from lambda_vpc_operator.models import owners
+from lambda_vpc_operator.models.attachments import Adoption
 from lambda_vpc_operator.models.functions import VpcSettings
 from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, RolePermissions
@@ -30,8 +33,8 @@ from lambda_vpc_operator.planner.conditions import Reason
 from lambda_vpc_operator.planner.policies import Outcome, Verdict
 from lambda_vpc_operator.planner.validation import Problem, Severity
 
-# The tag the operator puts on every function it manages: "<namespace>/<name>" of the attachment.
-OWNER_TAG = "lambdavpc.dev/owner"
+# The tag the operator puts on every function it manages (models.owners: "<cluster>/<namespace>/<name>").
+OWNER_TAG = owners.TAG
 # Warning reasons (Events only).
 CANNOT_CHECK_ROLE = "CannotCheckRole"
 CANNOT_CHECK_ROUTES = "CannotCheckRoutes"
@@ -109,47 +112,88 @@ def role_permissions(permissions: RolePermissions) -> list[Problem]:
 
 
 class Ownership(enum.StrEnum):
-    OWNED = "Owned"  # the tag names this attachment
-    CLAIM = "Claim"  # nobody (alive) owns it: tag it, then manage it
-    OWNED_ELSEWHERE = "OwnedElsewhere"  # the tag names another attachment that still names this function
+    OWNED = "Owned"  # the tag names this attachment of this cluster
+    CLAIM = "Claim"  # a function nobody holds and no VPC: record the claim, tag it, then manage it
+    ADOPT = "Adopt"  # in a VPC or tagged before, and spec.adoption Adopt: record what it held, tag, manage
+    NOT_ADOPTED = "NotAdopted"  # the same with spec.adoption Refuse: hands off
+    OWNED_ELSEWHERE = "OwnedElsewhere"  # the tag names another cluster, or another live attachment here
     CONFLICT = "Conflict"  # untagged, and an older attachment claims it first
 
 
 @dataclasses.dataclass(frozen=True)
 class OwnershipDecision:
     kind: Ownership
-    other: str | None = None  # the other attachment ("namespace/name"), or the stale owner replaced by CLAIM
+    other: str | None = None  # who holds it: the other attachment ("namespace/name") or an owner's description
+    previous_owner: str | None = None  # the tag value an adoption replaces
 
 
 def ownership(
-    me: str,
+    me: owners.Owner,
     tags: Mapping[str, str],
     claimants: Collection[str],
     older_claim: str | None,
+    *,
+    attached: bool,
+    adoption: Adoption,
+    claimed: bool = False,
 ) -> OwnershipDecision:
     """Who owns the function: the tag first (durable, on AWS), the claims index only to break ties.
 
-    ``claimants`` are the attachments (``namespace/name``) that name this function now; a tag
-    naming anything else is stale (its attachment is gone or names another function).
+    ``claimants`` are the attachments (``namespace/name``) of this cluster that name this function
+    now; ``attached``: the function sits in a VPC; ``claimed``: this attachment's status already
+    records the claim (its tag write may have been lost, or someone removed the tag).
     """
-    owner = tags.get(OWNER_TAG)
+    tag = tags.get(owners.TAG)
+    holder = owners.parse(tag) if tag else None
     # Ours already: an older claim, if any, is the one that must give way.
-    if owner == me:
+    if owners.tag_holds(tag, me):
         return OwnershipDecision(Ownership.OWNED)
-    # Owned by an attachment that still exists and still names this function.
-    if owner and owner in claimants:
-        return OwnershipDecision(Ownership.OWNED_ELSEWHERE, owner)
-    # Untagged (or stale): the oldest claim gets to tag it; the others wait.
-    if older_claim is not None and older_claim != me:
+    # Another installation's: never taken over, whatever spec.adoption says.
+    if holder is not None and holder.cluster is not None and holder.cluster != me.cluster:
+        return OwnershipDecision(Ownership.OWNED_ELSEWHERE, holder.describe())
+    # Owned by an attachment of this cluster that still exists and still names this function.
+    live = [c for c in claimants if c != me.key and tag in _tag_values(c, me.cluster)]
+    if live:
+        return OwnershipDecision(Ownership.OWNED_ELSEWHERE, live[0])
+    # Untagged (or stale): the oldest claim gets to take it; the others wait.
+    if older_claim is not None and older_claim != me.key:
         return OwnershipDecision(Ownership.CONFLICT, older_claim)
-    return OwnershipDecision(Ownership.CLAIM, owner or None)
+    # Our own tag as an older release wrote it, or our recorded claim with the tag gone: ours.
+    if (holder is not None and holder.cluster is None and holder.key == me.key) or (claimed and not tag):
+        return OwnershipDecision(Ownership.CLAIM, previous_owner=tag)
+    # Someone's function: in a VPC already, or tagged by a stale attachment. Only on request.
+    if attached or tag:
+        kind = Ownership.ADOPT if adoption == Adoption.ADOPT else Ownership.NOT_ADOPTED
+        return OwnershipDecision(kind, previous_owner=tag)
+    return OwnershipDecision(Ownership.CLAIM)
+
+
+def _tag_values(key: str, cluster: str | None) -> tuple[str, ...]:
+    """The tag values attachment ``key`` of this cluster may have written (this release's, an older one's)."""
+    namespace, _, name = key.partition("/")
+    return owners.Owner(cluster, namespace, name).tag_value, key
 
 
 def owned_elsewhere(function: str, owner: str) -> Problem:
+    who = owner if owner.startswith("LambdaVpcAttachment ") else f"LambdaVpcAttachment {owner}"
     return Problem(
         Severity.ERROR, Reason.OWNED_ELSEWHERE, "spec.functionName",
-        f"spec.functionName: Lambda function {function} is owned by LambdaVpcAttachment {owner} (tag {OWNER_TAG} "
-        "on the function); delete that attachment or name another function",
+        f"spec.functionName: Lambda function {function} is owned by {who} (tag {owners.TAG} on the function); "
+        "it is never taken over: delete that attachment (or remove the tag on AWS if that owner is gone), "
+        "or name another function",
+    )  # fmt: skip
+
+
+def not_adopted(function: str, vpc: str, previous_owner: str | None) -> Problem:
+    """What AWS holds now, and how to take the function over."""
+    holds = [f"sits in {vpc}"] if vpc else []
+    if previous_owner:
+        holds.append(f"carries {owners.TAG}={previous_owner}")
+    return Problem(
+        Severity.ERROR, Reason.NOT_ADOPTED, "spec.adoption",
+        f"Lambda function {function} already {' and '.join(holds)}; nothing was changed. Set spec.adoption: Adopt "
+        "to take it over (its current configuration is recorded in status.ownership, and deletionPolicy: "
+        "Restore puts it back on delete), or name another function",
     )  # fmt: skip
 
 
@@ -175,6 +219,23 @@ class Admission:
     reason: str = ""  # the Stalled reason the same attachment would get at reconcile
     message: str = ""
     warnings: tuple[str, ...] = ()
+
+
+# What names the function (models.attachments: CEL rules say the same to every client).
+IMMUTABLE_FIELDS = ("functionName", "region")
+
+
+def immutable_changes(old_spec: Mapping[str, object], spec: Mapping[str, object]) -> list[str]:
+    return [f for f in IMMUTABLE_FIELDS if old_spec.get(f) != spec.get(f)]
+
+
+def immutable(fields: Sequence[str]) -> Admission:
+    listed = " and ".join(f"spec.{f}" for f in fields)
+    return Admission(
+        False, Reason.INVALID_SPEC,
+        f"{Reason.INVALID_SPEC}: {listed} cannot change: an attachment manages one function for its whole life. "
+        "Put the old value back, or create a new LambdaVpcAttachment (and delete this one to release the function)",
+    )  # fmt: skip
 
 
 def admission(

@@ -323,6 +323,18 @@ class Release:
     detach_sent: bool = False  # we already asked AWS to detach during this deletion
     # Why a function is not ours to change, for the Retained Event (guardrails: a policy denial, an owner tag).
     not_owned: str = "this attachment never owned the function"
+    # deletionPolicy Restore: the configuration an adopted function had (None: it was in no VPC).
+    restore: VpcSettings | None = None
+
+
+def restored_vpc(previous: Mapping[str, Any] | None) -> VpcSettings | None:
+    """status.ownership.previousVpcConfig as the configuration Restore puts back."""
+    if not previous:
+        return None
+    return VpcSettings.of(
+        previous.get("subnetIds") or (), previous.get("securityGroupIds") or (),
+        previous.get("ipv6AllowedForDualStack"),
+    )  # fmt: skip
 
 
 def plan_release(function: str, r: Release) -> Plan:
@@ -353,7 +365,10 @@ def plan_release(function: str, r: Release) -> Plan:
     if observed.busy:
         return _wait(Reason.DETACHING, f"Waiting for Lambda to finish updating {function} before releasing it",
                      delays.wait_delay(r.attempt))  # fmt: skip
-    if observed.vpc == DETACHED:
+    # Detach, or Restore: what the function had before we adopted it (no VPC if it had none).
+    target = r.restore if r.policy == DeletionPolicy.RESTORE and r.restore is not None else DETACHED
+    restoring = target != DETACHED
+    if observed.vpc == target:
         if observed.last_update_status == UpdateStatus.FAILED and r.detach_sent:
             return dataclasses.replace(
                 _failure_wait(
@@ -361,17 +376,26 @@ def plan_release(function: str, r: Release) -> Plan:
                             observed.last_update_status_reason or "detach failed"),
                     r.attempt,
                 ),
-                action=UpdateVpcConfig(DETACHED, observed.revision_id),
+                action=UpdateVpcConfig(target, observed.revision_id),
             )  # fmt: skip
-        events = (Event(EventType.NORMAL, "Detached", f"Removed Lambda function {function} from its VPC"),)
-        return Plan(outcome=Outcome.RELEASED, conditions=None, events=events if r.detach_sent else ())
-    message = f"Detaching Lambda function {function} from its VPC (deletionPolicy Detach)"
+        done = (
+            Event(EventType.NORMAL, "Restored", f"Put back the VpcConfig {function} had before: {describe_vpc(target)}")
+            if restoring
+            else Event(EventType.NORMAL, "Detached", f"Removed Lambda function {function} from its VPC")
+        )
+        return Plan(outcome=Outcome.RELEASED, conditions=None, events=(done,) if r.detach_sent else ())
+    message = (
+        f"Restoring the VpcConfig Lambda function {function} had before it was adopted (deletionPolicy Restore): "
+        f"{describe_vpc(target)}"
+        if restoring
+        else f"Detaching Lambda function {function} from its VPC (deletionPolicy {r.policy})"
+    )
     return Plan(
         outcome=Outcome.UPDATE,
         conditions=(
             conditions.ready(Status.FALSE, Reason.DETACHING, message),
             conditions.reconciling(Reason.DETACHING, message),
         ),
-        action=UpdateVpcConfig(DETACHED, observed.revision_id),
+        action=UpdateVpcConfig(target, observed.revision_id),
         requeue_after=delays.FIRST_WAIT,
     )

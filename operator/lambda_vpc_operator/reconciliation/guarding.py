@@ -6,7 +6,8 @@ Four checks stop an attachment before any AWS write (``planner.guards``, ``plann
    lists VPCs, with the VPC EC2 reports for the subnets (the preflight's cached facts);
 2. ``spec.requireInternetAccess``: the route tables of the subnets' VPC (``aws.routes``);
 3. ownership: the function's ``lambdavpc.dev/owner`` tag (from the GetFunction the reconciler
-   reads anyway); an unowned function is tagged (TagResource) before it is changed or adopted;
+   reads anyway); an unowned function is claimed in status.ownership, then tagged (TagResource),
+   before it is changed; one in a VPC or tagged before only with ``spec.adoption: Adopt``;
 4. the execution role (``aws.roles``: SimulatePrincipalPolicy, cached per role).
 
 Each returns ``Problem``s that the reconciler puts in the ``Situation``, so the planner stalls on
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import pydantic
 
 from lambda_vpc_operator.aws import AwsGateway
 from lambda_vpc_operator.aws.errors import AwsError
+from lambda_vpc_operator.models import owners
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
@@ -58,9 +60,16 @@ def vpcs_of(facts: NetworkFacts, subnet_ids: frozenset[str], group_ids: frozense
 
 
 class Guard:
-    def __init__(self, aws: AwsGateway, settings: OperatorSettings) -> None:
+    def __init__(
+        self, aws: AwsGateway, settings: OperatorSettings, clock: Callable[[], str] = lambda: ""
+    ) -> None:
         self.aws = aws
         self.settings = settings
+        self.now = clock  # RFC 3339, as status writes times
+
+    def owner(self, namespace: str, name: str) -> owners.Owner:
+        """This installation's owner value for an attachment (what its tag says)."""
+        return owners.Owner(self.settings.cluster_name, namespace, name)
 
     # -- the policy --------------------------------------------------------------------------
 
@@ -154,22 +163,33 @@ class Guard:
 
     async def function(
         self,
-        key: str,
+        me: owners.Owner,
+        spec: AttachmentSpec,
         ref: FunctionRef,
         observed: FunctionObservation,
         situation: planning.Situation,
         context: Context,
+        claim: Mapping[str, Any] | None,
+        record: Callable[[dict[str, Any]], Awaitable[None]],
     ) -> planning.Situation:
-        """Ownership (tagging the function when it is ours to take) and the execution role."""
-        decision = guards.ownership(key, observed.tags or {}, context.claimants, situation.conflict_with)
+        """Ownership (recording the claim, then tagging the function, when it is ours to take) and the
+        execution role. ``claim`` is status.ownership as it stands; ``record`` writes a new one."""
+        claimed = claim is not None and claim.get("functionArn") == observed.arn
+        decision = guards.ownership(
+            me, observed.tags or {}, context.claimants, situation.conflict_with,
+            attached=observed.vpc.attached, adoption=spec.adoption, claimed=claimed,
+        )  # fmt: skip
         if decision.kind == guards.Ownership.CONFLICT:
             return dataclasses.replace(situation, conflict_with=decision.other)
         situation = dataclasses.replace(situation, conflict_with=None)
         if decision.kind == guards.Ownership.OWNED_ELSEWHERE:
-            owner = decision.other or ""
-            return dataclasses.replace(
-                situation, problems=(*situation.problems, guards.owned_elsewhere(observed.name, owner))
-            )
+            problem = guards.owned_elsewhere(observed.name, decision.other or "")
+            return dataclasses.replace(situation, problems=(*situation.problems, problem))
+        if decision.kind == guards.Ownership.NOT_ADOPTED:
+            vpc = observed.vpc
+            holds = f"VPC {observed.vpc_id or '?'} ({planning.describe_vpc(vpc)})" if vpc.attached else ""
+            problem = guards.not_adopted(observed.name, holds, decision.previous_owner)
+            return dataclasses.replace(situation, problems=(*situation.problems, problem))
         extra: list[Problem] = []
         if observed.role:
             try:
@@ -180,25 +200,28 @@ class Guard:
         situation = dataclasses.replace(situation, problems=(*situation.problems, *extra))
         if any(p.severity == Severity.ERROR for p in extra):
             return situation
-        if decision.kind == guards.Ownership.CLAIM and not observed.busy:
-            # Claim before any change, and adopt a function already in place with this write alone.
+        if decision.kind in (guards.Ownership.CLAIM, guards.Ownership.ADOPT) and not observed.busy:
+            # The claim is on record (status) before the tag, and the tag before any change: a
+            # restart in between finds its own claim, and a deletion knows what to release or restore.
             # TagResource is refused while an update is in progress (aws-facts "Errors"): a busy
             # function is claimed at a later look, before the planner would write anything.
-            failure = await self._tag(ref, observed, key)
+            if not claimed:
+                await record(_claim(me, observed, decision, self.now()))
+            failure = await self._tag(observed, me)
             if failure is not None:
                 return dataclasses.replace(situation, action_failure=failure)
         return situation
 
-    async def _tag(self, ref: FunctionRef, observed: FunctionObservation, key: str) -> Failure | None:
+    async def _tag(self, observed: FunctionObservation, me: owners.Owner) -> Failure | None:
         try:
-            await self.aws.functions.tag(observed.arn, {guards.OWNER_TAG: key})
+            await self.aws.functions.tag(observed.arn, {owners.TAG: me.tag_value})
         except AwsError as exc:
-            logger.info("%s: TagResource refused: %s", key, exc.failure.code)
+            logger.info("%s: TagResource refused: %s", me.key, exc.failure.code)
             if exc.failure.kind == FailureKind.ACCESS_DENIED:
                 return dataclasses.replace(
                     exc.failure,
                     message=f"{exc.failure.message} (the operator tags each function it manages with "
-                    f"{guards.OWNER_TAG}: grant it lambda:TagResource)",
+                    f"{owners.TAG}: grant it lambda:TagResource)",
                 )
             return exc.failure
         return None
@@ -207,7 +230,7 @@ class Guard:
 
     async def release_verdict(
         self,
-        key: str,
+        me: owners.Owner,
         namespace: str,
         spec: AttachmentSpec,
         ref: FunctionRef,
@@ -219,11 +242,14 @@ class Guard:
         it; else the owner tag decides (ours, or another live attachment's), the claims when there is none."""
         if await self.policy(namespace, spec, ref, context):
             return False, "the tenant policy no longer allows this attachment to change it (PolicyDenied)"
-        owner = (observed.tags or {}).get(guards.OWNER_TAG) if observed is not None else None
-        if owner == key:
+        tag = (observed.tags or {}).get(owners.TAG) if observed is not None else None
+        if owners.tag_holds(tag, me) or tag == me.key:  # ours (tag_holds), or ours as an older release wrote it
             return True, None
-        if owner and owner in context.claimants:
-            return False, f"it is owned by LambdaVpcAttachment {owner}"
+        holder = owners.parse(tag) if tag else None
+        if holder is not None and holder.cluster not in (None, me.cluster):
+            return False, f"it is owned by {holder.describe()}"
+        if holder is not None and holder.key in context.claimants:
+            return False, f"it is owned by LambdaVpcAttachment {holder.key}"
         return owned_by_claims, None
 
     # -- admission ---------------------------------------------------------------------------
@@ -241,6 +267,8 @@ class Guard:
             # Metadata and finalizer updates (kopf's own among them) are never refused: a policy
             # changed after admission must not block a deletion.
             return guards.Admission(True)
+        if old_spec is not None and (changed := guards.immutable_changes(old_spec, spec)):
+            return guards.immutable(changed)
         try:
             parsed = AttachmentSpec.model_validate(dict(spec))
             ref = FunctionRef.parse(parsed.function_name, parsed.region or self.settings.default_region)
@@ -271,6 +299,26 @@ def _function_key(spec: Mapping[str, Any], settings: OperatorSettings) -> str | 
         return FunctionRef.parse(str(spec.get("functionName", "")), spec.get("region") or settings.default_region).key
     except ValueError:
         return None
+
+
+def _claim(
+    me: owners.Owner, observed: FunctionObservation, decision: guards.OwnershipDecision, now: str
+) -> dict[str, Any]:
+    """status.ownership for a claim: the function, our tag, and what an adoption took over."""
+    adopted = decision.kind == guards.Ownership.ADOPT
+    claim: dict[str, Any] = {
+        "functionArn": observed.arn, "ownerTag": me.tag_value, "claimedTime": now, "adopted": adopted,
+    }  # fmt: skip
+    if adopted and observed.vpc.attached:
+        claim["previousVpcConfig"] = {
+            "subnetIds": sorted(observed.vpc.subnet_ids),
+            "securityGroupIds": sorted(observed.vpc.security_group_ids),
+            "ipv6AllowedForDualStack": observed.vpc.ipv6_allowed_for_dual_stack,
+            "vpcId": observed.vpc_id,
+        }
+    if adopted and decision.previous_owner:
+        claim["previousOwner"] = decision.previous_owner
+    return claim
 
 
 def post_once(memory: AttachmentMemory, reporter: Reporter, generation: int, problems: tuple[Problem, ...]) -> None:

@@ -65,6 +65,28 @@ class InvalidSpec(Exception):
     """The spec passed the CRD schema (or there was none) but still cannot be used."""
 
 
+def _spec_or_none(raw: Mapping[str, Any]) -> AttachmentSpec | None:
+    try:
+        return AttachmentSpec.model_validate(dict(raw))
+    except pydantic.ValidationError:
+        return None
+
+
+def _same_function(ref: FunctionRef, claim: Mapping[str, Any] | None) -> None:
+    """The spec still names the function this attachment claimed (functionName and region are immutable;
+    an API server without the CRD's CEL rules, or an old CRD, may have let a change through)."""
+    arn = (claim or {}).get("functionArn")
+    if not arn:
+        return
+    held = FunctionRef.parse(str(arn))
+    if (ref.name, ref.region) != (held.name, held.region) or (ref.account or held.account) != held.account:
+        raise InvalidSpec(
+            f"spec.functionName/spec.region name {ref.name} in {ref.region}, but this attachment manages {arn} "
+            "(status.ownership); they are immutable: put the old values back, or delete this attachment (which "
+            "releases that function) and create a new one"
+        )
+
+
 class Reconciler:
     def __init__(
         self,
@@ -75,7 +97,7 @@ class Reconciler:
         self.aws = aws
         self.settings = settings
         self.now = clock
-        self.guard = guarding.Guard(aws, settings)
+        self.guard = guarding.Guard(aws, settings, clock=self.clock)
 
     def clock(self) -> str:
         """The current time as status writes it (RFC 3339, UTC, seconds)."""
@@ -133,6 +155,7 @@ class Reconciler:
         resync, memory.resync_due = memory.resync_due, False
         try:
             spec, ref = self.parse(view)
+            _same_function(ref, status.get("ownership"))
         except InvalidSpec as exc:
             plan = Plan(
                 outcome=Outcome.STALLED,
@@ -276,7 +299,15 @@ class Reconciler:
             return situation, None, failure is None
         before = len(situation.problems)
         situation = dataclasses.replace(situation, conflict_with=older_claim)
-        situation = await self.guard.function(view.key, ref, observed, situation, context)
+        status: Mapping[str, Any] = memory.status if memory.status is not None else view.status
+
+        async def record(claim: dict[str, Any]) -> None:
+            await self._write(reporter, memory, status, {"ownership": claim})
+
+        situation = await self.guard.function(
+            self.guard.owner(view.namespace, view.name), spec, ref, observed, situation, context,
+            status.get("ownership"), record,
+        )  # fmt: skip
         guarding.post_once(memory, reporter, generation, tuple(situation.problems[before:]))
         return situation, observed, True
 
@@ -455,10 +486,19 @@ class Reconciler:
     ) -> float | None:
         """One step of a deletion; None when the finalizer may go, else seconds until the next step."""
         status: Mapping[str, Any] = memory.status if memory.status is not None else view.status
+        claim: Mapping[str, Any] = status.get("ownership") or {}
+        spec: AttachmentSpec | None
+        ref: FunctionRef | None
         try:
             spec, ref = self.parse(view)
         except InvalidSpec:
-            return None  # an attachment that never parsed never touched AWS
+            # An attachment that never parsed never touched AWS, unless it claimed a function before.
+            spec, ref = _spec_or_none(view.spec), None
+        if claim.get("functionArn"):
+            # The function this attachment claimed is the one to release, whatever the spec says now.
+            ref = FunctionRef.parse(str(claim["functionArn"]))
+        if spec is None or ref is None:
+            return None
         observed, failure = await self._observe(ref)
         if failure is None and observed is None:
             failure = Failure(FailureKind.NOT_FOUND, "ResourceNotFoundException", "function not found")
@@ -466,10 +506,11 @@ class Reconciler:
         if context is not None:
             # A policy that now denies it, or another attachment's owner tag: leave the function alone.
             owned, why = await self.guard.release_verdict(
-                view.key, view.namespace, spec, ref, observed, context, owned
+                self.guard.owner(view.namespace, view.name), view.namespace, spec, ref, observed, context, owned
             )
         release = planning.Release(
             policy=spec.deletion_policy,
+            restore=planning.restored_vpc(claim.get("previousVpcConfig")),
             observed=observed,
             owned=owned,
             read_failure=failure,
@@ -478,7 +519,7 @@ class Reconciler:
         )
         if why is not None:
             release = dataclasses.replace(release, not_owned=why)
-        function = spec.function_name
+        function = ref.name
         plan = planning.plan_release(function, release)
         if plan.action is not None:
             try:

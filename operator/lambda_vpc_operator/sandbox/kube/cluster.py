@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import errors, objects, patching, resources, schemas, store
+from lambda_vpc_operator.sandbox.kube import celrules, errors, objects, patching, resources, schemas, store
 
 Obj = dict[str, Any]
 AdmitFn = Callable[[Obj, dict[str, Any]], tuple[Obj, Sequence[objects.FieldErrorLike]]]
@@ -363,7 +363,7 @@ class Cluster:
             causes.extend(objects.finalizer_errors(old, new))
         if resource.storage_key == resources.CRD_STORAGE_KEY:
             causes.extend(_crd_errors(new))
-        new = self._admitted(resource, new, causes, options)
+        new = self._admitted(resource, new, causes, options, old=old)
         objects.bump_generation(resource, old, new)
         if resource.storage_key == resources.CRD_STORAGE_KEY and subresource is None:
             new["status"] = _crd_status(new)
@@ -386,11 +386,19 @@ class Cluster:
         obj: Obj,
         causes: list[objects.FieldErrorLike],
         options: WriteOptions,
+        *,
+        old: Obj | None = None,
     ) -> Obj:
-        """Run schema admission of a custom resource; raise 422 with all causes, or 400 if Strict."""
+        """Run schema admission of a custom resource; raise 422 with all causes, or 400 if Strict.
+
+        CEL rules run on what the schema admitted (pruned, defaulted), with the stored object as
+        ``oldSelf`` on an update, and only when the schema found nothing wrong.
+        """
         name = obj["metadata"].get("name", "")
         if resource.custom and resource.schema is not None:
             admitted, schema_errors = self._admit_fn(obj, dict(resource.schema))
+            if not schema_errors:
+                schema_errors = celrules.validate(admitted, old, dict(resource.schema))
             causes = [*causes, *schema_errors]
             # Top-level metadata is never pruned by real servers (and apiVersion/kind are ours).
             admitted = {

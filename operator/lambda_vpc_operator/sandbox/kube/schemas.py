@@ -39,7 +39,7 @@ Deliberate fidelity notes (the real server behaves this way, so the emulator doe
   ``anyOf``/``oneOf`` the errors of the closest alternative (here: the one with the fewest errors) follow.
 * Identical errors are reported once (kube-openapi de-duplicates its results).
 
-Not implemented: ``x-kubernetes-validations`` (CEL rules are **not evaluated**, every object passes them),
+Not implemented here: ``x-kubernetes-validations`` (CEL rules: ``celrules``, run by the cluster after this),
 validation ratcheting on update (every write is validated as a create), ``patternProperties``/``$ref``/
 ``dependencies`` (not allowed in structural schemas) and the full ``ObjectMeta`` validation.
 

@@ -30,6 +30,7 @@ EVERYTHING: dict[str, Any] = {
     "imagePullSecrets": [{"name": "regcred"}],
     "watchNamespaces": ["team-a", "team-b"],
     "region": "eu-west-1",
+    "clusterName": "prod-eu",
     "resyncInterval": 120.5,
     "controlRate": 5,
     "getFunctionRate": 20,
@@ -257,6 +258,7 @@ def test_values_become_operator_flags(render: Render) -> None:
         "--namespace=team-a",
         "--namespace=team-b",
         "--region=eu-west-1",
+        "--cluster-name=prod-eu",
         "--resync-interval=120.5",
         "--control-rate=5",
         "--get-function-rate=20",
@@ -271,6 +273,21 @@ def test_values_become_operator_flags(render: Render) -> None:
 def test_no_region_flag_by_default(render: Render) -> None:
     # Without --region the operator reads AWS_REGION (IRSA's webhook sets it), else us-east-1.
     assert not [arg for arg in args_of(render()) if arg.startswith("--region")]
+
+
+def test_cluster_name_or_the_right_to_derive_it(render: Render) -> None:
+    # Without clusterName the operator reads kube-system's uid: RBAC allows that one get, nothing more.
+    def kube_system_rules(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for role in find(manifests, "ClusterRole") for r in role["rules"] if r.get("resourceNames")
+                == ["kube-system"]]  # fmt: skip
+
+    derived = render()
+    assert not [arg for arg in args_of(derived) if arg.startswith("--cluster-name")]
+    assert kube_system_rules(derived) == [
+        {"apiGroups": [""], "resources": ["namespaces"], "resourceNames": ["kube-system"], "verbs": ["get"]}
+    ]
+    named = render({"clusterName": "prod-eu"})
+    assert "--cluster-name=prod-eu" in args_of(named) and kube_system_rules(named) == []
 
 
 def test_service_account_carries_the_irsa_role(render: Render) -> None:
@@ -304,12 +321,14 @@ def test_namespaced_install_uses_roles_in_each_namespace(render: Render) -> None
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     for role in roles:
         assert {g for rule in role["rules"] for g in rule["apiGroups"]} == {"lambdavpc.dev", ""}
-    # Cluster-wide, only cluster-scoped reads: CRDs, tenant policies, namespaces (their labels).
+    # Cluster-wide, only cluster-scoped reads: CRDs, tenant policies, namespaces (their labels), and
+    # kube-system alone (the cluster's identity for the owner tag).
     (cluster_role,) = find(manifests, "ClusterRole")
     assert {(tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"])) for r in cluster_role["rules"]} == {
         (("apiextensions.k8s.io",), ("customresourcedefinitions",), ("list", "watch")),
         (("lambdavpc.dev",), ("lambdavpcpolicies",), ("list", "watch")),
         (("",), ("namespaces",), ("list", "watch")),
+        (("",), ("namespaces",), ("get",)),
     }
 
 

@@ -104,6 +104,13 @@ def _refuse_foreign_context(kubeconfig: Path) -> None:
         )
 
 
+def _cluster_name(api: object) -> str:
+    """What the operator uses without --cluster-name (kube/clusters.py), unless LVO_E2E_CLUSTER_NAME says."""
+    from lambda_vpc_operator.kube.clusters import cluster_identity
+
+    return os.environ.get("LVO_E2E_CLUSTER_NAME", "").strip() or cluster_identity(api)  # type: ignore[arg-type]
+
+
 def _start_session_operator(target: Target, log: Path) -> None:
     target.operator_log = log
     target.operator = target.start_operator([NAMESPACE_GLOB], log, target.resync_interval)
@@ -144,6 +151,7 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
             operator_env=simulated_aws_env(aws.endpoint_url, REGION),
             zip_file=handler_zip(),
         )
+        target.cluster_name = _cluster_name(api)
         target.own_calls.attach(target.lambda_, "lambda")
         target.own_calls.attach(target.ec2, "ec2")
         _start_session_operator(target, tmp / "operator.log")
@@ -194,6 +202,7 @@ def _real_target(tmp: Path, kubeconfig: Path) -> Iterator[Target]:
         operator_env={"AWS_REGION": region},
         zip_file=handler_zip(),
     )
+    target.cluster_name = _cluster_name(api)
     if not external:
         manifests.install_crds(api)
         _start_session_operator(target, tmp / "operator.log")

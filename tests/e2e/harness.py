@@ -192,6 +192,12 @@ class Target:
     own_calls: OwnCalls = dataclasses.field(default_factory=OwnCalls)
     functions: list[str] = dataclasses.field(default_factory=list)
     zip_file: bytes = b""
+    # The operator's --cluster-name: by default what it derives itself (kube-system's uid).
+    cluster_name: str = ""
+
+    def owner_tag(self, namespace: object, name: str) -> str:
+        """The lambdavpc.dev/owner value the operator writes for attachment namespace/name."""
+        return f"{self.cluster_name}/{namespace}/{name}"
 
     # -- time --
 

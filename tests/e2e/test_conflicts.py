@@ -48,7 +48,7 @@ def test_later_attachment_of_the_same_function_stalls(
     if stalled["reason"] == "OwnedElsewhere":
         # The first attachment's claim is on the function itself (durable, seen by every cluster).
         tags = target.lambda_.list_tags(Resource=target.function_arn(function))["Tags"]
-        assert tags.get(OWNER_TAG) == f"{first_ns.name}/first", tags
+        assert tags.get(OWNER_TAG) == target.owner_tag(first_ns, "first"), tags
     assert condition(obj, "Ready")["status"] == "False"
     # AWS keeps the owner's configuration; the owner stays Ready.
     vpc = target.vpc(function)

@@ -283,7 +283,7 @@ def test_policy_matrix_at_reconcile(
 
     if expected == ALLOWED:
         ns.wait_ready("tenant")
-        assert tags_of(target, function)[OWNER_TAG] == f"{ns.name}/tenant"
+        assert tags_of(target, function)[OWNER_TAG] == target.owner_tag(ns, "tenant")
         return
     obj = ns.wait_stalled("tenant", expected)
     assert named in stalled_message(obj), stalled_message(obj)
@@ -392,11 +392,11 @@ def test_ownership_conflict_across_namespaces(target: Target, make_namespace: Ca
     first, second = make_namespace(), make_namespace()
     first.create("owner", function, net.subnets[:2], [net.app_sg], deletionPolicy="Retain")
     first.wait_ready("owner")
-    assert tags_of(target, function)[OWNER_TAG] == f"{first.name}/owner"
+    assert tags_of(target, function)[OWNER_TAG] == target.owner_tag(first, "owner")
     owned = target.configuration(function)
     target.reset_calls()
 
-    second.create("taker", function, [net.subnets[2]], [net.db_sg])
+    second.create("taker", function, [net.subnets[2]], [net.db_sg], adoption="Adopt")
 
     obj = second.wait_stalled("taker", "OwnedElsewhere")
     assert f"{first.name}/owner" in stalled_message(obj) and OWNER_TAG in stalled_message(obj)
@@ -404,13 +404,78 @@ def test_ownership_conflict_across_namespaces(target: Target, make_namespace: Ca
     assert target.configuration(function)["RevisionId"] == owned["RevisionId"]
     assert condition(first.get("owner"), "Ready")["status"] == "True"
 
-    # The owner goes (Retain: the function stays attached, the tag stays): the tag is stale now,
-    # so the other attachment takes the function over at its next look.
+    # The owner goes (Retain: the function stays attached, the tag stays): the tag is stale now, and
+    # the other attachment asked to adopt, so it takes the function over at its next look.
     first.delete("owner")
     first.wait_gone("owner")
-    second.wait_ready("taker", timeout=30)
-    assert tags_of(target, function)[OWNER_TAG] == f"{second.name}/taker"
+    obj = second.wait_ready("taker", timeout=30)
+    assert tags_of(target, function)[OWNER_TAG] == target.owner_tag(second, "taker")
     assert target.vpc(function).subnet_ids == {net.subnets[2]}
+    claim = obj["status"]["ownership"]
+    assert claim["adopted"] is True and claim["previousOwner"] == target.owner_tag(first, "owner")
+    assert set(claim["previousVpcConfig"]["subnetIds"]) == set(net.subnets[:2])
+
+
+@pytest.mark.simulator
+def test_a_function_in_a_vpc_is_not_adopted_unless_asked(target: Target, ns: Namespace) -> None:
+    net = target.network
+    function = target.make_function("refuse")
+    target.set_vpc_out_of_band(function, net.subnets[:2], [net.app_sg])
+    before = target.wait_active(function)
+    target.reset_calls()
+
+    ns.create("refused", function, [net.subnets[2]], [net.db_sg])
+
+    obj = ns.wait_stalled("refused", "NotAdopted")
+    message = stalled_message(obj)
+    assert net.vpc_id in message and net.subnets[0] in message and "spec.adoption: Adopt" in message, message
+    assert writes(target) == {}, target.calls()
+    assert target.configuration(function)["RevisionId"] == before["RevisionId"]
+    assert OWNER_TAG not in tags_of(target, function)
+    assert "ownership" not in obj.get("status", {})
+
+
+@pytest.mark.simulator
+def test_adoption_records_the_old_configuration_and_restore_puts_it_back(target: Target, ns: Namespace) -> None:
+    net = target.network
+    function = target.make_function("restore")
+    target.set_vpc_out_of_band(function, net.subnets[:2], [net.app_sg])
+    target.wait_active(function)
+
+    ns.create("adopted", function, [net.subnets[2]], [net.db_sg], adoption="Adopt", deletionPolicy="Restore")
+    obj = ns.wait_ready("adopted")
+    assert target.vpc(function).subnet_ids == {net.subnets[2]}
+    claim = obj["status"]["ownership"]
+    assert claim["functionArn"] == target.function_arn(function) and claim["adopted"] is True
+    assert claim["ownerTag"] == target.owner_tag(ns, "adopted") == tags_of(target, function)[OWNER_TAG]
+    assert set(claim["previousVpcConfig"]["subnetIds"]) == set(net.subnets[:2])
+    assert claim["previousVpcConfig"]["securityGroupIds"] == [net.app_sg]
+
+    ns.delete("adopted")
+    ns.wait_gone("adopted", timeout=30)
+
+    vpc = target.vpc(function)
+    assert (vpc.subnet_ids, vpc.security_group_ids) == (set(net.subnets[:2]), {net.app_sg})
+
+
+@pytest.mark.simulator
+def test_a_function_of_another_cluster_is_never_taken(target: Target, ns: Namespace) -> None:
+    net = target.network
+    function = target.make_function("foreign")
+    foreign = f"another-cluster/{ns.name}/owner"
+    target.lambda_.tag_resource(Resource=target.function_arn(function), Tags={OWNER_TAG: foreign})
+    target.reset_calls()
+
+    ns.create("taker", function, net.subnets[:2], [net.app_sg], adoption="Adopt")
+
+    obj = ns.wait_stalled("taker", "OwnedElsewhere")
+    assert "cluster another-cluster" in stalled_message(obj), stalled_message(obj)
+    assert writes(target) == {}, target.calls()
+    assert tags_of(target, function)[OWNER_TAG] == foreign
+    # Deleting it leaves the other cluster's function alone.
+    ns.delete("taker")
+    ns.wait_gone("taker")
+    assert target.vpc(function).detached and tags_of(target, function)[OWNER_TAG] == foreign
 
 
 @pytest.mark.simulator
@@ -422,10 +487,27 @@ def test_adoption_without_an_update(target: Target, ns: Namespace) -> None:
     before = target.configuration(function)
     target.reset_calls()
 
-    ns.create("adopt", function, net.subnets[:2], [net.app_sg])
+    ns.create("adopt", function, net.subnets[:2], [net.app_sg], adoption="Adopt")
 
     ns.wait_ready("adopt")
     calls = target.calls()
     assert calls["lambda:UpdateFunctionConfiguration"] == 0 and calls["lambda:TagResource"] == 1, calls
-    assert tags_of(target, function)[OWNER_TAG] == f"{ns.name}/adopt"
+    assert tags_of(target, function)[OWNER_TAG] == target.owner_tag(ns, "adopt")
     assert target.configuration(function)["RevisionId"] == before["RevisionId"]
+
+
+def test_function_name_and_region_are_immutable(target: Target, ns: Namespace) -> None:
+    net = target.network
+    function = target.make_function("immutable")
+    ns.create("fixed", function, net.subnets[:2], [net.app_sg])
+    ns.wait_ready("fixed")
+
+    refused = target.kubectl(
+        "patch", "lva", "fixed", "-n", ns.name, "--type=merge", "-p", '{"spec": {"functionName": "another"}}'
+    )
+
+    assert refused.returncode != 0 and "functionName is immutable" in refused.stderr, refused.stderr
+    refused = target.kubectl(
+        "patch", "lva", "fixed", "-n", ns.name, "--type=merge", "-p", f'{{"spec": {{"region": "{target.region}"}}}}'
+    )
+    assert refused.returncode != 0 and "region is immutable" in refused.stderr, refused.stderr

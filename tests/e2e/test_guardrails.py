@@ -511,3 +511,45 @@ def test_function_name_and_region_are_immutable(target: Target, ns: Namespace) -
         "patch", "lva", "fixed", "-n", ns.name, "--type=merge", "-p", f'{{"spec": {{"region": "{target.region}"}}}}'
     )
     assert refused.returncode != 0 and "region is immutable" in refused.stderr, refused.stderr
+
+
+def _without_cel_rules(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_cel_rules(v) for k, v in node.items() if k != "x-kubernetes-validations"}
+    if isinstance(node, list):
+        return [_without_cel_rules(v) for v in node]
+    return node
+
+
+@pytest.mark.simulator
+def test_release_acts_on_the_claimed_function_even_if_the_spec_changed(target: Target, ns: Namespace) -> None:
+    """An API server without the CRD's CEL rules (an older CRD) lets functionName change: the
+    attachment stalls naming the function it manages, and deleting it detaches that one."""
+    from lambda_vpc_operator.models import crds
+
+    net = target.network
+    first, second = target.make_function("claimed"), target.make_function("renamed")
+    ns.create("moved", first, net.subnets[:2], [net.app_sg])
+    ns.wait_ready("moved")
+    api = kubernetes.client.ApiextensionsV1Api(target.api)
+    crd = crds.attachment_crd()
+    name = crd["metadata"]["name"]
+
+    def replace(body: dict[str, Any]) -> None:
+        current = api.read_custom_resource_definition(name)
+        api.replace_custom_resource_definition(
+            name, {**body, "metadata": {**body["metadata"], "resourceVersion": current.metadata.resource_version}}
+        )
+
+    replace(_without_cel_rules(crd))
+    try:
+        ns.patch_spec("moved", functionName=second)
+    finally:
+        replace(crd)
+
+    obj = ns.wait_stalled("moved", "InvalidSpec")
+    assert target.function_arn(first) in stalled_message(obj), stalled_message(obj)
+    assert target.vpc(second).detached and tags_of(target, second).get(OWNER_TAG) is None
+    ns.delete("moved")
+    ns.wait_gone("moved", timeout=30)
+    assert target.vpc(first).detached

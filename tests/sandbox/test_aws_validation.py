@@ -135,3 +135,30 @@ def test_create_with_a_missing_subnet_ends_failed_with_invalid_subnet(aws: AwsEn
     cfg = aws.configuration("lost")
     assert (cfg["State"], cfg["StateReasonCode"]) == ("Failed", "InvalidSubnet")
     assert "subnet-0123456789abcdef0" in cfg["StateReason"]
+
+
+def _function_arn(aws: AwsEnv, name: str) -> str:
+    return str(aws.lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        pytest.param({"lambdavpc.dev/owner": "x" * 257}, id="value-over-256"),
+        pytest.param({"k" * 129: "v"}, id="key-over-128"),
+        pytest.param({"lambdavpc.dev/owner": "a~b"}, id="character-outside-the-pattern"),
+    ],
+)
+def test_tags_aws_refuses_are_refused(aws: AwsEnv, tags: dict[str, str]) -> None:
+    # botocore lambda model: TagKey 1..128, TagValue 0..256, both [\p{L}\p{Z}\p{N}_.:/=+\-@]*.
+    with pytest.raises(aws.lam.exceptions.InvalidParameterValueException):
+        aws.lam.tag_resource(Resource=_function_arn(aws, "orders-api"), Tags=tags)
+
+
+def test_the_longest_owner_tag_is_accepted(aws: AwsEnv) -> None:
+    from lambda_vpc_operator.models import owners
+
+    value = owners.Owner("c" * 63, "n" * 63, "x" * 253).tag_value
+    arn = _function_arn(aws, "orders-api")
+    aws.lam.tag_resource(Resource=arn, Tags={owners.TAG: value})
+    assert aws.lam.list_tags(Resource=arn)["Tags"][owners.TAG] == value

@@ -154,40 +154,40 @@ OTHER = "team-b/orders"
 ME = owners.Owner("prod", "team-a", "orders")
 MINE = ME.tag_value  # "prod/team-a/orders"
 THEIRS = owners.Owner("prod", "team-b", "orders").tag_value
-O = guards.Ownership
+Own = guards.Ownership
 
 
 @pytest.mark.parametrize(
     ("tags", "claimants", "older", "attached", "adoption", "claimed", "kind", "other"),
     [
-        pytest.param({}, {ME_KEY}, None, False, "Refuse", False, O.CLAIM, None, id="untagged-no-vpc-alone"),
-        pytest.param({owners.TAG: MINE}, {ME_KEY}, None, True, "Refuse", False, O.OWNED, None, id="ours"),
-        pytest.param({owners.TAG: MINE}, {ME_KEY, OTHER}, OTHER, True, "Refuse", False, O.OWNED, None,
+        pytest.param({}, {ME_KEY}, None, False, "Refuse", False, Own.CLAIM, None, id="untagged-no-vpc-alone"),
+        pytest.param({owners.TAG: MINE}, {ME_KEY}, None, True, "Refuse", False, Own.OWNED, None, id="ours"),
+        pytest.param({owners.TAG: MINE}, {ME_KEY, OTHER}, OTHER, True, "Refuse", False, Own.OWNED, None,
                      id="ours-despite-an-older-claim"),
-        pytest.param({owners.TAG: THEIRS}, {ME_KEY, OTHER}, None, True, "Adopt", False, O.OWNED_ELSEWHERE, OTHER,
+        pytest.param({owners.TAG: THEIRS}, {ME_KEY, OTHER}, None, True, "Adopt", False, Own.OWNED_ELSEWHERE, OTHER,
                      id="owned-by-a-live-attachment-even-with-adopt"),
-        pytest.param({owners.TAG: OTHER}, {ME_KEY, OTHER}, None, True, "Adopt", False, O.OWNED_ELSEWHERE, OTHER,
+        pytest.param({owners.TAG: OTHER}, {ME_KEY, OTHER}, None, True, "Adopt", False, Own.OWNED_ELSEWHERE, OTHER,
                      id="owned-by-a-live-attachment-older-release-tag"),
         pytest.param({owners.TAG: "staging/team-a/orders"}, {ME_KEY}, None, True, "Adopt", False,
-                     O.OWNED_ELSEWHERE, "LambdaVpcAttachment team-a/orders of cluster staging",
+                     Own.OWNED_ELSEWHERE, "LambdaVpcAttachment team-a/orders of cluster staging",
                      id="another-cluster-is-never-taken-over"),
         pytest.param({owners.TAG: "staging/team-a/orders"}, {ME_KEY}, None, False, "Adopt", True,
-                     O.OWNED_ELSEWHERE, "LambdaVpcAttachment team-a/orders of cluster staging",
+                     Own.OWNED_ELSEWHERE, "LambdaVpcAttachment team-a/orders of cluster staging",
                      id="another-cluster-took-our-claimed-function"),
-        pytest.param({owners.TAG: THEIRS}, {ME_KEY}, None, True, "Refuse", False, O.NOT_ADOPTED, None,
+        pytest.param({owners.TAG: THEIRS}, {ME_KEY}, None, True, "Refuse", False, Own.NOT_ADOPTED, None,
                      id="stale-tag-refused"),
-        pytest.param({owners.TAG: THEIRS}, {ME_KEY}, None, True, "Adopt", False, O.ADOPT, None,
+        pytest.param({owners.TAG: THEIRS}, {ME_KEY}, None, True, "Adopt", False, Own.ADOPT, None,
                      id="stale-tag-adopted"),
-        pytest.param({}, {ME_KEY}, None, True, "Refuse", False, O.NOT_ADOPTED, None, id="in-a-vpc-refused"),
-        pytest.param({}, {ME_KEY}, None, True, "Adopt", False, O.ADOPT, None, id="in-a-vpc-adopted"),
-        pytest.param({}, {ME_KEY}, None, True, "Refuse", True, O.CLAIM, None, id="our-claim-tag-lost"),
-        pytest.param({owners.TAG: ME_KEY}, {ME_KEY}, None, True, "Refuse", False, O.CLAIM, None,
+        pytest.param({}, {ME_KEY}, None, True, "Refuse", False, Own.NOT_ADOPTED, None, id="in-a-vpc-refused"),
+        pytest.param({}, {ME_KEY}, None, True, "Adopt", False, Own.ADOPT, None, id="in-a-vpc-adopted"),
+        pytest.param({}, {ME_KEY}, None, True, "Refuse", True, Own.CLAIM, None, id="our-claim-tag-lost"),
+        pytest.param({owners.TAG: ME_KEY}, {ME_KEY}, None, True, "Refuse", False, Own.CLAIM, None,
                      id="our-older-release-tag-is-upgraded"),
-        pytest.param({}, {ME_KEY, OTHER}, OTHER, False, "Adopt", False, O.CONFLICT, OTHER, id="untagged-older-claim"),
-        pytest.param({owners.TAG: "prod/gone/x"}, {ME_KEY, OTHER}, OTHER, True, "Adopt", False, O.CONFLICT, OTHER,
+        pytest.param({}, {ME_KEY, OTHER}, OTHER, False, "Adopt", False, Own.CONFLICT, OTHER, id="untagged-older-claim"),
+        pytest.param({owners.TAG: "prod/gone/x"}, {ME_KEY, OTHER}, OTHER, True, "Adopt", False, Own.CONFLICT, OTHER,
                      id="stale-tag-older-claim"),
-        pytest.param({}, {ME_KEY}, ME_KEY, False, "Refuse", False, O.CLAIM, None, id="oldest-claim-is-me"),
-        pytest.param({"other": "tag"}, {ME_KEY}, None, False, "Refuse", False, O.CLAIM, None,
+        pytest.param({}, {ME_KEY}, ME_KEY, False, "Refuse", False, Own.CLAIM, None, id="oldest-claim-is-me"),
+        pytest.param({"other": "tag"}, {ME_KEY}, None, False, "Refuse", False, Own.CLAIM, None,
                      id="other-tags-ignored"),
     ],
 )  # fmt: skip

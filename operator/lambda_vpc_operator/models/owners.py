@@ -4,7 +4,8 @@ The tag names the installation as well as the attachment (``<cluster>/<namespace
 clusters that share an AWS account never take each other's functions: a tag naming another
 cluster is never overwritten. AWS limits a tag value to 256 characters (Lambda TagResource: tag
 values 0..256), while a namespace (63) and a name (253) alone can exceed it; a value that would be
-longer keeps its readable head and ends in a digest of the whole, so it stays unique and stable.
+longer keeps its readable head and ends in ``+`` and a digest of the whole, so it stays unique and
+stable (``+`` is among the characters a tag value may hold: letters, digits, spaces, ``_.:/=+-@``).
 
 Tags written before the cluster was part of the value (``<namespace>/<name>``) parse as
 ``cluster=None``: the installation that wrote them is unknown.
@@ -49,7 +50,7 @@ class Owner:
         if len(full) <= MAX_TAG_VALUE:
             return full
         digest = hashlib.sha256(full.encode()).hexdigest()[:_DIGEST_CHARS]
-        return f"{full[: MAX_TAG_VALUE - _DIGEST_CHARS - 1]}~{digest}"
+        return f"{full[: MAX_TAG_VALUE - _DIGEST_CHARS - 1]}+{digest}"
 
     def describe(self) -> str:
         where = f"cluster {self.cluster}" if self.cluster else "an unknown cluster (a tag of an older release)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,9 @@ from .routing import RouteMatch
 
 Forward = Callable[[bytes | None], wire.Response]
 LATEST = "$LATEST"
+MAX_TAG_KEY, MAX_TAG_VALUE = 128, 256
+# \p{L}\p{Z}\p{N} of the model's pattern: Python's \w covers letters and digits (and _), \s the spaces.
+_TAG_CHARS = re.compile(r"[\w\s.:/=+\-@]*")
 
 
 def split_function_name(raw: str) -> tuple[str, str | None]:
@@ -173,6 +177,16 @@ class LambdaResponses:
 
     def tag_resource(self) -> wire.Response:
         resource = self.match.params.get("Resource", "")
+        for key, value in (self._json_body().get("Tags") or {}).items():
+            # botocore lambda model, TagKey (1..128) and TagValue (0..256), pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]*:
+            # moto stores any tag; AWS refuses the request.
+            if not (1 <= len(str(key)) <= MAX_TAG_KEY and len(str(value)) <= MAX_TAG_VALUE) or not all(
+                _TAG_CHARS.fullmatch(str(text)) for text in (key, value)
+            ):
+                raise exceptions.InvalidParameterValue(
+                    f"Tag {key!r}: keys have 1 to {MAX_TAG_KEY} and values at most {MAX_TAG_VALUE} characters of "
+                    "letters, digits, spaces and _.:/=+-@"
+                )
         if ":function:" in resource:
             fn = self.backend.record(self.region, split_function_name(resource)[0])
             if fn is not None:

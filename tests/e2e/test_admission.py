@@ -292,6 +292,10 @@ def test_ownership_conflict_across_namespaces_is_denied(
     assert old is not None
     new = {**old, "spec": {**old["spec"], "securityGroupIds": [net.app_sg, net.db_sg]}}
     assert hook.review(review_request("UPDATE", new, old))["allowed"] is True
+    # ... but the function it names never changes (the CRD's CEL rules say the same).
+    renamed = {**old, "spec": {**old["spec"], "functionName": "another"}}
+    message = denied(hook.review(review_request("UPDATE", renamed, old)))
+    assert message.startswith("InvalidSpec: spec.functionName cannot change"), message
 
 
 def test_vpc_rule_unchecked_when_ec2_refuses_passes_with_a_warning(

@@ -31,9 +31,11 @@ from lambda_vpc_operator.sandbox.aws.config import SimConfig
 from lambda_vpc_operator.sandbox.aws.seeding import handler_zip, seed_demo_account
 from lambda_vpc_operator.sandbox.aws.server import AwsSimulator
 from lambda_vpc_operator.sandbox.kube.running import EmulatorThread
-from lambda_vpc_operator.sandbox.processes import OperatorProcess, simulated_aws_env
+from lambda_vpc_operator.sandbox.processes import OPERATOR_ACCESS_KEY, OperatorProcess, simulated_aws_env
 
 REGION = "us-east-1"
+# The operator runs under its least-privilege policy, as in the e2e tests (docs/testing.md).
+IAM_POLICY = Path(__file__).resolve().parents[1] / "docs" / "iam-policy.json"
 
 
 def _proc_stats(pid: int) -> dict[str, float]:
@@ -72,6 +74,7 @@ def main() -> int:
             )  # fmt: skip
         aws.control.advance(5)
         aws.control.set_rate_limits(True)  # AWS' real budgets from here on: 15/s shared, 100/s GetFunction
+        aws.control.set_principal_policy(OPERATOR_ACCESS_KEY, json.loads(IAM_POLICY.read_text()))
         client = manifests.api_client(kube.kubeconfig_path)
         manifests.install_crds(client)
         manifests.ensure_namespace(client, "bench")

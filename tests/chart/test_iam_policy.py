@@ -30,8 +30,12 @@ ACTION_NAMES = {("lambda", "Invoke"): "InvokeFunction"}
 # Actions AWS checks on the caller of an operation beyond the operation's own action.
 # aws-facts "IAM": the caller of UpdateFunctionConfiguration with a VpcConfig needs these three, because
 # Lambda reads the subnets and security groups with the caller's credentials to validate them.
+# aws-facts "IAM: what the operator's own policy allows": GetFunction answers Tags "only if you have
+# explicit allow permissions for lambda:ListTags" (botocore GetFunctionResponse.Tags); the operator
+# reads its ownership tag there, so without ListTags every look would miss it.
 IMPLIED_ACTIONS = {
     "lambda:UpdateFunctionConfiguration": {"ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"},
+    "lambda:GetFunction": {"lambda:ListTags"},
 }
 
 
@@ -233,3 +237,12 @@ def test_no_wildcard_actions_and_narrow_resources() -> None:
             services = {action.split(":")[0] for action in actions}
             assert len(services) == 1, statement
             assert resources == [RESOURCE_SCOPES[services.pop()]], statement
+
+
+def test_get_function_implies_list_tags() -> None:
+    """The operator reads its ownership tag from GetFunction's Tags, which the model says need ListTags."""
+    model = botocore.session.get_session().get_service_model("lambda")
+    documentation = model.shape_for("GetFunctionResponse").members["Tags"].documentation
+    assert "explicit allow permissions for" in documentation and "lambda:ListTags" in documentation
+    assert "GetFunction" in called_operations()
+    assert "lambda:ListTags" in needed_actions()

@@ -3,7 +3,8 @@
 Default target: the Kubernetes API emulator (``EmulatorThread``) and the AWS simulator
 (``AwsSimulator``, short delays, AWS' rate limits on) in this process, a seeded demo account, our
 CRDs, and ONE operator child process for the whole directory (``lambda-vpc-operator run
---namespace 'e2e-*'``), reached over real HTTP through a kubeconfig and ``AWS_ENDPOINT_URL``.
+--namespace 'e2e-*'``), reached over real HTTP through a kubeconfig and ``AWS_ENDPOINT_URL``. The
+simulator holds the operator's access key to docs/iam-policy.json, as IAM would.
 
 Real target: set ``LVO_E2E_KUBECONFIG`` (and the other ``LVO_E2E_*`` variables, docs/testing.md).
 The run is refused unless the kubeconfig's current context is ``LVO_E2E_CONTEXT``, so a cluster
@@ -17,6 +18,7 @@ log since the test began is added to the report.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +34,7 @@ from lambda_vpc_operator.sandbox import manifests
 from lambda_vpc_operator.sandbox.aws import AwsSimulator, SimConfig, SimulatorControl, seed_demo_account
 from lambda_vpc_operator.sandbox.aws.seeding import handler_zip
 from lambda_vpc_operator.sandbox.kube.running import EmulatorThread
-from lambda_vpc_operator.sandbox.processes import simulated_aws_env
+from lambda_vpc_operator.sandbox.processes import OPERATOR_ACCESS_KEY, simulated_aws_env
 
 REGION = "us-east-1"
 NAMESPACE_GLOB = "e2e-*"
@@ -46,6 +48,9 @@ REAL_TIMEOUT_SCALE = 20.0
 LOG_TAIL_LINES = 200
 
 CLIENT_CONFIG = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 10})
+# The operator's least-privilege policy: the simulator answers the operator as IAM would a principal
+# holding exactly this (AccessDenied beyond it; GetFunction's Tags only with lambda:ListTags).
+IAM_POLICY = Path(__file__).resolve().parents[2] / "docs" / "iam-policy.json"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -121,6 +126,9 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
         control = aws.control
         control.reset()  # moto's backends are process-global (aws-facts "moto 5.2")
         demo = seed_demo_account(aws.endpoint_url, REGION)
+        # Every operator of the suite runs under exactly docs/iam-policy.json (the harness's own
+        # "testing" key stays unrestricted): the least-privilege policy is proven by every test.
+        control.set_principal_policy(OPERATOR_ACCESS_KEY, json.loads(IAM_POLICY.read_text()))
         api = manifests.api_client(kube.kubeconfig_path)
         manifests.install_crds(api)
         session = boto3.Session(
@@ -160,6 +168,10 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
         finally:
             if target.operator is not None:
                 target.operator.stop()
+        # Issue 9: no request of the operators in this suite was refused by docs/iam-policy.json
+        # (the refusals of SimulatorControl.deny are the tests' own doing and not counted).
+        refused = control.refused().get(OPERATOR_ACCESS_KEY, {})
+        assert not refused, f"docs/iam-policy.json refuses requests the operator made: {refused}"
         # Issue 6: every request the operators made in this suite is allowed by the chart's RBAC.
         if rbac_audit.helm_available():
             requests = rbac_audit.operator_requests(kube.emulator.audit_by_agent)

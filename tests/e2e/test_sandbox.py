@@ -29,4 +29,6 @@ def test_sandbox_once_converges_the_examples(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, context
     assert "All attachments settled." in done.stdout, context
+    # ... with the operator held to its IAM policy by the simulator, as in every e2e test.
+    assert f"{REPO / 'docs' / 'iam-policy.json'} (enforced by the simulator)" in done.stdout, context
     assert (tmp_path / "kubeconfig").exists()

@@ -21,6 +21,8 @@ SIMULATED_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "sandbox",
     "AWS_SESSION_TOKEN": "sandbox",
 }
+# The operator's key: the simulator can hold it to docs/iam-policy.json (set_principal_policy).
+OPERATOR_ACCESS_KEY = SIMULATED_CREDENTIALS["AWS_ACCESS_KEY_ID"]
 
 
 def simulated_aws_env(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:

@@ -1,9 +1,10 @@
 """``lambda-vpc-operator sandbox``: the whole product on one machine, no cluster, no AWS account.
 
 Starts the Kubernetes API emulator and the AWS simulator on loopback, seeds a demo account,
-installs the CRDs, runs the operator (the real ``run`` command, as a child process), applies
-examples/kubectl and shows a live table until every attachment has settled. Then it keeps running
-for kubectl until Ctrl-C, or, with ``--once``, exits: 0 when everything settled as expected.
+installs the CRDs, runs the operator (the real ``run`` command, as a child process) under its IAM
+policy (docs/iam-policy.json, enforced by the simulator), applies examples/kubectl and shows a live
+table until every attachment has settled. Then it keeps running for kubectl until Ctrl-C, or, with
+``--once``, exits: 0 when everything settled as expected.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from lambda_vpc_operator.sandbox import manifests
 from lambda_vpc_operator.sandbox.aws.seeding import seed_demo_account
 from lambda_vpc_operator.sandbox.aws.server import AwsSimulator
 from lambda_vpc_operator.sandbox.kube.running import EmulatorThread
-from lambda_vpc_operator.sandbox.processes import OperatorProcess, simulated_aws_env
+from lambda_vpc_operator.sandbox.processes import OPERATOR_ACCESS_KEY, OperatorProcess, simulated_aws_env
 
 REGION = "us-east-1"
 
 
 def _default_examples() -> Path:
     return Path.cwd() / "examples" / "kubectl"
+
+
+def _default_iam_policy() -> Path:
+    return Path.cwd() / "docs" / "iam-policy.json"
 
 
 def _render(verdicts: Sequence[manifests.Verdict], elapsed: float) -> str:
@@ -43,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for convergence")
     parser.add_argument("--dir", type=Path, default=Path(".sandbox"), help="where the kubeconfig and logs go")
     parser.add_argument("--examples", type=Path, default=None, help="folder of manifests to apply")
+    parser.add_argument(
+        "--iam-policy", type=Path, default=None,
+        help="the operator's IAM policy, enforced by the simulator (default docs/iam-policy.json if present)",
+    )  # fmt: skip
     parser.add_argument("--kube-port", type=int, default=0)
     parser.add_argument("--aws-port", type=int, default=0)
     parser.add_argument("--resync-interval", type=float, default=30.0)
@@ -61,6 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifests.install_crds(client)
         print(f"Kubernetes API emulator: {kube.url}  (export KUBECONFIG={kube.kubeconfig_path})")
         print(f"AWS simulator:           {aws.endpoint_url}  (seeded account {account.account_id})")
+        policy: Path = args.iam_policy or _default_iam_policy()
+        if policy.exists():
+            # The operator gets exactly the permissions it gets on AWS (AccessDenied beyond them).
+            aws.control.set_principal_policy(OPERATOR_ACCESS_KEY, policy.read_text())
+            print(f"Operator's AWS permissions: {policy} (enforced by the simulator)")
+        elif args.iam_policy is not None:
+            print(f"No IAM policy at {policy}", file=sys.stderr)
+            return 2
+        else:
+            print(f"Operator's AWS permissions: unrestricted (no {policy})")
         env = simulated_aws_env(aws.endpoint_url, REGION)
         log = workdir / "operator.log"
         operator = OperatorProcess(

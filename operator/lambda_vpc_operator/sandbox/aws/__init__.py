@@ -12,6 +12,8 @@ arrive after the call, Inactive functions, request budgets), and moto alone has 
 - ``backend``: our state beside moto's, the rules that move it along the clock.
 - ``budgets``: Lambda request budgets and call counters.
 - ``routing``: which operation a request is (botocore's Lambda model; Action for EC2/IAM/STS).
+- ``permissions``: IAM policy evaluation, SimulatePrincipalPolicy, AccessDenied answers.
+- ``authorization``: which IAM action and resource a request is; a caller's principal policy.
 - ``exceptions``, ``wire``: Lambda errors and HTTP responses as data.
 - ``responses``: the Lambda operations answered differently from moto.
 - ``middleware``: the WSGI layer in front of moto.

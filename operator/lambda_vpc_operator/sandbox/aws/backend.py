@@ -127,6 +127,10 @@ class SimulatorBackend:
         self.invocations: list[Invocation] = []
         # "service:Operation"s answered AccessDenied, as if the operator's role lacked them (permissions).
         self.denied_operations: set[str] = set()
+        # Access key -> the statements of its principal policy (authorization); absent: unrestricted.
+        self.principal_policies: dict[str, tuple[permissions.Statement, ...]] = {}
+        # Access key -> IAM action -> requests its principal policy refused (not those of ``deny``).
+        self.refused: dict[str, dict[str, int]] = {}
         self.counter.reset()
 
     def reset(self) -> None:
@@ -134,6 +138,29 @@ class SimulatorBackend:
         reset_moto()
         self.clock.reset()
         self._clear()
+
+    def set_principal_policy(self, access_key: str, document: Any) -> int:
+        """Every request signed with ``access_key`` is judged against this IAM policy document
+        (authorization). Returns its number of statements."""
+        try:
+            statements = tuple(permissions.statements_of(document, f"principal:{access_key}"))
+        except (ValueError, TypeError, AttributeError) as error:
+            raise ControlError(f"Not an IAM policy document: {error}") from None
+        if not statements or any(s.effect not in ("Allow", "Deny") for s in statements):
+            raise ControlError("An IAM policy document needs statements with Effect Allow or Deny.")
+        self.principal_policies[access_key] = statements
+        return len(statements)
+
+    def record_refusal(self, access_key: str, action: str) -> None:
+        counts = self.refused.setdefault(access_key, {})
+        counts[action] = counts.get(action, 0) + 1
+
+    def clear_principal_policy(self, access_key: str | None = None) -> None:
+        """``access_key`` (every key when None) may do everything again."""
+        if access_key is None:
+            self.principal_policies.clear()
+        else:
+            self.principal_policies.pop(access_key, None)
 
     def region(self, account: str, region: str) -> RegionState:
         key = (account, region)

@@ -90,6 +90,9 @@ ROUTES: dict[str, Route] = {
     "allow": lambda b, a: (
         b.denied_operations.difference_update(a["operations"]) if a.get("operations") else b.denied_operations.clear()
     ),
+    "set_principal_policy": lambda b, a: b.set_principal_policy(str(a["access_key"]), a["document"]),
+    "clear_principal_policy": lambda b, a: b.clear_principal_policy(a.get("access_key")),
+    "refused": lambda b, a: {key: dict(counts) for key, counts in b.refused.items()},
 }
 
 
@@ -285,6 +288,23 @@ class SimulatorControl:
         """Undo ``deny`` for these operations, or for every operation when none is named."""
         self._call("allow", operations=list(operations))
 
+    def set_principal_policy(self, access_key: str, document: str | dict[str, Any]) -> None:
+        """Answer every request signed with ``access_key`` as IAM would for a principal holding
+        exactly this policy document (JSON text or dict): AccessDenied for an action it does not
+        allow on the request's resource, no ``Tags`` in GetFunction without lambda:ListTags.
+        Keys without a principal policy may do everything. ``deny`` still applies on top."""
+        self._call("set_principal_policy", access_key=access_key, document=document)
+
+    def clear_principal_policy(self, access_key: str | None = None) -> None:
+        """Drop the principal policy of ``access_key`` (of every key when None)."""
+        self._call("clear_principal_policy", access_key=access_key)
+
+    def refused(self) -> dict[str, dict[str, int]]:
+        """Requests a principal policy refused, by access key and IAM action (those refused by
+        ``deny`` are not here): what an e2e run asserts is empty for the operator's key."""
+        return {str(k): {str(a): int(n) for a, n in v.items()} for k, v in self._call("refused").items()}
+
     def reset(self) -> None:
-        """moto's backends and all simulator state back to new (config, clock, counters too)."""
+        """moto's backends and all simulator state back to new (config, clock, counters and
+        principal policies too)."""
         self._call("reset")

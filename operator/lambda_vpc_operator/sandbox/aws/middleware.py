@@ -3,7 +3,8 @@
 Why: the operator talks to the simulator exactly as to AWS (boto3 with AWS_ENDPOINT_URL), so the
 simulation must sit on the HTTP path. Every request passes here: ``/_sim/`` goes to the control
 API; any other request first lets the clock's deadlines pass (``settle``), is counted per
-operation, is charged to the Lambda request budget (aws-facts "Rate limits"), and then is either
+operation, is authorized (``authorization``: the caller's principal policy, and the operations a
+test denied), is charged to the Lambda request budget (aws-facts "Rate limits"), and then is either
 answered by ``responses.LambdaResponses`` or forwarded untouched to moto's WSGI app. All of it
 runs under the backend's one lock, so moto's backends and our state never disagree mid-request.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterable
 
-from . import control, custom_ids, exceptions, patches, permissions, routing, wire
+from . import authorization, control, custom_ids, exceptions, patches, permissions, routing, wire
 from .backend import SimulatorBackend, configure_moto
 from .config import DEFAULT_ACCOUNT_ID
 from .responses import LambdaResponses
@@ -65,18 +66,42 @@ class SimulatorMiddleware:
         with self.backend.lock:
             configure_moto()  # cheap; guards against an in-process mock_aws switching it back
             self.backend.settle()
+            caller = self._caller(identity)
             if identity.service == routing.LAMBDA:
-                return self._lambda(environ, method, path, query, body, headers, identity)
+                return self._lambda(environ, method, path, query, body, headers, identity, caller)
             operation = self._operation(identity, method, body, query, headers)
             if operation is not None:
                 self.backend.counter.record(operation)
-                if operation in self.backend.denied_operations:
-                    return permissions.denied_response(operation, account_of(identity.access_key))
+                request = authorization.query_request(operation, body, query)
+                refusal = self._refusal(caller, identity, operation, request)
+                if refusal is not None:
+                    return refusal
                 if operation == permissions.SIMULATE:
                     # aws-facts "moto 5.2": iam:SimulatePrincipalPolicy is not implemented; we answer it.
                     return permissions.simulate_principal_policy(account_of(identity.access_key), body)
             with custom_ids.custom_id(body):
                 return wire.call_app(self.moto_app, environ, body)
+
+    def _caller(self, identity: routing.RequestIdentity) -> authorization.Caller:
+        return authorization.Caller(
+            account=account_of(identity.access_key),
+            statements=self.backend.principal_policies.get(identity.access_key or ""),
+            denied_operations=frozenset(self.backend.denied_operations),
+        )
+
+    def _refusal(
+        self,
+        caller: authorization.Caller,
+        identity: routing.RequestIdentity,
+        operation: str,
+        request: authorization.Request,
+    ) -> wire.Response | None:
+        refusal = caller.refusal(operation, request)
+        if refusal is None:
+            return None
+        if refusal.by_policy:
+            self.backend.record_refusal(identity.access_key or "", refusal.action)
+        return refusal.response
 
     @staticmethod
     def _operation(
@@ -101,14 +126,18 @@ class SimulatorMiddleware:
         body: bytes,
         headers: dict[str, str],
         identity: routing.RequestIdentity,
+        caller: authorization.Caller,
     ) -> wire.Response:
         match = routing.match_lambda(method, path, query)
         operation = match.operation if match is not None else "Unknown"
-        account = account_of(identity.access_key)
-        if f"lambda:{operation}" in self.backend.denied_operations:
-            self.backend.counter.record(f"lambda:{operation}")
-            return permissions.denied_response(f"lambda:{operation}", account)
+        account = caller.account
         region = identity.region or DEFAULT_REGION
+        params = match.params if match is not None else {}
+        request = authorization.lambda_request(operation, params, query, body, account, region)
+        refusal = self._refusal(caller, identity, f"lambda:{operation}", request)
+        if refusal is not None:
+            self.backend.counter.record(f"lambda:{operation}")
+            return refusal
         wait = self.backend.budgets.take(account, region, operation)
         if wait > 0:
             # aws-facts "Rate limits" / "Errors": over budget -> TooManyRequestsException (429).
@@ -122,4 +151,4 @@ class SimulatorMiddleware:
             return wire.call_app(self.moto_app, environ, body if new_body is None else new_body)
 
         state = self.backend.region(account, region)
-        return LambdaResponses(self.backend, state, match, body, query, headers, forward).dispatch()
+        return LambdaResponses(self.backend, state, match, body, query, headers, forward, caller).dispatch()

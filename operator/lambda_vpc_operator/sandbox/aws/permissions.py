@@ -1,4 +1,4 @@
-"""IAM as the guardrails need it: iam:SimulatePrincipalPolicy, and refusing the operator a permission.
+"""IAM as the simulator needs it: iam:SimulatePrincipalPolicy, policy evaluation, AccessDenied answers.
 
 Why: the operator checks a function's execution role with SimulatePrincipalPolicy before it
 attaches the function (aws-facts "IAM": ``PolicySourceArn=role, ActionNames=[...]`` ->
@@ -7,20 +7,30 @@ does not implement it (aws-facts "moto 5.2": HTML 500). This module answers it f
 holds: its inline policies and its attached managed policies (default version), evaluated the way
 IAM does for one principal: an explicit Deny wins, then an Allow, else implicitDeny.
 
-Simplifications, enough for execution roles: the resource simulated is ``*`` (a statement applies
-when its Resource is ``*``-matching); statements with a Condition or a NotResource never match (a
-simulation without context values cannot satisfy a condition); Action and NotAction globs (``*``,
-``?``) match case-insensitively, as IAM's do. Permission boundaries and SCPs are not simulated.
+The same evaluator judges the callers of the simulator that hold a principal policy
+(``authorization``): one request is one action on one resource ARN. Resource and NotResource globs
+follow IAM's rules for ARNs (``*`` and ``?`` within a colon-separated segment, a ``*`` ending a
+segment may run past the colons, case-sensitive), so ``arn:aws:lambda:*:*:function:*`` allows a
+function and not a layer. SimulatePrincipalPolicy simulates the resource ``*``: only statements
+whose Resource matches ``*`` apply to it.
 
-Also here: ``denied_response``, the AccessDenied answer of an operation a test took away from the
-operator (``SimulatorControl.deny``), in the wire format of each protocol (aws-facts "IAM" and
+Simplifications: statements with a Condition never match (a request or simulation without context
+values cannot satisfy a condition); Action and NotAction globs (``*``, ``?``) match
+case-insensitively, as IAM's do. Permission boundaries, SCPs and resource policies are not
+simulated.
+
+Also here: ``denied_response``, the AccessDenied answer of a request a principal policy does not
+allow or of an operation a test took away (``SimulatorControl.deny``), in the wire format of each
+protocol (aws-facts "IAM" and
 "Errors": the operator must turn a refused SimulatePrincipalPolicy into a warning, not a failure).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
+import re
 import urllib.parse
 import uuid
 from collections.abc import Iterable, Mapping
@@ -41,11 +51,18 @@ class Statement:
     effect: str  # Allow | Deny
     actions: tuple[str, ...]
     not_actions: tuple[str, ...]
-    applies_to_any_resource: bool  # Resource matches "*", no NotResource, no Condition
+    resources: tuple[str, ...]
+    not_resources: tuple[str, ...]
+    conditional: bool  # has a Condition: never satisfied here
     source: str  # the policy it came from (SourcePolicyId)
 
-    def matches(self, action: str) -> bool:
-        if not self.applies_to_any_resource:
+    def matches(self, action: str, resource: str = "*") -> bool:
+        if self.conditional:
+            return False
+        if self.not_resources:
+            if any(resource_glob(resource, pattern) for pattern in self.not_resources):
+                return False
+        elif not any(resource_glob(resource, pattern) for pattern in self.resources):
             return False
         if self.not_actions:
             return not any(_glob(action, pattern) for pattern in self.not_actions)
@@ -54,6 +71,27 @@ class Statement:
 
 def _glob(action: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+@functools.lru_cache(maxsize=256)
+def _resource_regex(pattern: str) -> re.Pattern[str]:
+    # IAM "Resource" element: * and ? work within an ARN segment; a * that ends a segment (or the
+    # ARN) "can expand to match beyond colon boundaries". Nothing else is special ([ is literal).
+    regex = ""
+    for i, char in enumerate(pattern):
+        if char == "*":
+            ends_segment = i + 1 == len(pattern) or pattern[i + 1] == ":"
+            regex += ".*" if ends_segment else "[^:]*"
+        elif char == "?":
+            regex += "[^:]"
+        else:
+            regex += re.escape(char)
+    return re.compile(regex, re.DOTALL)
+
+
+def resource_glob(resource: str, pattern: str) -> bool:
+    """Does an IAM Resource pattern match this resource ARN (case-sensitive, as IAM's ARNs are)?"""
+    return _resource_regex(pattern).fullmatch(resource) is not None
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -70,29 +108,25 @@ def statements_of(document: Any, source: str) -> list[Statement]:
     raw = document.get("Statement") or []
     found = []
     for item in [raw] if isinstance(raw, dict) else raw:
-        resources = _strings(item.get("Resource"))
-        any_resource = (
-            any(fnmatch.fnmatchcase("*", r) for r in resources)
-            and "NotResource" not in item
-            and not item.get("Condition")
-        )
         found.append(Statement(
             effect=str(item.get("Effect", "")),
             actions=_strings(item.get("Action")),
             not_actions=_strings(item.get("NotAction")),
-            applies_to_any_resource=any_resource,
+            resources=_strings(item.get("Resource")),
+            not_resources=_strings(item.get("NotResource")),
+            conditional=bool(item.get("Condition")),
             source=source,
         ))  # fmt: skip
     return found
 
 
-def decide(action: str, statements: Iterable[Statement]) -> tuple[str, list[str]]:
+def decide(action: str, statements: Iterable[Statement], resource: str = "*") -> tuple[str, list[str]]:
     """IAM's evaluation for one principal: (EvalDecision, the matching statements' sources)."""
     statements = list(statements)
-    denies = [s.source for s in statements if s.effect == "Deny" and s.matches(action)]
+    denies = [s.source for s in statements if s.effect == "Deny" and s.matches(action, resource)]
     if denies:
         return "explicitDeny", denies
-    allows = [s.source for s in statements if s.effect == "Allow" and s.matches(action)]
+    allows = [s.source for s in statements if s.effect == "Allow" and s.matches(action, resource)]
     if allows:
         return "allowed", allows
     return "implicitDeny", []
@@ -177,12 +211,22 @@ def iam_error(status: int, code: str, message: str) -> wire.Response:
     return wire.Response(status, [("Content-Type", "text/xml")], xml.encode())
 
 
-def denied_response(operation: str, account: str) -> wire.Response:
-    """AccessDenied for ``service:Operation``, as that service spells it."""
-    service = operation.partition(":")[0]
+def denied_response(action: str, account: str, resource: str | None = None, why: str = "") -> wire.Response:
+    """AccessDenied for ``service:Action`` (on ``resource``), as that service spells it.
+
+    The message is IAM's: "User: <arn> is not authorized to perform: <action> on resource: <arn>
+    because no identity-based policy allows the <action> action" (``why``: that last clause).
+    """
+    service = action.partition(":")[0]
     principal = f"arn:aws:sts::{account}:assumed-role/lambda-vpc-operator/sandbox"
-    message = f"User: {principal} is not authorized to perform: {operation}"
+    message = f"User: {principal} is not authorized to perform: {action}"
+    if resource and resource != "*":
+        message += f" on resource: {resource}"
+    if why:
+        message += f" {why}"
     if service == "ec2":
+        # EC2's AccessDenied is UnauthorizedOperation (403), its message prefixed as EC2 does.
+        message = f"You are not authorized to perform this operation. {message}"
         xml = (
             f"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>{escape(message)}</Message>"
             f"</Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"

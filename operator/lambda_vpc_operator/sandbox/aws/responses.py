@@ -15,12 +15,15 @@ import binascii
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import exceptions, wire
 from .backend import RegionState, SimulatorBackend
 from .functions import LIFECYCLE_FIELDS, FunctionRecord
 from .routing import RouteMatch
+
+if TYPE_CHECKING:
+    from .authorization import Caller
 
 Forward = Callable[[bytes | None], wire.Response]
 LATEST = "$LATEST"
@@ -51,6 +54,7 @@ class LambdaResponses:
         query: dict[str, list[str]],
         headers: dict[str, str],
         forward: Forward,
+        caller: Caller | None = None,
     ) -> None:
         self.backend = backend
         self.region = region
@@ -59,6 +63,7 @@ class LambdaResponses:
         self.query = query
         self.headers = headers
         self.forward = forward
+        self.caller = caller
 
     def dispatch(self) -> wire.Response:
         handler = getattr(self, _snake(self.match.operation), None)
@@ -139,6 +144,10 @@ class LambdaResponses:
             return response
         data = response.json()
         data["Configuration"] = self._render(data.get("Configuration", {}), fn)
+        # aws-facts "IAM: what the operator's own policy allows": "Lambda returns tag data only if
+        # you have explicit allow permissions for lambda:ListTags" (GetFunctionResponse.Tags).
+        if self.caller is not None and not self.caller.sees_tags(fn.arn):
+            data.pop("Tags", None)
         return response.with_json(data)
 
     def get_function_configuration(self) -> wire.Response:

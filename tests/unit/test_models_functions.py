@@ -185,8 +185,9 @@ def test_to_aws_is_sorted_and_carries_ipv6_when_attached() -> None:
     }
 
 
-def test_to_aws_of_detached_is_the_detach_request() -> None:
-    assert DETACHED.to_aws() == {"SubnetIds": [], "SecurityGroupIds": []}
+def test_to_aws_of_detached_is_the_detach_request_with_ipv6_false() -> None:
+    # AWS refuses a detach whose flag stays true (cloudformation-coverage-roadmap #2061).
+    assert DETACHED.to_aws() == {"SubnetIds": [], "SecurityGroupIds": [], "Ipv6AllowedForDualStack": False}
 
 
 def test_to_aws_round_trips() -> None:

@@ -152,13 +152,14 @@ class VpcSettings:
 
     def to_aws(self) -> dict[str, Any]:
         """The VpcConfig argument of UpdateFunctionConfiguration (sorted, for stable requests)."""
-        config: dict[str, Any] = {
+        # The flag is always sent, false when detaching: a VpcConfig that omits it keeps the
+        # function's current value, and AWS refuses a detach whose flag stays true
+        # (aws-facts "Refusals": "Ipv6AllowedForDualStack cannot be true without subnet or security groups").
+        return {
             "SubnetIds": sorted(self.subnet_ids),
             "SecurityGroupIds": sorted(self.security_group_ids),
+            "Ipv6AllowedForDualStack": self.ipv6_allowed_for_dual_stack,
         }
-        if self.attached:
-            config["Ipv6AllowedForDualStack"] = self.ipv6_allowed_for_dual_stack
-        return config
 
     @property
     def attached(self) -> bool:

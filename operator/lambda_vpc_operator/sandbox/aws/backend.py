@@ -399,10 +399,14 @@ class SimulatorBackend:
             )
         return fn
 
-    def check_vpc_config(self, r: RegionState, vpc_config: Any) -> networking.CheckedVpcConfig:
+    def check_vpc_config(
+        self, r: RegionState, vpc_config: Any, fn: FunctionRecord | None = None
+    ) -> networking.CheckedVpcConfig:
+        """``fn``: the function an UpdateFunctionConfiguration changes (None for CreateFunction)."""
         if not isinstance(vpc_config, dict):
             raise exceptions.InvalidParameterValue("VpcConfig must be an object.")
-        return networking.check_vpc_config(r.ec2, vpc_config)
+        current = fn.shown_vpc() if fn is not None else None
+        return networking.check_vpc_config(r.ec2, vpc_config, current is not None and current.ipv6_allowed)
 
     def check_can_change(self, fn: FunctionRecord, revision_id: str | None = None) -> None:
         if fn.state is State.FAILED:

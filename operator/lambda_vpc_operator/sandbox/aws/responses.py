@@ -149,7 +149,7 @@ class LambdaResponses:
         body = self._json_body()
         checked = None
         if body.get("VpcConfig") is not None:
-            checked = self.backend.check_vpc_config(self.region, body["VpcConfig"])
+            checked = self.backend.check_vpc_config(self.region, body["VpcConfig"], fn)
         self.backend.check_can_change(fn, body.get("RevisionId"))
         response = self.forward(None)
         if not response.ok:

@@ -127,6 +127,22 @@ async def test_a_role_that_does_not_exist_misses_everything(
     assert answer.checked and set(answer.missing()) == set(ENI_ACTIONS) and "does not exist" in answer.error
 
 
+async def test_iam_failing_means_unknown_and_is_asked_again_soon(
+    aws_clients: clients.AwsClients, iam: Stubber, clock: Clock, calls: metrics.CallCounter
+) -> None:
+    """IAM down, or an endpoint without IAM (plain moto's HTML 500): the check is unknown, not a failure."""
+    iam.add_client_error("simulate_principal_policy", "InternalFailure", "down", 500)
+    iam.add_client_error("simulate_principal_policy", "InternalFailure", "down", 500)
+    checker = roles.Roles(aws_clients, clock=clock)
+    answer = await checker.permissions(ROLE)
+    assert not answer.checked and "InternalFailure" in answer.error
+    await checker.permissions(ROLE)
+    assert calls.total("iam", "SimulatePrincipalPolicy") == 1
+    clock.now += roles.DENIED_TTL + 1
+    await checker.permissions(ROLE)
+    assert calls.total("iam", "SimulatePrincipalPolicy") == 2
+
+
 async def test_transient_errors_are_raised(aws_clients: clients.AwsClients, iam: Stubber, clock: Clock) -> None:
     iam.add_client_error("simulate_principal_policy", "Throttling", "slow down", 400)
     with pytest.raises(errors.Throttled):

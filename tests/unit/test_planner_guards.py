@@ -133,6 +133,14 @@ def test_missing_actions_are_named_with_their_decision() -> None:
     assert "AWSLambdaVPCAccessExecutionRole" in problem.message and "remove the statement" not in problem.message
 
 
+def test_missing_actions_are_a_warning_unless_required() -> None:
+    """--role-check auto: the simulation (no resources, no context) is advice; AWS' refusal decides."""
+    decisions = {"ec2:CreateNetworkInterface": EvalDecision.IMPLICIT_DENY}
+    (problem,) = guards.role_permissions(RolePermissions(ROLE, decisions), require=False)
+    assert problem.severity == Severity.WARNING and problem.reason == guards.ROLE_MAY_LACK_PERMISSIONS
+    assert ROLE in problem.message and "ec2:CreateNetworkInterface (implicitDeny)" in problem.message
+
+
 def test_an_explicit_deny_says_to_remove_it() -> None:
     decisions = dict.fromkeys(ENI_ACTIONS, EvalDecision.EXPLICIT_DENY)
     (problem,) = guards.role_permissions(RolePermissions(ROLE, decisions))

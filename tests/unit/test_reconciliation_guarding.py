@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambda_vpc_operator.aws.errors import AccessDenied, ServiceError, UpdateConflict
+from lambda_vpc_operator.aws.errors import AccessDenied, Throttled, UpdateConflict
 from lambda_vpc_operator.handlers.policies import CLAIMS_INDEX, LABELS_INDEX, POLICIES_INDEX, POLICIES_KEY, Guardrails
 from lambda_vpc_operator.models.attachments import DeletionPolicy
 from lambda_vpc_operator.models.failures import Failure, FailureKind
@@ -21,10 +21,11 @@ from lambda_vpc_operator.models.functions import (
 from lambda_vpc_operator.models.networks import NetworkFacts, SecurityGroupFacts, SubnetFacts
 from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, RolePermissions
 from lambda_vpc_operator.models.policies import PolicyMode, PolicySpec
-from lambda_vpc_operator.models.settings import OperatorSettings
+from lambda_vpc_operator.models.settings import OperatorSettings, RoleCheck
 from lambda_vpc_operator.planner import guards, planning
 from lambda_vpc_operator.planner.conditions import Reason
 from lambda_vpc_operator.planner.policies import Policy, PolicySet
+from lambda_vpc_operator.planner.validation import Severity
 from lambda_vpc_operator.reconciliation.guarding import Context, Guard
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reconciler import AttachmentView
@@ -192,11 +193,30 @@ async def test_an_older_claim_on_an_untagged_function_is_a_conflict(guard: Guard
     assert after.conflict_with == "team-b/orders" and aws.calls == []
 
 
-async def test_a_role_missing_permissions_stops_before_the_tag(guard: Guard, aws: FakeAws) -> None:
+def guard_with(aws: FakeAws, role_check: RoleCheck) -> Guard:
+    return Guard(aws, OperatorSettings(role_check=role_check))  # type: ignore[arg-type]
+
+
+async def test_a_role_missing_permissions_stops_before_the_tag_when_required(aws: FakeAws) -> None:
     aws.permissions = RolePermissions(ROLE, {})
-    after = await guard.function(ME, REF, observation(), situation(), context({}))
+    after = await guard_with(aws, RoleCheck.REQUIRE).function(ME, REF, observation(), situation(), context({}))
     assert [p.reason for p in after.problems] == [Reason.ROLE_MISSING_PERMISSIONS]
     assert aws.calls == ["SimulatePrincipalPolicy"]
+
+
+async def test_a_role_missing_permissions_is_a_warning_by_default(guard: Guard, aws: FakeAws) -> None:
+    """aws-facts "Refusals": the simulation has no resources or context; AWS' refusal at the call decides."""
+    aws.permissions = RolePermissions(ROLE, {})
+    after = await guard.function(ME, REF, observation(), situation(), context({}))
+    assert [(p.reason, p.severity) for p in after.problems] == [(guards.ROLE_MAY_LACK_PERMISSIONS, Severity.WARNING)]
+    assert ROLE in after.problems[0].message
+    assert aws.calls == ["SimulatePrincipalPolicy", f"TagResource {{'{guards.OWNER_TAG}': '{ME}'}}"]
+
+
+async def test_role_check_off_asks_nothing(aws: FakeAws) -> None:
+    aws.permissions = RolePermissions(ROLE, {})
+    after = await guard_with(aws, RoleCheck.OFF).function(ME, REF, observation(), situation(), context({}))
+    assert after.problems == () and "SimulatePrincipalPolicy" not in aws.calls
 
 
 @pytest.mark.parametrize(
@@ -217,13 +237,23 @@ async def test_a_refused_tag_is_the_looks_action_failure(
     assert hint in after.action_failure.message
 
 
-async def test_a_transient_role_check_failure_is_a_read_failure(guard: Guard, aws: FakeAws) -> None:
+async def test_a_transient_role_check_failure_is_a_read_failure_when_required(aws: FakeAws) -> None:
     async def failing(role: str) -> RolePermissions:
-        raise ServiceError(Failure(FailureKind.SERVICE_ERROR, "InternalFailure", "down"))
+        raise Throttled(Failure(FailureKind.THROTTLED, "Throttling", "slow down"))
+
+    aws.roles = type("Roles", (), {"permissions": staticmethod(failing)})()  # type: ignore[assignment]
+    after = await guard_with(aws, RoleCheck.REQUIRE).function(ME, REF, observation(), situation(), context({}))
+    assert after.read_failure is not None and after.read_failure.transient
+
+
+async def test_a_failed_role_check_is_unknown_and_the_look_goes_on(guard: Guard, aws: FakeAws) -> None:
+    async def failing(role: str) -> RolePermissions:
+        raise Throttled(Failure(FailureKind.THROTTLED, "Throttling", "slow down"))
 
     aws.roles = type("Roles", (), {"permissions": staticmethod(failing)})()  # type: ignore[assignment]
     after = await guard.function(ME, REF, observation(), situation(), context({}))
-    assert after.read_failure is not None and after.read_failure.transient
+    assert after.read_failure is None
+    assert [(p.reason, p.severity) for p in after.problems] == [(guards.CANNOT_CHECK_ROLE, Severity.WARNING)]
 
 
 # --- deletion -----------------------------------------------------------------------------------

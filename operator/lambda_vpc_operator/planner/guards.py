@@ -9,8 +9,11 @@ planner stalls on it exactly as on a missing subnet: Stalled with the reason, no
   association, else the VPC's main table) to send 0.0.0.0/0 to a NAT gateway (aws-facts "VPC
   constraints": a function in a public subnet gets no internet access and no public IP).
 - ``role_permissions``: the execution role must allow ec2:CreateNetworkInterface,
-  DescribeNetworkInterfaces and DeleteNetworkInterface (aws-facts "IAM"); when the operator may not
-  ask IAM, a warning instead.
+  DescribeNetworkInterfaces and DeleteNetworkInterface (aws-facts "IAM"). IAM's simulation has no
+  resource ARNs or context, so a role scoped to resources or conditions looks denied although Lambda
+  accepts it: with ``--role-check auto`` (the default) a missing permission is a warning and AWS'
+  own refusal at the call decides (aws-facts "Refusals"); ``require`` makes it an error. When the
+  operator may not ask IAM, or IAM answers garbage, a warning (the check is unknown).
 - ``ownership``: the function's ``lambdavpc.dev/owner`` tag names the attachment that owns it.
 - ``policy_problem`` and ``admission``: a tenant-policy verdict as a Problem, and as the answer of
   the admission webhook.
@@ -34,6 +37,7 @@ from lambda_vpc_operator.planner.validation import Problem, Severity
 OWNER_TAG = "lambdavpc.dev/owner"
 # Warning reasons (Events only).
 CANNOT_CHECK_ROLE = "CannotCheckRole"
+ROLE_MAY_LACK_PERMISSIONS = "RoleMayLackPermissions"  # --role-check auto: the simulation's doubt
 CANNOT_CHECK_ROUTES = "CannotCheckRoutes"
 
 
@@ -82,15 +86,12 @@ def routes_unknown(error: str) -> Problem:
 # -- the execution role --------------------------------------------------------------------------
 
 
-def role_permissions(permissions: RolePermissions) -> list[Problem]:
-    """RoleMissingPermissions for every ENI action not allowed; a warning when IAM could not be asked."""
+def role_permissions(permissions: RolePermissions, *, require: bool = True) -> list[Problem]:
+    """The ENI actions the role is not allowed: RoleMissingPermissions when ``require``, else a warning
+    (the update goes on and AWS judges the role); a warning when IAM could not be asked."""
     role = permissions.role_arn
     if not permissions.checked:
-        return [Problem(
-            Severity.WARNING, CANNOT_CHECK_ROLE, "spec.functionName",
-            f"Could not check the execution role {role} ({permissions.error}); grant the operator "
-            "iam:SimulatePrincipalPolicy on it, or make sure it allows " + ", ".join(ENI_ACTIONS),
-        )]  # fmt: skip
+        return [role_unknown(role, permissions.error)]
     missing = permissions.missing()
     if not missing:
         return []
@@ -98,11 +99,27 @@ def role_permissions(permissions: RolePermissions) -> list[Problem]:
     fix = "attach AWSLambdaVPCAccessExecutionRole (or a policy with these actions) to the role"
     if any(d == EvalDecision.EXPLICIT_DENY for d in missing.values()):
         fix = "remove the statement that denies them and " + fix
+    if not require:
+        return [Problem(
+            Severity.WARNING, ROLE_MAY_LACK_PERMISSIONS, "spec.functionName",
+            f"iam:SimulatePrincipalPolicy says the execution role {role} is missing {listing} (simulated without "
+            f"resource ARNs or conditions, so a role scoped to resources or conditions shows this too); the update "
+            f"goes on and AWS decides. If AWS refuses, {fix}",
+        )]  # fmt: skip
     return [Problem(
         Severity.ERROR, Reason.ROLE_MISSING_PERMISSIONS, "spec.functionName",
         f"The execution role {role} of the function is missing {listing}; Lambda needs them to create and "
         f"delete the function's network interfaces: {fix}",
     )]  # fmt: skip
+
+
+def role_unknown(role: str, error: str) -> Problem:
+    """The role could not be checked (no permission, IAM unavailable or answering garbage): a warning."""
+    return Problem(
+        Severity.WARNING, CANNOT_CHECK_ROLE, "spec.functionName",
+        f"Could not check the execution role {role} ({error}); the update goes on and AWS decides. Grant the "
+        "operator iam:SimulatePrincipalPolicy on it, or make sure it allows " + ", ".join(ENI_ACTIONS),
+    )  # fmt: skip
 
 
 # -- ownership -----------------------------------------------------------------------------------

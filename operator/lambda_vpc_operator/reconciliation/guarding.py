@@ -7,7 +7,9 @@ Four checks stop an attachment before any AWS write (``planner.guards``, ``plann
 2. ``spec.requireInternetAccess``: the route tables of the subnets' VPC (``aws.routes``);
 3. ownership: the function's ``lambdavpc.dev/owner`` tag (from the GetFunction the reconciler
    reads anyway); an unowned function is tagged (TagResource) before it is changed or adopted;
-4. the execution role (``aws.roles``: SimulatePrincipalPolicy, cached per role).
+4. the execution role (``aws.roles``: SimulatePrincipalPolicy, cached per role), as ``--role-check``
+   says: advice by default (a warning; AWS' refusal at the call is the authority), a stall with
+   ``require``, not asked with ``off``.
 
 Each returns ``Problem``s that the reconciler puts in the ``Situation``, so the planner stalls on
 them as on any preflight error. The same policy and ownership rules answer the admission webhook
@@ -30,7 +32,7 @@ from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
 from lambda_vpc_operator.models.networks import NetworkFacts
-from lambda_vpc_operator.models.settings import OperatorSettings
+from lambda_vpc_operator.models.settings import OperatorSettings, RoleCheck
 from lambda_vpc_operator.planner import guards, planning, policies
 from lambda_vpc_operator.planner.plans import Event, EventType
 from lambda_vpc_operator.planner.validation import Problem, Severity
@@ -171,12 +173,17 @@ class Guard:
                 situation, problems=(*situation.problems, guards.owned_elsewhere(observed.name, owner))
             )
         extra: list[Problem] = []
-        if observed.role:
+        if observed.role and self.settings.role_check != RoleCheck.OFF:
+            require = self.settings.role_check == RoleCheck.REQUIRE
             try:
                 permissions = await self.aws.roles.permissions(observed.role)
             except AwsError as exc:
-                return dataclasses.replace(situation, read_failure=exc.failure)
-            extra = guards.role_permissions(permissions)
+                if require:
+                    return dataclasses.replace(situation, read_failure=exc.failure)
+                # The check is advice: without an answer the update goes on (aws-facts "Refusals").
+                extra = [guards.role_unknown(observed.role, f"{exc.failure.code}: {exc.failure.message}")]
+            else:
+                extra = guards.role_permissions(permissions, require=require)
         situation = dataclasses.replace(situation, problems=(*situation.problems, *extra))
         if any(p.severity == Severity.ERROR for p in extra):
             return situation

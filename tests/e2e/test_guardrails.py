@@ -192,6 +192,26 @@ def test_internet_access_through_nat_attaches(target: Target, ns: Namespace) -> 
     ns.create("nat", function, net.subnets[:2], [net.app_sg], requireInternetAccess=True)
     ns.wait_ready("nat")
     assert target.vpc(function).subnet_ids == set(net.subnets[:2])
+    event = ns.wait_event("nat", "InternetRoute")
+    assert f"{net.subnets[0]} reaches the internet via NAT gateway nat-" in event.message, event.message
+
+
+@pytest.mark.simulator
+def test_internet_access_through_a_transit_gateway_attaches(target: Target, ns: Namespace) -> None:
+    """A central egress VPC behind a transit gateway is internet access too (aws-facts "Refusals")."""
+    ec2 = target.ec2
+    tgw = ec2.create_transit_gateway(Description="e2e central egress")["TransitGateway"]["TransitGatewayId"]
+    table = ec2.create_route_table(VpcId=target.network.vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", TransitGatewayId=tgw)
+    zone = f"{target.region}a"
+    subnet = ec2.create_subnet(VpcId=target.network.vpc_id, CidrBlock="10.0.77.0/24", AvailabilityZone=zone)
+    subnet_id = subnet["Subnet"]["SubnetId"]
+    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet_id)
+    function = target.make_function("tgw")
+    ns.create("tgw", function, [subnet_id], [target.network.app_sg], requireInternetAccess=True)
+    ns.wait_ready("tgw")
+    event = ns.wait_event("tgw", "InternetRoute")
+    assert f"{subnet_id} reaches the internet via transit gateway {tgw}" in event.message, event.message
 
 
 @pytest.mark.simulator

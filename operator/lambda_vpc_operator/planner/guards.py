@@ -6,8 +6,10 @@ verdict) and these functions judge them. Every error is a ``Problem`` with sever
 planner stalls on it exactly as on a missing subnet: Stalled with the reason, no write.
 
 - ``internet_access``: ``spec.requireInternetAccess`` needs each subnet's route table (explicit
-  association, else the VPC's main table) to send 0.0.0.0/0 to a NAT gateway (aws-facts "VPC
-  constraints": a function in a public subnet gets no internet access and no public IP).
+  association, else the VPC's main table) to send 0.0.0.0/0 somewhere that translates addresses:
+  a NAT gateway or instance, a transit gateway, a Gateway Load Balancer endpoint... (aws-facts "VPC
+  constraints": a function in a public subnet gets no internet access and no public IP, so an
+  internet gateway does not count); what was found is an INFO problem (a Normal Event).
 - ``role_permissions``: the execution role must allow ec2:CreateNetworkInterface,
   DescribeNetworkInterfaces and DeleteNetworkInterface (aws-facts "IAM"). IAM's simulation has no
   resource ARNs or context, so a role scoped to resources or conditions looks denied although Lambda
@@ -39,18 +41,22 @@ OWNER_TAG = "lambdavpc.dev/owner"
 CANNOT_CHECK_ROLE = "CannotCheckRole"
 ROLE_MAY_LACK_PERMISSIONS = "RoleMayLackPermissions"  # --role-check auto: the simulation's doubt
 CANNOT_CHECK_ROUTES = "CannotCheckRoutes"
+# Normal Event: the route each subnet reaches the internet through.
+INTERNET_ROUTE = "InternetRoute"
 
 
 # -- requireInternetAccess -----------------------------------------------------------------------
 
 
 def internet_access(desired: VpcSettings, facts: NetworkFacts, routes: Mapping[str, VpcRoutes]) -> list[Problem]:
-    """One NoInternetRoute error naming every subnet whose table has no default route to a NAT gateway.
+    """One NoInternetRoute error naming every subnet whose table has no default route to the internet
+    (none, a blackhole, an internet gateway...); else one INFO naming the route of each subnet.
 
     Subnets that do not exist are left to ``validation`` (SubnetNotFound); a VPC whose tables are
     not in ``routes`` is not judged (the caller could not read them and warns instead).
     """
     failing: list[str] = []
+    found: list[str] = []
     for subnet_id in sorted(desired.subnet_ids):
         subnet = facts.subnets.get(subnet_id)
         if subnet is None or subnet.vpc_id not in routes:
@@ -59,20 +65,30 @@ def internet_access(desired: VpcSettings, facts: NetworkFacts, routes: Mapping[s
         if table is None:
             failing.append(f"{subnet_id} (no route table)")
             continue
-        if table.internet_via_nat:
+        if (route := table.internet_route) is not None:
+            found.append(f"{subnet_id} reaches the internet via {route.describe()} (route table "
+                         f"{table.route_table_id})")  # fmt: skip
             continue
         which = "the VPC's main route table" if table.main and subnet_id not in table.subnet_ids else "route table"
-        target = table.default_target
-        goes = f"sends {DEFAULT_ROUTE} to {target}" if target else f"has no {DEFAULT_ROUTE} route"
+        default = table.default_route
+        if default is None:
+            goes = f"has no {DEFAULT_ROUTE} route"
+        else:
+            dead = "" if default.active else " (blackhole)"
+            goes = f"sends {DEFAULT_ROUTE} to {default.describe()}{dead}"
         failing.append(f"{subnet_id} ({which} {table.route_table_id} {goes})")
-    if not failing:
+    if failing:
+        return [Problem(
+            Severity.ERROR, Reason.NO_INTERNET_ROUTE, "spec.requireInternetAccess",
+            f"spec.requireInternetAccess: subnet(s) {'; '.join(failing)} do not route {DEFAULT_ROUTE} to the "
+            "internet, and a Lambda function gets no public IP even in a public subnet (an internet gateway alone "
+            "does not do); use private subnets whose route table sends 0.0.0.0/0 to a NAT gateway (or a NAT "
+            "instance, a transit gateway, a Gateway Load Balancer endpoint), add that route, or set "
+            "requireInternetAccess: false",
+        )]  # fmt: skip
+    if not found:
         return []
-    return [Problem(
-        Severity.ERROR, Reason.NO_INTERNET_ROUTE, "spec.requireInternetAccess",
-        f"spec.requireInternetAccess: subnet(s) {'; '.join(failing)} do not route {DEFAULT_ROUTE} to a NAT gateway, "
-        "and a Lambda function gets no public IP even in a public subnet; use private subnets whose route table "
-        "sends 0.0.0.0/0 to a NAT gateway, add that route, or set requireInternetAccess: false",
-    )]  # fmt: skip
+    return [Problem(Severity.INFO, INTERNET_ROUTE, "spec.requireInternetAccess", "; ".join(found))]
 
 
 def routes_unknown(error: str) -> Problem:

@@ -281,9 +281,10 @@ def _function_key(spec: Mapping[str, Any], settings: OperatorSettings) -> str | 
 
 
 def post_once(memory: AttachmentMemory, reporter: Reporter, generation: int, problems: tuple[Problem, ...]) -> None:
-    """Post each warning as an Event once per generation (a resync must not repeat it)."""
+    """Post each warning (and each INFO, as a Normal Event) once per generation (a resync must not repeat it)."""
     for problem in problems:
-        if problem.severity != Severity.WARNING or memory.warned.get(problem.reason) == generation:
+        if problem.severity == Severity.ERROR or memory.warned.get(problem.reason) == generation:
             continue
         memory.warned[problem.reason] = generation
-        reporter.post(Event(EventType.WARNING, problem.reason, problem.message))
+        kind = EventType.WARNING if problem.severity == Severity.WARNING else EventType.NORMAL
+        reporter.post(Event(kind, problem.reason, problem.message))

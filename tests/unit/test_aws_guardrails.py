@@ -227,6 +227,25 @@ async def test_account_is_asked_once(aws_clients: clients.AwsClients, clock: Clo
         sts.assert_no_pending_responses()
 
 
+@pytest.mark.parametrize(
+    ("arn", "partition"),
+    [
+        pytest.param("arn:aws-cn:sts::123456789012:assumed-role/operator/pod", "aws-cn", id="aws-cn"),
+        pytest.param("arn:aws-us-gov:iam::123456789012:user/operator", "aws-us-gov", id="aws-us-gov"),
+        pytest.param("arn:aws:sts::123456789012:assumed-role/operator/pod", "aws", id="aws"),
+    ],
+)
+async def test_partition_comes_from_the_callers_arn(
+    aws_clients: clients.AwsClients, clock: Clock, arn: str, partition: str
+) -> None:
+    with Stubber(aws_clients.sts()) as sts:
+        sts.add_response("get_caller_identity", {"Account": "123456789012", "UserId": "AIDAEXAMPLE", "Arn": arn}, {})
+        identity = identities.Identity(aws_clients, clock=clock)
+        assert identity.partition is None
+        await identity.account_id()
+        assert identity.partition == partition
+
+
 async def test_account_failure_is_retried_later(aws_clients: clients.AwsClients, clock: Clock) -> None:
     with Stubber(aws_clients.sts()) as sts:
         sts.add_client_error("get_caller_identity", "ServiceUnavailable", "down", 503)

@@ -6,10 +6,12 @@ import dataclasses
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 
+from lambda_vpc_operator.aws import clients, identities
 from lambda_vpc_operator.aws.errors import AccessDenied, Throttled, UpdateConflict
 from lambda_vpc_operator.handlers.policies import CLAIMS_INDEX, LABELS_INDEX, POLICIES_INDEX, POLICIES_KEY, Guardrails
-from lambda_vpc_operator.models.attachments import DeletionPolicy
+from lambda_vpc_operator.models.attachments import AttachmentSpec, DeletionPolicy
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import (
     FunctionObservation,
@@ -50,6 +52,7 @@ class FakeAws:
         self.functions = self
 
     known = ACCOUNT
+    partition: str | None = None
 
     async def account_id(self) -> str:
         self.calls.append("GetCallerIdentity")
@@ -254,6 +257,36 @@ async def test_a_failed_role_check_is_unknown_and_the_look_goes_on(guard: Guard,
     after = await guard.function(ME, REF, observation(), situation(), context({}))
     assert after.read_failure is None
     assert [(p.reason, p.severity) for p in after.problems] == [(guards.CANNOT_CHECK_ROLE, Severity.WARNING)]
+
+
+# --- partitions ---------------------------------------------------------------------------------
+
+
+async def test_a_function_named_without_an_arn_takes_the_callers_partition(
+    aws: FakeAws, aws_clients: clients.AwsClients
+) -> None:
+    """aws-facts "Refusals": ARNs in aws-cn and aws-us-gov; STS GetCallerIdentity's Arn says which."""
+    with Stubber(aws_clients.sts()) as sts:
+        sts.add_response("get_caller_identity", {
+            "Account": ACCOUNT, "UserId": "AROAEXAMPLE:op", "Arn": f"arn:aws-cn:sts::{ACCOUNT}:assumed-role/op/pod",
+        }, {})  # fmt: skip
+        aws.identity = identities.Identity(aws_clients)  # type: ignore[assignment]
+        guard = Guard(aws, OperatorSettings(default_region="us-east-1"))  # type: ignore[arg-type]
+        request = await guard.request("team-a", AttachmentSpec.model_validate(SPEC), REF)
+    assert request.function_arn == f"arn:aws-cn:lambda:us-east-1:{ACCOUNT}:function:orders"
+
+
+async def test_an_arn_keeps_its_own_partition(guard: Guard, aws: FakeAws) -> None:
+    aws.partition = "aws-cn"
+    ref = FunctionRef.parse(f"arn:aws-us-gov:lambda:us-gov-west-1:{ACCOUNT}:function:orders")
+    request = await guard.request("team-a", AttachmentSpec.model_validate(SPEC), ref)
+    assert request.function_arn == f"arn:aws-us-gov:lambda:us-gov-west-1:{ACCOUNT}:function:orders"
+
+
+def test_a_name_alone_takes_its_regions_partition_until_sts_says() -> None:
+    assert FunctionRef.parse("orders", "cn-north-1").partition == "aws-cn"
+    assert FunctionRef.parse("orders", "us-gov-west-1").partition == "aws-us-gov"
+    assert FunctionRef.parse("orders", "eu-west-1").partition == "aws"
 
 
 # --- deletion -----------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ class FunctionRef:
                 partition=_partition_of(default_region),
             )
         if _FUNCTION_NAME_RE.match(text) and ":" not in text:
-            return cls(name=text, region=default_region)
+            # The region's partition until STS says (reconciliation.guarding prefers the caller's).
+            return cls(name=text, region=default_region, partition=_partition_of(default_region))
         raise ValueError(
             f"{text!r} is not a Lambda function name, partial ARN (123456789012:function:NAME) "
             "or full ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME) without a version qualifier"

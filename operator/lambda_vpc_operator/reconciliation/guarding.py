@@ -73,7 +73,9 @@ class Guard:
 
     def _request(self, namespace: str, spec: AttachmentSpec, ref: FunctionRef, account: str | None) -> policies.Request:
         region = ref.region or self.settings.default_region
-        arn = f"arn:{ref.partition}:lambda:{region}:{account}:function:{ref.name}" if account else None
+        # A function named without an ARN is in the operator's account, and partition (STS says which).
+        partition = ref.partition if ref.account else self.aws.identity.partition or ref.partition
+        arn = f"arn:{partition}:lambda:{region}:{account}:function:{ref.name}" if account else None
         return policies.Request(
             namespace=namespace,
             function_name=ref.name,

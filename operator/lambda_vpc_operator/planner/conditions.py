@@ -61,7 +61,9 @@ class Reason(enum.StrEnum):
     # Stalled=True by the guardrails (planner.guards, planner.policies): no AWS write
     POLICY_DENIED = "PolicyDenied"  # no LambdaVpcPolicy allows the attachment
     OWNED_ELSEWHERE = "OwnedElsewhere"  # the function's owner tag names another live attachment
-    ROLE_MISSING_PERMISSIONS = "RoleMissingPermissions"  # the execution role cannot manage ENIs
+    # The execution role cannot manage ENIs: Stalled with --role-check require; Reconciling (retried)
+    # when AWS refuses the role at the call (aws-facts "Refusals").
+    ROLE_MISSING_PERMISSIONS = "RoleMissingPermissions"
     NO_INTERNET_ROUTE = "NoInternetRoute"  # requireInternetAccess, but a subnet has no NAT route
     # Events only
     SLOW_PROVISIONING = "SlowProvisioning"  # ENIs take longer than spec.readinessTimeout

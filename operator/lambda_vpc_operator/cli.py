@@ -13,7 +13,13 @@ import yaml
 
 from lambda_vpc_operator.models import crds, owners
 from lambda_vpc_operator.models.policies import PolicyMode
-from lambda_vpc_operator.models.settings import DEFAULT_RESYNC_INTERVAL, LogFormat, OperatorSettings, WebhookSettings
+from lambda_vpc_operator.models.settings import (
+    DEFAULT_RESYNC_INTERVAL,
+    LogFormat,
+    OperatorSettings,
+    RoleCheck,
+    WebhookSettings,
+)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -37,6 +43,7 @@ def _run(args: argparse.Namespace) -> int:
         priority=args.priority,
         reactivation_window=args.reactivation_window,
         policy_mode=PolicyMode(args.policy_mode),
+        role_check=RoleCheck(args.role_check),
         webhook=_webhook(args),
     )
     kopf.configure(
@@ -199,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--policy-mode", choices=[m.value for m in PolicyMode], default=PolicyMode.ENFORCE.value,
         help="an attachment in a namespace no LambdaVpcPolicy selects: enforce (deny, the default) or allow-all",
+    )  # fmt: skip
+    run.add_argument(
+        "--role-check", choices=[c.value for c in RoleCheck], default=RoleCheck.AUTO.value,
+        help="the execution-role preflight (iam:SimulatePrincipalPolicy): auto (a warning, the default), "
+        "require (stall until the role allows the ENI actions) or off (no call)",
     )  # fmt: skip
     run.add_argument("--webhook-port", type=int, help="serve the validating admission webhook (HTTPS) on this port")
     run.add_argument("--webhook-host", default="0.0.0.0", help="address the webhook listens on")

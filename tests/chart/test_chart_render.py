@@ -36,6 +36,7 @@ EVERYTHING: dict[str, Any] = {
     "getFunctionRate": 20,
     "logFormat": "plain",
     "policyMode": "allow-all",
+    "roleCheck": "require",
     "extraArgs": ["--verbose"],
     "env": [
         {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
@@ -264,6 +265,7 @@ def test_values_become_operator_flags(render: Render) -> None:
         "--get-function-rate=20",
         "--log-format=plain",
         "--policy-mode=allow-all",
+        "--role-check=require",
         "--liveness=http://0.0.0.0:8081/healthz",
     ]:
         assert flag in args

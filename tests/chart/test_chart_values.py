@@ -164,6 +164,7 @@ def test_kubernetes_definitions_are_current() -> None:
         pytest.param({"image": {"repository": "x", "tags": "1"}}, id="unknown-nested-key"),
         pytest.param({"logFormat": "xml"}, id="unknown-log-format"),
         pytest.param({"policyMode": "audit"}, id="unknown-policy-mode"),
+        pytest.param({"roleCheck": "maybe"}, id="unknown-role-check"),
         pytest.param({"watchNamespaces": ["Team_A"]}, id="invalid-namespace"),
         pytest.param({"watchNamespaces": "team-a"}, id="namespaces-not-a-list"),
         pytest.param({"controlRate": 20}, id="control-rate-above-the-account-limit"),
@@ -225,6 +226,9 @@ def test_defaults_are_the_clis_defaults(default_values: dict[str, Any], values_s
     if policy_mode:  # issue 5
         assert default_values["policyMode"] == policy_mode[0].default
         assert set(values_schema["properties"]["policyMode"]["enum"]) == set(policy_mode[0].choices or ())
+    (role_check,) = [action for action in run._actions if action.dest == "role_check"]
+    assert default_values["roleCheck"] == role_check.default
+    assert set(values_schema["properties"]["roleCheck"]["enum"]) == set(role_check.choices or ())
 
 
 @pytest.mark.parametrize(

@@ -69,3 +69,24 @@ def test_delete_with_retain_leaves_the_function_attached(target: Target, ns: Nam
     ns.wait_event("retain", "Retained")
     if target.sim is not None:
         assert target.updates() == 0, target.calls()
+
+
+@pytest.mark.simulator
+def test_delete_of_a_dual_stack_attachment_detaches(target: Target, ns: Namespace) -> None:
+    """The detach sends Ipv6AllowedForDualStack false: AWS refuses it while the flag stays true
+    (aws-facts "Refusals", cloudformation-coverage-roadmap #2061), which kept the finalizer forever."""
+    from lambda_vpc_operator.sandbox.aws.seeding import DEMO_IDS
+
+    function = target.make_function("dualdetach")
+    ns.create("dual", function, [DEMO_IDS["demo-dualstack-a"]], [target.network.app_sg], ipv6AllowedForDualStack=True)
+    ns.wait_ready("dual")
+    assert target.configuration(function)["VpcConfig"]["Ipv6AllowedForDualStack"] is True
+
+    ns.delete("dual")
+    ns.wait_gone("dual")
+
+    config = target.configuration(function)
+    assert target.vpc(function).detached, config.get("VpcConfig")
+    assert config["VpcConfig"]["Ipv6AllowedForDualStack"] is False
+    assert config["LastUpdateStatus"] == "Successful"
+    ns.wait_event("dual", "Detached")

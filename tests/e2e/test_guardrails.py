@@ -149,16 +149,12 @@ def _validation_cases(target: Target) -> dict[str, dict[str, Any]]:
                             "not_named": f"{a} ("},
         "NoInternetRoute-public-subnet": {"subnets": [PUBLIC_SUBNET], "spec": {"requireInternetAccess": True},
                                           "named": PUBLIC_SUBNET},
-        "RoleMissingPermissions": {"role": LOGS_ONLY_ROLE, "named": "ec2:CreateNetworkInterface (implicitDeny)"},
-        "RoleMissingPermissions-explicit-deny": {"role": DENIED_ROLE,
-                                                 "named": "ec2:DeleteNetworkInterface (explicitDeny)"},
     }  # fmt: skip
 
 
 VALIDATION_CASES = [
     "SubnetNotFound", "SecurityGroupNotFound", "MixedVpcs", "DedicatedTenancy", "NotDualStack",
-    "NotDualStack-ipv6-only", "NoInternetRoute", "NoInternetRoute-public-subnet", "RoleMissingPermissions",
-    "RoleMissingPermissions-explicit-deny",
+    "NotDualStack-ipv6-only", "NoInternetRoute", "NoInternetRoute-public-subnet",
 ]  # fmt: skip
 
 
@@ -168,10 +164,7 @@ def test_every_validation_case_stalls_without_a_write(target: Target, ns: Namesp
     spec = _validation_cases(target)[case]
     net = target.network
     reason = case.split("-", 1)[0]
-    if "role" in spec:
-        function = function_with_role(target, role_arn(target, spec["role"]), "role")
-    else:
-        function = target.make_function("preflight")
+    function = target.make_function("preflight")
     before = target.configuration(function)
     target.reset_calls()
 
@@ -199,6 +192,26 @@ def test_internet_access_through_nat_attaches(target: Target, ns: Namespace) -> 
     ns.create("nat", function, net.subnets[:2], [net.app_sg], requireInternetAccess=True)
     ns.wait_ready("nat")
     assert target.vpc(function).subnet_ids == set(net.subnets[:2])
+    event = ns.wait_event("nat", "InternetRoute")
+    assert f"{net.subnets[0]} reaches the internet via NAT gateway nat-" in event.message, event.message
+
+
+@pytest.mark.simulator
+def test_internet_access_through_a_transit_gateway_attaches(target: Target, ns: Namespace) -> None:
+    """A central egress VPC behind a transit gateway is internet access too (aws-facts "Refusals")."""
+    ec2 = target.ec2
+    tgw = ec2.create_transit_gateway(Description="e2e central egress")["TransitGateway"]["TransitGatewayId"]
+    table = ec2.create_route_table(VpcId=target.network.vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", TransitGatewayId=tgw)
+    zone = f"{target.region}a"
+    subnet = ec2.create_subnet(VpcId=target.network.vpc_id, CidrBlock="10.0.77.0/24", AvailabilityZone=zone)
+    subnet_id = subnet["Subnet"]["SubnetId"]
+    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet_id)
+    function = target.make_function("tgw")
+    ns.create("tgw", function, [subnet_id], [target.network.app_sg], requireInternetAccess=True)
+    ns.wait_ready("tgw")
+    event = ns.wait_event("tgw", "InternetRoute")
+    assert f"{subnet_id} reaches the internet via transit gateway {tgw}" in event.message, event.message
 
 
 @pytest.mark.simulator
@@ -218,6 +231,94 @@ def test_role_check_refused_to_the_operator_is_a_warning(target: Target, ns: Nam
         assert role in event.message and "iam:SimulatePrincipalPolicy" in event.message
     finally:
         target.sim.allow("iam:SimulatePrincipalPolicy")
+
+
+# -- the execution role: the preflight is advice, AWS' refusal at the call decides ---------------
+
+
+def fresh_role(target: Target, hint: str, *, vpc_access: bool) -> tuple[str, str]:
+    """A role no operator has asked about yet (answers are cached per role): (name, ARN)."""
+    assert target.sim is not None
+    iam = client("iam", target.sim.endpoint_url, target.region)
+    name = unique_name(f"e2e-{hint}", 60)
+    arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"])
+    if vpc_access:
+        iam.put_role_policy(RoleName=name, PolicyName="vpc", PolicyDocument=json.dumps(VPC_ACCESS_POLICY))
+    return name, arn
+
+
+@pytest.mark.simulator
+@pytest.mark.parametrize("role", [LOGS_ONLY_ROLE, DENIED_ROLE], ids=["implicit-deny", "explicit-deny"])
+def test_a_refused_role_is_retried_not_stalled(target: Target, ns: Namespace, role: str) -> None:
+    """--role-check auto (the default): the preflight warns, the update is sent, AWS refuses the role at
+    the call (aws-facts "Refusals"), and the attachment waits as RoleMissingPermissions, never Stalled."""
+    arn = role_arn(target, role)
+    function = function_with_role(target, arn, "role")
+    ns.create("role", function, target.network.subnets[:2], [target.network.app_sg])
+    obj = ns.wait_condition("role", "Ready", "False", "RoleMissingPermissions")
+    assert condition(obj, "Reconciling")["status"] == "True", obj["status"]
+    assert condition(obj, "Stalled") == {}, obj["status"]
+    message = condition(obj, "Ready")["message"]
+    assert arn in message and "CreateNetworkInterface" in message and "fix spec" not in message, message
+    warning = ns.wait_event("role", "RoleMayLackPermissions")
+    assert arn in warning.message
+    assert not target.vpc(function).subnet_ids  # refused: nothing changed on AWS
+
+
+@pytest.mark.simulator
+def test_a_role_fixed_later_attaches_by_itself(target: Target, ns: Namespace) -> None:
+    """A role refused at the call, then fixed on IAM, with IAM's propagation delay on top: the
+    attachment recovers with no change to the spec (retries back off from 10 s)."""
+    assert target.sim is not None
+    name, arn = fresh_role(target, "later", vpc_access=False)
+    function = function_with_role(target, arn, "later")
+    target.sim.set_role_checks(propagation_delay=5.0)
+    try:
+        ns.create("later", function, target.network.subnets[:2], [target.network.app_sg])
+        ns.wait_condition("later", "Ready", "False", "RoleMissingPermissions")
+        client("iam", target.sim.endpoint_url, target.region).put_role_policy(
+            RoleName=name, PolicyName="vpc", PolicyDocument=json.dumps(VPC_ACCESS_POLICY)
+        )
+        obj = ns.wait_ready("later", timeout=120)
+    finally:
+        target.sim.set_role_checks(propagation_delay=0.0)
+    assert condition(obj, "Stalled") == {}
+    assert target.vpc(function).subnet_ids == set(target.network.subnets[:2])
+
+
+@pytest.mark.simulator
+def test_a_role_scoped_to_resources_attaches_with_a_warning(target: Target, ns: Namespace) -> None:
+    """The simulation has no resources or context, so it says implicitDeny; Lambda accepts the role."""
+    assert target.sim is not None
+    name, arn = fresh_role(target, "scoped", vpc_access=False)
+    scoped = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:*NetworkInterface*",
+              "Resource": f"arn:aws:ec2:*:{target.account_id}:*"}]}  # fmt: skip
+    client("iam", target.sim.endpoint_url, target.region).put_role_policy(
+        RoleName=name, PolicyName="scoped", PolicyDocument=json.dumps(scoped)
+    )
+    function = function_with_role(target, arn, "scoped")
+    ns.create("scoped", function, target.network.subnets[:2], [target.network.app_sg])
+    obj = ns.wait_ready("scoped")
+    assert "iam:SimulatePrincipalPolicy says" in condition(obj, "NetworkReady")["message"]
+    ns.wait_event("scoped", "RoleMayLackPermissions")
+
+
+@pytest.mark.simulator
+def test_iam_answering_html_leaves_the_role_unchecked(target: Target, ns: Namespace) -> None:
+    """No IAM behind the endpoint (a plain moto server answers an HTML 500): the check is unknown, a
+    Warning Event says so, and the attachment becomes Ready (it used to crash the look every time)."""
+    assert target.sim is not None
+    _, arn = fresh_role(target, "html", vpc_access=True)
+    function = function_with_role(target, arn, "html")
+    target.sim.break_operations("iam:SimulatePrincipalPolicy")
+    try:
+        ns.create("html", function, target.network.subnets[:2], [target.network.app_sg])
+        obj = ns.wait_ready("html")
+        event = ns.wait_event("html", "CannotCheckRole")
+    finally:
+        target.sim.unbreak()
+    assert arn in event.message and "ResponseParserError" in event.message, event.message
+    assert "Could not check the execution role" in condition(obj, "NetworkReady")["message"]
 
 
 # -- tenant policy at reconcile ------------------------------------------------------------------

@@ -75,10 +75,9 @@ class AwsEnv:
             self.lam.create_function(
                 FunctionName=name,
                 Runtime="python3.12",
-                Role=self.demo.role_arn,
                 Handler="lambda_function.handler",
                 Code={"ZipFile": handler_zip()},
-                **extra,
+                **{"Role": self.demo.role_arn, **extra},
             )
         )
 

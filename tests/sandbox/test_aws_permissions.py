@@ -181,3 +181,80 @@ def test_route_tables_with_and_without_nat(aws: AwsEnv) -> None:
     assert default_target(aws.demo.private_subnet_b_id) == aws.demo.nat_gateway_id
     assert default_target(aws.demo.private_subnet_c_id) is None  # the main table: no internet
     assert default_target(aws.demo.public_subnet_id) == aws.demo.internet_gateway_id
+
+
+# --- the execution role at the call (aws-facts "Refusals") ---------------------------------------
+
+ROLE_REFUSAL = "The provided execution role does not have permissions to call CreateNetworkInterface on EC2"
+
+
+def _role(aws: AwsEnv, name: str, *statements: dict[str, Any]) -> str:
+    import json
+
+    role = str(aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"])
+    if statements:
+        document = {"Version": "2012-10-17", "Statement": list(statements)}
+        aws.iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(document))
+    return role
+
+
+def _with_role(aws: AwsEnv, function: str, role: str) -> None:
+    aws.lam.update_function_configuration(FunctionName=function, Role=role)
+    aws.control.advance(aws.config.update_delay + 1)
+
+
+def test_a_role_without_eni_permissions_is_refused_at_the_call(aws: AwsEnv) -> None:
+    _with_role(aws, "orders-api", aws.demo.no_vpc_access_role_arn)
+    before = aws.configuration("orders-api")
+    with pytest.raises(aws.lam.exceptions.InvalidParameterValueException) as excinfo:
+        aws.attach("orders-api", [aws.demo.private_subnet_a_id], [aws.demo.app_sg_id])
+    assert error_of(excinfo) == ("InvalidParameterValueException", 400, ROLE_REFUSAL)
+    after = aws.configuration("orders-api")
+    assert (after["RevisionId"], after.get("VpcConfig")) == (before["RevisionId"], before.get("VpcConfig"))
+    # A detach needs no ENI: it is not refused.
+    aws.attach("orders-api", [], [])
+
+
+def test_create_function_with_such_a_role_is_refused_too(aws: AwsEnv) -> None:
+    vpc_config = {"SubnetIds": [aws.demo.private_subnet_a_id], "SecurityGroupIds": [aws.demo.app_sg_id]}
+    with pytest.raises(aws.lam.exceptions.InvalidParameterValueException) as excinfo:
+        aws.create_function("no-eni-role", VpcConfig=vpc_config, Role=aws.demo.denied_role_arn)
+    assert error_of(excinfo)[2] == ROLE_REFUSAL
+
+
+def test_a_role_scoped_to_resources_is_accepted_although_the_simulation_says_implicit_deny(aws: AwsEnv) -> None:
+    """The preflight (no resources, no context) is advice; Lambda's real call names real resources."""
+    role = _role(aws, "scoped-eni", {"Effect": "Allow", "Action": "ec2:*NetworkInterface*",
+                                     "Resource": "arn:aws:ec2:*:*:network-interface/*"})  # fmt: skip
+    assert simulate(aws, role)["ec2:CreateNetworkInterface"] == "implicitDeny"
+    _with_role(aws, "orders-api", role)
+    assert aws.attach("orders-api", [aws.demo.private_subnet_a_id], [aws.demo.app_sg_id])["LastUpdateStatus"] == (
+        "InProgress"
+    )
+
+
+def test_a_role_just_fixed_is_refused_until_iam_has_propagated(aws: AwsEnv) -> None:
+    import json
+
+    from lambda_vpc_operator.sandbox.aws.seeding import VPC_ACCESS_POLICY
+
+    aws.control.set_role_checks(propagation_delay=60.0)
+    role = _role(aws, "fixed-later")
+    aws.control.advance(61)
+    _with_role(aws, "orders-api", role)
+    aws.iam.put_role_policy(RoleName="fixed-later", PolicyName="vpc", PolicyDocument=json.dumps(VPC_ACCESS_POLICY))
+    with pytest.raises(aws.lam.exceptions.InvalidParameterValueException) as excinfo:
+        aws.attach("orders-api", [aws.demo.private_subnet_a_id], [aws.demo.app_sg_id])
+    assert error_of(excinfo)[2] == ROLE_REFUSAL
+    aws.control.advance(61)
+    aws.attach("orders-api", [aws.demo.private_subnet_a_id], [aws.demo.app_sg_id])
+
+
+def test_a_broken_operation_answers_html_like_plain_moto(aws: AwsEnv) -> None:
+    from botocore.parsers import ResponseParserError
+
+    aws.control.break_operations("iam:SimulatePrincipalPolicy")
+    with pytest.raises(ResponseParserError, match="500 Internal Server Error"):
+        simulate(aws, aws.demo.role_arn)
+    aws.control.unbreak()
+    assert simulate(aws, aws.demo.role_arn) == dict.fromkeys(ENI_ACTIONS, "allowed")

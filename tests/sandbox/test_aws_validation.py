@@ -59,6 +59,39 @@ def test_ipv6_is_accepted_and_echoed_on_a_dual_stack_subnet(aws: AwsEnv) -> None
     assert result["VpcConfig"]["Ipv6AllowedForDualStack"] is True
 
 
+def _dual_stack(aws: AwsEnv, name: str) -> None:
+    aws.attach(name, [aws.demo.dual_stack_subnet_id], [aws.demo.app_sg_id], Ipv6AllowedForDualStack=True)
+    aws.control.advance(aws.config.update_delay + aws.config.eni_create_delay + 1)
+    assert aws.configuration(name)["VpcConfig"]["Ipv6AllowedForDualStack"] is True
+
+
+@pytest.mark.parametrize("sent", [True, None], ids=["flag-true", "flag-omitted"])
+def test_detach_with_ipv6_left_true_is_refused(aws: AwsEnv, sent: bool | None) -> None:
+    """aws-facts "Refusals": an omitted flag keeps the function's true, and AWS refuses the detach."""
+    _dual_stack(aws, "orders-api")
+    extra = {} if sent is None else {"Ipv6AllowedForDualStack": sent}
+    with pytest.raises(aws.lam.exceptions.InvalidParameterValueException) as excinfo:
+        aws.attach("orders-api", [], [], **extra)
+    code, status, message = error_of(excinfo)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert message == "Ipv6AllowedForDualStack cannot be true without subnet or security groups"
+    assert aws.configuration("orders-api")["LastUpdateStatus"] == "Successful"
+
+
+def test_detach_with_ipv6_false_is_accepted(aws: AwsEnv) -> None:
+    _dual_stack(aws, "orders-api")
+    aws.attach("orders-api", [], [], Ipv6AllowedForDualStack=False)
+    aws.control.advance(aws.config.update_delay + 1)
+    vpc = aws.configuration("orders-api")["VpcConfig"]
+    assert vpc == {"SubnetIds": [], "SecurityGroupIds": [], "VpcId": "", "Ipv6AllowedForDualStack": False}
+
+
+def test_omitted_ipv6_keeps_the_functions_flag(aws: AwsEnv) -> None:
+    _dual_stack(aws, "orders-api")
+    result = aws.attach("orders-api", [aws.demo.dual_stack_subnet_id], [aws.demo.db_sg_id])
+    assert result["VpcConfig"]["Ipv6AllowedForDualStack"] is True
+
+
 def test_unset_ipv6_is_echoed_false(aws: AwsEnv) -> None:
     result = aws.attach("orders-api", [aws.demo.private_subnet_a_id], [aws.demo.app_sg_id])
     assert result["VpcConfig"]["Ipv6AllowedForDualStack"] is False

@@ -10,6 +10,7 @@ import pytest
 from botocore import exceptions as botocore_exceptions
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 
 from lambda_vpc_operator.aws import errors
 from lambda_vpc_operator.models.failures import FailureKind
@@ -220,3 +221,46 @@ def test_translating_works_as_a_decorator() -> None:
 
     with pytest.raises(errors.FunctionNotFound):
         failing()
+
+
+def test_unparsable_answer_is_a_service_error() -> None:
+    """An HTML 500 (plain moto's answer to iam:SimulatePrincipalPolicy) must not escape raw."""
+    raw = ResponseParserError("Unable to parse response, invalid XML received:\n" + "<html>" * 200)
+    with pytest.raises(errors.ServiceError) as caught, errors.translating():
+        raise raw
+    assert caught.value.failure.code == "ResponseParserError" and caught.value.failure.transient
+    assert len(caught.value.failure.message) < 300
+    assert caught.value.__cause__ is raw
+
+
+def test_every_botocore_error_is_translated() -> None:
+    with pytest.raises(errors.ServiceError), errors.translating():
+        raise botocore_exceptions.NoRegionError()
+
+
+def test_stub_assertions_stay_test_failures() -> None:
+    from botocore.stub import StubAssertionError
+
+    with pytest.raises(StubAssertionError), errors.translating():
+        raise StubAssertionError(operation_name="GetFunction", reason="unexpected")
+
+
+ROLE_REFUSAL = "The provided execution role does not have permissions to call CreateNetworkInterface on EC2"
+
+
+def test_role_refusal_is_its_own_family() -> None:
+    error = errors.translate(client_error("InvalidParameterValueException", message=ROLE_REFUSAL))
+    assert type(error) is errors.RolePermissionsRefused
+    assert error.failure.kind == FailureKind.ROLE_PERMISSIONS and error.failure.transient
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        pytest.param("InvalidParameterValueException", "SubnetIds and SecurityIds must coexist or be both empty list.",
+                     id="other-refusal"),
+        pytest.param("ValidationException", ROLE_REFUSAL, id="other-code"),
+    ],
+)  # fmt: skip
+def test_role_refusal_is_recognised_narrowly(code: str, message: str) -> None:
+    assert type(errors.translate(client_error(code, message=message))) is errors.InvalidParameter

@@ -119,7 +119,8 @@ async def test_update_vpc_sends_sorted_lists_and_revision(
 async def test_update_vpc_without_revision_sends_none(
     lambda_functions: functions.LambdaFunctions, stub: Stubber
 ) -> None:
-    expected = {"FunctionName": ARN, "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []}}
+    detach = {"SubnetIds": [], "SecurityGroupIds": [], "Ipv6AllowedForDualStack": False}
+    expected = {"FunctionName": ARN, "VpcConfig": detach}
     stub.add_response("update_function_configuration", configuration(), expected)
     await lambda_functions.update_vpc(REF, VpcSettings())
 

@@ -127,6 +127,22 @@ async def test_a_role_that_does_not_exist_misses_everything(
     assert answer.checked and set(answer.missing()) == set(ENI_ACTIONS) and "does not exist" in answer.error
 
 
+async def test_iam_failing_means_unknown_and_is_asked_again_soon(
+    aws_clients: clients.AwsClients, iam: Stubber, clock: Clock, calls: metrics.CallCounter
+) -> None:
+    """IAM down, or an endpoint without IAM (plain moto's HTML 500): the check is unknown, not a failure."""
+    iam.add_client_error("simulate_principal_policy", "InternalFailure", "down", 500)
+    iam.add_client_error("simulate_principal_policy", "InternalFailure", "down", 500)
+    checker = roles.Roles(aws_clients, clock=clock)
+    answer = await checker.permissions(ROLE)
+    assert not answer.checked and "InternalFailure" in answer.error
+    await checker.permissions(ROLE)
+    assert calls.total("iam", "SimulatePrincipalPolicy") == 1
+    clock.now += roles.DENIED_TTL + 1
+    await checker.permissions(ROLE)
+    assert calls.total("iam", "SimulatePrincipalPolicy") == 2
+
+
 async def test_transient_errors_are_raised(aws_clients: clients.AwsClients, iam: Stubber, clock: Clock) -> None:
     iam.add_client_error("simulate_principal_policy", "Throttling", "slow down", 400)
     with pytest.raises(errors.Throttled):
@@ -170,9 +186,11 @@ async def test_route_tables_of_a_vpc(aws_clients: clients.AwsClients, ec2: Stubb
     found = await routes.RouteTables(aws_clients, clock=clock).of_vpcs(REGION, ["vpc-1"])
     vpc = found["vpc-1"]
     assert [t.route_table_id for t in vpc.tables] == ["rtb-main", "rtb-private"]
-    assert vpc.table_of("subnet-a") is not None and vpc.table_of("subnet-a").internet_via_nat  # type: ignore[union-attr]
+    private_a = vpc.table_of("subnet-a")
+    assert private_a is not None and private_a.internet_route is not None
+    assert private_a.internet_route.describe() == "NAT gateway nat-1"
     main = vpc.table_of("subnet-c")
-    assert main is not None and main.main and not main.internet_via_nat
+    assert main is not None and main.main and main.internet_route is None
     private = vpc.table_of("subnet-b")
     assert private is not None
     assert {(r.destination, r.target, r.active) for r in private.routes} == {
@@ -209,6 +227,25 @@ async def test_account_is_asked_once(aws_clients: clients.AwsClients, clock: Clo
         sts.assert_no_pending_responses()
 
 
+@pytest.mark.parametrize(
+    ("arn", "partition"),
+    [
+        pytest.param("arn:aws-cn:sts::123456789012:assumed-role/operator/pod", "aws-cn", id="aws-cn"),
+        pytest.param("arn:aws-us-gov:iam::123456789012:user/operator", "aws-us-gov", id="aws-us-gov"),
+        pytest.param("arn:aws:sts::123456789012:assumed-role/operator/pod", "aws", id="aws"),
+    ],
+)
+async def test_partition_comes_from_the_callers_arn(
+    aws_clients: clients.AwsClients, clock: Clock, arn: str, partition: str
+) -> None:
+    with Stubber(aws_clients.sts()) as sts:
+        sts.add_response("get_caller_identity", {"Account": "123456789012", "UserId": "AIDAEXAMPLE", "Arn": arn}, {})
+        identity = identities.Identity(aws_clients, clock=clock)
+        assert identity.partition is None
+        await identity.account_id()
+        assert identity.partition == partition
+
+
 async def test_account_failure_is_retried_later(aws_clients: clients.AwsClients, clock: Clock) -> None:
     with Stubber(aws_clients.sts()) as sts:
         sts.add_client_error("get_caller_identity", "ServiceUnavailable", "down", 503)
@@ -219,3 +256,28 @@ async def test_account_failure_is_retried_later(aws_clients: clients.AwsClients,
         clock.now += identities.RETRY_AFTER
         assert await identity.account_id() == "123456789012"
         sts.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("route", "target"),
+    [
+        pytest.param({"TransitGatewayId": "tgw-1"}, "tgw-1", id="transit-gateway"),
+        pytest.param({"GatewayId": "vpce-1"}, "vpce-1", id="gwlb-endpoint"),
+        pytest.param({"InstanceId": "i-1", "InstanceOwnerId": "123456789012", "NetworkInterfaceId": "eni-1"}, "i-1",
+                     id="nat-instance"),
+        pytest.param({"NetworkInterfaceId": "eni-1"}, "eni-1", id="appliance-interface"),
+        pytest.param({"CoreNetworkArn": "arn:aws:networkmanager::123456789012:core-network/core-network-1"},
+                     "arn:aws:networkmanager::123456789012:core-network/core-network-1", id="cloud-wan"),
+    ],
+)  # fmt: skip
+async def test_every_default_route_target_is_read(
+    aws_clients: clients.AwsClients, ec2: Stubber, clock: Clock, route: dict[str, str], target: str
+) -> None:
+    """botocore ec2 model, Route: the target is in one of several members; a NAT instance's route has two."""
+    default = {"DestinationCidrBlock": "0.0.0.0/0", "State": "active", **route}
+    answer = {"RouteTables": [{"RouteTableId": "rtb-1", "VpcId": "vpc-1", "Associations": [{"Main": True}],
+                               "Routes": [default]}]}  # fmt: skip
+    ec2.add_response("describe_route_tables", answer, {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}]})
+    found = await routes.RouteTables(aws_clients, clock=clock).of_vpcs(REGION, ["vpc-1"])
+    table = found["vpc-1"].table_of("subnet-a")
+    assert table is not None and table.internet_route is not None and table.internet_route.target == target

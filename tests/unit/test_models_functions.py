@@ -185,8 +185,9 @@ def test_to_aws_is_sorted_and_carries_ipv6_when_attached() -> None:
     }
 
 
-def test_to_aws_of_detached_is_the_detach_request() -> None:
-    assert DETACHED.to_aws() == {"SubnetIds": [], "SecurityGroupIds": []}
+def test_to_aws_of_detached_is_the_detach_request_with_ipv6_false() -> None:
+    # AWS refuses a detach whose flag stays true (cloudformation-coverage-roadmap #2061).
+    assert DETACHED.to_aws() == {"SubnetIds": [], "SecurityGroupIds": [], "Ipv6AllowedForDualStack": False}
 
 
 def test_to_aws_round_trips() -> None:
@@ -291,6 +292,7 @@ def test_busy_when_aws_refuses_updates(state: str | None, update: str | None, bu
         (FailureKind.INVALID_PARAMETER, False),
         (FailureKind.ACCESS_DENIED, False),
         (FailureKind.SERVICE_ERROR, True),
+        (FailureKind.ROLE_PERMISSIONS, True),
     ],
     ids=str,
 )
@@ -301,4 +303,4 @@ def test_failure_kinds_are_transient_or_not(kind: FailureKind, transient: bool) 
 def test_every_failure_kind_is_classified() -> None:
     transient = {k for k in FailureKind if Failure(k, "Code", "m").transient}
     assert transient == {FailureKind.CONFLICT, FailureKind.STALE_REVISION, FailureKind.THROTTLED,
-                         FailureKind.SERVICE_ERROR}  # fmt: skip
+                         FailureKind.SERVICE_ERROR, FailureKind.ROLE_PERMISSIONS}  # fmt: skip

@@ -219,6 +219,8 @@ def test_missing_function_reported_again_emits_no_event(make_spec: MakeSpec) -> 
 
 # --- our UpdateFunctionConfiguration was refused ------------------------------------------------
 
+ROLE_REFUSAL = "The provided execution role does not have permissions to call CreateNetworkInterface on EC2"
+
 
 @pytest.mark.parametrize(
     ("failure", "attempt", "reason", "requeue_after"),
@@ -233,6 +235,12 @@ def test_missing_function_reported_again_emits_no_event(make_spec: MakeSpec) -> 
                      id="stale-revision"),
         pytest.param(Failure(FailureKind.SERVICE_ERROR, "ServiceException", "boom"), 20, "AwsUnavailable", 30.0,
                      id="service-error"),
+        pytest.param(Failure(FailureKind.ROLE_PERMISSIONS, "InvalidParameterValueException", ROLE_REFUSAL), 0,
+                     "RoleMissingPermissions", 10.0, id="role-refused"),
+        pytest.param(Failure(FailureKind.ROLE_PERMISSIONS, "InvalidParameterValueException", ROLE_REFUSAL), 3,
+                     "RoleMissingPermissions", 80.0, id="role-refused-again"),
+        pytest.param(Failure(FailureKind.ROLE_PERMISSIONS, "InvalidParameterValueException", ROLE_REFUSAL), 30,
+                     "RoleMissingPermissions", 300.0, id="role-refused-capped"),
     ],
 )  # fmt: skip
 def test_transient_action_failure_waits(
@@ -260,7 +268,7 @@ def test_transient_action_failure_waits(
         pytest.param(Failure(FailureKind.ACCESS_DENIED, "AccessDeniedException", "no ec2:DescribeSubnets"),
                      "AccessDenied", None, id="access-denied"),
         pytest.param(Failure(FailureKind.INVALID_PARAMETER, "InvalidParameterValueException",
-                             "The provided execution role does not have permissions to call CreateNetworkInterface"),
+                             "SubnetIds and SecurityIds must coexist or be both empty list."),
                      "InvalidConfiguration", None, id="invalid-parameter"),
     ],
 )  # fmt: skip
@@ -273,6 +281,19 @@ def test_permanent_action_failure_stalls(
     assert conds(plan) == stalled(reason)
     assert plan.action is None
     assert plan.requeue_after == requeue_after
+
+
+def test_role_refused_at_the_call_names_the_role_and_is_retried(
+    make_spec: MakeSpec, make_observation: MakeObservation
+) -> None:
+    """aws-facts "Refusals": a role refusal is fixed on IAM (or passes with propagation), not in the spec."""
+    role = "arn:aws:iam::123456789012:role/orders-exec"
+    failure = Failure(FailureKind.ROLE_PERMISSIONS, "InvalidParameterValueException", ROLE_REFUSAL)
+    plan = plan_attachment(make_spec(), situation(make_observation(vpc=ELSEWHERE, role=role), action_failure=failure))
+    assert plan.conditions is not None
+    message = plan.conditions[0].message
+    assert role in message and ROLE_REFUSAL in message and "fix spec" not in message
+    assert plan.outcome == Outcome.WAIT and plan.requeue_after == delays.ROLE_FIRST_WAIT
 
 
 def test_invalid_parameter_shows_aws_message(make_spec: MakeSpec, make_observation: MakeObservation) -> None:

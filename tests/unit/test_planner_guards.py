@@ -14,7 +14,7 @@ from lambda_vpc_operator.planner import guards, planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason
 from lambda_vpc_operator.planner.plans import Outcome as PlanOutcome
 from lambda_vpc_operator.planner.policies import Outcome, Verdict
-from lambda_vpc_operator.planner.validation import Severity
+from lambda_vpc_operator.planner.validation import Problem, Severity
 
 ROLE = "arn:aws:iam::123456789012:role/orders-exec"
 NAT = RouteFacts("0.0.0.0/0", "nat-0abc")
@@ -40,15 +40,57 @@ def desired(*ids: str) -> VpcSettings:
 # --- requireInternetAccess ----------------------------------------------------------------------
 
 
+def passes(problems: list[Problem]) -> str:
+    """The INFO of a passing check: what route was found."""
+    (problem,) = problems
+    assert problem.severity == Severity.INFO and problem.reason == guards.INTERNET_ROUTE
+    return problem.message
+
+
 def test_explicit_association_to_a_nat_table_passes() -> None:
     tables = (table("rtb-main", main=True), table("rtb-nat", NAT, associated=("subnet-a",)))
     routes = {"vpc-1": VpcRoutes("vpc-1", tables)}
-    assert guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes) == []
+    message = passes(guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes))
+    assert message == "subnet-a reaches the internet via NAT gateway nat-0abc (route table rtb-nat)"
 
 
 def test_main_table_is_used_without_an_explicit_association() -> None:
     routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", NAT, main=True),))}
-    assert guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes) == []
+    assert "rtb-main" in passes(guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes))
+
+
+@pytest.mark.parametrize(
+    ("target", "kind"),
+    [
+        pytest.param("tgw-0central", "transit gateway", id="transit-gateway"),
+        pytest.param("vpce-0firewall", "Gateway Load Balancer endpoint", id="gwlb-endpoint"),
+        pytest.param("i-0natinstance", "NAT instance", id="nat-instance"),
+        pytest.param("eni-0appliance", "network interface", id="appliance-interface"),
+        pytest.param("arn:aws:networkmanager::123456789012:core-network/core-network-0", "Cloud WAN core network",
+                     id="cloud-wan"),
+        pytest.param("vgw-0corporate", "virtual private gateway", id="vpn-gateway"),
+    ],
+)  # fmt: skip
+def test_other_ways_to_the_internet_pass_and_are_named(target: str, kind: str) -> None:
+    """A central egress VPC or firewall, or a NAT instance, translate the function's address too."""
+    routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", RouteFacts("0.0.0.0/0", target), main=True),))}
+    message = passes(guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes))
+    assert f"subnet-a reaches the internet via {kind}" in message and target in message
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        pytest.param(RouteFacts("0.0.0.0/0", "igw-0abc"), id="internet-gateway"),
+        pytest.param(RouteFacts("0.0.0.0/0", "tgw-0dead", active=False), id="blackhole-transit-gateway"),
+        pytest.param(RouteFacts("0.0.0.0/0", "pcx-0peer"), id="peering"),
+        pytest.param(RouteFacts("10.1.0.0/16", "tgw-0central"), id="transit-gateway-not-default"),
+    ],
+)
+def test_routes_that_do_not_reach_the_internet_fail(route: RouteFacts) -> None:
+    routes = {"vpc-1": VpcRoutes("vpc-1", (table("rtb-main", route, main=True),))}
+    (problem,) = guards.internet_access(desired("subnet-a"), subnets("subnet-a"), routes)
+    assert problem.severity == Severity.ERROR and problem.reason == Reason.NO_INTERNET_ROUTE
 
 
 def test_explicit_association_wins_over_the_main_table() -> None:
@@ -132,6 +174,14 @@ def test_missing_actions_are_named_with_their_decision() -> None:
     assert "ec2:DeleteNetworkInterface (implicitDeny)" in problem.message
     assert "ec2:CreateNetworkInterface" not in problem.message
     assert "AWSLambdaVPCAccessExecutionRole" in problem.message and "remove the statement" not in problem.message
+
+
+def test_missing_actions_are_a_warning_unless_required() -> None:
+    """--role-check auto: the simulation (no resources, no context) is advice; AWS' refusal decides."""
+    decisions = {"ec2:CreateNetworkInterface": EvalDecision.IMPLICIT_DENY}
+    (problem,) = guards.role_permissions(RolePermissions(ROLE, decisions), require=False)
+    assert problem.severity == Severity.WARNING and problem.reason == guards.ROLE_MAY_LACK_PERMISSIONS
+    assert ROLE in problem.message and "ec2:CreateNetworkInterface (implicitDeny)" in problem.message
 
 
 def test_an_explicit_deny_says_to_remove_it() -> None:

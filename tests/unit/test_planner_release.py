@@ -198,7 +198,7 @@ def test_attached_function_is_detached_with_its_revision(make_observation: MakeO
     plan = plan_release(FUNCTION, release(make_observation(revision_id="rev-21")))
     assert plan.outcome == Outcome.UPDATE
     assert plan.action == UpdateVpcConfig(DETACHED, "rev-21")
-    assert plan.action.vpc.to_aws() == {"SubnetIds": [], "SecurityGroupIds": []}
+    assert plan.action.vpc.to_aws() == {"SubnetIds": [], "SecurityGroupIds": [], "Ipv6AllowedForDualStack": False}
     assert conds(plan) == waiting("Detaching")
     assert plan.requeue_after == delays.FIRST_WAIT
     assert plan.events == ()

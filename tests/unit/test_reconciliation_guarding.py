@@ -6,8 +6,10 @@ import dataclasses
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 
-from lambda_vpc_operator.aws.errors import AccessDenied, ServiceError, UpdateConflict
+from lambda_vpc_operator.aws import clients, identities
+from lambda_vpc_operator.aws.errors import AccessDenied, Throttled, UpdateConflict
 from lambda_vpc_operator.handlers.policies import CLAIMS_INDEX, LABELS_INDEX, POLICIES_INDEX, POLICIES_KEY, Guardrails
 from lambda_vpc_operator.models.attachments import AttachmentSpec, DeletionPolicy
 from lambda_vpc_operator.models.failures import Failure, FailureKind
@@ -21,10 +23,11 @@ from lambda_vpc_operator.models.functions import (
 from lambda_vpc_operator.models.networks import NetworkFacts, SecurityGroupFacts, SubnetFacts
 from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, RolePermissions
 from lambda_vpc_operator.models.policies import PolicyMode, PolicySpec
-from lambda_vpc_operator.models.settings import OperatorSettings
+from lambda_vpc_operator.models.settings import OperatorSettings, RoleCheck
 from lambda_vpc_operator.planner import guards, planning
 from lambda_vpc_operator.planner.conditions import Reason
 from lambda_vpc_operator.planner.policies import Policy, PolicySet
+from lambda_vpc_operator.planner.validation import Severity
 from lambda_vpc_operator.reconciliation.guarding import Context, Guard
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reconciler import AttachmentView
@@ -49,6 +52,7 @@ class FakeAws:
         self.functions = self
 
     known = ACCOUNT
+    partition: str | None = None
 
     async def account_id(self) -> str:
         self.calls.append("GetCallerIdentity")
@@ -255,11 +259,30 @@ async def test_an_older_claim_on_an_untagged_function_is_a_conflict(guard: Guard
     assert after.conflict_with == "team-b/orders" and aws.calls == []
 
 
-async def test_a_role_missing_permissions_stops_before_the_tag(guard: Guard, aws: FakeAws) -> None:
+def guard_with(aws: FakeAws, role_check: RoleCheck) -> Guard:
+    return Guard(aws, OperatorSettings(role_check=role_check))  # type: ignore[arg-type]
+
+
+async def test_a_role_missing_permissions_stops_before_the_tag_when_required(aws: FakeAws) -> None:
     aws.permissions = RolePermissions(ROLE, {})
-    after = await look(guard, observation(**DETACHED_FN), situation(), context({}))
+    after = await look(guard_with(aws, RoleCheck.REQUIRE), observation(**DETACHED_FN), situation(), context({}))
     assert [p.reason for p in after.problems] == [Reason.ROLE_MISSING_PERMISSIONS]
     assert aws.calls == ["SimulatePrincipalPolicy"]
+
+
+async def test_a_role_missing_permissions_is_a_warning_by_default(guard: Guard, aws: FakeAws) -> None:
+    """aws-facts "Refusals": the simulation has no resources or context; AWS' refusal at the call decides."""
+    aws.permissions = RolePermissions(ROLE, {})
+    after = await look(guard, observation(**DETACHED_FN), situation(), context({}))
+    assert [(p.reason, p.severity) for p in after.problems] == [(guards.ROLE_MAY_LACK_PERMISSIONS, Severity.WARNING)]
+    assert ROLE in after.problems[0].message
+    assert aws.calls == ["SimulatePrincipalPolicy", f"TagResource {{'{guards.OWNER_TAG}': '{ME}'}}"]
+
+
+async def test_role_check_off_asks_nothing(aws: FakeAws) -> None:
+    aws.permissions = RolePermissions(ROLE, {})
+    after = await look(guard_with(aws, RoleCheck.OFF), observation(**DETACHED_FN), situation(), context({}))
+    assert after.problems == () and "SimulatePrincipalPolicy" not in aws.calls
 
 
 @pytest.mark.parametrize(
@@ -280,13 +303,53 @@ async def test_a_refused_tag_is_the_looks_action_failure(
     assert hint in after.action_failure.message
 
 
-async def test_a_transient_role_check_failure_is_a_read_failure(guard: Guard, aws: FakeAws) -> None:
+async def test_a_transient_role_check_failure_is_a_read_failure_when_required(aws: FakeAws) -> None:
     async def failing(role: str) -> RolePermissions:
-        raise ServiceError(Failure(FailureKind.SERVICE_ERROR, "InternalFailure", "down"))
+        raise Throttled(Failure(FailureKind.THROTTLED, "Throttling", "slow down"))
+
+    aws.roles = type("Roles", (), {"permissions": staticmethod(failing)})()  # type: ignore[assignment]
+    after = await look(guard_with(aws, RoleCheck.REQUIRE), observation(**DETACHED_FN), situation(), context({}))
+    assert after.read_failure is not None and after.read_failure.transient
+
+
+async def test_a_failed_role_check_is_unknown_and_the_look_goes_on(guard: Guard, aws: FakeAws) -> None:
+    async def failing(role: str) -> RolePermissions:
+        raise Throttled(Failure(FailureKind.THROTTLED, "Throttling", "slow down"))
 
     aws.roles = type("Roles", (), {"permissions": staticmethod(failing)})()  # type: ignore[assignment]
     after = await look(guard, observation(**DETACHED_FN), situation(), context({}))
-    assert after.read_failure is not None and after.read_failure.transient
+    assert after.read_failure is None
+    assert [(p.reason, p.severity) for p in after.problems] == [(guards.CANNOT_CHECK_ROLE, Severity.WARNING)]
+
+
+# --- partitions ---------------------------------------------------------------------------------
+
+
+async def test_a_function_named_without_an_arn_takes_the_callers_partition(
+    aws: FakeAws, aws_clients: clients.AwsClients
+) -> None:
+    """aws-facts "Refusals": ARNs in aws-cn and aws-us-gov; STS GetCallerIdentity's Arn says which."""
+    with Stubber(aws_clients.sts()) as sts:
+        sts.add_response("get_caller_identity", {
+            "Account": ACCOUNT, "UserId": "AROAEXAMPLE:op", "Arn": f"arn:aws-cn:sts::{ACCOUNT}:assumed-role/op/pod",
+        }, {})  # fmt: skip
+        aws.identity = identities.Identity(aws_clients)  # type: ignore[assignment]
+        guard = Guard(aws, OperatorSettings(default_region="us-east-1"))  # type: ignore[arg-type]
+        request = await guard.request("team-a", AttachmentSpec.model_validate(SPEC), REF)
+    assert request.function_arn == f"arn:aws-cn:lambda:us-east-1:{ACCOUNT}:function:orders"
+
+
+async def test_an_arn_keeps_its_own_partition(guard: Guard, aws: FakeAws) -> None:
+    aws.partition = "aws-cn"
+    ref = FunctionRef.parse(f"arn:aws-us-gov:lambda:us-gov-west-1:{ACCOUNT}:function:orders")
+    request = await guard.request("team-a", AttachmentSpec.model_validate(SPEC), ref)
+    assert request.function_arn == f"arn:aws-us-gov:lambda:us-gov-west-1:{ACCOUNT}:function:orders"
+
+
+def test_a_name_alone_takes_its_regions_partition_until_sts_says() -> None:
+    assert FunctionRef.parse("orders", "cn-north-1").partition == "aws-cn"
+    assert FunctionRef.parse("orders", "us-gov-west-1").partition == "aws-us-gov"
+    assert FunctionRef.parse("orders", "eu-west-1").partition == "aws"
 
 
 # --- deletion -----------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 botocore raises one ``ClientError`` for every service error and a zoo of ``BotoCoreError``s for
 transport problems. Everything above this package decides on a ``models.failures.Failure`` instead,
-so this module is the single place that reads error codes. It never matches on message text: AWS
-rewords messages freely, codes are part of the API (botocore service models).
+so this module is the single place that reads error codes. It does not match on message text: AWS
+rewords messages freely, codes are part of the API (botocore service models). The one exception,
+``role_refusal``, is a refusal AWS gives no code of its own (see there).
 
 Call sites stay one line: ``with errors.translating(): ...`` (also usable as a decorator on a
 synchronous function) re-raises the botocore exception as an ``AwsError`` chained to the original.
@@ -15,16 +16,20 @@ import contextlib
 import datetime
 import email.utils
 import http
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botocore import exceptions as botocore_exceptions
+from botocore import parsers as botocore_parsers
 
 from lambda_vpc_operator.models import failures
 
 # A Retry-After beyond this is treated as this: a malformed or absurd value must not stall every
 # caller of a budget for hours. Lambda's own throttles ask for seconds.
 MAX_RETRY_AFTER = 300.0
+# How much of an unparsable answer a message quotes.
+MAX_PARSER_TEXT = 200
 
 
 class AwsError(Exception):
@@ -71,6 +76,14 @@ class AccessDenied(AwsError):
 
 class ServiceError(AwsError):
     """5xx after botocore's retries, or no answer at all (connection refused, timeouts): transient."""
+
+
+class RolePermissionsRefused(AwsError):
+    """InvalidParameterValueException: the function's execution role may not create its ENIs.
+
+    Fixed on the role, not in the spec; right after a role was created or changed, IAM propagation
+    makes the refusal pass by itself (aws-facts "Refusals"). ``role_refusal`` recognises it.
+    """
 
 
 class FunctionNotReady(AwsError):
@@ -129,6 +142,7 @@ _KINDS: dict[type[AwsError], failures.FailureKind] = {
     InvalidParameter: failures.FailureKind.INVALID_PARAMETER,
     AccessDenied: failures.FailureKind.ACCESS_DENIED,
     ServiceError: failures.FailureKind.SERVICE_ERROR,
+    RolePermissionsRefused: failures.FailureKind.ROLE_PERMISSIONS,
     # No kind of its own in models.failures: "busy, try later" is what CONFLICT means to the planner.
     FunctionNotReady: failures.FailureKind.CONFLICT,
 }
@@ -147,12 +161,28 @@ _NO_CREDENTIALS = (
     botocore_exceptions.TokenRetrievalError,
 )
 _BAD_REQUEST = (botocore_exceptions.ParamValidationError,)
+# Every other BotoCoreError is translated too, and so is an answer botocore cannot parse
+# (botocore.parsers.ResponseParserError, a plain Exception: e.g. the HTML 500 of an endpoint that
+# does not implement the operation, as plain moto does for iam:SimulatePrincipalPolicy): it must
+# become a failure the planner can report, never escape a look (the daemon would restart forever).
+# Only botocore's Stubber assertions (AssertionError too) stay untranslated: they are test failures.
 TRANSLATABLE: tuple[type[Exception], ...] = (
     botocore_exceptions.ClientError,
-    *_NO_ANSWER,
-    *_NO_CREDENTIALS,
-    *_BAD_REQUEST,
+    botocore_exceptions.BotoCoreError,
+    botocore_parsers.ResponseParserError,
 )
+
+# aws-facts "Refusals": Lambda refuses a VpcConfig whose execution role may not create network
+# interfaces at the call, as InvalidParameterValueException ("The provided execution role does not
+# have permissions to call CreateNetworkInterface on EC2"), with no error code of its own. The message
+# is the only thing telling it from a bad VpcConfig, so this one pattern, scoped to that code, is the
+# only message text the operator reads.
+_ROLE_REFUSAL = re.compile(r"execution role does not have permissions to call \w*NetworkInterface\w* on EC2")
+
+
+def role_refusal(code: str, message: str) -> bool:
+    """Whether an error is Lambda refusing the execution role (not the VpcConfig itself)."""
+    return code == "InvalidParameterValueException" and _ROLE_REFUSAL.search(message) is not None
 
 
 def translate(exc: Exception) -> AwsError:
@@ -161,6 +191,12 @@ def translate(exc: Exception) -> AwsError:
         return exc
     if isinstance(exc, botocore_exceptions.ClientError):
         return _translate_client_error(exc)
+    if isinstance(exc, botocore_parsers.ResponseParserError):
+        # The service answered, but not in its protocol (an HTML error page): like a 5xx.
+        # Its text quotes the whole body: keep the start, enough to recognise the page.
+        text = str(exc)
+        text = text if len(text) <= MAX_PARSER_TEXT else text[:MAX_PARSER_TEXT] + "..."
+        return _build(ServiceError, type(exc).__name__, f"AWS answered something botocore cannot parse: {text}")
     if isinstance(exc, _NO_CREDENTIALS):
         return _build(AccessDenied, type(exc).__name__, str(exc))
     if isinstance(exc, _BAD_REQUEST):
@@ -175,6 +211,8 @@ def translating() -> Iterator[None]:
     try:
         yield
     except TRANSLATABLE as exc:
+        if isinstance(exc, AssertionError):
+            raise  # botocore.stub.StubAssertionError: a test's expectation, not AWS
         raise translate(exc) from exc
 
 
@@ -185,7 +223,7 @@ def _translate_client_error(exc: botocore_exceptions.ClientError) -> AwsError:
     code = str(error.get("Code") or "")
     message = str(error.get("Message") or "")
     status = _int_or_none(metadata.get("HTTPStatusCode"))
-    cls = _CLASSES.get(code) or _class_for_status(status)
+    cls = RolePermissionsRefused if role_refusal(code, message) else _CLASSES.get(code) or _class_for_status(status)
     retry_after = _retry_after(response) if cls is Throttled else None
     return _build(cls, code or (str(status) if status else "Unknown"), message, retry_after)
 

@@ -7,8 +7,10 @@ share a handful of roles. Answers are cached (an allowed role for ``ALLOWED_TTL`
 permissions for the shorter ``DENIED_TTL``, so that a fixed role is noticed soon), and concurrent
 questions about one role share one request.
 
-If the operator itself may not call SimulatePrincipalPolicy (AccessDenied), the answer says
-``checked=False``: a warning for the user, not a failure (Lambda will judge the role itself).
+If the operator itself may not call SimulatePrincipalPolicy (AccessDenied), or IAM fails or answers
+something botocore cannot parse (a plain moto server answers an HTML 500), the answer says
+``checked=False``: a warning for the user, not a failure (Lambda will judge the role itself); it is
+cached like a denial, so a broken IAM costs one request per role and ``DENIED_TTL``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 from lambda_vpc_operator.aws import calling, clients, errors
 from lambda_vpc_operator.models.failures import FailureKind
@@ -60,6 +63,7 @@ class Roles:
         return await asyncio.shield(task)
 
     async def _ask(self, role_arn: str, actions: tuple[str, ...]) -> RolePermissions:
+        ttl = self.denied_ttl  # a role missing permissions, or IAM failing, is usually fixed soon
         try:
             pages = await calling.call_pages(
                 self.clients.iam(), "SimulatePrincipalPolicy", PolicySourceArn=role_arn, ActionNames=list(actions)
@@ -67,18 +71,20 @@ class Roles:
         except errors.AwsError as exc:
             failure = exc.failure
             if failure.kind == FailureKind.ACCESS_DENIED:
+                # Our own permission: changed by whoever deploys the operator, rarely.
+                answer = RolePermissions(role_arn, checked=False, error=f"{failure.code}: {failure.message}")
+                ttl = self.allowed_ttl
+            elif failure.kind == FailureKind.SERVICE_ERROR:
+                # IAM down, or no IAM at all behind the endpoint (an HTML 500): the check is unknown.
                 answer = RolePermissions(role_arn, checked=False, error=f"{failure.code}: {failure.message}")
             elif failure.code == NO_SUCH_ENTITY:
                 answer = RolePermissions(role_arn, error=f"the role does not exist ({failure.message})")
             else:
                 raise
         else:
-            decisions: dict[str, EvalDecision] = {}
-            for page in pages:
-                for result in page.get("EvaluationResults") or ():
-                    decisions[result["EvalActionName"]] = EvalDecision(result["EvalDecision"])
-            answer = RolePermissions(role_arn, decisions)
-        ttl = self.allowed_ttl if not answer.missing(actions) or not answer.checked else self.denied_ttl
+            answer = _answer(role_arn, pages)
+            if answer.checked and not answer.missing(actions):
+                ttl = self.allowed_ttl
         self._cache[(role_arn, actions)] = (self.clock() + ttl, answer)
         return answer
 
@@ -87,3 +93,15 @@ class Roles:
             del self._in_flight[key]
         if not task.cancelled():
             task.exception()
+
+
+def _answer(role_arn: str, pages: list[dict[str, Any]]) -> RolePermissions:
+    """The decisions of SimulatePrincipalPolicy's pages; an answer we cannot read is "unknown"."""
+    decisions: dict[str, EvalDecision] = {}
+    try:
+        for page in pages:
+            for result in page.get("EvaluationResults") or ():
+                decisions[result["EvalActionName"]] = EvalDecision(result["EvalDecision"])
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        return RolePermissions(role_arn, checked=False, error=f"unreadable SimulatePrincipalPolicy answer ({exc!r})")
+    return RolePermissions(role_arn, decisions)

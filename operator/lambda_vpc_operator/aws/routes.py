@@ -74,7 +74,8 @@ def _route(item: Mapping[str, Any]) -> routes.RouteFacts:
     target = next(
         (
             str(item[k])
-            for k in ("NatGatewayId", "GatewayId", "TransitGatewayId", "NetworkInterfaceId", "InstanceId",
+            # InstanceId before NetworkInterfaceId: a NAT instance's route carries both.
+            for k in ("NatGatewayId", "GatewayId", "TransitGatewayId", "InstanceId", "NetworkInterfaceId",
                       "VpcPeeringConnectionId", "EgressOnlyInternetGatewayId", "LocalGatewayId",
                       "CarrierGatewayId", "CoreNetworkArn")
             if item.get(k)

@@ -19,6 +19,9 @@ class FailureKind(enum.StrEnum):
     INVALID_PARAMETER = "InvalidParameter"  # InvalidParameterValueException: AWS refuses this config
     ACCESS_DENIED = "AccessDenied"  # the operator's own credentials lack a permission
     SERVICE_ERROR = "ServiceError"  # 5xx after botocore's retries, network errors: transient
+    # InvalidParameterValueException because the function's execution role may not create ENIs: the
+    # role is fixed outside the spec, and IAM propagation makes the refusal pass by itself (retried).
+    ROLE_PERMISSIONS = "RolePermissions"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,4 +38,5 @@ class Failure:
             FailureKind.STALE_REVISION,
             FailureKind.THROTTLED,
             FailureKind.SERVICE_ERROR,
+            FailureKind.ROLE_PERMISSIONS,
         }

@@ -100,7 +100,8 @@ class FunctionRef:
                 partition=_partition_of(default_region),
             )
         if _FUNCTION_NAME_RE.match(text) and ":" not in text:
-            return cls(name=text, region=default_region)
+            # The region's partition until STS says (reconciliation.guarding prefers the caller's).
+            return cls(name=text, region=default_region, partition=_partition_of(default_region))
         raise ValueError(
             f"{text!r} is not a Lambda function name, partial ARN (123456789012:function:NAME) "
             "or full ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME) without a version qualifier"
@@ -152,13 +153,14 @@ class VpcSettings:
 
     def to_aws(self) -> dict[str, Any]:
         """The VpcConfig argument of UpdateFunctionConfiguration (sorted, for stable requests)."""
-        config: dict[str, Any] = {
+        # The flag is always sent, false when detaching: a VpcConfig that omits it keeps the
+        # function's current value, and AWS refuses a detach whose flag stays true
+        # (aws-facts "Refusals": "Ipv6AllowedForDualStack cannot be true without subnet or security groups").
+        return {
             "SubnetIds": sorted(self.subnet_ids),
             "SecurityGroupIds": sorted(self.security_group_ids),
+            "Ipv6AllowedForDualStack": self.ipv6_allowed_for_dual_stack,
         }
-        if self.attached:
-            config["Ipv6AllowedForDualStack"] = self.ipv6_allowed_for_dual_stack
-        return config
 
     @property
     def attached(self) -> bool:

@@ -12,6 +12,19 @@ from lambda_vpc_operator.models.policies import PolicyMode
 DEFAULT_RESYNC_INTERVAL = 600.0
 
 
+class RoleCheck(enum.StrEnum):
+    """What the execution-role preflight (iam:SimulatePrincipalPolicy) may do (docs/policy.md).
+
+    The simulation runs without resource ARNs or context, so a role whose ENI permissions are
+    scoped to resources or carry conditions shows implicitDeny although Lambda accepts it; AWS'
+    refusal at the call is the authority (aws-facts "Refusals").
+    """
+
+    AUTO = "auto"  # a missing permission is a warning (Event, NetworkReady message); the update goes on
+    REQUIRE = "require"  # a missing permission stalls the attachment (RoleMissingPermissions), no write
+    OFF = "off"  # no SimulatePrincipalPolicy call at all
+
+
 class LogFormat(enum.StrEnum):
     PLAIN = "plain"
     FULL = "full"
@@ -38,6 +51,8 @@ class OperatorSettings:
     # This installation's name in the owner tag of every function it manages (models.owners); the
     # CLI derives it from the cluster (kube-system's uid) when not given. None: tags of an older release.
     cluster_name: str | None = None
+    # The execution-role preflight: advice (auto), a hard stall (require) or nothing (off).
+    role_check: RoleCheck = RoleCheck.AUTO
     # The validating admission webhook; None: not served (the reconciler still enforces the policy).
     webhook: WebhookSettings | None = None
 

@@ -62,7 +62,9 @@ class Reason(enum.StrEnum):
     POLICY_DENIED = "PolicyDenied"  # no LambdaVpcPolicy allows the attachment
     OWNED_ELSEWHERE = "OwnedElsewhere"  # the owner tag names another cluster, or another live attachment
     NOT_ADOPTED = "NotAdopted"  # in a VPC or tagged before, and spec.adoption is Refuse
-    ROLE_MISSING_PERMISSIONS = "RoleMissingPermissions"  # the execution role cannot manage ENIs
+    # The execution role cannot manage ENIs: Stalled with --role-check require; Reconciling (retried)
+    # when AWS refuses the role at the call (aws-facts "Refusals").
+    ROLE_MISSING_PERMISSIONS = "RoleMissingPermissions"
     NO_INTERNET_ROUTE = "NoInternetRoute"  # requireInternetAccess, but a subnet has no NAT route
     # Events only
     SLOW_PROVISIONING = "SlowProvisioning"  # ENIs take longer than spec.readinessTimeout

@@ -18,6 +18,18 @@ FUNCTION_NOT_FOUND_RECHECK = 300.0
 THROTTLE_FALLBACK = 5.0
 
 
+# Lambda refused the execution role at the call (aws-facts "Refusals"). Someone must fix the role, or
+# IAM is still propagating a role just created or changed (seconds, sometimes a minute or two):
+# retry without a human, slowly, 10 s doubling up to 5 minutes; each retry costs one write.
+ROLE_FIRST_WAIT = 10.0
+ROLE_MAX_WAIT = 300.0
+
+
+def role_delay(attempt: int) -> float:
+    """Delay before writing again after a refused execution role: 10 s doubling to 5 minutes."""
+    return min(ROLE_MAX_WAIT, ROLE_FIRST_WAIT * 2.0 ** max(0, attempt))
+
+
 def wait_delay(attempt: int) -> float:
     """Delay before the next look at a transition in progress: 2 s growing to 30 s."""
     return min(MAX_WAIT, FIRST_WAIT * GROWTH ** max(0, attempt))

@@ -6,11 +6,16 @@ verdict) and these functions judge them. Every error is a ``Problem`` with sever
 planner stalls on it exactly as on a missing subnet: Stalled with the reason, no write.
 
 - ``internet_access``: ``spec.requireInternetAccess`` needs each subnet's route table (explicit
-  association, else the VPC's main table) to send 0.0.0.0/0 to a NAT gateway (aws-facts "VPC
-  constraints": a function in a public subnet gets no internet access and no public IP).
+  association, else the VPC's main table) to send 0.0.0.0/0 somewhere that translates addresses:
+  a NAT gateway or instance, a transit gateway, a Gateway Load Balancer endpoint... (aws-facts "VPC
+  constraints": a function in a public subnet gets no internet access and no public IP, so an
+  internet gateway does not count); what was found is an INFO problem (a Normal Event).
 - ``role_permissions``: the execution role must allow ec2:CreateNetworkInterface,
-  DescribeNetworkInterfaces and DeleteNetworkInterface (aws-facts "IAM"); when the operator may not
-  ask IAM, a warning instead.
+  DescribeNetworkInterfaces and DeleteNetworkInterface (aws-facts "IAM"). IAM's simulation has no
+  resource ARNs or context, so a role scoped to resources or conditions looks denied although Lambda
+  accepts it: with ``--role-check auto`` (the default) a missing permission is a warning and AWS'
+  own refusal at the call decides (aws-facts "Refusals"); ``require`` makes it an error. When the
+  operator may not ask IAM, or IAM answers garbage, a warning (the check is unknown).
 - ``ownership``: the function's ``lambdavpc.dev/owner`` tag names the installation and attachment
   that owns it; a function in a VPC or tagged before is adopted only on request (``spec.adoption``).
 - ``policy_problem`` and ``admission``: a tenant-policy verdict as a Problem, and as the answer of
@@ -37,19 +42,24 @@ from lambda_vpc_operator.planner.validation import Problem, Severity
 OWNER_TAG = owners.TAG
 # Warning reasons (Events only).
 CANNOT_CHECK_ROLE = "CannotCheckRole"
+ROLE_MAY_LACK_PERMISSIONS = "RoleMayLackPermissions"  # --role-check auto: the simulation's doubt
 CANNOT_CHECK_ROUTES = "CannotCheckRoutes"
+# Normal Event: the route each subnet reaches the internet through.
+INTERNET_ROUTE = "InternetRoute"
 
 
 # -- requireInternetAccess -----------------------------------------------------------------------
 
 
 def internet_access(desired: VpcSettings, facts: NetworkFacts, routes: Mapping[str, VpcRoutes]) -> list[Problem]:
-    """One NoInternetRoute error naming every subnet whose table has no default route to a NAT gateway.
+    """One NoInternetRoute error naming every subnet whose table has no default route to the internet
+    (none, a blackhole, an internet gateway...); else one INFO naming the route of each subnet.
 
     Subnets that do not exist are left to ``validation`` (SubnetNotFound); a VPC whose tables are
     not in ``routes`` is not judged (the caller could not read them and warns instead).
     """
     failing: list[str] = []
+    found: list[str] = []
     for subnet_id in sorted(desired.subnet_ids):
         subnet = facts.subnets.get(subnet_id)
         if subnet is None or subnet.vpc_id not in routes:
@@ -58,20 +68,30 @@ def internet_access(desired: VpcSettings, facts: NetworkFacts, routes: Mapping[s
         if table is None:
             failing.append(f"{subnet_id} (no route table)")
             continue
-        if table.internet_via_nat:
+        if (route := table.internet_route) is not None:
+            found.append(f"{subnet_id} reaches the internet via {route.describe()} (route table "
+                         f"{table.route_table_id})")  # fmt: skip
             continue
         which = "the VPC's main route table" if table.main and subnet_id not in table.subnet_ids else "route table"
-        target = table.default_target
-        goes = f"sends {DEFAULT_ROUTE} to {target}" if target else f"has no {DEFAULT_ROUTE} route"
+        default = table.default_route
+        if default is None:
+            goes = f"has no {DEFAULT_ROUTE} route"
+        else:
+            dead = "" if default.active else " (blackhole)"
+            goes = f"sends {DEFAULT_ROUTE} to {default.describe()}{dead}"
         failing.append(f"{subnet_id} ({which} {table.route_table_id} {goes})")
-    if not failing:
+    if failing:
+        return [Problem(
+            Severity.ERROR, Reason.NO_INTERNET_ROUTE, "spec.requireInternetAccess",
+            f"spec.requireInternetAccess: subnet(s) {'; '.join(failing)} do not route {DEFAULT_ROUTE} to the "
+            "internet, and a Lambda function gets no public IP even in a public subnet (an internet gateway alone "
+            "does not do); use private subnets whose route table sends 0.0.0.0/0 to a NAT gateway (or a NAT "
+            "instance, a transit gateway, a Gateway Load Balancer endpoint), add that route, or set "
+            "requireInternetAccess: false",
+        )]  # fmt: skip
+    if not found:
         return []
-    return [Problem(
-        Severity.ERROR, Reason.NO_INTERNET_ROUTE, "spec.requireInternetAccess",
-        f"spec.requireInternetAccess: subnet(s) {'; '.join(failing)} do not route {DEFAULT_ROUTE} to a NAT gateway, "
-        "and a Lambda function gets no public IP even in a public subnet; use private subnets whose route table "
-        "sends 0.0.0.0/0 to a NAT gateway, add that route, or set requireInternetAccess: false",
-    )]  # fmt: skip
+    return [Problem(Severity.INFO, INTERNET_ROUTE, "spec.requireInternetAccess", "; ".join(found))]
 
 
 def routes_unknown(error: str) -> Problem:
@@ -85,15 +105,12 @@ def routes_unknown(error: str) -> Problem:
 # -- the execution role --------------------------------------------------------------------------
 
 
-def role_permissions(permissions: RolePermissions) -> list[Problem]:
-    """RoleMissingPermissions for every ENI action not allowed; a warning when IAM could not be asked."""
+def role_permissions(permissions: RolePermissions, *, require: bool = True) -> list[Problem]:
+    """The ENI actions the role is not allowed: RoleMissingPermissions when ``require``, else a warning
+    (the update goes on and AWS judges the role); a warning when IAM could not be asked."""
     role = permissions.role_arn
     if not permissions.checked:
-        return [Problem(
-            Severity.WARNING, CANNOT_CHECK_ROLE, "spec.functionName",
-            f"Could not check the execution role {role} ({permissions.error}); grant the operator "
-            "iam:SimulatePrincipalPolicy on it, or make sure it allows " + ", ".join(ENI_ACTIONS),
-        )]  # fmt: skip
+        return [role_unknown(role, permissions.error)]
     missing = permissions.missing()
     if not missing:
         return []
@@ -101,11 +118,27 @@ def role_permissions(permissions: RolePermissions) -> list[Problem]:
     fix = "attach AWSLambdaVPCAccessExecutionRole (or a policy with these actions) to the role"
     if any(d == EvalDecision.EXPLICIT_DENY for d in missing.values()):
         fix = "remove the statement that denies them and " + fix
+    if not require:
+        return [Problem(
+            Severity.WARNING, ROLE_MAY_LACK_PERMISSIONS, "spec.functionName",
+            f"iam:SimulatePrincipalPolicy says the execution role {role} is missing {listing} (simulated without "
+            f"resource ARNs or conditions, so a role scoped to resources or conditions shows this too); the update "
+            f"goes on and AWS decides. If AWS refuses, {fix}",
+        )]  # fmt: skip
     return [Problem(
         Severity.ERROR, Reason.ROLE_MISSING_PERMISSIONS, "spec.functionName",
         f"The execution role {role} of the function is missing {listing}; Lambda needs them to create and "
         f"delete the function's network interfaces: {fix}",
     )]  # fmt: skip
+
+
+def role_unknown(role: str, error: str) -> Problem:
+    """The role could not be checked (no permission, IAM unavailable or answering garbage): a warning."""
+    return Problem(
+        Severity.WARNING, CANNOT_CHECK_ROLE, "spec.functionName",
+        f"Could not check the execution role {role} ({error}); the update goes on and AWS decides. Grant the "
+        "operator iam:SimulatePrincipalPolicy on it, or make sure it allows " + ", ".join(ENI_ACTIONS),
+    )  # fmt: skip
 
 
 # -- ownership -----------------------------------------------------------------------------------

@@ -85,8 +85,19 @@ def _wait(reason: str, message: str, delay: float, *, ready: Status = Status.FAL
     )
 
 
-def _failure_wait(failure: Failure, attempt: int) -> Plan:
+def _failure_wait(failure: Failure, attempt: int, role: str | None = None) -> Plan:
     """A transient refusal from AWS: wait as long as AWS asked, or back off."""
+    if failure.kind == FailureKind.ROLE_PERMISSIONS:
+        # Not the spec's fault: the role is fixed on IAM, or IAM is still propagating it.
+        delay = delays.role_delay(attempt)
+        return _wait(
+            Reason.ROLE_MISSING_PERMISSIONS,
+            f"AWS refused the VpcConfig because the execution role {role or 'of the function'} may not manage "
+            f"network interfaces ({failure.code}: {failure.message}); attach AWSLambdaVPCAccessExecutionRole "
+            f"(or ec2:CreateNetworkInterface, ec2:DescribeNetworkInterfaces, ec2:DeleteNetworkInterface) to the "
+            f"role; a role just changed can take a while to propagate. Retrying in {delay:g}s",
+            delay,
+        )
     if failure.kind == FailureKind.THROTTLED:
         delay = failure.retry_after or delays.THROTTLE_FALLBACK
         return _wait(Reason.THROTTLED, f"AWS throttled the request ({failure.code}); retrying in {delay:g}s", delay)
@@ -191,7 +202,7 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
     # Our last write was refused: the failure says whether to wait or to ask a human.
     if s.action_failure is not None:
         if s.action_failure.transient:
-            return _failure_wait(s.action_failure, s.attempt)
+            return _failure_wait(s.action_failure, s.attempt, observed.role)
         return _failure_stall(s.action_failure, function)
 
     # A Failed function cannot take a configuration until its owner repairs it.

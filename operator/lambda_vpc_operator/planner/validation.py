@@ -22,6 +22,7 @@ LOW_FREE_ADDRESSES = 16
 class Severity(enum.StrEnum):
     ERROR = "Error"  # Stalled, no AWS write
     WARNING = "Warning"  # an Event, the work goes on
+    INFO = "Info"  # a Normal Event (what a guardrail found), the work goes on
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,9 @@ Four checks stop an attachment before any AWS write (``planner.guards``, ``plann
 3. ownership: the function's ``lambdavpc.dev/owner`` tag (from the GetFunction the reconciler
    reads anyway); an unowned function is claimed in status.ownership, then tagged (TagResource),
    before it is changed; one in a VPC or tagged before only with ``spec.adoption: Adopt``;
-4. the execution role (``aws.roles``: SimulatePrincipalPolicy, cached per role).
+4. the execution role (``aws.roles``: SimulatePrincipalPolicy, cached per role), as ``--role-check``
+   says: advice by default (a warning; AWS' refusal at the call is the authority), a stall with
+   ``require``, not asked with ``off``.
 
 Each returns ``Problem``s that the reconciler puts in the ``Situation``, so the planner stalls on
 them as on any preflight error. The same policy and ownership rules answer the admission webhook
@@ -32,7 +34,7 @@ from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
 from lambda_vpc_operator.models.networks import NetworkFacts
-from lambda_vpc_operator.models.settings import OperatorSettings
+from lambda_vpc_operator.models.settings import OperatorSettings, RoleCheck
 from lambda_vpc_operator.planner import guards, planning, policies
 from lambda_vpc_operator.planner.plans import Event, EventType
 from lambda_vpc_operator.planner.validation import Problem, Severity
@@ -80,7 +82,9 @@ class Guard:
 
     def _request(self, namespace: str, spec: AttachmentSpec, ref: FunctionRef, account: str | None) -> policies.Request:
         region = ref.region or self.settings.default_region
-        arn = f"arn:{ref.partition}:lambda:{region}:{account}:function:{ref.name}" if account else None
+        # A function named without an ARN is in the operator's account, and partition (STS says which).
+        partition = ref.partition if ref.account else self.aws.identity.partition or ref.partition
+        arn = f"arn:{partition}:lambda:{region}:{account}:function:{ref.name}" if account else None
         return policies.Request(
             namespace=namespace,
             function_name=ref.name,
@@ -191,12 +195,17 @@ class Guard:
             problem = guards.not_adopted(observed.name, holds, decision.previous_owner)
             return dataclasses.replace(situation, problems=(*situation.problems, problem))
         extra: list[Problem] = []
-        if observed.role:
+        if observed.role and self.settings.role_check != RoleCheck.OFF:
+            require = self.settings.role_check == RoleCheck.REQUIRE
             try:
                 permissions = await self.aws.roles.permissions(observed.role)
             except AwsError as exc:
-                return dataclasses.replace(situation, read_failure=exc.failure)
-            extra = guards.role_permissions(permissions)
+                if require:
+                    return dataclasses.replace(situation, read_failure=exc.failure)
+                # The check is advice: without an answer the update goes on (aws-facts "Refusals").
+                extra = [guards.role_unknown(observed.role, f"{exc.failure.code}: {exc.failure.message}")]
+            else:
+                extra = guards.role_permissions(permissions, require=require)
         situation = dataclasses.replace(situation, problems=(*situation.problems, *extra))
         if any(p.severity == Severity.ERROR for p in extra):
             return situation
@@ -322,9 +331,10 @@ def _claim(
 
 
 def post_once(memory: AttachmentMemory, reporter: Reporter, generation: int, problems: tuple[Problem, ...]) -> None:
-    """Post each warning as an Event once per generation (a resync must not repeat it)."""
+    """Post each warning (and each INFO, as a Normal Event) once per generation (a resync must not repeat it)."""
     for problem in problems:
-        if problem.severity != Severity.WARNING or memory.warned.get(problem.reason) == generation:
+        if problem.severity == Severity.ERROR or memory.warned.get(problem.reason) == generation:
             continue
         memory.warned[problem.reason] = generation
-        reporter.post(Event(EventType.WARNING, problem.reason, problem.message))
+        kind = EventType.WARNING if problem.severity == Severity.WARNING else EventType.NORMAL
+        reporter.post(Event(kind, problem.reason, problem.message))

@@ -131,6 +131,10 @@ class SimulatorBackend:
         self.principal_policies: dict[str, tuple[permissions.Statement, ...]] = {}
         # Access key -> IAM action -> requests its principal policy refused (not those of ``deny``).
         self.refused: dict[str, dict[str, int]] = {}
+        # "service:Operation"s answered with an HTML 500, as a plain moto server does for what it lacks.
+        self.broken_operations: set[str] = set()
+        # RoleName -> simulated time of its last change (creation, policies), for iam_propagation_delay.
+        self.role_changes: dict[str, float] = {}
         self.counter.reset()
 
     def reset(self) -> None:
@@ -261,6 +265,33 @@ class SimulatorBackend:
             "InsufficientRolePermissions",
             f"The provided execution role {role} does not have permissions to call CreateNetworkInterface on EC2",
         )
+
+    def role_of(self, r: RegionState, function: str) -> str | None:
+        try:
+            role = getattr(r.lambdas.get_function(function), "role", None)
+        except UnknownFunctionException:
+            return None
+        return str(role) if role else None
+
+    def role_changed(self, role_name: str | None) -> None:
+        if role_name:
+            self.role_changes[role_name] = self.clock.now()
+
+    def check_role(self, r: RegionState, role: str | None) -> None:
+        """aws-facts "Refusals": a VpcConfig whose execution role may not create ENIs is refused at the
+        call, InvalidParameterValueException; a role changed within ``iam_propagation_delay`` is seen
+        as it was before the change (IAM propagation), so that refusal passes by itself."""
+        if not role or not self.config.role_refused_at_call:
+            return
+        statements = permissions.role_statements(r.account, role)
+        if statements is None:
+            return  # a role moto does not know is given the benefit of the doubt
+        changed = self.role_changes.get(role.rsplit("/", 1)[-1])
+        propagating = changed is not None and self.clock.now() - changed < self.config.iam_propagation_delay
+        if propagating or not permissions.lambda_may(networking.ENI_ACTION, statements):
+            raise exceptions.InvalidParameterValue(
+                "The provided execution role does not have permissions to call CreateNetworkInterface on EC2"
+            )
 
     def _capacity_failure(self, r: RegionState, combo: Combo, vpc_id: str) -> Failure | None:
         free = self.free_addresses.get(combo.subnet_id)
@@ -426,10 +457,14 @@ class SimulatorBackend:
             )
         return fn
 
-    def check_vpc_config(self, r: RegionState, vpc_config: Any) -> networking.CheckedVpcConfig:
+    def check_vpc_config(
+        self, r: RegionState, vpc_config: Any, fn: FunctionRecord | None = None
+    ) -> networking.CheckedVpcConfig:
+        """``fn``: the function an UpdateFunctionConfiguration changes (None for CreateFunction)."""
         if not isinstance(vpc_config, dict):
             raise exceptions.InvalidParameterValue("VpcConfig must be an object.")
-        return networking.check_vpc_config(r.ec2, vpc_config)
+        current = fn.shown_vpc() if fn is not None else None
+        return networking.check_vpc_config(r.ec2, vpc_config, current is not None and current.ipv6_allowed)
 
     def check_can_change(self, fn: FunctionRecord, revision_id: str | None = None) -> None:
         if fn.state is State.FAILED:
@@ -571,6 +606,14 @@ class SimulatorBackend:
             self.combo_delays.pop(combo, None)
         else:
             self.combo_delays[combo] = float(seconds)
+
+    def set_role_checks(self, at_call: bool | None, propagation_delay: float | None) -> dict[str, Any]:
+        """Whether roles are refused at the call (else Failed later), and IAM's propagation delay."""
+        if at_call is not None:
+            self.config.role_refused_at_call = bool(at_call)
+        if propagation_delay is not None:
+            self.config.iam_propagation_delay = float(propagation_delay)
+        return self.config.to_dict()
 
     def set_eni_quota(self, vpc_id: str, n: int) -> None:
         self.eni_quotas[vpc_id] = int(n)

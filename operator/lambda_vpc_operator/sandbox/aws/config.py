@@ -51,6 +51,12 @@ class SimConfig:
     - ``rate_limits_enabled``, ``control_per_s``, ``get_function_per_s``: token buckets of the
       Lambda control plane (aws-facts "Rate limits": 15/s shared, GetFunction 100/s). Real time.
     - ``list_page_size``: ListFunctions page size cap (aws-facts: at most 50 a page).
+    - ``role_refused_at_call``: a VpcConfig whose execution role may not create ENIs is refused by
+      CreateFunction/UpdateFunctionConfiguration (aws-facts "Refusals": InvalidParameterValueException);
+      False: accepted, and the change fails later with InsufficientRolePermissions (aws-facts "Errors").
+    - ``iam_propagation_delay``: a role created or changed (its policies) less than this long ago
+      is seen by Lambda as it was before, i.e. without the permissions just granted (aws-facts
+      "Refusals": IAM is eventually consistent; the refusal right after a role change is transient).
     """
 
     create_delay: float = 0.5
@@ -63,6 +69,8 @@ class SimConfig:
     control_per_s: float = CONTROL_PLANE_RATE
     get_function_per_s: float = GET_FUNCTION_RATE
     list_page_size: int = LIST_FUNCTIONS_PAGE_SIZE
+    role_refused_at_call: bool = True
+    iam_propagation_delay: float = 0.0
 
     @classmethod
     def realistic(cls) -> SimConfig:

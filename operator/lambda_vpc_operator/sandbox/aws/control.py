@@ -68,6 +68,11 @@ ROUTES: dict[str, Route] = {
     ),
     "set_subnet_free_addresses": lambda b, a: b.set_subnet_free_addresses(a["subnet_id"], a.get("n")),
     "set_eni_quota": lambda b, a: b.set_eni_quota(a["vpc_id"], int(a["n"])),
+    "set_role_checks": lambda b, a: b.set_role_checks(a.get("at_call"), a.get("propagation_delay")),
+    "break": lambda b, a: b.broken_operations.update(a["operations"]),
+    "unbreak": lambda b, a: (
+        b.broken_operations.difference_update(a["operations"]) if a.get("operations") else b.broken_operations.clear()
+    ),
     "make_idle": lambda b, a: b.make_idle(a["function"], **_scope(a)),
     "fail_next_rebuild": lambda b, a: b.fail_next_rebuild(
         a["function"],
@@ -228,6 +233,13 @@ class SimulatorControl:
         """The VPC's Hyperplane ENI quota (default 500); beyond it creation fails EniLimitExceeded."""
         self._call("set_eni_quota", vpc_id=vpc_id, n=n)
 
+    def set_role_checks(self, at_call: bool | None = None, propagation_delay: float | None = None) -> dict[str, Any]:
+        """``at_call``: refuse a VpcConfig whose execution role may not create ENIs at the call
+        (InvalidParameterValueException, the default) or let the change fail later
+        (InsufficientRolePermissions). ``propagation_delay``: simulated seconds during which a role
+        just created or changed is seen without the change (IAM propagation). Returns the config."""
+        return dict(self._call("set_role_checks", at_call=at_call, propagation_delay=propagation_delay))
+
     def make_idle(self, function: str, region: str = DEFAULT_REGION) -> None:
         """Make the function Inactive (Idle) now and reclaim the ENIs no Active function uses."""
         self._call("make_idle", function=function, region=region)
@@ -303,6 +315,14 @@ class SimulatorControl:
         """Requests a principal policy refused, by access key and IAM action (those refused by
         ``deny`` are not here): what an e2e run asserts is empty for the operator's key."""
         return {str(k): {str(a): int(n) for a, n in v.items()} for k, v in self._call("refused").items()}
+    def break_operations(self, *operations: str) -> None:
+        """Answer these ``service:Operation``s (not Lambda's) with an HTML 500, as a plain moto server
+        does for what it does not implement, e.g. ``break_operations("iam:SimulatePrincipalPolicy")``."""
+        self._call("break", operations=list(operations))
+
+    def unbreak(self, *operations: str) -> None:
+        """Undo ``break_operations`` for these operations, or for every one when none is named."""
+        self._call("unbreak", operations=list(operations))
 
     def reset(self) -> None:
         """moto's backends and all simulator state back to new (config, clock, counters and

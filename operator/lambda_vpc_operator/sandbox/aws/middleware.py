@@ -76,6 +76,11 @@ class SimulatorMiddleware:
                 refusal = self._refusal(caller, identity, operation, request)
                 if refusal is not None:
                     return refusal
+                if operation in self.backend.broken_operations:
+                    # Fault injection: the answer of an endpoint that lacks the operation (plain moto).
+                    return permissions.html_500()
+                if identity.service == "iam" and operation.partition(":")[2] in permissions.ROLE_CHANGES:
+                    self.backend.role_changed(permissions.changed_role(body))
                 if operation == permissions.SIMULATE:
                     # aws-facts "moto 5.2": iam:SimulatePrincipalPolicy is not implemented; we answer it.
                     return permissions.simulate_principal_policy(account_of(identity.access_key), body)

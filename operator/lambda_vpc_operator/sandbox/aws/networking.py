@@ -105,17 +105,21 @@ def _strings(value: Any, member: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def check_vpc_config(ec2: Any, vpc_config: dict[str, Any]) -> CheckedVpcConfig:
+def check_vpc_config(ec2: Any, vpc_config: dict[str, Any], current_ipv6: bool = False) -> CheckedVpcConfig:
     """Validate a VpcConfig of CreateFunction/UpdateFunctionConfiguration against moto's EC2.
 
     Raises InvalidParameterValue for what AWS refuses at once (aws-facts "VPC constraints":
     one VPC, no dedicated tenancy, at least one of each, dual-stack subnets for IPv6); returns a
     deferred Failure for subnets/SGs that do not exist (aws-facts "Errors": subnet/SG problems
     are NOT raised by UpdateFunctionConfiguration, they arrive later as LastUpdateStatus=Failed).
+    ``current_ipv6`` is the function's flag now: a VpcConfig that omits the flag keeps it.
     """
     subnet_ids = _strings(vpc_config.get("SubnetIds"), "SubnetIds")
     group_ids = _strings(vpc_config.get("SecurityGroupIds"), "SecurityGroupIds")
-    ipv6 = bool(vpc_config.get("Ipv6AllowedForDualStack") or False)
+    # aws-facts "Refusals" (Ipv6AllowedForDualStack on detach): an omitted (or null) flag keeps
+    # the function's current value rather than resetting it.
+    flag = vpc_config.get("Ipv6AllowedForDualStack")
+    ipv6 = current_ipv6 if flag is None else bool(flag)
 
     # aws-facts "Lambda function configuration": SubnetIds 0..16, SecurityGroupIds 0..5.
     if len(subnet_ids) > MAX_SUBNETS:
@@ -125,10 +129,16 @@ def check_vpc_config(ec2: Any, vpc_config: dict[str, Any]) -> CheckedVpcConfig:
             f"At most {MAX_SECURITY_GROUPS} security groups are allowed in VpcConfig."
         )
     if not subnet_ids and not group_ids:
+        if ipv6:
+            # aws-facts "Refusals" (cloudformation-coverage-roadmap #2061): a detach that leaves the
+            # flag true, sent or kept from the function's configuration, is refused at the call.
+            raise exceptions.InvalidParameterValue(
+                "Ipv6AllowedForDualStack cannot be true without subnet or security groups"
+            )
         # aws-facts "Lambda function configuration": both empty means detach.
-        return CheckedVpcConfig(VpcSettings((), (), ipv6, ""), None)
+        return CheckedVpcConfig(VpcSettings((), (), False, ""), None)
     if not subnet_ids or not group_ids:
-        # aws-facts "VPC constraints": at least one of each to attach.
+        # aws-facts "VPC constraints" / "Refusals": at least one of each to attach, AWS' own words.
         raise exceptions.InvalidParameterValue(
             "SubnetIds and SecurityIds must coexist or be both empty list."
         )

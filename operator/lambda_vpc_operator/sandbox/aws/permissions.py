@@ -64,6 +64,10 @@ class Statement:
                 return False
         elif not any(resource_glob(resource, pattern) for pattern in self.resources):
             return False
+        return self.names(action)
+
+    def names(self, action: str) -> bool:
+        """The statement's Action (or NotAction) covers ``action``, whatever its Resource or Condition."""
         if self.not_actions:
             return not any(_glob(action, pattern) for pattern in self.not_actions)
         return any(_glob(action, pattern) for pattern in self.actions)
@@ -130,6 +134,43 @@ def decide(action: str, statements: Iterable[Statement], resource: str = "*") ->
     if allows:
         return "allowed", allows
     return "implicitDeny", []
+
+
+def lambda_may(action: str, statements: Iterable[Statement]) -> bool:
+    """Whether Lambda, acting with the role on the function's own subnets and groups, is allowed ``action``.
+
+    Unlike the context-free simulation above, an Allow scoped to resources or carrying a Condition
+    counts (the real call names real resources; aws-facts "Refusals": the preflight's implicitDeny for
+    such roles is not AWS' verdict); an explicit Deny on every resource still wins.
+    """
+    statements = list(statements)
+    if any(s.effect == "Deny" and s.matches(action) for s in statements):
+        return False
+    return any(s.effect == "Allow" and s.names(action) for s in statements)
+
+
+#: IAM operations that change what a role may do; the simulator notes when (iam_propagation_delay).
+ROLE_CHANGES = frozenset({
+    "CreateRole", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy",
+})  # fmt: skip
+
+
+def changed_role(body: bytes) -> str | None:
+    """The RoleName a query-protocol IAM request names (for ROLE_CHANGES)."""
+    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    values = form.get("RoleName")
+    return values[0] if values else None
+
+
+def html_500() -> wire.Response:
+    """What a plain moto server answers for an IAM operation it does not implement
+    (aws-facts "moto 5.2": SimulatePrincipalPolicy is an HTML 500): botocore cannot parse it."""
+    body = (
+        "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n"
+        "<h1>Internal Server Error</h1>\n<p>The server encountered an internal error and was unable to "
+        "complete your request. Either the server is overloaded or there is an error in the application.</p>\n"
+    )
+    return wire.Response(500, [("Content-Type", "text/html; charset=utf-8")], body.encode())
 
 
 def role_statements(account: str, role_arn: str) -> list[Statement] | None:

@@ -128,6 +128,9 @@ class LambdaResponses:
         checked = None
         if body.get("VpcConfig") is not None:
             checked = self.backend.check_vpc_config(self.region, body["VpcConfig"])
+            if checked.settings.attached:
+                # aws-facts "Refusals": an execution role that may not create ENIs is refused at once.
+                self.backend.check_role(self.region, str(body.get("Role") or "") or None)
         response = self.forward(None)
         if response.status != 201:
             return response
@@ -162,8 +165,13 @@ class LambdaResponses:
         body = self._json_body()
         checked = None
         if body.get("VpcConfig") is not None:
-            checked = self.backend.check_vpc_config(self.region, body["VpcConfig"])
+            checked = self.backend.check_vpc_config(self.region, body["VpcConfig"], fn)
         self.backend.check_can_change(fn, body.get("RevisionId"))
+        if checked is not None and checked.settings.attached:
+            # aws-facts "Refusals": an execution role that may not create ENIs is refused at once
+            # (the role sent with this request, else the function's).
+            role = str(body.get("Role") or "") or self.backend.role_of(self.region, fn.name)
+            self.backend.check_role(self.region, role)
         response = self.forward(None)
         if not response.ok:
             return response

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from lambda_vpc_operator.models.aliases import AliasStatus
 from lambda_vpc_operator.models.functions import FUNCTION_NAME_PATTERN
 from lambda_vpc_operator.models.interfaces import NetworkInterfaceStatus
 from lambda_vpc_operator.models.reactivations import DURATION_PATTERN, ReactivationSpec, ReactivationStatus
@@ -162,6 +163,11 @@ class AttachmentStatus(_Model):
     network_ready_time: str | None = Field(default=None, description="When NetworkReady last became True.")
     network_ready_seconds: float | None = Field(
         default=None, description="Seconds from the spec change to NetworkReady, for the last change."
+    )
+    aliases: list[AliasStatus] | None = Field(
+        default=None,
+        description="Each alias and the versions it invokes, with whether their VpcConfig is the spec's "
+        "(the operator configures $LATEST only; published versions keep theirs).",
     )
 
 

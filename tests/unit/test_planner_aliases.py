@@ -176,7 +176,8 @@ def test_put_sets_in_place_and_removes() -> None:
     spec = ConditionSpec(ConditionType.ALIASES_CURRENT, Status.FALSE, Reason.STALE_ALIASES, "m")
     changed = conditions.put(stored, ConditionType.ALIASES_CURRENT, spec, generation=2, now="t2")
     assert [c["type"] for c in changed] == ["Ready", "AliasesCurrent", "Foreign"]
-    assert (changed[1]["status"], changed[1]["lastTransitionTime"], changed[1]["observedGeneration"]) == ("False", "t2", 2)
+    flipped = changed[1]
+    assert (flipped["status"], flipped["lastTransitionTime"], flipped["observedGeneration"]) == ("False", "t2", 2)
     same = conditions.put(stored, ConditionType.ALIASES_CURRENT, ConditionSpec(
         ConditionType.ALIASES_CURRENT, Status.TRUE, Reason.ALIASES_MATCH_SPEC), generation=1, now="t2")  # fmt: skip
     assert same[1]["lastTransitionTime"] == stored[1]["lastTransitionTime"]

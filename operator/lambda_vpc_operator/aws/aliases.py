@@ -45,7 +45,7 @@ class Aliases:
             if marker:
                 params["Marker"] = marker
             page = await calling.call(client, "ListAliases", self.budgets.control(region), **params)
-            found.extend(_alias(item) for item in page.get("Aliases") or ())
+            found.extend(a for a in (_alias(item) for item in page.get("Aliases") or ()) if a is not None)
             marker = page.get("NextMarker")
             if not marker:
                 return tuple(sorted(found, key=lambda a: a.name))
@@ -79,10 +79,14 @@ class Aliases:
             del self._versions[key]
 
 
-def _alias(item: Mapping[str, Any]) -> aliases.AliasFacts:
+def _alias(item: Mapping[str, Any]) -> aliases.AliasFacts | None:
+    """An AliasConfiguration; None for one without a name or version (never seen, never fatal)."""
+    name, version = item.get("Name"), item.get("FunctionVersion")
+    if not name or not version:
+        return None
     weights = (item.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
     return aliases.AliasFacts(
-        name=str(item["Name"]),
-        function_version=str(item["FunctionVersion"]),
-        additional_versions={str(v): float(w) for v, w in weights.items()},
+        name=str(name),
+        function_version=str(version),
+        additional_versions={str(v): float(w) for v, w in weights.items() if isinstance(w, int | float)},
     )

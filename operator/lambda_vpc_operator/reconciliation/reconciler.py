@@ -22,16 +22,8 @@ from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, FunctionState, VpcSettings
 from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.settings import OperatorSettings
-from lambda_vpc_operator.planner import (
-    aliases,
-    conditions,
-    networking,
-    planning,
-    reactivation,
-    readiness,
-    statuses,
-    validation,
-)
+from lambda_vpc_operator.planner import aliases as alias_planning
+from lambda_vpc_operator.planner import conditions, networking, planning, reactivation, readiness, statuses, validation
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
 from lambda_vpc_operator.planner.validation import Problem, Severity
@@ -429,12 +421,12 @@ class Reconciler:
             if observed_ok and view.status.get("functionArn"):
                 self.aws.aliases.forget(view.status["functionArn"])  # the function is gone
             return status
-        if plan.outcome not in aliases.CHECKED_OUTCOMES:
+        if plan.outcome not in alias_planning.CHECKED_OUTCOMES:
             return status
         if memory.aliases_generation == view.generation and not resync:
             return status
         reading = await self._read_aliases(ref, observed)
-        verdict = aliases.plan_aliases(
+        verdict = alias_planning.plan_aliases(
             spec.function_name, planning.desired_vpc(spec), observed, reading, status.get("conditions") or ()
         )
         if not reading.transient:
@@ -452,20 +444,20 @@ class Reconciler:
             reporter.post(event)
         return stored
 
-    async def _read_aliases(self, ref: FunctionRef, observed: FunctionObservation) -> aliases.AliasReading:
+    async def _read_aliases(self, ref: FunctionRef, observed: FunctionObservation) -> alias_planning.AliasReading:
         try:
             found = await self.aws.aliases.of_function(ref)
         except AwsError as exc:
             logger.info("%s: ListAliases failed: %s", ref.name, exc.failure.code)
-            return aliases.AliasReading(failure=exc.failure)
+            return alias_planning.AliasReading(failure=exc.failure)
         versions, failures = {}, {}
-        for version in aliases.versions_to_read(found):
+        for version in alias_planning.versions_to_read(found):
             try:
                 versions[version] = await self.aws.aliases.version(ref, observed.arn, version)
             except AwsError as exc:
                 logger.info("%s: reading version %s failed: %s", ref.name, version, exc.failure.code)
                 failures[version] = exc.failure
-        return aliases.AliasReading(found, versions, failures)
+        return alias_planning.AliasReading(found, versions, failures)
 
     async def _observe(self, ref: FunctionRef) -> tuple[FunctionObservation | None, Failure | None]:
         try:

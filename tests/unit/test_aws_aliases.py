@@ -81,6 +81,15 @@ async def test_both_reads_spend_the_shared_control_budget(
     assert request_budgets.get_function(REGION).paused_for == 0.0
 
 
+async def test_list_aliases_is_put_off_when_the_information_share_is_spent(
+    reader: aliases.Aliases, stub: Stubber, request_budgets: budgets.RequestBudgets
+) -> None:
+    # Never waits for the share: no token now, no request (the stub has none to answer), None.
+    while request_budgets.information(REGION).try_acquire():
+        pass
+    assert await reader.of_function(REF) is None
+
+
 async def test_no_aliases_is_an_empty_tuple(reader: aliases.Aliases, stub: Stubber) -> None:
     stub.add_response("list_aliases", {"Aliases": []}, {"FunctionName": ARN})
     assert await reader.of_function(REF) == ()

@@ -4,8 +4,10 @@ Why: live traffic often goes through an alias to a published version, whose VpcC
 was published with (aws-facts "Lambda function configuration"), not $LATEST's. Both requests here
 (ListAliases, GetFunctionConfiguration with Qualifier=version) are control-plane calls under the
 account's shared 15/s (aws-facts "Rate limits"), so they are spent sparingly: the reconciler asks
-once per generation and at resync, and a version is read once: versions are immutable, so its
-answer is kept by (function ARN, version) for the life of the process, in a bounded LRU.
+once per generation and at resync, ListAliases only within a small share of that budget
+(``budgets.INFORMATION_SHARE``, never waiting for it), and a version is read once: versions are
+immutable, so its answer is kept by (function ARN, version) for the life of the process, in a
+bounded LRU.
 """
 
 from __future__ import annotations
@@ -34,9 +36,15 @@ class Aliases:
     def _region(self, ref: functions.FunctionRef) -> str:
         return ref.region or self.clients.default_region
 
-    async def of_function(self, ref: functions.FunctionRef) -> tuple[aliases.AliasFacts, ...]:
-        """ListAliases, every page (Marker/NextMarker), each page under the control-plane budget."""
+    async def of_function(self, ref: functions.FunctionRef) -> tuple[aliases.AliasFacts, ...] | None:
+        """ListAliases, every page (Marker/NextMarker), each page under the control-plane budget.
+
+        None, without a request, when the information share of the budget has no token now
+        (``budgets.INFORMATION_SHARE``): the caller asks again at a later look.
+        """
         region = self._region(ref)
+        if not self.budgets.information(region).try_acquire():
+            return None
         client = self.clients.lambda_(region)
         found: list[aliases.AliasFacts] = []
         marker: str | None = None

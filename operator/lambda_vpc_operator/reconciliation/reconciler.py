@@ -426,6 +426,8 @@ class Reconciler:
         if memory.aliases_generation == view.generation and not resync:
             return status
         reading = await self._read_aliases(ref, observed)
+        if reading is None:
+            return status  # the aliases' share of the budget is spent: a later look reads them
         verdict = alias_planning.plan_aliases(
             spec.function_name, planning.desired_vpc(spec), observed, reading, status.get("conditions") or ()
         )
@@ -444,12 +446,16 @@ class Reconciler:
             reporter.post(event)
         return stored
 
-    async def _read_aliases(self, ref: FunctionRef, observed: FunctionObservation) -> alias_planning.AliasReading:
+    async def _read_aliases(
+        self, ref: FunctionRef, observed: FunctionObservation
+    ) -> alias_planning.AliasReading | None:
         try:
             found = await self.aws.aliases.of_function(ref)
         except AwsError as exc:
             logger.info("%s: ListAliases failed: %s", ref.name, exc.failure.code)
             return alias_planning.AliasReading(failure=exc.failure)
+        if found is None:
+            return None
         versions, failures = {}, {}
         for version in alias_planning.versions_to_read(found):
             try:

@@ -183,3 +183,12 @@ def test_put_sets_in_place_and_removes() -> None:
     assert same[1]["lastTransitionTime"] == stored[1]["lastTransitionTime"]
     removed = conditions.put(stored, ConditionType.ALIASES_CURRENT, None, generation=2, now="t2")
     assert [c["type"] for c in removed] == ["Ready", "Foreign"]
+
+
+def test_many_stale_aliases_keep_the_message_short(make_observation: Latest) -> None:
+    many = tuple(AliasFacts(f"a{i:02d}", "2") for i in range(12))
+    result = plan(make_observation(), AliasReading(many, {"2": OLD}))
+    assert result.condition is not None
+    assert result.condition.message.count("has subnets") == 5
+    assert "and 7 more in status.aliases" in result.condition.message
+    assert len(result.status_fields["aliases"]) == 12

@@ -31,6 +31,8 @@ CHECKED_OUTCOMES = frozenset({Outcome.IN_SYNC, Outcome.IDLE})
 ROWS = "aliases"  # status.aliases
 FIX = "publish a new version and move the alias to it (the operator configures $LATEST only)"
 PERMISSIONS = "lambda:ListAliases and lambda:GetFunctionConfiguration"
+# Rows detailed in a message (all are in status.aliases): messages and Events stay short.
+DETAILED = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +79,7 @@ def plan_aliases(
             return AliasesPlan(condition=None, keep=True)
         message = f"Could not list the aliases of {function} ({reading.failure.code}: {reading.failure.message}); "
         message += _remedy(reading.failure)
-        condition = conditions_unknown(message)
+        condition = _unknown(message)
         return AliasesPlan(condition, events=_events(previous, condition))
     if not reading.aliases:
         return AliasesPlan(condition=None, status_fields={ROWS: None})
@@ -86,7 +88,7 @@ def plan_aliases(
     stale = _names(rows, False)
     unknown = _names(rows, None)
     if stale:
-        details = "; ".join(r.message or "" for r in rows if r.vpc_config_current is False)
+        details = _details(rows, False)
         message = (
             f"Alias(es) {', '.join(stale)} of {function} invoke versions published with another VpcConfig "
             f"than the spec's ({describe_vpc(desired)}): {details}. To move their traffic, {FIX}"
@@ -95,8 +97,8 @@ def plan_aliases(
             message += f". Not read: {', '.join(unknown)}"
         condition = ConditionSpec(ConditionType.ALIASES_CURRENT, Status.FALSE, Reason.STALE_ALIASES, message)
     elif unknown:
-        details = "; ".join(r.message or "" for r in rows if r.vpc_config_current is None)
-        condition = conditions_unknown(f"Could not read the versions of alias(es) {', '.join(unknown)}: {details}")
+        details = _details(rows, None)
+        condition = _unknown(f"Could not read the versions of alias(es) {', '.join(unknown)}: {details}")
     else:
         names = ", ".join(a.name for a in reading.aliases)
         condition = ConditionSpec(
@@ -107,7 +109,7 @@ def plan_aliases(
     return AliasesPlan(condition, status_fields=fields, events=_events(previous, condition))
 
 
-def conditions_unknown(message: str) -> ConditionSpec:
+def _unknown(message: str) -> ConditionSpec:
     return ConditionSpec(ConditionType.ALIASES_CURRENT, Status.UNKNOWN, Reason.ALIASES_UNREADABLE, message)
 
 
@@ -150,6 +152,12 @@ def _rows(
                 row.message += f"; grant the operator {PERMISSIONS}"
         rows.append(row)
     return rows
+
+
+def _details(rows: Sequence[AliasStatus], current: bool | None) -> str:
+    messages = [r.message or "" for r in rows if r.vpc_config_current is current]
+    more = f"; and {len(messages) - DETAILED} more in status.aliases" if len(messages) > DETAILED else ""
+    return "; ".join(messages[:DETAILED]) + more
 
 
 def _names(rows: Sequence[AliasStatus], current: bool | None) -> list[str]:

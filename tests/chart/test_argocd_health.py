@@ -113,6 +113,10 @@ def test_no_generation_at_all_is_progressing() -> None:
     [
         pytest.param(plan_start(GENERATION), "Progressing", id="start-of-a-generation"),
         pytest.param([conditions.ready(conditions.Status.TRUE, "Attached")], "Healthy", id="attached"),
+        # AliasesCurrent=False is information (planner.aliases): an attached function stays Healthy.
+        pytest.param([conditions.ready(conditions.Status.TRUE, "Attached"),
+                      conditions.ConditionSpec(conditions.ConditionType.ALIASES_CURRENT, conditions.Status.FALSE,
+                                               "StaleAliases")], "Healthy", id="attached-with-stale-aliases"),
         pytest.param([conditions.ready(conditions.Status.FALSE, "InvalidSubnet"), conditions.stalled("InvalidSubnet")],
                      "Degraded", id="stalled"),
     ],

@@ -129,3 +129,27 @@ def test_default_rates_stay_under_the_aws_limits() -> None:
 def test_rates_are_configurable() -> None:
     request_budgets = budgets.RequestBudgets(control_rate=2, get_function_rate=20)
     assert (request_budgets.control("r").rate, request_budgets.get_function("r").rate) == (2, 20)
+
+
+def test_try_acquire_takes_a_token_without_waiting(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=1, burst=2)
+    assert [bucket.try_acquire() for _ in range(3)] == [True, True, False]
+    assert clock.now == 1000.0  # never slept
+    clock.now += 1.0
+    assert bucket.try_acquire()
+
+
+def test_try_acquire_refuses_while_paused(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=10)
+    bucket.pause(3.0)
+    assert not bucket.try_acquire()
+    clock.now += 3.1
+    assert bucket.try_acquire()
+
+
+def test_information_reads_get_a_small_share_of_the_control_rate(clock: VirtualClock) -> None:
+    request_budgets = budgets.RequestBudgets(control_rate=10, clock=clock, sleep=clock.sleep)
+    share = request_budgets.information("eu-west-1")
+    assert share.rate == 10 * budgets.INFORMATION_SHARE < request_budgets.control("eu-west-1").rate
+    assert request_budgets.information("eu-west-1") is share
+    assert request_budgets.information("us-east-1") is not share

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from lambda_vpc_operator.models.aliases import AliasFacts, VersionFacts
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
 from lambda_vpc_operator.planner import conditions
-from lambda_vpc_operator.planner.conditions import ConditionSpec
+from lambda_vpc_operator.planner.aliases import AliasReading, plan_aliases
+from lambda_vpc_operator.planner.conditions import ConditionSpec, ConditionType
 from lambda_vpc_operator.planner.planning import Situation, plan_attachment, plan_start
 from lambda_vpc_operator.planner.plans import Outcome
 
@@ -174,3 +176,20 @@ def test_every_condition_carries_the_generation_for_kubectl_wait(
 )  # fmt: skip
 def test_the_kstatus_rules_themselves(obj: dict[str, Any], expected: KStatus) -> None:
     assert kstatus(obj) == expected
+
+
+def test_stale_aliases_leave_an_attached_function_current(
+    make_spec: MakeSpec, make_observation: MakeObservation
+) -> None:
+    """AliasesCurrent=False is information: kstatus (and kubectl wait on Ready) must not wait on it."""
+    observed = make_observation()
+    plan = plan_attachment(make_spec(), Situation(generation=GENERATION, observed=observed))
+    assert plan.outcome == Outcome.IN_SYNC and plan.conditions is not None
+    merged = conditions.merge([], plan.conditions, generation=GENERATION, now=NOW)
+    old = VersionFacts("1", VpcSettings.of(["subnet-old"], ["sg-1"]), "vpc-old")
+    reading = AliasReading((AliasFacts("live", "1"),), {"1": old})
+    verdict = plan_aliases("orders", observed.vpc, observed, reading, merged)
+    assert verdict.condition is not None and verdict.condition.status == conditions.Status.FALSE
+    merged = conditions.put(merged, ConditionType.ALIASES_CURRENT, verdict.condition, generation=GENERATION, now=NOW)
+    obj = {"metadata": {"generation": GENERATION}, "status": {"observedGeneration": GENERATION, "conditions": merged}}
+    assert kstatus(obj) == KStatus.CURRENT

@@ -13,6 +13,7 @@ import dataclasses
 import boto3
 
 from lambda_vpc_operator.aws import (
+    aliases,
     budgets,
     clients,
     functions,
@@ -40,6 +41,8 @@ class AwsGateway:
     roles: roles.Roles
     routes: routes.RouteTables
     identity: identities.Identity
+    # Aliases and the VpcConfig of the versions they invoke (status.aliases, AliasesCurrent).
+    aliases: aliases.Aliases
 
     @classmethod
     def create(
@@ -62,4 +65,5 @@ class AwsGateway:
             roles=roles.Roles(aws_clients),
             routes=routes.RouteTables(aws_clients),
             identity=identities.Identity(aws_clients),
+            aliases=aliases.Aliases(aws_clients, request_budgets),
         )

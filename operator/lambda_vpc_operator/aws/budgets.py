@@ -27,6 +27,10 @@ DEFAULT_CONTROL_RATE = 10.0
 GET_FUNCTION_LIMIT = 100.0
 # Our share of it: half, so observing many attachments never throttles other readers.
 DEFAULT_GET_FUNCTION_RATE = 50.0
+# Reads that only inform (ListAliases for status.aliases) take at most this share of our control
+# rate, and never wait for it: a look without a token reads at a later look. Their steady cost (one
+# per attachment and resync) then stays bounded whatever the number of attachments.
+INFORMATION_SHARE = 0.2
 # A throttle without Retry-After: AWS buckets refill per second, so one second drains the excess.
 DEFAULT_THROTTLE_PAUSE = 1.0
 
@@ -70,6 +74,10 @@ class RequestBudget:
         async with self._lock:
             while (delay := self._take()) > 0:
                 await self._sleep(delay)
+
+    def try_acquire(self) -> bool:
+        """Take a token if one is there now; never wait (for requests that can be put off)."""
+        return self._take() == 0.0
 
     def pause(self, seconds: float | None) -> None:
         """AWS throttled us: send nothing for ``seconds`` (a default if AWS gave no Retry-After)."""
@@ -116,6 +124,7 @@ class RequestBudgets:
         self._sleep = sleep
         self._control: dict[str, RequestBudget] = {}
         self._get_function: dict[str, RequestBudget] = {}
+        self._information: dict[str, RequestBudget] = {}
 
     def control(self, region: str) -> RequestBudget:
         """The budget for every Lambda control-plane call except GetFunction (15/s shared by all)."""
@@ -130,3 +139,12 @@ class RequestBudgets:
                 self.get_function_rate, clock=self._clock, sleep=self._sleep
             )
         return self._get_function[region]
+
+    def information(self, region: str) -> RequestBudget:
+        """A cap, within the control budget, on reads that only inform (``INFORMATION_SHARE`` of it),
+        taken with ``try_acquire``: such a request needs a token from both."""
+        if region not in self._information:
+            self._information[region] = RequestBudget(
+                self.control_rate * INFORMATION_SHARE, clock=self._clock, sleep=self._sleep
+            )
+        return self._information[region]

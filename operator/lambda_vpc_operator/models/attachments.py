@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from lambda_vpc_operator.models.aliases import AliasStatus
 from lambda_vpc_operator.models.functions import FUNCTION_NAME_PATTERN
 from lambda_vpc_operator.models.interfaces import NetworkInterfaceStatus
 from lambda_vpc_operator.models.reactivations import DURATION_PATTERN, ReactivationSpec, ReactivationStatus
@@ -221,6 +222,11 @@ class AttachmentStatus(_Model):
     )
     ownership: OwnershipStatus | None = Field(
         default=None, description="The function this attachment claimed (tagged), and what it held before."
+    )
+    aliases: list[AliasStatus] | None = Field(
+        default=None,
+        description="Each alias and the versions it invokes, with whether their VpcConfig is the spec's "
+        "(the operator configures $LATEST only; published versions keep theirs).",
     )
 
 

@@ -3,7 +3,9 @@
 Four types: ``Ready`` (always present, the summary), ``NetworkReady`` (always present on a live
 attachment: the function's Hyperplane ENIs are there; normal polarity, Ready requires it),
 ``Reconciling`` and ``Stalled`` (present only while True, the "abnormal-true" polarity kstatus and
-Flux use). ``merge`` keeps lastTransitionTime when a
+Flux use). A fifth, ``AliasesCurrent`` (``planner.aliases``), is information beside them: it is
+decided by its own step, never by a Plan, so ``merge`` leaves it alone and ``put`` sets it.
+``merge`` keeps lastTransitionTime when a
 condition's status did not flip, so re-reporting the same state never rewrites status.
 """
 
@@ -20,6 +22,12 @@ class ConditionType(enum.StrEnum):
     NETWORK_READY = "NetworkReady"
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
+    ALIASES_CURRENT = "AliasesCurrent"  # the aliases' versions hold the spec's VpcConfig (information only)
+
+
+# Conditions decided apart from the Plan (their own step and schedule): a plan that does not name
+# them leaves them as they are.
+REPORTED_APART = frozenset({ConditionType.ALIASES_CURRENT})
 
 
 class Reason(enum.StrEnum):
@@ -66,6 +74,10 @@ class Reason(enum.StrEnum):
     # when AWS refuses the role at the call (aws-facts "Refusals").
     ROLE_MISSING_PERMISSIONS = "RoleMissingPermissions"
     NO_INTERNET_ROUTE = "NoInternetRoute"  # requireInternetAccess, but a subnet has no NAT route
+    # AliasesCurrent (planner.aliases): True, False (a warning, not a failure), Unknown
+    ALIASES_MATCH_SPEC = "AliasesMatchSpec"
+    STALE_ALIASES = "StaleAliases"  # an alias invokes a version published with another VpcConfig
+    ALIASES_UNREADABLE = "AliasesUnreadable"  # ListAliases or a version read refused or failed
     # Events only
     SLOW_PROVISIONING = "SlowProvisioning"  # ENIs take longer than spec.readinessTimeout
 
@@ -126,7 +138,7 @@ def merge(
     A condition type of ours that is not wanted is removed (Reconciling and Stalled exist only
     while True). lastTransitionTime moves only when the status flips.
     """
-    ours = {t.value for t in ConditionType}
+    ours = {t.value for t in ConditionType} - REPORTED_APART
     result: list[dict[str, Any]] = []
     for spec in wanted:
         previous = find(current, spec.type)
@@ -143,3 +155,24 @@ def merge(
         )
     result.extend(dict(c) for c in current if c.get("type") not in ours)
     return result
+
+
+def put(
+    current: Sequence[Mapping[str, Any]],
+    type_: ConditionType,
+    wanted: ConditionSpec | None,
+    *,
+    generation: int,
+    now: str,
+) -> list[dict[str, Any]]:
+    """The condition list with one condition set to ``wanted`` (None removes it), in its place; the
+    others untouched, so that an unchanged condition makes no status patch."""
+    result = [dict(c) for c in current if c.get("type") != type_ or wanted is not None]
+    if wanted is None:
+        return result
+    condition = merge(current, (wanted,), generation=generation, now=now)[0]
+    for i, existing in enumerate(result):
+        if existing.get("type") == type_:
+            result[i] = condition
+            return result
+    return [*result, condition]

@@ -31,3 +31,4 @@ class AttachmentMemory:
     seen_request: str | None = None  # the lambdavpc.dev/reactivate annotation, likewise
     warned: dict[str, int] = dataclasses.field(default_factory=dict)  # guardrail warning -> generation posted
     policy_denied: bool | None = None  # the last look's policy verdict: a policy change that flips it wakes us
+    aliases_generation: int | None = None  # the generation whose aliases were read (again at resync)

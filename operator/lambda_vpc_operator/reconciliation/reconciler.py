@@ -22,6 +22,7 @@ from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, FunctionState, VpcSettings
 from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.settings import OperatorSettings
+from lambda_vpc_operator.planner import aliases as alias_planning
 from lambda_vpc_operator.planner import conditions, networking, planning, reactivation, readiness, statuses, validation
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
@@ -242,6 +243,9 @@ class Reconciler:
 
         extra = {"reactivation": revival.status} if revival is not None and revival.status else {}
         status = await self._report(view, reporter, memory, status, plan, observed, observed_ok=observed_ok, **extra)
+        status = await self._check_aliases(
+            view, reporter, memory, status, spec, ref, plan, observed, observed_ok, resync
+        )
         if revival is not None and revival.invoke is not None:
             # The attempt is on record before the invoke: a restart in between does not repeat it.
             result = await self._invoke(ref, revival.invoke)
@@ -423,6 +427,74 @@ class Reconciler:
             slow_reported=memory.slow_generation == generation,
             read_failure=failure,
         )
+
+    # -- aliases: where traffic through aliases goes (planner.aliases; never touches Ready) ------
+
+    async def _check_aliases(
+        self,
+        view: AttachmentView,
+        reporter: Reporter,
+        memory: AttachmentMemory,
+        status: Mapping[str, Any],
+        spec: AttachmentSpec,
+        ref: FunctionRef,
+        plan: Plan,
+        observed: FunctionObservation | None,
+        observed_ok: bool,
+        resync: bool,
+    ) -> Mapping[str, Any]:
+        """AliasesCurrent and status.aliases: read once per generation in sync, and at each resync.
+
+        Costs one ListAliases (a page) plus one GetFunctionConfiguration per version never read
+        before (aws.aliases keeps them: versions are immutable), from the shared 15/s budget.
+        """
+        if observed is None:
+            if observed_ok and view.status.get("functionArn"):
+                self.aws.aliases.forget(view.status["functionArn"])  # the function is gone
+            return status
+        if plan.outcome not in alias_planning.CHECKED_OUTCOMES:
+            return status
+        if memory.aliases_generation == view.generation and not resync:
+            return status
+        reading = await self._read_aliases(ref, observed)
+        if reading is None:
+            return status  # the aliases' share of the budget is spent: a later look reads them
+        verdict = alias_planning.plan_aliases(
+            spec.function_name, planning.desired_vpc(spec), observed, reading, status.get("conditions") or ()
+        )
+        if not reading.transient:
+            memory.aliases_generation = view.generation
+        if verdict.keep:
+            return status
+        stored = await self._write(reporter, memory, status, {
+            **verdict.status_fields,
+            "conditions": conditions.put(
+                status.get("conditions") or (), ConditionType.ALIASES_CURRENT, verdict.condition,
+                generation=view.generation, now=self.clock(),
+            ),
+        })  # fmt: skip
+        for event in verdict.events:
+            reporter.post(event)
+        return stored
+
+    async def _read_aliases(
+        self, ref: FunctionRef, observed: FunctionObservation
+    ) -> alias_planning.AliasReading | None:
+        try:
+            found = await self.aws.aliases.of_function(ref)
+        except AwsError as exc:
+            logger.info("%s: ListAliases failed: %s", ref.name, exc.failure.code)
+            return alias_planning.AliasReading(failure=exc.failure)
+        if found is None:
+            return None
+        versions, failures = {}, {}
+        for version in alias_planning.versions_to_read(found):
+            try:
+                versions[version] = await self.aws.aliases.version(ref, observed.arn, version)
+            except AwsError as exc:
+                logger.info("%s: reading version %s failed: %s", ref.name, version, exc.failure.code)
+                failures[version] = exc.failure
+        return alias_planning.AliasReading(found, versions, failures)
 
     async def _observe(self, ref: FunctionRef) -> tuple[FunctionObservation | None, Failure | None]:
         try:

@@ -501,6 +501,11 @@ class SimulatorBackend:
         failure = self._injected_failure(r, fn.name, target) or (checked.deferred if checked else None)
         self._start(r, fn, OperationKind.UPDATE, self.config.update_delay, target, failure)
 
+    def forget_version(self, r: RegionState, fn: FunctionRecord, version: str) -> None:
+        """DeleteFunction with a version qualifier: its ENIs go unless something else uses them."""
+        if fn.versions.pop(version, None) is not None:
+            self._release_unused(r, self.clock.now())
+
     def forget(self, r: RegionState, name: str) -> None:
         if r.functions.pop(name, None) is not None:
             self._release_unused(r, self.clock.now())

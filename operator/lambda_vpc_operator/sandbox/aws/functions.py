@@ -93,6 +93,9 @@ class FunctionRecord:
     vpc: VpcSettings | None = None  # the applied VpcConfig (the one invocations use)
     operation: Operation | None = None
     last_activity: float = 0.0  # last invoke or finished change: the start of idleness
+    # aws-facts "Lambda function configuration": published versions keep the VpcConfig they were
+    # published with (immutable), by version number; aliases point at these.
+    versions: dict[str, VpcSettings | None] = field(default_factory=dict)
 
     @property
     def busy(self) -> bool:
@@ -108,11 +111,16 @@ class FunctionRecord:
 
     def held_combos(self) -> set[Combo]:
         """The ENI combinations this function keeps alive (aws-facts "Hyperplane ENIs": an ENI is
-        deleted only if no other function uses it). Inactive and Failed functions hold none of
-        their own (aws-facts "Inactive functions": idle functions lose their ENIs)."""
+        deleted only if no other function or version uses it). Inactive and Failed functions hold
+        none of their own (aws-facts "Inactive functions": idle functions lose their ENIs)."""
         held: set[Combo] = set()
-        if self.state in (State.ACTIVE, State.PENDING) and self.vpc is not None:
-            held |= self.vpc.combos()
+        if self.state in (State.ACTIVE, State.PENDING):
+            if self.vpc is not None:
+                held |= self.vpc.combos()
+            for published in self.versions.values():
+                # aws-facts: a version in another VPC keeps its ENIs after $LATEST has left.
+                if published is not None:
+                    held |= published.combos()
         if (
             self.operation is not None
             and self.operation.target is not None
@@ -120,6 +128,13 @@ class FunctionRecord:
         ):
             held |= self.operation.combos
         return held
+
+    def publish(self, version: str) -> VpcSettings | None:
+        """PublishVersion: the version snapshots the applied VpcConfig (the function is not busy:
+        aws-facts "Errors", PublishVersion conflicts while InProgress). Lambda returns the last
+        version unchanged when nothing changed since (PublishVersion documentation), so a known
+        version keeps its snapshot."""
+        return self.versions.setdefault(version, self.vpc)
 
     def lifecycle(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -201,5 +216,6 @@ class FunctionRecord:
             "RevisionId": self.revision_id,
             "VpcConfig": None if shown is None else shown.to_wire(),
             "operation": None if self.operation is None else self.operation.kind.value,
+            "versions": {v: None if c is None else c.to_wire() for v, c in self.versions.items()},
             "last_activity": self.last_activity,
         }

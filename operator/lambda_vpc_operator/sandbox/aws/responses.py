@@ -101,9 +101,19 @@ class LambdaResponses:
 
     @staticmethod
     def _render(cfg: dict[str, Any], fn: FunctionRecord | None, *, lifecycle: bool = True) -> dict[str, Any]:
-        """moto's configuration with our VpcConfig, lifecycle and RevisionId ($LATEST only)."""
+        """moto's configuration with our VpcConfig, lifecycle and RevisionId ($LATEST), or with the
+        VpcConfig a published version was published with."""
         cfg = dict(cfg)
-        if fn is None or cfg.get("Version", LATEST) != LATEST:
+        version = str(cfg.get("Version", LATEST))
+        if fn is not None and version != LATEST and version in fn.versions:
+            # aws-facts "Lambda function configuration": a version keeps the VpcConfig it was
+            # published with (moto's copy has the constant VpcId).
+            published = fn.versions[version]
+            if published is None:
+                cfg.pop("VpcConfig", None)
+            else:
+                cfg["VpcConfig"] = published.to_wire()
+        if fn is None or version != LATEST:
             if not lifecycle:
                 for key in LIFECYCLE_FIELDS:
                     cfg.pop(key, None)
@@ -189,8 +199,57 @@ class LambdaResponses:
 
     def publish_version(self) -> wire.Response:
         fn = self._function()
+        # aws-facts "Errors": PublishVersion conflicts while an update is InProgress (or Pending).
         self.backend.check_can_change(fn, self._json_body().get("RevisionId"))
-        return self.forward(None)
+        response = self.forward(None)
+        if response.status != 201:
+            return response
+        cfg = response.json()
+        fn.publish(str(cfg.get("Version", "")))
+        return response.with_json(self._render(cfg, fn))
+
+    def list_versions_by_function(self) -> wire.Response:
+        fn = self._function()
+        response = self.forward(None)
+        if not response.ok:
+            return response
+        data = response.json()
+        data["Versions"] = [self._render(cfg, fn, lifecycle=False) for cfg in data.get("Versions") or ()]
+        return response.with_json(data)
+
+    def list_aliases(self) -> wire.Response:
+        self._function()
+        response = self.forward(None)
+        if not response.ok:
+            return response
+        aliases = sorted(response.json().get("Aliases") or [], key=lambda a: str(a.get("Name", "")))
+        version = self.query.get("FunctionVersion", [None])[0]
+        if version:
+            # botocore model, ListAliases FunctionVersion: "only list aliases that invoke that version"
+            # (moto ignores it).
+            aliases = [a for a in aliases if a.get("FunctionVersion") == version]
+        # botocore model: ListAliases pages with Marker/NextMarker (moto answers one page); the
+        # simulator pages like ListFunctions so that a reader that ignores NextMarker misses aliases.
+        size = self._page_size()
+        marker = self.query.get("Marker", [None])[0]
+        if marker:
+            after = _decode_marker(marker)[0]
+            aliases = [a for a in aliases if str(a.get("Name", "")) > after]
+        page, rest = aliases[:size], aliases[size:]
+        result: dict[str, Any] = {"Aliases": page}
+        if rest:
+            result["NextMarker"] = _encode_marker((str(page[-1].get("Name", "")), ""))
+        return response.with_json(result)
+
+    def _page_size(self) -> int:
+        size = self.backend.config.list_page_size
+        max_items = self.query.get("MaxItems", [None])[0]
+        if max_items is not None:
+            try:
+                size = max(1, min(size, int(max_items)))
+            except ValueError:
+                raise exceptions.InvalidParameterValue(f"MaxItems must be a number: {max_items}") from None
+        return size
 
     def tag_resource(self) -> wire.Response:
         resource = self.match.params.get("Resource", "")
@@ -214,8 +273,13 @@ class LambdaResponses:
     def delete_function(self) -> wire.Response:
         name, _ = self._name()
         response = self.forward(None)
-        if response.ok and self._qualifier() is None:
+        qualifier = self._qualifier()
+        if response.ok and qualifier is None:
             self.backend.forget(self.region, name)
+        elif response.ok and qualifier is not None:
+            fn = self.backend.record(self.region, name)
+            if fn is not None:
+                self.backend.forget_version(self.region, fn, qualifier)
         return response
 
     def invoke(self) -> wire.Response:

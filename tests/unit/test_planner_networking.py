@@ -478,7 +478,7 @@ def test_out_of_addresses_names_the_subnet_with_no_room(make_spec: MakeSpec, mak
     facts = NetworkFacts(subnets={"subnet-a1": subnet("subnet-a1", "us-east-1a"),
                                   "subnet-b2": subnet("subnet-b2", "us-east-1b", 0)})  # fmt: skip
     net = network(enis=(eni("subnet-a1"),), facts=facts)
-    plan = plan_for(make_spec(), failed(make_observation, "SubnetOutOfIPAddresses"), STARTED, net)
+    plan = plan_for(make_spec(), failed(make_observation, "SubnetOutOfIPAddresses"), STARTED, net, update_sent=True)
     assert by_type(plan)["Stalled"] == ("True", "SubnetOutOfIPAddresses")
     assert by_type(plan)["NetworkReady"] == ("False", "SubnetOutOfIPAddresses")
     assert message(plan, "Stalled") == (
@@ -535,7 +535,7 @@ def test_without_facts_the_hint_stays_general(make_observation: MakeObservation)
 def test_transient_ec2_throttling_is_retried_not_stalled(
     make_spec: MakeSpec, make_observation: MakeObservation
 ) -> None:
-    plan = plan_for(make_spec(), failed(make_observation, "EC2RequestLimitExceeded"), STARTED)
+    plan = plan_for(make_spec(), failed(make_observation, "EC2RequestLimitExceeded"), STARTED, update_sent=True)
     assert plan.outcome == Outcome.UPDATE
     assert "Stalled" not in by_type(plan)
     assert by_type(plan)["NetworkReady"] == ("False", "EC2RequestLimitExceeded")

@@ -32,6 +32,8 @@ from lambda_vpc_operator.reconciliation.reporting import Reporter
 
 logger = logging.getLogger(__name__)
 
+# status field: the generation whose VpcConfig we sent and have not seen in place (planning.foreign_failure).
+SENT_GENERATION = "sentGeneration"
 # When Lambda says Active but the cached ENI list (aws.interfaces, shared per VPC) lacks one, it is
 # read again if older than this, rather than reporting a wait that is already over.
 FRESH_INTERFACES = 0.5
@@ -152,7 +154,8 @@ class Reconciler:
             conflict_with=conflict_with,
             attempt=memory.attempt,
             resync=resync,
-            update_sent=memory.update_generation == generation,
+            # After a restart, status remembers what memory forgot: a failed update is ours only if we sent one.
+            update_sent=generation in (memory.update_generation, status.get(SENT_GENERATION)),
         )
         observed: FunctionObservation | None = None
         observed_ok = False
@@ -217,7 +220,11 @@ class Reconciler:
                 plan = dataclasses.replace(plan, events=revival.events + planning.transition_events(
                     status.get("conditions") or (), plan))  # fmt: skip
 
-        extra = {"reactivation": revival.status} if revival is not None and revival.status else {}
+        extra: dict[str, Any] = {"reactivation": revival.status} if revival is not None and revival.status else {}
+        if plan.outcome == Outcome.IN_SYNC:
+            extra[SENT_GENERATION] = None  # our write took effect: a later failure is not ours
+        elif memory.update_generation == generation:
+            extra[SENT_GENERATION] = generation
         status = await self._report(view, reporter, memory, status, plan, observed, observed_ok=observed_ok, **extra)
         if revival is not None and revival.invoke is not None:
             # The attempt is on record before the invoke: a restart in between does not repeat it.

@@ -51,6 +51,10 @@ class SimConfig:
     - ``rate_limits_enabled``, ``control_per_s``, ``get_function_per_s``: token buckets of the
       Lambda control plane (aws-facts "Rate limits": 15/s shared, GetFunction 100/s). Real time.
     - ``list_page_size``: ListFunctions page size cap (aws-facts: at most 50 a page).
+    - ``free_address_jitter``: on every DescribeSubnets, each subnet's AvailableIpAddressCount is
+      its own count minus a random 0..jitter, as in subnets shared with pods, whose VPC CNI takes
+      and gives back addresses all the time (0: counts move only with the ENIs; subnets whose count
+      ``set_subnet_free_addresses`` set are left exact).
     """
 
     create_delay: float = 0.5
@@ -63,6 +67,7 @@ class SimConfig:
     control_per_s: float = CONTROL_PLANE_RATE
     get_function_per_s: float = GET_FUNCTION_RATE
     list_page_size: int = LIST_FUNCTIONS_PAGE_SIZE
+    free_address_jitter: int = 0
 
     @classmethod
     def realistic(cls) -> SimConfig:

@@ -70,6 +70,8 @@ class SimulatorMiddleware:
             operation = self._operation(identity, method, body, query, headers)
             if operation is not None:
                 self.backend.counter.record(operation)
+                if operation == "ec2:DescribeSubnets":
+                    self.backend.move_free_addresses(account_of(identity.access_key), identity.region or DEFAULT_REGION)
                 if operation in self.backend.denied_operations:
                     return permissions.denied_response(operation, account_of(identity.access_key))
                 if operation == permissions.SIMULATE:

@@ -92,9 +92,9 @@ def own(target: Target, make_namespace: Callable[[str], Namespace], request: pyt
         namespace = ns
         operator: OperatorProcess = target.start_operator([ns.name], log, RESYNC)
 
-        def restart(self) -> None:
+        def restart(self, resync: float = RESYNC) -> None:
             self.operator.stop()
-            self.operator = target.start_operator([ns.name], log, RESYNC)
+            self.operator = target.start_operator([ns.name], log, resync)
 
     own = Own()
     try:
@@ -132,3 +132,23 @@ def test_no_status_write_at_rest_while_free_address_counts_move(
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     rows = after["status"]["networkInterfaces"]
     assert rows and all("freeIpAddresses" not in row for row in rows)
+
+
+def test_our_failed_update_is_still_ours_after_a_restart(target: Target, own: Any, sim: SimulatorControl) -> None:
+    ns = own.namespace
+    own.restart(resync=120)  # no resync (which retries at its pace) during the test
+    net = target.network
+    function = target.make_function("ours")
+    sim.inject_update_failure(function, "SubnetOutOfIPAddresses", "No free IP addresses in the subnet.")
+    ns.create("fn", function, net.subnets[:2], [net.app_sg])
+    obj = ns.wait_stalled("fn", "SubnetOutOfIPAddresses", timeout=20)
+    assert obj["status"]["sentGeneration"] == 1  # status remembers that the update was ours
+    assert target.configuration(function).get("VpcConfig", {}).get("SubnetIds") in (None, [])  # rolled back
+
+    target.reset_calls()
+    own.restart(resync=120)
+    target.wait_reads(1, timeout=20)  # the new operator's first look
+    obj = ns.get("fn")
+    # Memory is gone, status is not: still our failure, not a spec change to write again at once.
+    assert condition(obj, "Stalled")["reason"] == "SubnetOutOfIPAddresses"
+    assert target.updates() == 0

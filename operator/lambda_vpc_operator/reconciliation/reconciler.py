@@ -221,8 +221,8 @@ class Reconciler:
                     status.get("conditions") or (), plan))  # fmt: skip
 
         extra: dict[str, Any] = {"reactivation": revival.status} if revival is not None and revival.status else {}
-        if plan.outcome == Outcome.IN_SYNC:
-            extra[SENT_GENERATION] = None  # our write took effect: a later failure is not ours
+        if plan.applied:
+            extra[SENT_GENERATION] = None  # our write took effect (even if idle now): a later failure is not ours
         elif memory.update_generation == generation:
             extra[SENT_GENERATION] = generation
         status = await self._report(view, reporter, memory, status, plan, observed, observed_ok=observed_ok, **extra)
@@ -235,7 +235,7 @@ class Reconciler:
             memory.attempt += 1
         else:
             memory.attempt = 0
-        if plan.outcome == Outcome.IN_SYNC:
+        if plan.applied:
             memory.update_generation = None  # our write took effect: a later failure is not ours
         if any(e.reason == Reason.SLOW_PROVISIONING for e in plan.events):
             memory.slow_generation = generation  # posted once per generation

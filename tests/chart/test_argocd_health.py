@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
+from lambda_vpc_operator.models.attachments import AttachmentSpec
+from lambda_vpc_operator.models.functions import FunctionObservation
 from lambda_vpc_operator.planner import conditions
-from lambda_vpc_operator.planner.planning import plan_start
+from lambda_vpc_operator.planner.planning import Situation, plan_attachment, plan_start
 from shipping import ROOT
 
 lupa = pytest.importorskip("lupa.lua51", reason="lupa (dev dependency) runs the Lua health check")
@@ -124,4 +126,37 @@ def test_no_generation_at_all_is_progressing() -> None:
 def test_health_of_the_planners_conditions(wanted: Any, expected: str) -> None:
     """Statuses as the reconciler writes them: conditions.merge of the planner's condition specs."""
     merged = conditions.merge([], wanted, generation=GENERATION, now=NOW)
+    assert health(attachment({"observedGeneration": GENERATION, "conditions": merged}))[0] == expected
+
+
+def _function(**lifecycle: Any) -> FunctionObservation:
+    return FunctionObservation.from_aws({
+        "FunctionName": "orders-api", "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:orders-api",
+        "VpcConfig": {"SubnetIds": ["subnet-a1"], "SecurityGroupIds": ["sg-1"], "VpcId": "vpc-1"},
+        "State": "Active", "LastUpdateStatus": "Successful", "RevisionId": "rev-1", **lifecycle,
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("policy", "lifecycle", "expected"),
+    [
+        # Idle as the user chose (reactivation Disabled): attached as asked.
+        pytest.param("Disabled", {"State": "Inactive", "StateReasonCode": "Idle"}, "Healthy", id="idle-disabled"),
+        # Idle, waiting for the lambdavpc.dev/reactivate annotation: a human must act.
+        pytest.param("Manual", {"State": "Inactive", "StateReasonCode": "Idle"}, "Degraded", id="idle-manual"),
+        pytest.param("Auto", {"State": "Deactivated"}, "Degraded", id="deactivated"),
+        pytest.param("Auto", {"State": "ActiveNonInvocable"}, "Degraded", id="active-non-invocable"),
+        # Someone else's failed code deploy: our configuration is in place.
+        pytest.param("Auto", {"LastUpdateStatus": "Failed", "LastUpdateStatusReasonCode": "InvalidZipFileException"},
+                     "Healthy", id="foreign-failed-update"),
+    ],
+)  # fmt: skip
+def test_health_of_lifecycle_verdicts(policy: str, lifecycle: dict[str, Any], expected: str) -> None:
+    """The lifecycle cases kstatus must see settled (tests/unit/test_planner_kstatus.py) agree in Argo CD."""
+    spec = AttachmentSpec.model_validate({"functionName": "orders-api", "subnetIds": ["subnet-a1"],
+                                          "securityGroupIds": ["sg-1"],
+                                          "reactivation": {"policy": policy}})  # fmt: skip
+    plan = plan_attachment(spec, Situation(generation=GENERATION, observed=_function(**lifecycle)))
+    assert plan.conditions is not None
+    merged = conditions.merge([], plan.conditions, generation=GENERATION, now=NOW)
     assert health(attachment({"observedGeneration": GENERATION, "conditions": merged}))[0] == expected

@@ -138,6 +138,7 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
         target = Target(
             name="emulators",
             kubeconfig=kube.kubeconfig_path,
+            kube_audit=kube.emulator.audit_by_agent,
             api=api,
             lambda_=session.client("lambda", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),
             ec2=session.client("ec2", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),

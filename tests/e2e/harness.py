@@ -198,6 +198,8 @@ class Target:
     def owner_tag(self, namespace: object, name: str) -> str:
         """The lambdavpc.dev/owner value the operator writes for attachment namespace/name."""
         return f"{self.cluster_name}/{namespace}/{name}"
+    # The Kubernetes emulator's request audit by client product token (None on a real cluster).
+    kube_audit: collections.Counter[tuple[str, Any]] | None = None
 
     # -- time --
 
@@ -309,6 +311,15 @@ class Target:
         wait_for(lambda: self.reads() >= start + n, self.timeout(timeout), 0.1,
                  what=f"{n} more GetFunction requests from the operator (from {start})",
                  describe=self.calls)  # fmt: skip
+
+    def status_writes(self) -> int:
+        """Writes of attachments' status by the operator so far (the emulator's audit)."""
+        assert self.kube_audit is not None, "write counts need the Kubernetes emulator"
+        return sum(
+            n for (agent, key), n in list(self.kube_audit.items())
+            if agent in ("kopf", "lambda-vpc-operator") and key.resource == PLURAL and key.subresource == "status"
+            and key.verb in ("patch", "update")
+        )  # fmt: skip
 
     # -- the operator --
 

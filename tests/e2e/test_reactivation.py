@@ -8,9 +8,11 @@ with a short reactivation window, so that retries happen in seconds.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import botocore.exceptions
 import pytest
 
 from harness import Namespace, Target, condition, wait_for, watch_log
@@ -95,7 +97,10 @@ def test_manual_waits_for_the_annotation(target: Target, own: Any, sim: Simulato
     function = attach(target, ns, "react-manual", reactivation={"policy": "Manual"})
 
     sim.make_idle(function)
-    ns.wait_condition("fn", "Ready", "False", "Inactive", timeout=10)
+    # Waiting for a human is settled (kstatus Failed), and names the annotation to set.
+    obj = ns.wait_stalled("fn", "Inactive", timeout=10)
+    assert f"annotate the attachment {ANNOTATION}=<new value>" in condition(obj, "Stalled")["message"]
+    assert condition(obj, "Ready")["status"] == "False"
     target.wait_reads(3, timeout=15)
     assert invocations(sim, function) == []
 
@@ -106,6 +111,8 @@ def test_manual_waits_for_the_annotation(target: Target, own: Any, sim: Simulato
     obj = ns.wait("fn", lambda o: reactivation(o).get("lastResult") == "Reactivated", "Reactivated", timeout=30)
     assert reactivation(obj)["handledRequest"] == "1"
     assert len(invocations(sim, function)) == 1
+    obj = ns.wait_ready("fn", timeout=15)
+    assert condition(obj, "Stalled") == {}
 
 
 def test_disabled_reports_and_never_invokes(target: Target, own: Any, sim: SimulatorControl) -> None:
@@ -113,9 +120,11 @@ def test_disabled_reports_and_never_invokes(target: Target, own: Any, sim: Simul
     function = attach(target, ns, "react-off", reactivation={"policy": "Disabled"})
 
     sim.make_idle(function)
-    obj = ns.wait_condition("fn", "Ready", "False", "Inactive", timeout=10)
+    # Idle as the user chose: Ready (kstatus Current) with the reason Inactive; NetworkReady says why not.
+    obj = ns.wait_condition("fn", "Ready", "True", "Inactive", timeout=10)
     assert "next invoke will fail" in condition(obj, "Ready")["message"]
-    assert condition(obj, "Stalled") == {}
+    assert (condition(obj, "NetworkReady")["status"], condition(obj, "NetworkReady")["reason"]) == ("False", "Inactive")
+    assert condition(obj, "Stalled") == {} and condition(obj, "Reconciling") == {}
     target.custom.patch_namespaced_custom_object(
         "lambdavpc.dev", "v1alpha1", ns.name, "lambdavpcattachments", "fn",
         {"metadata": {"annotations": {ANNOTATION: "please"}}},
@@ -188,3 +197,54 @@ def test_restart_during_a_reactivation_does_not_invoke_again(
     sim.advance(10_000)  # the rebuild completes
     ns.wait("fn", lambda o: reactivation(o).get("lastResult") == "Reactivated", "Reactivated", timeout=30)
     assert len(invocations(sim, function)) == 1
+
+
+def idle_and_reactivated(target: Target, ns: Namespace, sim: SimulatorControl, function: str) -> dict[str, Any]:
+    """Make the function idle and wait for the operator to bring it back; the new record."""
+    before = reactivation(ns.get("fn")).get("lastAttemptTime")
+    count = len(invocations(sim, function))
+    sim.make_idle(function)
+    wait_for(lambda: len(invocations(sim, function)) > count, 10, 0.05, what="the reactivation invoke")
+
+    def done(o: dict[str, Any]) -> bool:
+        record = reactivation(o)
+        return record.get("lastResult") == "Reactivated" and record.get("lastAttemptTime") != before
+
+    obj = ns.wait("fn", done, "Reactivated again", timeout=30)
+    return reactivation(obj)
+
+
+def test_each_idle_period_starts_from_attempt_one(target: Target, own: Any, sim: SimulatorControl) -> None:
+    ns = own.namespace
+    function = attach(target, ns, "react-twice")
+
+    assert idle_and_reactivated(target, ns, sim, function)["attempts"] == 1
+    ns.wait_ready("fn", timeout=15)
+    # The second idle period: attempt 1 again, so its first window is the base one, not doubled.
+    assert idle_and_reactivated(target, ns, sim, function)["attempts"] == 1
+    assert len(invocations(sim, function)) == 2
+
+
+def test_a_new_idle_period_after_a_failed_one_invokes_again(target: Target, own: Any, sim: SimulatorControl) -> None:
+    ns = own.namespace
+    function = attach(target, ns, "react-again", reactivation={"maxAttempts": 1})
+
+    sim.fail_next_rebuild(function, "SubnetOutOfIPAddresses", "no free addresses in subnet")
+    sim.make_idle(function)
+    obj = ns.wait_stalled("fn", "ReactivationFailed", timeout=30)
+    assert reactivation(obj)["lastResult"] == "Failed"
+    assert len(invocations(sim, function)) == 1
+
+    # It recovers (a user's invoke starts a rebuild that succeeds): the failed episode is over.
+    with contextlib.suppress(botocore.exceptions.ClientError):
+        target.lambda_.invoke(FunctionName=function, Payload=b"{}")
+    obj = ns.wait("fn", lambda o: reactivation(o).get("lastResult") == "Recovered", "Recovered", timeout=30)
+    assert "Reactivated" in ns.event_reasons("fn")
+    obj = ns.wait_ready("fn", timeout=15)
+    assert condition(obj, "Stalled") == {}
+
+    # Idle again later: a new invoke at once, attempt 1 (not Stalled without one).
+    record = idle_and_reactivated(target, ns, sim, function)
+    assert record["attempts"] == 1
+    ours = [i for i in invocations(sim, function) if i["payload"] == MARKER]
+    assert len(ours) == 2

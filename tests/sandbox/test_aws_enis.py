@@ -194,3 +194,16 @@ def test_replace_eni_of_an_unknown_combination_is_404(aws: AwsEnv) -> None:
     with pytest.raises(SimulatorControlError) as excinfo:
         aws.control.replace_eni(aws.demo.private_subnet_c_id, [aws.demo.db_sg_id])
     assert excinfo.value.status == 404
+
+
+def test_free_address_jitter_moves_counts_on_every_describe_subnets(aws: AwsEnv) -> None:
+    # Subnets shared with pods (VPC CNI): their free count moves all the time.
+    subnet, exact = aws.demo.private_subnet_a_id, aws.demo.private_subnet_c_id
+    own = available_addresses(aws, subnet)
+    aws.control.set_subnet_free_addresses(exact, 40)
+    aws.control.set_free_address_jitter(5)
+    seen = {available_addresses(aws, subnet) for _ in range(12)}
+    assert len(seen) > 1 and all(own - 5 <= n <= own for n in seen)
+    assert available_addresses(aws, exact) == 40  # a count set exactly stays exact
+    aws.control.set_free_address_jitter(0)
+    assert available_addresses(aws, subnet) == available_addresses(aws, subnet)

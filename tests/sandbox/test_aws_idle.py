@@ -131,3 +131,13 @@ def test_every_invoke_is_recorded(aws: AwsEnv) -> None:
     ]
     assert records[0]["payload"] == '{"order": 7}'
     assert all(abs(r["at"] - now) < 5 for r in records)
+
+
+@pytest.mark.parametrize("state", ["Deactivated", "ActiveNonInvocable"])
+def test_set_state_puts_a_function_in_states_the_simulator_never_reaches(aws: AwsEnv, state: str) -> None:
+    aws.control.set_state("inventory-sync", state, "InvalidConfiguration", "Its capacity provider was deleted.")
+    cfg = aws.configuration("inventory-sync")
+    assert (cfg["State"], cfg["StateReasonCode"], cfg["StateReason"]) == (
+        state, "InvalidConfiguration", "Its capacity provider was deleted.")  # fmt: skip
+    aws.control.set_state("inventory-sync", "Active")
+    assert aws.configuration("inventory-sync")["State"] == "Active"

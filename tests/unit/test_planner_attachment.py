@@ -416,7 +416,7 @@ def test_transient_update_failure_is_retried(make_spec: MakeSpec, make_observati
     observed = make_observation(
         last_update_status=UpdateStatus.FAILED, last_update_status_reason_code=code, revision_id="rev-11"
     )
-    plan = plan_attachment(make_spec(), situation(observed, attempt=1))
+    plan = plan_attachment(make_spec(), situation(observed, attempt=1, update_sent=True))
     assert plan.outcome == Outcome.UPDATE
     assert plan.action == UpdateVpcConfig(DESIRED, "rev-11")
     assert plan.action.vpc.to_aws() == DESIRED_WIRE
@@ -436,7 +436,7 @@ def test_permanent_update_failure_stalls_naming_the_code(
         last_update_status_reason=f"Lambda could not complete the update: {code}",
         last_update_status_reason_code=code,
     )
-    plan = plan_attachment(make_spec(), situation(observed))
+    plan = plan_attachment(make_spec(), situation(observed, update_sent=True))
     assert plan.outcome == Outcome.STALLED
     assert plan.action is None
     assert conds(plan) == stalled(code)
@@ -451,7 +451,7 @@ def test_update_failure_without_reason_code_stalls_as_update_failed(
     make_spec: MakeSpec, make_observation: MakeObservation
 ) -> None:
     observed = make_observation(last_update_status=UpdateStatus.FAILED)
-    plan = plan_attachment(make_spec(), situation(observed))
+    plan = plan_attachment(make_spec(), situation(observed, update_sent=True))
     assert conds(plan) == stalled("UpdateFailed")
     assert plan.conditions is not None
     assert plan.conditions[0].message == "The VPC update of orders failed: UpdateFailed."
@@ -461,12 +461,59 @@ def test_permanent_update_failure_is_retried_on_resync(make_spec: MakeSpec, make
     observed = make_observation(
         last_update_status=UpdateStatus.FAILED, last_update_status_reason_code="SubnetOutOfIPAddresses"
     )
-    s = situation(observed, resync=True, conditions=stalled_as("SubnetOutOfIPAddresses"))
+    s = situation(observed, resync=True, update_sent=True, conditions=stalled_as("SubnetOutOfIPAddresses"))
     plan = plan_attachment(make_spec(), s)
     assert plan.outcome == Outcome.UPDATE
     assert plan.action == UpdateVpcConfig(DESIRED, "rev-7")
     assert conds(plan) == [("Ready", "False", "SubnetOutOfIPAddresses"), ("Reconciling", "True", "Updating")]
     assert events(plan) == [("Normal", "Updating")]
+
+
+# --- applied, Failed, and not ours: someone else's update (a CI code deploy) -------------------
+
+
+@pytest.mark.parametrize("resync", [False, True])
+@pytest.mark.parametrize("code", ["InvalidZipFileException", "InternalError", "SubnetOutOfIPAddresses"])
+def test_a_foreign_failed_update_is_reported_not_stalled_nor_masked(
+    make_spec: MakeSpec, make_observation: MakeObservation, code: str, resync: bool
+) -> None:
+    observed = make_observation(
+        last_update_status=UpdateStatus.FAILED,
+        last_update_status_reason="Could not unzip uploaded file",
+        last_update_status_reason_code=code,
+    )
+    s = situation(observed, resync=resync, attempt=1, conditions=READY_TRUE, applied_generation=GENERATION)
+    plan = plan_attachment(make_spec(), s)
+    assert plan.outcome == Outcome.IN_SYNC
+    assert plan.action is None  # our configuration is in place: sending it again would only mask theirs
+    assert conds(plan) == [("Ready", "True", "Attached")]
+    assert plan.conditions is not None
+    message = plan.conditions[0].message
+    assert f"not sent by this operator, failed ({code}: Could not unzip uploaded file)" in message
+    assert events(plan) == []
+
+
+def test_a_foreign_failure_on_an_idle_function_keeps_the_idle_verdict(
+    make_spec: MakeSpec, make_observation: MakeObservation
+) -> None:
+    observed = make_observation(
+        state=FunctionState.INACTIVE, state_reason_code="Idle",
+        last_update_status=UpdateStatus.FAILED, last_update_status_reason_code="InvalidZipFileException",
+    )  # fmt: skip
+    plan = plan_attachment(make_spec(reactivation={"policy": "Disabled"}), situation(observed))
+    assert plan.outcome == Outcome.IDLE
+    assert conds(plan) == [("Ready", "True", "Inactive")]
+    assert plan.conditions is not None
+    assert "InvalidZipFileException" in plan.conditions[0].message
+
+
+def test_our_own_failed_update_in_place_is_still_ours(make_spec: MakeSpec, make_observation: MakeObservation) -> None:
+    # update_sent (memory, or status.sentGeneration after a restart): the failure is ours to report.
+    observed = make_observation(
+        last_update_status=UpdateStatus.FAILED, last_update_status_reason_code="EniLimitExceeded"
+    )
+    plan = plan_attachment(make_spec(), situation(observed, update_sent=True))
+    assert conds(plan) == stalled("EniLimitExceeded")
 
 
 # --- not applied: drift or a spec change --------------------------------------------------------
@@ -664,25 +711,39 @@ def test_in_sync_without_known_vpc_id_says_its_vpc(make_spec: MakeSpec, make_obs
     assert "is Active in its VPC:" in plan.conditions[0].message
 
 
-def test_inactive_function_is_applied_but_not_ready(make_spec: MakeSpec, make_observation: MakeObservation) -> None:
+@pytest.mark.parametrize(
+    ("policy", "expected", "in_message"),
+    [
+        # Auto: the reactivation is work under way (planner.reactivation reports each step).
+        pytest.param("Auto", [("Ready", "False", "Inactive"), ("Reconciling", "True", "Inactive")],
+                     "next invoke will fail", id="auto"),
+        # Disabled: idle as the user chose; attached as asked, so Ready (kstatus Current).
+        pytest.param("Disabled", [("Ready", "True", "Inactive")], "policy Disabled: the operator leaves it so",
+                     id="disabled"),
+        # Manual: a human must annotate; Stalled names the annotation (kstatus Failed).
+        pytest.param("Manual", [("Ready", "False", "Inactive"), ("Stalled", "True", "Inactive")],
+                     "annotate the attachment lambdavpc.dev/reactivate=<new value>", id="manual"),
+    ],
+)  # fmt: skip
+def test_inactive_function_is_applied_with_a_settled_verdict_per_policy(
+    make_spec: MakeSpec, make_observation: MakeObservation, policy: str, expected: list[tuple[str, str, str]],
+    in_message: str,
+) -> None:  # fmt: skip
     observed = make_observation(state=FunctionState.INACTIVE, state_reason_code="Idle")
-    plan = plan_attachment(make_spec(), situation(observed, conditions=READY_TRUE))
+    plan = plan_attachment(make_spec(reactivation={"policy": policy}), situation(observed, conditions=READY_TRUE))
     assert plan.outcome == Outcome.IDLE
-    assert conds(plan) == [("Ready", "False", "Inactive")]
+    assert conds(plan) == expected
     assert plan.applied is True
     assert plan.action is None
     assert plan.requeue_after is None
-    assert plan.events == ()
     assert plan.conditions is not None
     assert "Inactive (Idle)" in plan.conditions[0].message
+    assert in_message in plan.conditions[0].message
+    assert events(plan) == ([("Warning", "Stalled")] if policy == "Manual" else [])
 
 
-@pytest.mark.parametrize(
-    "state",
-    [FunctionState.DEACTIVATING, FunctionState.DEACTIVATED, FunctionState.ACTIVE_NON_INVOCABLE, FunctionState.DELETING],
-    ids=str,
-)
-def test_other_states_are_waited_for(
+@pytest.mark.parametrize("state", [FunctionState.DEACTIVATING, FunctionState.DELETING], ids=str)
+def test_transitional_states_are_waited_for(
     make_spec: MakeSpec, make_observation: MakeObservation, state: FunctionState
 ) -> None:
     plan = plan_attachment(make_spec(), situation(make_observation(state=state), attempt=2))
@@ -693,6 +754,26 @@ def test_other_states_are_waited_for(
     assert plan.requeue_after == pytest.approx(5.12)
     assert plan.conditions is not None
     assert f"is {state.value}; waiting" in plan.conditions[0].message
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [(FunctionState.DEACTIVATED, "FunctionDeactivated"), (FunctionState.ACTIVE_NON_INVOCABLE, "FunctionNotInvocable")],
+    ids=str,
+)
+def test_states_lambda_will_not_run_stall_until_a_human_acts(
+    make_spec: MakeSpec, make_observation: MakeObservation, state: FunctionState, reason: str
+) -> None:
+    observed = make_observation(state=state, state_reason="Its capacity provider was deleted.",
+                                state_reason_code="InvalidConfiguration")  # fmt: skip
+    plan = plan_attachment(make_spec(), situation(observed, attempt=2))
+    assert plan.outcome == Outcome.STALLED
+    assert conds(plan) == stalled(reason)
+    assert plan.applied is True
+    assert plan.action is None
+    assert plan.requeue_after is None  # looked at again at each resync
+    assert plan.conditions is not None
+    assert f"is {state.value} (Its capacity provider was deleted)" in plan.conditions[0].message
 
 
 # --- perpetual-diff guards ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ Reconciling, Stalled, Ready); the statuses are built as the reconciler builds th
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,7 +18,8 @@ from lambda_vpc_operator.models.aliases import AliasFacts, VersionFacts
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
-from lambda_vpc_operator.planner import conditions
+from lambda_vpc_operator.models.reactivations import ReactivationSpec
+from lambda_vpc_operator.planner import conditions, reactivation
 from lambda_vpc_operator.planner.aliases import AliasReading, plan_aliases
 from lambda_vpc_operator.planner.conditions import ConditionSpec, ConditionType
 from lambda_vpc_operator.planner.planning import Situation, plan_attachment, plan_start
@@ -79,14 +81,22 @@ def test_start_of_a_generation_is_in_progress() -> None:
                      id="wait-busy"),
         pytest.param({"state": FunctionState.DEACTIVATING}, {}, Outcome.WAIT, KStatus.IN_PROGRESS,
                      id="wait-transitioning"),
+        # AWS-side states no VpcConfig changes: a human must act (Flux wait and Argo CD must not hang).
+        pytest.param({"state": FunctionState.DEACTIVATED}, {}, Outcome.STALLED, KStatus.FAILED, id="deactivated"),
+        pytest.param({"state": FunctionState.ACTIVE_NON_INVOCABLE}, {}, Outcome.STALLED, KStatus.FAILED,
+                     id="active-non-invocable"),
+        # Someone else's failed update (a code deploy) leaves our configuration in place: still Current.
+        pytest.param({"last_update_status": UpdateStatus.FAILED,
+                      "last_update_status_reason_code": "InvalidZipFileException"},
+                     {}, Outcome.IN_SYNC, KStatus.CURRENT, id="foreign-failed-update"),
         pytest.param({"state": FunctionState.FAILED, "state_reason_code": "InvalidSubnet"}, {}, Outcome.STALLED,
                      KStatus.FAILED, id="stalled-failed-function"),
         pytest.param({}, {"conflict_with": "ns/other"}, Outcome.STALLED, KStatus.FAILED, id="stalled-conflict"),
         pytest.param({"vpc": VpcSettings.of(["subnet-z9"], ["sg-9"])}, {"applied_generation": GENERATION},
                      Outcome.UPDATE, KStatus.IN_PROGRESS, id="correcting-drift"),
-        # Inactive is applied but not Ready: kstatus never calls Ready=False "Failed".
+        # Inactive with reactivation Auto: the reactivation is under way (it ends Ready or Stalled).
         pytest.param({"state": FunctionState.INACTIVE, "state_reason_code": "Idle"}, {}, Outcome.IDLE,
-                     KStatus.IN_PROGRESS, id="idle"),
+                     KStatus.IN_PROGRESS, id="idle-auto"),
     ],
 )  # fmt: skip
 def test_plans_read_as_kstatus(
@@ -102,6 +112,39 @@ def test_plans_read_as_kstatus(
     assert plan.outcome == outcome
     assert plan.conditions is not None
     assert kstatus(resource(plan.conditions)) == expected
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        # The user chose never to reactivate: idle is as desired.
+        pytest.param("Disabled", KStatus.CURRENT, id="disabled"),
+        # Waiting for a human's lambdavpc.dev/reactivate annotation: Stalled names it.
+        pytest.param("Manual", KStatus.FAILED, id="manual"),
+    ],
+)
+def test_idle_without_auto_reactivation_is_settled(
+    make_spec: MakeSpec, make_observation: MakeObservation, policy: str, expected: KStatus
+) -> None:
+    observed = make_observation(state=FunctionState.INACTIVE, state_reason_code="Idle")
+    spec = make_spec(reactivation={"policy": policy})
+    plan = plan_attachment(spec, Situation(generation=GENERATION, observed=observed))
+    assert plan.outcome == Outcome.IDLE
+    assert plan.conditions is not None
+    assert kstatus(resource(plan.conditions)) == expected
+
+
+def test_reactivation_steps_read_as_kstatus(make_observation: MakeObservation) -> None:
+    """Auto: Reactivating is InProgress; giving up is Failed; both settle."""
+    now = datetime.datetime(2026, 11, 25, 12, tzinfo=datetime.UTC)
+    observed = make_observation(state=FunctionState.INACTIVE, state_reason_code="Idle")
+    started = reactivation.plan_reactivation(ReactivationSpec(), observed, {}, function="orders", now=now)
+    assert started.conditions is not None
+    assert kstatus(resource(started.conditions)) == KStatus.IN_PROGRESS
+    record = {"attempts": 3, "startedTime": "2026-11-25T10:00:00Z", "lastAttemptTime": "2026-11-25T10:00:00Z"}
+    gave_up = reactivation.plan_reactivation(ReactivationSpec(), observed, record, function="orders", now=now)
+    assert gave_up.conditions is not None
+    assert kstatus(resource(gave_up.conditions)) == KStatus.FAILED
 
 
 def test_drift_reported_reads_as_failed(make_spec: MakeSpec, make_observation: MakeObservation) -> None:

@@ -18,7 +18,7 @@ from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
 from lambda_vpc_operator.models.interfaces import InterfaceFacts, interfaces_by_subnet
 from lambda_vpc_operator.models.networks import NetworkFacts, SecurityGroupFacts, SubnetFacts
-from lambda_vpc_operator.planner import delays, hints, networking, readiness
+from lambda_vpc_operator.planner import delays, hints, networking, readiness, validation
 from lambda_vpc_operator.planner.networking import NetworkSituation
 from lambda_vpc_operator.planner.planning import Situation, plan_attachment, plan_start
 from lambda_vpc_operator.planner.plans import EventType, Outcome, Plan
@@ -167,9 +167,9 @@ def test_every_subnet_with_its_eni_in_use_is_network_ready(
     )
     assert plan.status_fields["networkInterfaces"] == [
         {"subnetId": "subnet-a1", "availabilityZone": "us-east-1a", "networkInterfaceId": "eni-a1",
-         "status": "in-use", "privateIpAddress": "10.0.1.10", "freeIpAddresses": 250},
+         "status": "in-use", "privateIpAddress": "10.0.1.10"},
         {"subnetId": "subnet-b2", "availabilityZone": "us-east-1b", "networkInterfaceId": "eni-b2",
-         "status": "in-use", "privateIpAddress": "10.0.2.10", "freeIpAddresses": 12},
+         "status": "in-use", "privateIpAddress": "10.0.2.10", "lowFreeIpAddresses": True},
     ]  # fmt: skip
     # From the spec change (Reconciling's flip to True at T0) to NetworkReady.
     assert plan.status_fields["networkReadyTime"] == "2025-01-01T12:01:24Z"
@@ -290,8 +290,8 @@ def test_someone_elses_update_is_not_a_wait_for_our_network(
     assert by_type(plan)["NetworkReady"] == ("False", "UpdateInProgress")
     # Rows name the desired subnets; no ENI: the function does not use them yet.
     assert plan.status_fields["networkInterfaces"] == [
-        {"subnetId": "subnet-a1", "availabilityZone": "us-east-1a", "freeIpAddresses": 250},
-        {"subnetId": "subnet-b2", "availabilityZone": "us-east-1b", "freeIpAddresses": 12},
+        {"subnetId": "subnet-a1", "availabilityZone": "us-east-1a"},
+        {"subnetId": "subnet-b2", "availabilityZone": "us-east-1b", "lowFreeIpAddresses": True},
     ]
 
 
@@ -405,11 +405,30 @@ def test_a_new_generation_announces_network_ready_unknown() -> None:
     ]
 
 
+# --- at rest: free-address counts move (subnets shared with pods), status does not ---------------
+
+
+def test_moving_free_address_counts_change_nothing_at_rest(
+    make_spec: MakeSpec, make_observation: MakeObservation
+) -> None:
+    def at_rest(free_a: int, free_b: int) -> tuple[Any, Any]:
+        facts = NetworkFacts(subnets={"subnet-a1": subnet("subnet-a1", "us-east-1a", free_a),
+                                      "subnet-b2": subnet("subnet-b2", "us-east-1b", free_b)})  # fmt: skip
+        problems = validation.validate_network(DESIRED, facts)
+        plan = plan_for(make_spec(), make_observation(), READY, network(facts=facts), problems=problems)
+        return plan.conditions, plan.status_fields
+
+    # Counts that move on both sides of nothing (plenty) and below the threshold (a warning) ...
+    assert at_rest(250, 12) == at_rest(187, 3) == at_rest(4000, 0)
+    # ... but crossing the threshold is news.
+    assert at_rest(250, 12) != at_rest(250, 16)
+
+
 # --- a VPC switch: the previous VPC's ENIs until they are gone -----------------------------------
 
 OLD_ROWS = [
     {"subnetId": "subnet-o1", "availabilityZone": "us-east-1a", "networkInterfaceId": "eni-o1", "status": "in-use",
-     "privateIpAddress": "10.9.1.10", "freeIpAddresses": 200},
+     "privateIpAddress": "10.9.1.10"},
     {"subnetId": "subnet-o2", "availabilityZone": "us-east-1b", "networkInterfaceId": "eni-o2", "status": "in-use"},
     {"subnetId": "subnet-o3", "availabilityZone": "us-east-1c"},  # never had an ENI
 ]  # fmt: skip
@@ -478,7 +497,7 @@ def test_out_of_addresses_names_the_subnet_with_no_room(make_spec: MakeSpec, mak
     facts = NetworkFacts(subnets={"subnet-a1": subnet("subnet-a1", "us-east-1a"),
                                   "subnet-b2": subnet("subnet-b2", "us-east-1b", 0)})  # fmt: skip
     net = network(enis=(eni("subnet-a1"),), facts=facts)
-    plan = plan_for(make_spec(), failed(make_observation, "SubnetOutOfIPAddresses"), STARTED, net)
+    plan = plan_for(make_spec(), failed(make_observation, "SubnetOutOfIPAddresses"), STARTED, net, update_sent=True)
     assert by_type(plan)["Stalled"] == ("True", "SubnetOutOfIPAddresses")
     assert by_type(plan)["NetworkReady"] == ("False", "SubnetOutOfIPAddresses")
     assert message(plan, "Stalled") == (
@@ -535,7 +554,7 @@ def test_without_facts_the_hint_stays_general(make_observation: MakeObservation)
 def test_transient_ec2_throttling_is_retried_not_stalled(
     make_spec: MakeSpec, make_observation: MakeObservation
 ) -> None:
-    plan = plan_for(make_spec(), failed(make_observation, "EC2RequestLimitExceeded"), STARTED)
+    plan = plan_for(make_spec(), failed(make_observation, "EC2RequestLimitExceeded"), STARTED, update_sent=True)
     assert plan.outcome == Outcome.UPDATE
     assert "Stalled" not in by_type(plan)
     assert by_type(plan)["NetworkReady"] == ("False", "EC2RequestLimitExceeded")

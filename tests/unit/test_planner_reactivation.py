@@ -63,7 +63,7 @@ def test_auto_invokes_an_inactive_function_and_records_the_attempt_first(make_ob
 def test_no_invoke_without_auto_or_a_request(make_observation: Observe, policy: str) -> None:
     result = plan(inactive(make_observation), spec=spec(policy=policy))
     assert result.invoke is None
-    assert result.conditions is None  # the main plan's Ready=False Inactive stands
+    assert result.conditions is None  # the main plan's Inactive verdict for the policy stands
     assert result.events == ()
 
 
@@ -120,6 +120,49 @@ def test_a_new_request_after_giving_up_starts_a_fresh_series(make_observation: O
     result = plan(inactive(make_observation), record, request="b")
     assert result.invoke is not None
     assert result.status["attempts"] == 1
+
+
+def test_active_after_giving_up_ends_the_episode_and_the_next_idle_period_invokes_again(
+    make_observation: Observe,
+) -> None:
+    failed = {"attempts": 3, "lastResult": "Failed", "lastAttemptTime": ago(3600), "startedTime": None}
+    # Someone invoked it (or Lambda recovered by itself): Active again, without our invoke.
+    recovered = plan(make_observation(), failed)
+    assert recovered.invoke is None
+    assert recovered.status["lastResult"] == reactivation.Result.RECOVERED
+    assert [e.reason for e in recovered.events] == ["Reactivated"]
+    assert recovered.conditions is None  # the main plan's Ready=True stands
+    # Idle again later: a fresh series, attempt 1, not Stalled without an invoke.
+    again = plan(inactive(make_observation), recovered.status)
+    assert again.invoke is not None
+    assert again.status["attempts"] == 1
+    assert condition(again, ConditionType.STALLED) is None
+    assert condition(again, ConditionType.RECONCILING) == (Status.TRUE, Reason.REACTIVATING)
+
+
+def test_still_inactive_after_giving_up_stays_stalled(make_observation: Observe) -> None:
+    failed = {"attempts": 3, "lastResult": "Failed", "lastAttemptTime": ago(3600), "startedTime": None}
+    result = plan(inactive(make_observation), failed)
+    assert result.invoke is None
+    assert condition(result, ConditionType.STALLED) == (Status.TRUE, Reason.REACTIVATION_FAILED)
+
+
+@pytest.mark.parametrize("last_attempts", [1, 2, 3])
+def test_each_idle_period_counts_attempts_from_one(make_observation: Observe, last_attempts: int) -> None:
+    # The last period succeeded after ``last_attempts`` invokes (3 = maxAttempts, the default).
+    record = {"attempts": last_attempts, "startedTime": None, "lastResult": "Reactivated",
+              "lastAttemptTime": ago(86400), "lastSuccessTime": ago(86000)}  # fmt: skip
+    first = plan(inactive(make_observation), record)
+    assert first.invoke is not None
+    assert first.status["attempts"] == 1
+    # The first window is the base window, not doubled by the last period's attempts ...
+    waiting = plan(inactive(make_observation), first.status, now=NOW + datetime.timedelta(seconds=WINDOW - 1))
+    assert waiting.invoke is None
+    second = plan(inactive(make_observation), first.status, now=NOW + datetime.timedelta(seconds=WINDOW + 1))
+    assert second.invoke is not None
+    # ... and maxAttempts is counted within this period: no giving up after a single invoke.
+    assert second.status["attempts"] == 2
+    assert condition(second, ConditionType.STALLED) is None
 
 
 def test_pending_during_a_reactivation_is_watched(make_observation: Observe) -> None:

@@ -119,8 +119,10 @@ def register(
         claim = Claim(denied=policy_denied(status), created=created, key=f"{namespace}/{name}")
         return {key: claim} if key else {}
 
+    # async: kopf runs a sync handler in its thread pool, and asyncio.Event.set() is not thread-safe
+    # (the daemon waiting on it would miss the wake-up, or the loop's internals would race).
     @kopf.on.event(*RESOURCE, id=WAKE_HANDLER, registry=registry)
-    def wake_on_spec_change(meta: kopf.Meta, memo: Any, **_: Any) -> None:
+    async def wake_on_spec_change(meta: kopf.Meta, memo: Any, **_: Any) -> None:
         memory = memory_of(memo)
         if memory.seen_generation is None:
             return  # the daemon has not looked yet

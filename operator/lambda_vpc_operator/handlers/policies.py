@@ -126,14 +126,16 @@ def register(registry: kopf.OperatorRegistry, guardrails: Guardrails) -> None:
     def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
         return {name: dict(labels)}
 
+    # async, like every wake-up: kopf runs sync handlers in a thread pool, and asyncio.Event.set()
+    # (and the live-attachment table the daemons update) must only be touched from the event loop.
     @kopf.on.event(*POLICY_RESOURCE, id="wake_on_policy_change", registry=registry)
-    def wake_on_policy_change(name: str, **kwargs: Any) -> None:
+    async def wake_on_policy_change(name: str, **kwargs: Any) -> None:
         woken = guardrails.wake(kwargs)
         if woken:
             logger.info("LambdaVpcPolicy %s changed: %d attachment(s) to look at again", name, woken)
 
     @kopf.on.event(*NAMESPACE_RESOURCE, id="wake_on_namespace_change", registry=registry)
-    def wake_on_namespace_change(name: str, **kwargs: Any) -> None:
+    async def wake_on_namespace_change(name: str, **kwargs: Any) -> None:
         guardrails.wake(kwargs, [name])
 
     if settings.webhook is not None:

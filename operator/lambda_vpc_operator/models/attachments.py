@@ -192,6 +192,11 @@ class AttachmentStatus(_Model):
         default=None,
         description="The generation last seen fully applied on AWS; a difference found after that is drift.",
     )
+    sent_generation: int | None = Field(
+        default=None,
+        description="The generation whose VpcConfig the operator sent and has not yet seen in place: a failed "
+        "update then is the operator's; any other failed update is someone else's.",
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},

@@ -95,5 +95,11 @@ class NetworkInterfaceStatus(_Model):
     network_interface_id: str | None = Field(default=None, description="Absent until Lambda has created the ENI.")
     status: str | None = Field(default=None, description="EC2 status: attaching, in-use, available, detaching.")
     private_ip_address: str | None = None
-    free_ip_addresses: int | None = Field(default=None, description="The subnet's free IPv4 addresses.")
+    # Not the count itself: in subnets shared with pods (VPC CNI) it moves all the time, and status
+    # would be rewritten at every resync; the flag changes only when the count crosses the threshold.
+    low_free_ip_addresses: bool | None = Field(
+        default=None,
+        description="True when the subnet has fewer than 16 free IPv4 addresses (Lambda may fail with "
+        "SubnetOutOfIPAddresses); absent otherwise.",
+    )
     vpc_id: str | None = Field(default=None, description="previousNetworkInterfaces only: the VPC left behind.")

@@ -83,7 +83,9 @@ class ReactivationStatus(_Model):
     started_time: str | None = Field(default=None, description="When the current reactivation began.")
     last_attempt_time: str | None = None
     last_result: str | None = Field(
-        default=None, description="Started, Reactivated, Failed, KeptWarm, NotInactive or an AWS error code."
+        default=None,
+        description="Started, Reactivated, Failed, Recovered (Active again after Failed), KeptWarm, NotInactive "
+        "or an AWS error code.",
     )
     last_success_time: str | None = None
     last_duration_seconds: float | None = None

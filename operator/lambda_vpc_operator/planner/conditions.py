@@ -49,7 +49,7 @@ class Reason(enum.StrEnum):
     DETACHING = "Detaching"
     REACTIVATING = "Reactivating"
     WAITING_FOR_NETWORK_INTERFACES = "WaitingForNetworkInterfaces"  # Lambda builds ENIs; slow is not a failure
-    # Ready=False without a human needed
+    # Inactive: Ready=True with policy Disabled, Reconciling with Auto, Stalled with Manual (planning._idle)
     INACTIVE = "Inactive"
     # Stalled=True: a human must act
     CONFLICT = "Conflict"
@@ -66,6 +66,8 @@ class Reason(enum.StrEnum):
     DEDICATED_TENANCY = "DedicatedTenancy"
     NOT_DUAL_STACK = "NotDualStack"
     REACTIVATION_FAILED = "ReactivationFailed"
+    FUNCTION_DEACTIVATED = "FunctionDeactivated"  # State Deactivated
+    FUNCTION_NOT_INVOCABLE = "FunctionNotInvocable"  # State ActiveNonInvocable
     # Stalled=True by the guardrails (planner.guards, planner.policies): no AWS write
     POLICY_DENIED = "PolicyDenied"  # no LambdaVpcPolicy allows the attachment
     OWNED_ELSEWHERE = "OwnedElsewhere"  # the owner tag names another cluster, or another live attachment

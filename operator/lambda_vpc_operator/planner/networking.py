@@ -105,7 +105,7 @@ def _row(subnet_id: str, eni: InterfaceFacts | None, facts: NetworkFacts | None)
         network_interface_id=eni.interface_id if eni is not None else None,
         status=eni.status if eni is not None else None,
         private_ip_address=eni.private_ip_address if eni is not None else None,
-        free_ip_addresses=subnet.available_ip_addresses if subnet is not None else None,
+        low_free_ip_addresses=validation.low_on_addresses(subnet) or None,
     )
     return row.model_dump(by_alias=True, exclude_none=True)
 

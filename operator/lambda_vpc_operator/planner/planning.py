@@ -21,10 +21,19 @@ from lambda_vpc_operator.models.functions import (
     UpdateStatus,
     VpcSettings,
 )
+from lambda_vpc_operator.models.reactivations import ReactivationPolicy
 from lambda_vpc_operator.planner import conditions, delays, hints, networking, readiness
 from lambda_vpc_operator.planner.conditions import ConditionSpec, ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan, UpdateVpcConfig
+from lambda_vpc_operator.planner.reactivation import REQUEST_ANNOTATION
 from lambda_vpc_operator.planner.validation import Problem, Severity
+
+# States in which Lambda will not run the function for reasons outside the VpcConfig: Stalled,
+# with the reason naming the state (botocore lambda model, State).
+NOT_INVOCABLE_STATES = {
+    FunctionState.DEACTIVATED: Reason.FUNCTION_DEACTIVATED,
+    FunctionState.ACTIVE_NON_INVOCABLE: Reason.FUNCTION_NOT_INVOCABLE,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +50,9 @@ class Situation:
     problems: Sequence[Problem] = ()  # preflight findings for the desired network
     attempt: int = 0  # consecutive waits so far, for the growing delay
     resync: bool = False  # a scheduled re-check rather than a spec change or a transition poll
-    update_sent: bool = False  # we sent this generation's VpcConfig and have not seen it in sync yet
+    # We sent this generation's VpcConfig and have not seen it in sync yet (memory, or status.sentGeneration
+    # after a restart): a failed update is then ours; otherwise someone else's (``foreign_failure``).
+    update_sent: bool = False
     network: networking.NetworkSituation | None = None  # ENIs, subnet facts, time; None: no network verdict
 
 
@@ -160,6 +171,12 @@ def _with_transitions(current: Sequence[Mapping[str, Any]], plan: Plan) -> Plan:
 
 def plan_attachment(spec: AttachmentSpec, situation: Situation) -> Plan:
     """The next step for a live attachment (see module docstring)."""
+    note = foreign_failure(spec, situation)
+    if note is not None and situation.observed is not None:
+        # Someone else's failed update: judge our configuration as Lambda kept it.
+        kept = dataclasses.replace(situation.observed, last_update_status=UpdateStatus.SUCCESSFUL,
+                                   last_update_status_reason=None, last_update_status_reason_code=None)  # fmt: skip
+        situation = dataclasses.replace(situation, observed=kept)
     plan = _decide(spec, situation)
     if situation.network is not None:
         # Ready requires NetworkReady: the ENIs decide whether "in sync" is ready yet.
@@ -168,6 +185,8 @@ def plan_attachment(spec: AttachmentSpec, situation: Situation) -> Plan:
             generation=situation.generation, current=situation.conditions, attempt=situation.attempt,
             network=situation.network, problems=situation.problems,
         )  # fmt: skip
+    if note is not None:
+        plan = _noted(plan, note)
     return _with_transitions(situation.conditions, plan)
 
 
@@ -304,21 +323,94 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
             applied=True,
         )
     if observed.state == FunctionState.INACTIVE:
-        message = (
-            f"Lambda function {function} is Inactive ({observed.state_reason_code or 'no reason given'}): "
-            "its network interfaces were reclaimed and the next invoke will fail while Lambda rebuilds them"
+        return _idle(spec, observed)
+    # AWS-side states that no VpcConfig of ours changes: a human must act on the function itself.
+    if observed.state in NOT_INVOCABLE_STATES:
+        reason_text = (observed.state_reason or observed.state_reason_code or "no reason given").rstrip(".")
+        plan = _stall(
+            NOT_INVOCABLE_STATES[observed.state],
+            f"Lambda function {function} is {observed.state} ({reason_text}): Lambda will not run it and no "
+            "VpcConfig update changes that; fix the cause AWS names on the function itself (checked again at "
+            "each resync)",
         )
-        return Plan(
-            outcome=Outcome.IDLE,
-            conditions=(conditions.ready(Status.FALSE, Reason.INACTIVE, message),),
-            applied=True,
-        )
+        return dataclasses.replace(plan, applied=True)
     plan = _wait(
         Reason.TRANSITIONING,
         f"Lambda function {function} is {observed.state}; waiting for it to become Active",
         delays.wait_delay(s.attempt),
     )
     return dataclasses.replace(plan, applied=True)
+
+
+def _idle(spec: AttachmentSpec, observed: FunctionObservation) -> Plan:
+    """Inactive: a settled verdict for each reactivation policy (kstatus must never stay InProgress).
+
+    Auto is work under way (``planner.reactivation`` reports it); Disabled is what the user asked
+    for, so Ready=True (Current) with the reason Inactive; Manual waits for a human: Stalled naming
+    the annotation that reactivates the function.
+    """
+    function = spec.function_name
+    message = (
+        f"Lambda function {function} is Inactive ({observed.state_reason_code or 'no reason given'}): "
+        "its network interfaces were reclaimed and the next invoke will fail while Lambda rebuilds them"
+    )
+    policy = spec.reactivation.policy
+    found: tuple[ConditionSpec, ...]
+    if policy == ReactivationPolicy.DISABLED:
+        message += "; reactivation policy Disabled: the operator leaves it so"
+        found = (conditions.ready(Status.TRUE, Reason.INACTIVE, message),)
+    elif policy == ReactivationPolicy.MANUAL:
+        message += (
+            f"; reactivation policy Manual: annotate the attachment {REQUEST_ANNOTATION}=<new value> to "
+            f"reactivate it (kubectl annotate lva <name> {REQUEST_ANNOTATION}=$(date +%s) --overwrite)"
+        )
+        found = (conditions.ready(Status.FALSE, Reason.INACTIVE, message), conditions.stalled(Reason.INACTIVE, message))
+    else:
+        found = (
+            conditions.ready(Status.FALSE, Reason.INACTIVE, message),
+            conditions.reconciling(Reason.INACTIVE, message),
+        )
+    return Plan(outcome=Outcome.IDLE, conditions=found, applied=True)
+
+
+def foreign_failure(spec: AttachmentSpec, s: Situation) -> str | None:
+    """A failed update that is not ours, described; None otherwise.
+
+    Ours is the VpcConfig we sent for this generation and have not seen in place yet
+    (``Situation.update_sent``, kept in status across restarts). A Failed LastUpdateStatus while our
+    configuration is in place and we sent nothing is someone else's (a CI code deploy): Lambda aborts
+    a failed update and keeps the previous configuration (aws-facts "Errors"), ours included, so it is
+    reported, never stalled on nor masked by sending our configuration again.
+    """
+    observed = s.observed
+    if (
+        observed is None
+        or s.read_failure is not None
+        or s.action_failure is not None
+        or s.update_sent
+        or observed.last_update_status != UpdateStatus.FAILED
+        or observed.state == FunctionState.FAILED
+        or not readiness.config_applied(desired_vpc(spec), observed)
+    ):
+        return None
+    code = observed.last_update_status_reason_code or Reason.UPDATE_FAILED
+    reason_text = (observed.last_update_status_reason or code).rstrip(".")
+    return (
+        f"Note: the last update of {spec.function_name}, not sent by this operator, failed ({code}: "
+        f"{reason_text}); Lambda kept the previous configuration, and the VpcConfig is as specified"
+    )
+
+
+def _noted(plan: Plan, note: str) -> Plan:
+    """``plan`` with ``note`` added to Ready's message."""
+    if plan.conditions is None:
+        return plan
+    noted = tuple(
+        dataclasses.replace(c, message=f"{c.message}. {note}" if c.message else note)
+        if c.type == ConditionType.READY else c
+        for c in plan.conditions
+    )  # fmt: skip
+    return dataclasses.replace(plan, conditions=noted)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,6 +44,7 @@ class Result:
     FAILED = "Failed"
     KEPT_WARM = "KeptWarm"
     NOT_INACTIVE = "NotInactive"
+    RECOVERED = "Recovered"  # Active again after we gave up (Failed), without our invoke
 
 
 def parse_time(text: str | None) -> datetime.datetime | None:
@@ -114,6 +115,13 @@ def plan_reactivation(
         return ReactivationPlan(status, events=(Event(EventType.NORMAL, "Reactivated", message),))
 
     if state == FunctionState.ACTIVE:
+        if status.get("lastResult") == Result.FAILED:
+            # Active again after we gave up (someone invoked it, or Lambda recovered): that episode is
+            # over, so the next Inactive period starts a fresh series of attempts instead of stalling.
+            status.update(lastResult=Result.RECOVERED)
+            message = f"Lambda function {function} is Active again after the reactivation failed"
+            plan = _keep_warm(spec, status, function=function, now=now, last_sync_time=last_sync_time)
+            return dataclasses.replace(plan, events=(Event(EventType.NORMAL, "Reactivated", message), *plan.events))
         if new_request:
             # Never invoke an Active function on request: it is warm, and the invoke would run its code.
             status.update(handledRequest=request, lastResult=Result.NOT_INACTIVE)
@@ -145,6 +153,10 @@ def plan_reactivation(
         # A manual request starts a fresh series of attempts.
         status.update(handledRequest=request, attempts=0, startedTime=None)
         attempts, started = 0, None
+    elif not started and status.get("lastResult") != Result.FAILED:
+        # A new idle period: attempts (and so the attempt window) count from 1 again, not on from the
+        # last period's; the record keeps the last period's count until this first invoke.
+        attempts = 0
 
     if started and attempts >= spec.max_attempts:
         since_last = _since(now, status.get("lastAttemptTime")) or 0.0

@@ -11,7 +11,7 @@ import dataclasses
 import enum
 
 from lambda_vpc_operator.models.functions import VpcSettings
-from lambda_vpc_operator.models.networks import NetworkFacts, Tenancy
+from lambda_vpc_operator.models.networks import NetworkFacts, SubnetFacts, Tenancy
 from lambda_vpc_operator.planner.conditions import Reason
 
 # Below this many free IPv4 addresses a subnet may not fit new ENIs (Lambda needs one per
@@ -105,13 +105,20 @@ def validate_network(desired: VpcSettings, facts: NetworkFacts) -> list[Problem]
             "takes the function's network down; add a subnet in another zone",
         ))  # fmt: skip
     for subnet in found:
-        if subnet.available_ip_addresses < LOW_FREE_ADDRESSES:
+        if low_on_addresses(subnet):
+            # No count in the text: it is repeated in NetworkReady's message, and a count that moves
+            # (subnets shared with pods) would rewrite status at every resync.
             warnings.append(Problem(
                 Severity.WARNING, "LowFreeAddresses", "spec.subnetIds",
-                f"spec.subnetIds: subnet {subnet.subnet_id} has only {subnet.available_ip_addresses} free "
+                f"spec.subnetIds: subnet {subnet.subnet_id} has fewer than {LOW_FREE_ADDRESSES} free "
                 "IPv4 addresses; Lambda may fail with SubnetOutOfIPAddresses",
             ))  # fmt: skip
     return errors + warnings
+
+
+def low_on_addresses(subnet: SubnetFacts | None) -> bool:
+    """Few free IPv4 addresses: what status says about a subnet's room, rather than the moving count."""
+    return subnet is not None and subnet.available_ip_addresses < LOW_FREE_ADDRESSES
 
 
 def errors_of(problems: list[Problem]) -> list[Problem]:

@@ -33,6 +33,8 @@ from lambda_vpc_operator.reconciliation.reporting import Reporter
 
 logger = logging.getLogger(__name__)
 
+# status field: the generation whose VpcConfig we sent and have not seen in place (planning.foreign_failure).
+SENT_GENERATION = "sentGeneration"
 # When Lambda says Active but the cached ENI list (aws.interfaces, shared per VPC) lacks one, it is
 # read again if older than this, rather than reporting a wait that is already over.
 FRESH_INTERFACES = 0.5
@@ -176,7 +178,8 @@ class Reconciler:
             conflict_with=conflict_with,
             attempt=memory.attempt,
             resync=resync,
-            update_sent=memory.update_generation == generation,
+            # After a restart, status remembers what memory forgot: a failed update is ours only if we sent one.
+            update_sent=generation in (memory.update_generation, status.get(SENT_GENERATION)),
         )
         observed: FunctionObservation | None = None
         observed_ok = False
@@ -241,7 +244,11 @@ class Reconciler:
                 plan = dataclasses.replace(plan, events=revival.events + planning.transition_events(
                     status.get("conditions") or (), plan))  # fmt: skip
 
-        extra = {"reactivation": revival.status} if revival is not None and revival.status else {}
+        extra: dict[str, Any] = {"reactivation": revival.status} if revival is not None and revival.status else {}
+        if plan.applied:
+            extra[SENT_GENERATION] = None  # our write took effect (even if idle now): a later failure is not ours
+        elif memory.update_generation == generation:
+            extra[SENT_GENERATION] = generation
         status = await self._report(view, reporter, memory, status, plan, observed, observed_ok=observed_ok, **extra)
         status = await self._check_aliases(
             view, reporter, memory, status, spec, ref, plan, observed, observed_ok, resync
@@ -255,7 +262,7 @@ class Reconciler:
             memory.attempt += 1
         else:
             memory.attempt = 0
-        if plan.outcome == Outcome.IN_SYNC:
+        if plan.applied:
             memory.update_generation = None  # our write took effect: a later failure is not ours
         if any(e.reason == Reason.SLOW_PROVISIONING for e in plan.events):
             memory.slow_generation = generation  # posted once per generation

@@ -11,6 +11,7 @@ the clock makes any delay pass at once, and a test sees exactly the same sequenc
 from __future__ import annotations
 
 import functools
+import random
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -122,6 +123,8 @@ class SimulatorBackend:
         self.subnet_failures: dict[str, Failure] = {}
         self.free_addresses: dict[str, int] = {}
         self.address_bases: dict[str, int] = {}  # moto's own count of a subnet whose count we set
+        self.jitter_bases: dict[str, int] = {}  # moto's own count of a subnet free_address_jitter moves
+        self.jitter_random = random.Random(0)  # reproducible moves
         self.eni_quotas: dict[str, int] = {}
         self.combo_delays: dict[Combo, float] = {}  # eni_create_delay per combination
         self.invocations: list[Invocation] = []
@@ -603,6 +606,35 @@ class SimulatorBackend:
         for r in self.regions.values():
             if networking.find_subnet(r.ec2, subnet_id) is not None:
                 networking.set_subnet_available_addresses(r.ec2, subnet_id, n, self.address_bases)
+
+    def move_free_addresses(self, account: str, region: str) -> None:
+        """Before a DescribeSubnets: with ``free_address_jitter``, every subnet's free count moves, as
+        pods (VPC CNI) take and give back addresses in a shared subnet (aws-facts "Subnet free addresses")."""
+        jitter = self.config.free_address_jitter
+        if jitter <= 0:
+            return
+        ec2 = self.region(account, region).ec2
+        for subnets in ec2.subnets.values():
+            for subnet_id, subnet in subnets.items():
+                if subnet_id in self.free_addresses:
+                    continue  # set exactly by set_subnet_free_addresses
+                base = self.jitter_bases.setdefault(subnet_id, int(subnet._available_ip_addresses))
+                subnet._available_ip_addresses = max(0, base - self.jitter_random.randint(0, jitter))
+
+    def set_free_address_jitter(self, n: int) -> dict[str, Any]:
+        self.config.free_address_jitter = max(0, int(n))
+        return self.config.to_dict()
+
+    def set_state(self, function: str, state: str, reason_code: str | None, reason: str | None,
+                  region: str, account: str) -> None:  # fmt: skip
+        """Put a function in a State the simulator never reaches by itself (botocore lambda model,
+        State: Deactivating, Deactivated, ActiveNonInvocable, ...); Active brings it back."""
+        r, fn = self._function(region, function, account)
+        if fn.operation is not None:
+            raise ControlError(f"{function} has a change in flight; advance the clock first.", 409)
+        fn.state, fn.state_reason, fn.state_reason_code = State(state), reason, reason_code
+        fn.last_activity = self.clock.now()
+        self._release_unused(r, self.clock.now())
 
     def set_combination_delay(self, subnet_id: str, group_ids: list[str], seconds: float | None) -> None:
         """eni_create_delay for one (subnet, security-group set); None: back to the default."""

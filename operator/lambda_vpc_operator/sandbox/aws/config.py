@@ -57,6 +57,10 @@ class SimConfig:
     - ``iam_propagation_delay``: a role created or changed (its policies) less than this long ago
       is seen by Lambda as it was before, i.e. without the permissions just granted (aws-facts
       "Refusals": IAM is eventually consistent; the refusal right after a role change is transient).
+    - ``free_address_jitter``: on every DescribeSubnets, each subnet's AvailableIpAddressCount is
+      its own count minus a random 0..jitter, as in subnets shared with pods, whose VPC CNI takes
+      and gives back addresses all the time (0: counts move only with the ENIs; subnets whose count
+      ``set_subnet_free_addresses`` set are left exact).
     """
 
     create_delay: float = 0.5
@@ -71,6 +75,7 @@ class SimConfig:
     list_page_size: int = LIST_FUNCTIONS_PAGE_SIZE
     role_refused_at_call: bool = True
     iam_propagation_delay: float = 0.0
+    free_address_jitter: int = 0
 
     @classmethod
     def realistic(cls) -> SimConfig:

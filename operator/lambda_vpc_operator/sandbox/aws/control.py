@@ -73,6 +73,10 @@ ROUTES: dict[str, Route] = {
     "unbreak": lambda b, a: (
         b.broken_operations.difference_update(a["operations"]) if a.get("operations") else b.broken_operations.clear()
     ),
+    "set_free_address_jitter": lambda b, a: b.set_free_address_jitter(int(a["n"])),
+    "set_state": lambda b, a: b.set_state(
+        a["function"], str(a["state"]), a.get("reason_code"), a.get("reason"), **_scope(a)
+    ),
     "make_idle": lambda b, a: b.make_idle(a["function"], **_scope(a)),
     "fail_next_rebuild": lambda b, a: b.fail_next_rebuild(
         a["function"],
@@ -228,6 +232,22 @@ class SimulatorControl:
         """How many more ENIs the subnet can take (0: SubnetOutOfIPAddresses); None: unlimited.
         DescribeSubnets' AvailableIpAddressCount says the same (None: the CIDR's own count)."""
         self._call("set_subnet_free_addresses", subnet_id=subnet_id, n=n)
+
+    def set_free_address_jitter(self, n: int) -> dict[str, Any]:
+        """From now on every DescribeSubnets moves each subnet's AvailableIpAddressCount down by a
+        random 0..n from its own count (pods sharing the subnet); 0 stops it. Returns the config."""
+        return dict(self._call("set_free_address_jitter", n=n))
+
+    def set_state(
+        self,
+        function: str,
+        state: str,
+        reason_code: str | None = None,
+        reason: str | None = None,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """Set the function's State (e.g. Deactivated, ActiveNonInvocable; Active to bring it back)."""
+        self._call("set_state", function=function, state=state, reason_code=reason_code, reason=reason, region=region)
 
     def set_eni_quota(self, vpc_id: str, n: int) -> None:
         """The VPC's Hyperplane ENI quota (default 500); beyond it creation fails EniLimitExceeded."""

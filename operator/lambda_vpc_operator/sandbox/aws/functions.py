@@ -20,12 +20,16 @@ from .networking import Combo, Failure, VpcSettings
 
 
 class State(enum.StrEnum):
-    """aws-facts "Lambda function configuration": State (the subset the simulator uses)."""
+    """aws-facts "Lambda function configuration": State. The simulator moves functions between the
+    first four itself; the others only by the control ``set_state`` (their causes are not simulated)."""
 
     PENDING = "Pending"
     ACTIVE = "Active"
     INACTIVE = "Inactive"
     FAILED = "Failed"
+    DEACTIVATING = "Deactivating"
+    DEACTIVATED = "Deactivated"
+    ACTIVE_NON_INVOCABLE = "ActiveNonInvocable"
 
 
 class UpdateStatus(enum.StrEnum):

@@ -72,6 +72,8 @@ class SimulatorMiddleware:
             operation = self._operation(identity, method, body, query, headers)
             if operation is not None:
                 self.backend.counter.record(operation)
+                if operation == "ec2:DescribeSubnets":
+                    self.backend.move_free_addresses(account_of(identity.access_key), identity.region or DEFAULT_REGION)
                 request = authorization.query_request(operation, body, query)
                 refusal = self._refusal(caller, identity, operation, request)
                 if refusal is not None:

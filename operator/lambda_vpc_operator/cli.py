@@ -31,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
     settings = OperatorSettings(
-        cluster_name=args.cluster_name or _derived_cluster_name(),
+        cluster_name=args.cluster_name or _derived_cluster_name(args.namespace or ()),
         default_region=args.region,
         resync_interval=args.resync_interval,
         namespaces=tuple(args.namespace or ()),
@@ -78,11 +78,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _derived_cluster_name() -> str:
-    from lambda_vpc_operator.kube.clusters import ClusterIdentityUnknown, cluster_identity
+def _derived_cluster_name(namespaces: Sequence[str]) -> str:
+    from lambda_vpc_operator.kube.clusters import ClusterIdentityUnknown, derived_cluster_name
 
     try:
-        return cluster_identity()
+        return derived_cluster_name(namespaces)
     except ClusterIdentityUnknown as exc:
         raise SystemExit(
             f"Cannot derive this cluster's name for the owner tag ({exc}): pass --cluster-name "
@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--cluster-name", type=_cluster_name,
         help="this installation's name in each managed function's owner tag (default: the uid of namespace "
-        "kube-system); installations sharing an AWS account never take each other's functions",
+        "kube-system, plus a digest of --namespace when given); installations sharing an AWS account never "
+        "take each other's functions",
     )  # fmt: skip
     run.add_argument(
         "--resync-interval", type=float, default=DEFAULT_RESYNC_INTERVAL,

@@ -111,9 +111,10 @@ def _refuse_foreign_context(kubeconfig: Path) -> None:
 
 def _cluster_name(api: object) -> str:
     """What the operator uses without --cluster-name (kube/clusters.py), unless LVO_E2E_CLUSTER_NAME says."""
-    from lambda_vpc_operator.kube.clusters import cluster_identity
+    from lambda_vpc_operator.kube.clusters import derived_cluster_name
 
-    return os.environ.get("LVO_E2E_CLUSTER_NAME", "").strip() or cluster_identity(api)  # type: ignore[arg-type]
+    given = os.environ.get("LVO_E2E_CLUSTER_NAME", "").strip()
+    return given or derived_cluster_name([NAMESPACE_GLOB], api)  # type: ignore[arg-type]
 
 
 def _start_session_operator(target: Target, log: Path) -> None:

@@ -151,7 +151,7 @@ def test_subnet_out_of_addresses_stalls_naming_the_subnet(
 
     obj = ns.wait_stalled("full", "SubnetOutOfIPAddresses")
     message = condition(obj, "Stalled")["message"]
-    assert f"subnet {full_subnet} (" in message and "0 free IPv4 addresses" in message
+    assert f"subnet {full_subnet} (" in message and "fewer than 16 free IPv4 addresses" in message
     assert "spec.subnetIds" in message
     assert condition(obj, "NetworkReady")["reason"] == "SubnetOutOfIPAddresses"
     assert rows(obj)[full_subnet]["lowFreeIpAddresses"] is True

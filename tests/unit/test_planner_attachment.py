@@ -239,8 +239,6 @@ ROLE_REFUSAL = "The provided execution role does not have permissions to call Cr
                      "RoleMissingPermissions", 10.0, id="role-refused"),
         pytest.param(Failure(FailureKind.ROLE_PERMISSIONS, "InvalidParameterValueException", ROLE_REFUSAL), 3,
                      "RoleMissingPermissions", 80.0, id="role-refused-again"),
-        pytest.param(Failure(FailureKind.ROLE_PERMISSIONS, "InvalidParameterValueException", ROLE_REFUSAL), 30,
-                     "RoleMissingPermissions", 300.0, id="role-refused-capped"),
     ],
 )  # fmt: skip
 def test_transient_action_failure_waits(
@@ -258,6 +256,28 @@ def test_transient_action_failure_waits(
     assert plan.action is None
     assert plan.requeue_after == pytest.approx(requeue_after)
     assert plan.events == ()
+
+
+def test_a_role_refused_for_long_settles_as_stalled_and_is_still_retried(
+    make_spec: MakeSpec, make_observation: MakeObservation
+) -> None:
+    # kstatus: Reconciling for ever would keep Flux and Argo CD waiting; at the slow end a human must act.
+    failure = Failure(FailureKind.ROLE_PERMISSIONS, "InvalidParameterValueException", ROLE_REFUSAL)
+    s = situation(make_observation(vpc=ELSEWHERE), action_failure=failure, attempt=30)
+    plan = plan_attachment(make_spec(), s)
+    assert plan.outcome == Outcome.WAIT and plan.requeue_after == 300.0
+    assert conds(plan) == [("Ready", "False", "RoleMissingPermissions"), ("Stalled", "True", "RoleMissingPermissions")]
+
+
+def test_just_claimed_waits_before_the_update(make_spec: MakeSpec, make_observation: MakeObservation) -> None:
+    plan = plan_attachment(make_spec(), situation(make_observation(vpc=ELSEWHERE), just_claimed=True))
+    assert plan.outcome == Outcome.WAIT and plan.action is None
+    assert conds(plan) == waiting("Claiming")
+
+
+def test_just_claimed_in_sync_needs_no_wait(make_spec: MakeSpec, make_observation: MakeObservation) -> None:
+    plan = plan_attachment(make_spec(), situation(make_observation(), just_claimed=True))
+    assert plan.outcome == Outcome.IN_SYNC
 
 
 @pytest.mark.parametrize(

@@ -207,46 +207,76 @@ THEIRS = owners.Owner("prod", "team-b", "orders").tag_value
 Own = guards.Ownership
 
 
+CLAIMED = guards.History(recorded_tag=MINE, managed_before=True)
+RENAMED = guards.History(recorded_tag="old-name/team-a/orders", managed_before=True)
+MANAGED = guards.History(managed_before=True)  # an older release's status named this function
+NEW = guards.History()
+
+
 @pytest.mark.parametrize(
-    ("tags", "claimants", "older", "attached", "adoption", "claimed", "kind", "other"),
+    ("tags", "claimants", "older", "attached", "adoption", "history", "kind", "other"),
     [
-        pytest.param({}, {ME_KEY}, None, False, "Refuse", False, Own.CLAIM, None, id="untagged-no-vpc-alone"),
-        pytest.param({owners.TAG: MINE}, {ME_KEY}, None, True, "Refuse", False, Own.OWNED, None, id="ours"),
-        pytest.param({owners.TAG: MINE}, {ME_KEY, OTHER}, OTHER, True, "Refuse", False, Own.OWNED, None,
+        pytest.param({}, {ME_KEY}, None, False, "Refuse", NEW, Own.CLAIM, None, id="untagged-no-vpc-alone"),
+        pytest.param({owners.TAG: MINE}, {ME_KEY}, None, True, "Refuse", NEW, Own.OWNED, None, id="ours"),
+        pytest.param({owners.TAG: MINE}, {ME_KEY, OTHER}, OTHER, True, "Refuse", NEW, Own.OWNED, None,
                      id="ours-despite-an-older-claim"),
-        pytest.param({owners.TAG: THEIRS}, {ME_KEY, OTHER}, None, True, "Adopt", False, Own.OWNED_ELSEWHERE, OTHER,
+        pytest.param({owners.TAG: THEIRS}, {ME_KEY, OTHER}, None, True, "Adopt", NEW, Own.OWNED_ELSEWHERE, OTHER,
                      id="owned-by-a-live-attachment-even-with-adopt"),
-        pytest.param({owners.TAG: OTHER}, {ME_KEY, OTHER}, None, True, "Adopt", False, Own.OWNED_ELSEWHERE, OTHER,
+        pytest.param({owners.TAG: OTHER}, {ME_KEY, OTHER}, None, True, "Adopt", NEW, Own.OWNED_ELSEWHERE, OTHER,
                      id="owned-by-a-live-attachment-older-release-tag"),
-        pytest.param({owners.TAG: "staging/team-a/orders"}, {ME_KEY}, None, True, "Adopt", False,
+        pytest.param({owners.TAG: "staging/team-a/orders"}, {ME_KEY}, None, True, "Adopt", NEW,
                      Own.OWNED_ELSEWHERE, "LambdaVpcAttachment team-a/orders of cluster staging",
                      id="another-cluster-is-never-taken-over"),
-        pytest.param({owners.TAG: "staging/team-a/orders"}, {ME_KEY}, None, False, "Adopt", True,
+        pytest.param({owners.TAG: "staging/team-a/orders"}, {ME_KEY}, None, False, "Adopt", CLAIMED,
                      Own.OWNED_ELSEWHERE, "LambdaVpcAttachment team-a/orders of cluster staging",
                      id="another-cluster-took-our-claimed-function"),
-        pytest.param({owners.TAG: THEIRS}, {ME_KEY}, None, True, "Refuse", False, Own.NOT_ADOPTED, None,
+        pytest.param({owners.TAG: THEIRS}, {ME_KEY}, None, True, "Refuse", NEW, Own.NOT_ADOPTED, None,
                      id="stale-tag-refused"),
-        pytest.param({owners.TAG: THEIRS}, {ME_KEY}, None, True, "Adopt", False, Own.ADOPT, None,
+        pytest.param({owners.TAG: THEIRS}, {ME_KEY}, None, True, "Adopt", NEW, Own.ADOPT, None,
                      id="stale-tag-adopted"),
-        pytest.param({}, {ME_KEY}, None, True, "Refuse", False, Own.NOT_ADOPTED, None, id="in-a-vpc-refused"),
-        pytest.param({}, {ME_KEY}, None, True, "Adopt", False, Own.ADOPT, None, id="in-a-vpc-adopted"),
-        pytest.param({}, {ME_KEY}, None, True, "Refuse", True, Own.CLAIM, None, id="our-claim-tag-lost"),
-        pytest.param({owners.TAG: ME_KEY}, {ME_KEY}, None, True, "Refuse", False, Own.CLAIM, None,
+        pytest.param({}, {ME_KEY}, None, True, "Refuse", NEW, Own.NOT_ADOPTED, None, id="in-a-vpc-refused"),
+        pytest.param({}, {ME_KEY}, None, True, "Adopt", NEW, Own.ADOPT, None, id="in-a-vpc-adopted"),
+        pytest.param({}, {ME_KEY}, None, True, "Refuse", CLAIMED, Own.CLAIM, None, id="our-claim-tag-lost"),
+        pytest.param({owners.TAG: ME_KEY}, {ME_KEY}, None, True, "Refuse", MANAGED, Own.CLAIM, None,
                      id="our-older-release-tag-is-upgraded"),
-        pytest.param({}, {ME_KEY, OTHER}, OTHER, False, "Adopt", False, Own.CONFLICT, OTHER, id="untagged-older-claim"),
-        pytest.param({owners.TAG: "prod/gone/x"}, {ME_KEY, OTHER}, OTHER, True, "Adopt", False, Own.CONFLICT, OTHER,
+        pytest.param({owners.TAG: ME_KEY}, {ME_KEY}, None, True, "Refuse", NEW, Own.NOT_ADOPTED, None,
+                     id="an-older-release-tag-without-evidence-may-be-another-clusters"),
+        pytest.param({owners.TAG: "old-name/team-a/orders"}, {ME_KEY}, None, True, "Refuse", RENAMED, Own.CLAIM,
+                     None, id="our-recorded-tag-after-a-cluster-rename"),
+        pytest.param({}, {ME_KEY, OTHER}, OTHER, False, "Adopt", NEW, Own.CONFLICT, OTHER, id="untagged-older-claim"),
+        pytest.param({owners.TAG: "prod/gone/x"}, {ME_KEY, OTHER}, OTHER, True, "Adopt", NEW, Own.CONFLICT, OTHER,
                      id="stale-tag-older-claim"),
-        pytest.param({}, {ME_KEY}, ME_KEY, False, "Refuse", False, Own.CLAIM, None, id="oldest-claim-is-me"),
-        pytest.param({"other": "tag"}, {ME_KEY}, None, False, "Refuse", False, Own.CLAIM, None,
+        pytest.param({}, {ME_KEY}, ME_KEY, False, "Refuse", NEW, Own.CLAIM, None, id="oldest-claim-is-me"),
+        pytest.param({"other": "tag"}, {ME_KEY}, None, False, "Refuse", NEW, Own.CLAIM, None,
                      id="other-tags-ignored"),
     ],
 )  # fmt: skip
 def test_ownership(tags: dict[str, str], claimants: set[str], older: str | None, attached: bool, adoption: str,
-                   claimed: bool, kind: guards.Ownership, other: str | None) -> None:  # fmt: skip
+                   history: guards.History, kind: guards.Ownership, other: str | None) -> None:  # fmt: skip
     decision = guards.ownership(
-        ME, tags, claimants, older, attached=attached, adoption=Adoption(adoption), claimed=claimed
+        ME, tags, claimants, older, attached=attached, adoption=Adoption(adoption), history=history
     )
     assert (decision.kind, decision.other) == (kind, other)
+
+
+@pytest.mark.parametrize(
+    ("tags", "claimants", "history", "why"),
+    [
+        pytest.param({owners.TAG: MINE}, {ME_KEY}, NEW, None, id="our-tag"),
+        pytest.param({owners.TAG: "old-name/team-a/orders"}, {ME_KEY}, RENAMED, None, id="our-recorded-tag"),
+        pytest.param({}, {ME_KEY}, CLAIMED, None, id="claimed-and-untagged-since"),
+        pytest.param({owners.TAG: ME_KEY}, {ME_KEY}, MANAGED, None, id="older-release-tag-with-evidence"),
+        pytest.param({}, {ME_KEY}, NEW, "never claimed", id="never-claimed-not-adopted"),
+        pytest.param({}, {ME_KEY}, MANAGED, "never claimed", id="observed-but-never-claimed"),
+        pytest.param({owners.TAG: ME_KEY}, {ME_KEY}, NEW, "never claimed", id="older-release-tag-without-evidence"),
+        pytest.param({owners.TAG: THEIRS}, {ME_KEY, OTHER}, CLAIMED, f"LambdaVpcAttachment {OTHER}", id="live-other"),
+        pytest.param({owners.TAG: "staging/team-a/orders"}, {ME_KEY}, CLAIMED, "cluster staging",
+                     id="another-cluster"),
+    ],
+)  # fmt: skip
+def test_releasable(tags: dict[str, str], claimants: set[str], history: guards.History, why: str | None) -> None:
+    found = guards.releasable(ME, tags, claimants, history)
+    assert (found is None) if why is None else (found is not None and why in found)
 
 
 def test_adoption_remembers_the_tag_it_replaces() -> None:

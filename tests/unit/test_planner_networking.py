@@ -501,9 +501,9 @@ def test_out_of_addresses_names_the_subnet_with_no_room(make_spec: MakeSpec, mak
     assert by_type(plan)["Stalled"] == ("True", "SubnetOutOfIPAddresses")
     assert by_type(plan)["NetworkReady"] == ("False", "SubnetOutOfIPAddresses")
     assert message(plan, "Stalled") == (
-        "The VPC update of orders failed: Lambda says no. subnet subnet-b2 (us-east-1b, 0 free IPv4 addresses) "
-        "in spec.subnetIds has no free IPv4 addresses for a new network interface; free addresses there or add "
-        "subnets with room to spec.subnetIds"
+        "The VPC update of orders failed: Lambda says no. subnet subnet-b2 (us-east-1b, fewer than 16 free IPv4 "
+        "addresses) in spec.subnetIds has no free IPv4 addresses for a new network interface; free addresses there "
+        "or add subnets with room to spec.subnetIds"
     )
 
 
@@ -517,7 +517,7 @@ def test_a_failed_update_rolled_back_by_lambda_stalls_with_the_subnet_named(
                                 last_update_status_reason="no room")  # fmt: skip
     plan = plan_for(make_spec(), observed, STARTED, network(enis=None, facts=facts), update_sent=True)
     assert plan.outcome == Outcome.STALLED
-    assert "subnet subnet-a1 (us-east-1a, 3 free IPv4 addresses) in spec.subnetIds has no free" in message(
+    assert "subnet subnet-a1 (us-east-1a, fewer than 16 free IPv4 addresses) in spec.subnetIds has no free" in message(
         plan, "Stalled")
 
 

@@ -45,6 +45,8 @@ class FakeAws:
         self.calls: list[str] = []
         self.tag_error: Exception | None = None
         self.describe_error: Exception | None = None
+        self.list_tags_error: Exception | None = None
+        self.tags_on_aws: dict[str, str] = {}  # what ListTags answers (GetFunction may hide them)
         self.permissions = RolePermissions(ROLE, dict.fromkeys(ENI_ACTIONS, EvalDecision.ALLOWED))
         self.identity = self
         self.networks = self
@@ -70,6 +72,12 @@ class FakeAws:
     async def permissions_of(self, role: str) -> RolePermissions:
         self.calls.append("SimulatePrincipalPolicy")
         return self.permissions
+
+    async def list_tags(self, arn: str) -> dict[str, str]:
+        self.calls.append("ListTags")
+        if self.list_tags_error is not None:
+            raise self.list_tags_error
+        return dict(self.tags_on_aws)
 
     async def tag(self, arn: str, tags: dict[str, str]) -> None:
         self.calls.append(f"TagResource {tags}")
@@ -186,16 +194,57 @@ async def look(
 ) -> planning.Situation:  # fmt: skip
     spec = AttachmentSpec.model_validate({**SPEC, "adoption": adoption})
     owner = guard.owner("team-a", "orders")
-    return await guard.function(owner, spec, REF, observed, sit, ctx, claim, (claims or Claims()).record)
+    status = {"ownership": claim} if claim else {}
+    return await guard.function(owner, spec, REF, observed, sit, ctx, status, (claims or Claims()).record)
 
 
 async def test_an_untagged_function_outside_any_vpc_is_claimed_then_tagged(guard: Guard, aws: FakeAws) -> None:
     claims = Claims()
     after = await look(guard, observation(**DETACHED_FN), situation(), context({}), claims=claims)
     assert after.problems == () and after.action_failure is None and after.conflict_with is None
-    assert aws.calls == ["SimulatePrincipalPolicy", f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"]
+    assert aws.calls == ["ListTags", "SimulatePrincipalPolicy", f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"]
     (claim,) = claims.written
     assert claim["functionArn"] == observation().arn and claim["ownerTag"] == MINE and claim["adopted"] is False
+    assert after.just_claimed  # no VpcConfig write before a later look sees our tag stuck
+
+
+async def test_a_tag_getfunction_hid_is_found_before_taking_anything(guard: Guard, aws: FakeAws) -> None:
+    # aws-facts "IAM": without lambda:ListTags GetFunction answers no Tags; ListTags tells the truth.
+    aws.tags_on_aws = {guards.OWNER_TAG: "another-cluster/team-a/orders"}
+    claims = Claims()
+    after = await look(guard, observation(**DETACHED_FN), situation(), context({}), claims=claims)
+    assert [p.reason for p in after.problems] == [Reason.OWNED_ELSEWHERE]
+    assert aws.calls == ["ListTags"] and claims.written == []
+
+
+async def test_unreadable_tags_take_nothing(guard: Guard, aws: FakeAws) -> None:
+    aws.list_tags_error = AccessDenied(Failure(FailureKind.ACCESS_DENIED, "AccessDeniedException", "no ListTags"))
+    claims = Claims()
+    after = await look(guard, observation(**DETACHED_FN), situation(), context({}), claims=claims)
+    assert [p.reason for p in after.problems] == [Reason.ACCESS_DENIED]
+    assert "lambda:ListTags" in after.problems[0].message
+    assert aws.calls == ["ListTags"] and claims.written == []
+
+
+async def test_our_own_tag_without_a_record_is_recorded(guard: Guard, aws: FakeAws) -> None:
+    claims = Claims()
+    await look(guard, observation(tags={guards.OWNER_TAG: MINE}), situation(), context({}), claims=claims)
+    (claim,) = claims.written
+    assert claim["ownerTag"] == MINE and claim["adopted"] is False
+    assert not any(c.startswith(("TagResource", "ListTags")) for c in aws.calls)
+
+
+async def test_a_renamed_cluster_retags_what_it_recorded(aws: FakeAws) -> None:
+    renamed = Guard(aws, OperatorSettings(cluster_name="new-name"))  # type: ignore[arg-type]
+    recorded = {"functionArn": observation().arn, "ownerTag": "old-name/team-a/orders", "claimedTime": "t",
+                "adopted": False}  # fmt: skip
+    aws.tags_on_aws = {guards.OWNER_TAG: "old-name/team-a/orders"}
+    claims = Claims()
+    after = await look(renamed, observation(tags=dict(aws.tags_on_aws)), situation(), context({}),
+                       claim=recorded, claims=claims)  # fmt: skip
+    assert after.problems == ()
+    assert claims.written == [{**recorded, "ownerTag": "new-name/team-a/orders"}]
+    assert aws.calls[-1] == f"TagResource {{'{guards.OWNER_TAG}': 'new-name/team-a/orders'}}"
 
 
 async def test_a_function_in_a_vpc_is_not_adopted_without_asking(guard: Guard, aws: FakeAws) -> None:
@@ -209,6 +258,7 @@ async def test_a_function_in_a_vpc_is_not_adopted_without_asking(guard: Guard, a
 async def test_adoption_records_what_aws_held_before_the_tag(guard: Guard, aws: FakeAws) -> None:
     claims = Claims()
     stale = observation(tags={guards.OWNER_TAG: "gone/one"}, vpc=VpcSettings.of(["subnet-z"], ["sg-9"], True))
+    aws.tags_on_aws = {guards.OWNER_TAG: "gone/one"}
     await look(guard, stale, situation(), context({}), adoption="Adopt", claims=claims)
     (claim,) = claims.written
     assert claim["adopted"] is True and claim["previousOwner"] == "gone/one"
@@ -267,7 +317,7 @@ async def test_a_role_missing_permissions_stops_before_the_tag_when_required(aws
     aws.permissions = RolePermissions(ROLE, {})
     after = await look(guard_with(aws, RoleCheck.REQUIRE), observation(**DETACHED_FN), situation(), context({}))
     assert [p.reason for p in after.problems] == [Reason.ROLE_MISSING_PERMISSIONS]
-    assert aws.calls == ["SimulatePrincipalPolicy"]
+    assert aws.calls == ["ListTags", "SimulatePrincipalPolicy"]
 
 
 async def test_a_role_missing_permissions_is_a_warning_by_default(guard: Guard, aws: FakeAws) -> None:
@@ -276,7 +326,7 @@ async def test_a_role_missing_permissions_is_a_warning_by_default(guard: Guard, 
     after = await look(guard, observation(**DETACHED_FN), situation(), context({}))
     assert [(p.reason, p.severity) for p in after.problems] == [(guards.ROLE_MAY_LACK_PERMISSIONS, Severity.WARNING)]
     assert ROLE in after.problems[0].message
-    assert aws.calls == ["SimulatePrincipalPolicy", f"TagResource {{'{guards.OWNER_TAG}': '{ME}'}}"]
+    assert aws.calls == ["ListTags", "SimulatePrincipalPolicy", f"TagResource {{'{guards.OWNER_TAG}': '{ME}'}}"]
 
 
 async def test_role_check_off_asks_nothing(aws: FakeAws) -> None:
@@ -355,28 +405,33 @@ def test_a_name_alone_takes_its_regions_partition_until_sts_says() -> None:
 # --- deletion -----------------------------------------------------------------------------------
 
 
-async def test_release_follows_the_policy_then_the_tag_then_the_claims(guard: Guard) -> None:
+async def test_release_follows_the_policy_then_our_claim(guard: Guard) -> None:
     spec = AttachmentSpec.model_validate(SPEC)
     ours, theirs = observation(tags={guards.OWNER_TAG: MINE}), observation(tags={guards.OWNER_TAG: "team-b/orders"})
     both = context({}, claimants=(ME, "team-b/orders"))
     me = guard.owner("team-a", "orders")
+    claimed = {"ownership": {"functionArn": observation().arn, "ownerTag": MINE}}
 
-    async def verdict(observed: FunctionObservation | None, ctx: Context, by_claims: bool) -> tuple[bool, str | None]:
-        return await guard.release_verdict(me, "team-a", spec, REF, observed, ctx, by_claims)
+    async def verdict(
+        observed: FunctionObservation | None, ctx: Context, status: dict[str, Any]
+    ) -> tuple[bool, str | None]:
+        return await guard.release_verdict(me, "team-a", spec, REF, observed, ctx, status)
 
-    allowed, why = await verdict(ours, context(), True)  # enforce, no policy
+    allowed, why = await verdict(ours, context(), claimed)  # enforce, no policy
     assert not allowed and why is not None and "PolicyDenied" in why
-    assert await verdict(ours, both, False) == (True, None)  # our tag beats an older claim
-    assert await verdict(theirs, both, True) == (False, "it is owned by LambdaVpcAttachment team-b/orders")
-    assert await verdict(theirs, context({}), True) == (True, None)  # stale tag: the claims decide
-    assert await verdict(observation(), context({}), False) == (False, None)
-    assert await verdict(None, context({}), True) == (True, None)  # the function is gone
+    assert await verdict(ours, both, {}) == (True, None)  # our tag, even without a record
+    assert await verdict(theirs, both, claimed) == (False, "it is owned by LambdaVpcAttachment team-b/orders")
+    assert await verdict(observation(), context({}), claimed) == (True, None)  # claimed, untagged since
+    # Never claimed (NotAdopted, a lost conflict): left exactly as it is.
+    allowed, why = await verdict(observation(), context({}), {})
+    assert not allowed and why is not None and "never claimed" in why
+    assert await verdict(None, context({}), {}) == (True, None)  # the function is gone
     older_release = observation(tags={guards.OWNER_TAG: ME})
-    assert await verdict(older_release, both, False) == (True, None)  # our tag as an older release wrote it
+    assert await verdict(older_release, both, {"functionArn": observation().arn}) == (True, None)
     elsewhere = observation(tags={guards.OWNER_TAG: "staging/team-a/orders"})
     other_cluster = Guard(guard.aws, OperatorSettings(cluster_name="prod"))
     allowed, why = await other_cluster.release_verdict(
-        other_cluster.owner("team-a", "orders"), "team-a", spec, REF, elsewhere, context({}), True
+        other_cluster.owner("team-a", "orders"), "team-a", spec, REF, elsewhere, context({}), claimed
     )
     assert not allowed and why is not None and "cluster staging" in why
 

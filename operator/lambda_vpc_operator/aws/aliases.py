@@ -76,6 +76,8 @@ class Aliases:
         vpc_config = response.get("VpcConfig") or {}
         vpc = functions.VpcSettings.from_aws(vpc_config)
         facts = aliases.VersionFacts(version, vpc, vpc_config.get("VpcId") or None)
+        if not version.isdigit():
+            return facts  # $LATEST, $LATEST.PUBLISHED: names that move, never cached
         self._versions[key] = facts
         while len(self._versions) > self.cache_size:
             self._versions.popitem(last=False)

@@ -121,6 +121,14 @@ class LambdaFunctions:
             if not marker:
                 return
 
+    async def list_tags(self, arn: str) -> dict[str, str]:
+        """ListTags on a function ARN: the tags even where GetFunction omits them (aws-facts "IAM")."""
+        region = _arn_region(arn) or self.clients.default_region
+        response = await calling.call(
+            self.clients.lambda_(region), "ListTags", self.budgets.control(region), Resource=arn
+        )
+        return {str(k): str(v) for k, v in (response.get("Tags") or {}).items()}
+
     async def tag(self, arn: str, tags: Mapping[str, str]) -> None:
         """TagResource on a function ARN (its region is read from the ARN)."""
         region = _arn_region(arn) or self.clients.default_region

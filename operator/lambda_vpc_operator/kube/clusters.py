@@ -9,6 +9,8 @@ explicit ``--cluster-name`` (the chart's ``clusterName``) keeps the tags valid.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import kubernetes
@@ -33,3 +35,12 @@ def cluster_identity(api_client: kubernetes.client.ApiClient | None = None) -> s
     if not uid:
         raise ClusterIdentityUnknown(f"namespace {IDENTITY_NAMESPACE} has no uid")
     return str(uid)
+
+
+def derived_cluster_name(namespaces: Sequence[str] = (), api_client: kubernetes.client.ApiClient | None = None) -> str:
+    """kube-system's uid; a namespaced installation adds a digest of the namespaces it watches, so that
+    two of them in one cluster (each with its own namespaces) never see each other's tags as their own."""
+    uid = cluster_identity(api_client)
+    if not namespaces:
+        return uid
+    return f"{uid}-{hashlib.sha256(' '.join(sorted(namespaces)).encode()).hexdigest()[:8]}"

@@ -105,8 +105,9 @@ class AttachmentSpec(_Model):
     )
     require_internet_access: bool = Field(
         default=False,
-        description="Refuse to attach unless every subnet routes 0.0.0.0/0 to a NAT gateway "
-        "(a function in a VPC has no public IP, even in a public subnet).",
+        description="Refuse to attach unless every subnet's 0.0.0.0/0 route reaches the internet through a NAT "
+        "(a NAT gateway or instance, a transit gateway, a Gateway Load Balancer endpoint), not an internet "
+        "gateway: a function in a VPC has no public IP, even in a public subnet.",
     )
     region: str | None = Field(
         default=None,
@@ -120,9 +121,9 @@ class AttachmentSpec(_Model):
     )
     adoption: Adoption = Field(
         default=Adoption.REFUSE,
-        description="A function already in a VPC, or tagged by another attachment of this cluster: Refuse "
-        "(Stalled NotAdopted) or Adopt (its configuration is recorded in status.ownership first). A function "
-        "tagged by another cluster is never taken over.",
+        description="A function already in a VPC, or carrying an owner tag no live attachment of this cluster "
+        "holds: Refuse (Stalled NotAdopted, nothing written) or Adopt (its configuration is recorded in "
+        "status.ownership first). A function tagged by another cluster is never taken over.",
     )
     reactivation: ReactivationSpec = Field(
         default_factory=ReactivationSpec,

@@ -40,6 +40,7 @@ class Reason(enum.StrEnum):
     # work under way (Reconciling=True, Ready=False/Unknown)
     PROGRESSING = "Progressing"  # a new generation was seen, nothing decided yet
     UPDATING = "Updating"  # we sent UpdateFunctionConfiguration
+    CLAIMING = "Claiming"  # we tagged the function: its next reading confirms the claim
     UPDATE_IN_PROGRESS = "UpdateInProgress"  # AWS is applying an update (ours or someone's)
     FUNCTION_PENDING = "FunctionPending"  # State=Pending: creation or ENI (re)build
     CORRECTING_DRIFT = "CorrectingDrift"

@@ -30,6 +30,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from lambda_vpc_operator.models import owners
 from lambda_vpc_operator.models.attachments import Adoption
+from lambda_vpc_operator.models.failures import Failure
 from lambda_vpc_operator.models.functions import VpcSettings
 from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, RolePermissions
@@ -160,6 +161,18 @@ class OwnershipDecision:
     previous_owner: str | None = None  # the tag value an adoption replaces
 
 
+@dataclasses.dataclass(frozen=True)
+class History:
+    """What this attachment's status says about the function (``status.ownership``, ``status.functionArn``)."""
+
+    recorded_tag: str | None = None  # status.ownership.ownerTag, when status.ownership names this function
+    managed_before: bool = False  # status names this function: our claim, or an older release managing it
+
+    @property
+    def claimed(self) -> bool:
+        return self.recorded_tag is not None
+
+
 def ownership(
     me: owners.Owner,
     tags: Mapping[str, str],
@@ -168,19 +181,21 @@ def ownership(
     *,
     attached: bool,
     adoption: Adoption,
-    claimed: bool = False,
+    history: History = History(),
 ) -> OwnershipDecision:
     """Who owns the function: the tag first (durable, on AWS), the claims index only to break ties.
 
     ``claimants`` are the attachments (``namespace/name``) of this cluster that name this function
-    now; ``attached``: the function sits in a VPC; ``claimed``: this attachment's status already
-    records the claim (its tag write may have been lost, or someone removed the tag).
+    now; ``attached``: the function sits in a VPC; ``history``: what our own status recorded.
     """
     tag = tags.get(owners.TAG)
     holder = owners.parse(tag) if tag else None
     # Ours already: an older claim, if any, is the one that must give way.
     if owners.tag_holds(tag, me):
         return OwnershipDecision(Ownership.OWNED)
+    # The tag we recorded writing (the cluster was renamed since): ours, to be re-tagged.
+    if tag is not None and tag == history.recorded_tag:
+        return OwnershipDecision(Ownership.CLAIM)
     # Another installation's: never taken over, whatever spec.adoption says.
     if holder is not None and holder.cluster is not None and holder.cluster != me.cluster:
         return OwnershipDecision(Ownership.OWNED_ELSEWHERE, holder.describe())
@@ -191,14 +206,39 @@ def ownership(
     # Untagged (or stale): the oldest claim gets to take it; the others wait.
     if older_claim is not None and older_claim != me.key:
         return OwnershipDecision(Ownership.CONFLICT, older_claim)
-    # Our own tag as an older release wrote it, or our recorded claim with the tag gone: ours.
-    if (holder is not None and holder.cluster is None and holder.key == me.key) or (claimed and not tag):
+    # Our own tag as an older release wrote it (our status shows we managed this function), or our
+    # recorded claim with the tag gone: ours. An older-release tag without that evidence may be
+    # another cluster's (it did not name the cluster): only on request.
+    legacy_mine = holder is not None and holder.cluster is None and holder.key == me.key
+    if (legacy_mine and history.managed_before) or (history.claimed and not tag):
         return OwnershipDecision(Ownership.CLAIM, previous_owner=tag)
     # Someone's function: in a VPC already, or tagged by a stale attachment. Only on request.
     if attached or tag:
         kind = Ownership.ADOPT if adoption == Adoption.ADOPT else Ownership.NOT_ADOPTED
         return OwnershipDecision(kind, previous_owner=tag)
     return OwnershipDecision(Ownership.CLAIM)
+
+
+def releasable(me: owners.Owner, tags: Mapping[str, str], claimants: Collection[str], history: History) -> str | None:
+    """None when deleting the attachment may change the function, else why not.
+
+    Only a function this attachment took may be detached or restored: one whose tag is ours (or the
+    one we recorded writing), or that our status claimed and nobody has tagged since. A function it
+    never claimed (NotAdopted, a lost conflict, a tag of another cluster) is left exactly as it is.
+    """
+    tag = tags.get(owners.TAG)
+    holder = owners.parse(tag) if tag else None
+    if owners.tag_holds(tag, me) or (tag is not None and tag == history.recorded_tag):
+        return None
+    if holder is not None and holder.cluster is not None and holder.cluster != me.cluster:
+        return f"it is owned by {holder.describe()}"
+    live = [c for c in claimants if c != me.key and tag in _tag_values(c, me.cluster)]
+    if live:
+        return f"it is owned by LambdaVpcAttachment {live[0]}"
+    legacy_mine = holder is not None and holder.cluster is None and holder.key == me.key
+    if (legacy_mine and history.managed_before) or (history.claimed and not tag):
+        return None
+    return "this attachment never claimed it (no status.ownership for it, and its owner tag is not ours)"
 
 
 def _tag_values(key: str, cluster: str | None) -> tuple[str, ...]:
@@ -214,6 +254,16 @@ def owned_elsewhere(function: str, owner: str) -> Problem:
         f"spec.functionName: Lambda function {function} is owned by {who} (tag {owners.TAG} on the function); "
         "it is never taken over: delete that attachment (or remove the tag on AWS if that owner is gone), "
         "or name another function",
+    )  # fmt: skip
+
+
+def tags_unreadable(failure: Failure) -> Problem:
+    """The operator may not read tags: it cannot tell whose the function is, so it takes nothing."""
+    return Problem(
+        Severity.ERROR, Reason.ACCESS_DENIED, "spec.functionName",
+        f"The operator may not read the function's tags ({failure.code}: {failure.message}), so it cannot tell "
+        f"whether another attachment or cluster owns it ({owners.TAG}); nothing was changed. Grant the operator "
+        "lambda:ListTags (docs/iam-policy.json)",
     )  # fmt: skip
 
 

@@ -345,9 +345,13 @@ def culprits(
         known = [facts.subnets[s] for s in suspects if s in facts.subnets]
         full = [s for s in known if s.available_ip_addresses < validation.LOW_FREE_ADDRESSES] or known
         if full:
+            # No counts: they move all the time in subnets shared with pods, and a stalled status
+            # must not be rewritten at every resync (aws-facts "Subnet free addresses move").
+            low = validation.LOW_FREE_ADDRESSES
             listing = ", ".join(
-                f"{s.subnet_id} ({s.availability_zone}, {s.available_ip_addresses} free IPv4 addresses)"
-                for s in sorted(full, key=lambda s: (s.available_ip_addresses, s.subnet_id))
+                f"{s.subnet_id} ({s.availability_zone}, "
+                f"{'fewer than ' + str(low) if s.available_ip_addresses < low else 'few'} free IPv4 addresses)"
+                for s in sorted(full, key=lambda s: s.subnet_id)
             )
             names["subnet"] = f"subnet {listing} in spec.subnetIds"
     elif code == "InvalidSubnet":

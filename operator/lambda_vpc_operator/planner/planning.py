@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lambda_vpc_operator.models import owners
 from lambda_vpc_operator.models.attachments import AttachmentSpec, DeletionPolicy, DriftPolicy
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import (
@@ -53,6 +54,7 @@ class Situation:
     # We sent this generation's VpcConfig and have not seen it in sync yet (memory, or status.sentGeneration
     # after a restart): a failed update is then ours; otherwise someone else's (``foreign_failure``).
     update_sent: bool = False
+    just_claimed: bool = False  # this look wrote the owner tag: no change before a later look sees it
     network: networking.NetworkSituation | None = None  # ENIs, subnet facts, time; None: no network verdict
 
 
@@ -101,7 +103,7 @@ def _failure_wait(failure: Failure, attempt: int, role: str | None = None) -> Pl
     if failure.kind == FailureKind.ROLE_PERMISSIONS:
         # Not the spec's fault: the role is fixed on IAM, or IAM is still propagating it.
         delay = delays.role_delay(attempt)
-        return _wait(
+        plan = _wait(
             Reason.ROLE_MISSING_PERMISSIONS,
             f"AWS refused the VpcConfig because the execution role {role or 'of the function'} may not manage "
             f"network interfaces ({failure.code}: {failure.message}); attach AWSLambdaVPCAccessExecutionRole "
@@ -109,6 +111,14 @@ def _failure_wait(failure: Failure, attempt: int, role: str | None = None) -> Pl
             f"role; a role just changed can take a while to propagate. Retrying in {delay:g}s",
             delay,
         )
+        if delay >= delays.ROLE_MAX_WAIT:
+            # Retried at the slow end for a while now: a human must fix the role. Say so (kstatus
+            # settles: Failed), and keep retrying every 5 minutes (still a WAIT: the delay holds).
+            ready, _ = plan.conditions or ()
+            plan = dataclasses.replace(
+                plan, conditions=(ready, conditions.stalled(Reason.ROLE_MISSING_PERMISSIONS, ready.message))
+            )
+        return plan
     if failure.kind == FailureKind.THROTTLED:
         delay = failure.retry_after or delays.THROTTLE_FALLBACK
         return _wait(Reason.THROTTLED, f"AWS throttled the request ({failure.code}); retrying in {delay:g}s", delay)
@@ -276,6 +286,14 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
         )
 
     if not applied:
+        # We have just tagged it: TagResource is last-writer-wins, so another installation may hold it
+        # now. The next look's GetFunction shows whose tag stuck; only then is the VpcConfig written.
+        if s.just_claimed:
+            return _wait(
+                Reason.CLAIMING,
+                f"Tagged Lambda function {function} {owners.TAG}; confirming the claim before changing it",
+                delays.FIRST_WAIT,
+            )
         drift = s.applied_generation == s.generation
         # Someone changed the function behind our back and the user asked us only to tell.
         if drift and spec.drift_policy == DriftPolicy.REPORT:
@@ -471,6 +489,18 @@ def plan_release(function: str, r: Release) -> Plan:
     # Detach, or Restore: what the function had before we adopted it (no VPC if it had none).
     target = r.restore if r.policy == DeletionPolicy.RESTORE and r.restore is not None else DETACHED
     restoring = target != DETACHED
+    if observed.vpc != target and observed.last_update_status == UpdateStatus.FAILED and r.detach_sent:
+        # Lambda refused what we sent, after the call (e.g. a recorded subnet that no longer exists):
+        # sending it again would fail again. A human decides; nothing more is written.
+        code = observed.last_update_status_reason_code or Reason.UPDATE_FAILED
+        other = "Detach or Retain" if restoring else "Retain"
+        return _stall(
+            code,
+            f"{'Restoring' if restoring else 'Detaching'} Lambda function {function} failed: "
+            f"{(observed.last_update_status_reason or code).rstrip('.')}. Fix it on AWS, or set deletionPolicy "
+            f"to {other} to let the attachment go",
+            requeue_after=delays.FUNCTION_NOT_FOUND_RECHECK,
+        )
     if observed.vpc == target:
         if observed.last_update_status == UpdateStatus.FAILED and r.detach_sent:
             return dataclasses.replace(

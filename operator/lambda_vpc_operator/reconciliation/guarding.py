@@ -173,16 +173,30 @@ class Guard:
         observed: FunctionObservation,
         situation: planning.Situation,
         context: Context,
-        claim: Mapping[str, Any] | None,
+        status: Mapping[str, Any],
         record: Callable[[dict[str, Any]], Awaitable[None]],
     ) -> planning.Situation:
         """Ownership (recording the claim, then tagging the function, when it is ours to take) and the
-        execution role. ``claim`` is status.ownership as it stands; ``record`` writes a new one."""
-        claimed = claim is not None and claim.get("functionArn") == observed.arn
-        decision = guards.ownership(
-            me, observed.tags or {}, context.claimants, situation.conflict_with,
-            attached=observed.vpc.attached, adoption=spec.adoption, claimed=claimed,
-        )  # fmt: skip
+        execution role. ``status`` is the attachment's status as it stands; ``record`` writes a new
+        status.ownership."""
+        history = history_of(status, observed.arn)
+
+        def decide(tags: Mapping[str, str]) -> guards.OwnershipDecision:
+            return guards.ownership(
+                me, tags, context.claimants, situation.conflict_with,
+                attached=observed.vpc.attached, adoption=spec.adoption, history=history,
+            )  # fmt: skip
+
+        decision = decide(observed.tags or {})
+        if decision.kind in TAKING and not observed.busy:
+            # About to take it: GetFunction's Tags are only there for a caller allowed lambda:ListTags
+            # (aws-facts "IAM"), and "no tags" must not be mistaken for "nobody's": ask ListTags itself.
+            tags = await self._tags(observed)
+            if isinstance(tags, Failure):
+                if tags.kind == FailureKind.ACCESS_DENIED:
+                    return dataclasses.replace(situation, problems=(*situation.problems, guards.tags_unreadable(tags)))
+                return dataclasses.replace(situation, read_failure=tags)
+            decision = decide(tags)
         if decision.kind == guards.Ownership.CONFLICT:
             return dataclasses.replace(situation, conflict_with=decision.other)
         situation = dataclasses.replace(situation, conflict_with=None)
@@ -209,17 +223,33 @@ class Guard:
         situation = dataclasses.replace(situation, problems=(*situation.problems, *extra))
         if any(p.severity == Severity.ERROR for p in extra):
             return situation
-        if decision.kind in (guards.Ownership.CLAIM, guards.Ownership.ADOPT) and not observed.busy:
+        if decision.kind == guards.Ownership.OWNED and not history.claimed:
+            # Tagged by us but not on record (a status lost or restored): record it, for the deletion.
+            await record(_claim(me, observed, decision, self.now()))
+        if decision.kind in TAKING and not observed.busy:
             # The claim is on record (status) before the tag, and the tag before any change: a
             # restart in between finds its own claim, and a deletion knows what to release or restore.
             # TagResource is refused while an update is in progress (aws-facts "Errors"): a busy
             # function is claimed at a later look, before the planner would write anything.
-            if not claimed:
+            claim = status.get("ownership") or {}
+            if not history.claimed:
                 await record(_claim(me, observed, decision, self.now()))
+            elif claim.get("ownerTag") != me.tag_value:
+                await record({**claim, "ownerTag": me.tag_value})  # re-tagged under a new cluster name
             failure = await self._tag(observed, me)
             if failure is not None:
                 return dataclasses.replace(situation, action_failure=failure)
+            # TagResource is last-writer-wins: another installation may have tagged it a moment ago.
+            # Change nothing before a later look has seen our tag on the function.
+            situation = dataclasses.replace(situation, just_claimed=True)
         return situation
+
+    async def _tags(self, observed: FunctionObservation) -> Mapping[str, str] | Failure:
+        try:
+            return await self.aws.functions.list_tags(observed.arn)
+        except AwsError as exc:
+            logger.info("%s: ListTags refused: %s", observed.name, exc.failure.code)
+            return exc.failure
 
     async def _tag(self, observed: FunctionObservation, me: owners.Owner) -> Failure | None:
         try:
@@ -245,21 +275,16 @@ class Guard:
         ref: FunctionRef,
         observed: FunctionObservation | None,
         context: Context,
-        owned_by_claims: bool,
+        status: Mapping[str, Any],
     ) -> tuple[bool, str | None]:
         """Whether deleting may change the function, and if not, why: never when the policy now denies
-        it; else the owner tag decides (ours, or another live attachment's), the claims when there is none."""
+        it; else only a function this attachment claimed (``guards.releasable``)."""
         if await self.policy(namespace, spec, ref, context):
             return False, "the tenant policy no longer allows this attachment to change it (PolicyDenied)"
-        tag = (observed.tags or {}).get(owners.TAG) if observed is not None else None
-        if owners.tag_holds(tag, me) or tag == me.key:  # ours (tag_holds), or ours as an older release wrote it
-            return True, None
-        holder = owners.parse(tag) if tag else None
-        if holder is not None and holder.cluster not in (None, me.cluster):
-            return False, f"it is owned by {holder.describe()}"
-        if holder is not None and holder.key in context.claimants:
-            return False, f"it is owned by LambdaVpcAttachment {holder.key}"
-        return owned_by_claims, None
+        if observed is None:
+            return True, None  # the function is gone: nothing to change, nothing to protect
+        why = guards.releasable(me, observed.tags or {}, context.claimants, history_of(status, observed.arn))
+        return why is None, why
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -308,6 +333,20 @@ def _function_key(spec: Mapping[str, Any], settings: OperatorSettings) -> str | 
         return FunctionRef.parse(str(spec.get("functionName", "")), spec.get("region") or settings.default_region).key
     except ValueError:
         return None
+
+
+# Decisions after which this look writes the owner tag.
+TAKING = (guards.Ownership.CLAIM, guards.Ownership.ADOPT)
+
+
+def history_of(status: Mapping[str, Any], arn: str) -> guards.History:
+    """What the attachment's status says about function ``arn``."""
+    claim = status.get("ownership") or {}
+    mine = claim.get("functionArn") == arn
+    return guards.History(
+        recorded_tag=str(claim.get("ownerTag")) if mine and claim.get("ownerTag") else None,
+        managed_before=mine or status.get("functionArn") == arn,
+    )
 
 
 def _claim(

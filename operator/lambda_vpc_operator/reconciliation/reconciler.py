@@ -316,8 +316,7 @@ class Reconciler:
             await self._write(reporter, memory, status, {"ownership": claim})
 
         situation = await self.guard.function(
-            self.guard.owner(view.namespace, view.name), spec, ref, observed, situation, context,
-            status.get("ownership"), record,
+            self.guard.owner(view.namespace, view.name), spec, ref, observed, situation, context, status, record,
         )  # fmt: skip
         guarding.post_once(memory, reporter, generation, tuple(situation.problems[before:]))
         return situation, observed, True
@@ -585,7 +584,7 @@ class Reconciler:
         if context is not None:
             # A policy that now denies it, or another attachment's owner tag: leave the function alone.
             owned, why = await self.guard.release_verdict(
-                self.guard.owner(view.namespace, view.name), view.namespace, spec, ref, observed, context, owned
+                self.guard.owner(view.namespace, view.name), view.namespace, spec, ref, observed, context, status
             )
         release = planning.Release(
             policy=spec.deletion_policy,

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 Forward = Callable[[bytes | None], wire.Response]
 LATEST = "$LATEST"
 MAX_TAG_KEY, MAX_TAG_VALUE = 128, 256
-# \p{L}\p{Z}\p{N} of the model's pattern: Python's \w covers letters and digits (and _), \s the spaces.
-_TAG_CHARS = re.compile(r"[\w\s.:/=+\-@]*")
+# \p{L}\p{Z}\p{N} of the model's pattern: Python's \w covers letters and digits (and _); \p{Z} is the
+# space separators (no tab, no newline: those are control characters).
+_TAG_CHARS = re.compile(r"[\w .:/=+\-@\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*")
 
 
 def split_function_name(raw: str) -> tuple[str, str | None]:

@@ -534,6 +534,11 @@ def test_a_function_in_a_vpc_is_not_adopted_unless_asked(target: Target, ns: Nam
     assert target.configuration(function)["RevisionId"] == before["RevisionId"]
     assert OWNER_TAG not in tags_of(target, function)
     assert "ownership" not in obj.get("status", {})
+    # Deleting it (deletionPolicy Detach, the default) leaves the function it never took as it is.
+    ns.delete("refused")
+    ns.wait_gone("refused")
+    assert writes(target) == {}, target.calls()
+    assert target.vpc(function).subnet_ids == set(net.subnets[:2])
 
 
 @pytest.mark.simulator

@@ -188,9 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     crds = load_crds(args.crds) if args.crds is not None else []
     emulator = EmulatorThread(port=args.port, kubeconfig_path=args.kubeconfig, crds=crds)
     with emulator:
-        print(f"Kubernetes API emulator at {emulator.url}", flush=True)
-        print(f"KUBECONFIG={emulator.kubeconfig_path}", flush=True)
+        # Ctrl-C may come as soon as the lines are out (a test reads them, then interrupts): be ready first.
         try:
+            print(f"Kubernetes API emulator at {emulator.url}", flush=True)
+            print(f"KUBECONFIG={emulator.kubeconfig_path}", flush=True)
             threading.Event().wait()
         except KeyboardInterrupt:
             print("Stopping.", file=sys.stderr, flush=True)

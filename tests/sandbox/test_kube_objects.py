@@ -399,7 +399,6 @@ def test_json_patch_on_a_missing_path_is_422(kube_with_crd: Any, kube_http: Any)
     ("content_type", "needle"),
     [
         pytest.param("application/strategic-merge-patch+json", "accepted media types", id="strategic"),
-        pytest.param("application/apply-patch+yaml", "server-side apply", id="server-side-apply"),
         pytest.param("text/plain", "accepted media types", id="unknown"),
     ],
 )

@@ -20,7 +20,16 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import celrules, errors, objects, patching, resources, schemas, store
+from lambda_vpc_operator.sandbox.kube import (
+    applying,
+    celrules,
+    errors,
+    objects,
+    patching,
+    resources,
+    schemas,
+    store,
+)
 
 Obj = dict[str, Any]
 AdmitFn = Callable[[Obj, dict[str, Any]], tuple[Obj, Sequence[objects.FieldErrorLike]]]
@@ -33,25 +42,29 @@ APPLY_PATCH = "application/apply-patch+yaml"
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 UNDELETABLE_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})  # as real servers refuse
 
+# The manager of writes through the Python API (HTTP requests name theirs or send a User-Agent).
+DEFAULT_MANAGER = "sandbox"
+
 # Attempts at a free generated name before answering 409 as a real server would.
 _GENERATE_NAME_ATTEMPTS = 8
 
 
 @dataclasses.dataclass
 class WriteOptions:
-    """Per-request write options: ``?dryRun=All`` and ``?fieldValidation=`` (Ignore/Warn/Strict)."""
+    """Per-request write options: ``?dryRun=All``, ``?fieldValidation=`` (Ignore/Warn/Strict),
+    ``?fieldManager=`` (or the User-Agent's product, as real servers default it) and ``?force=``."""
 
     dry_run: bool = False
     field_validation: str = "Warn"
+    field_manager: str = ""
+    force: bool = False
     warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 class Cluster:
     """Resources, objects and their semantics; the state behind one emulated API server."""
 
-    def __init__(
-        self, *, history_size: int = store.DEFAULT_HISTORY_SIZE, admit: AdmitFn | None = None
-    ) -> None:
+    def __init__(self, *, history_size: int = store.DEFAULT_HISTORY_SIZE, admit: AdmitFn | None = None) -> None:
         self.registry = resources.Registry(resources.builtin_resources())
         self.store = store.Store(history_size=history_size)
         self._admit_fn: AdmitFn = admit if admit is not None else schemas.admit
@@ -130,6 +143,8 @@ class Cluster:
         namespace: str | None,
         body: Obj,
         options: WriteOptions | None = None,
+        *,
+        managed: list[Obj] | None = None,
     ) -> Obj:
         options = options or WriteOptions()
         _check_body(resource, body)
@@ -168,6 +183,9 @@ class Cluster:
         if resource.storage_key == resources.CRD_STORAGE_KEY:
             causes.extend(_crd_errors(obj))
         obj = self._admitted(resource, obj, causes, options)
+        if managed is None:
+            managed = applying.record_update(_manager(resource, None, options), None, obj)
+        obj["metadata"]["managedFields"] = managed
 
         key = self._key(resource, namespace)
         if self.store.get(resource.storage_key, key, name) is not None:
@@ -247,9 +265,10 @@ class Cluster:
                 + ", ".join(accepted)
             )
         if content_type == APPLY_PATCH:
-            raise errors.UnsupportedMediaType(
-                "server-side apply (application/apply-patch+yaml) is not emulated by the sandbox API server: "
-                "use client-side `kubectl apply`, a merge patch or a JSON patch"
+            return self.apply(resource, namespace, name, patch, subresource=subresource, options=options)[0]
+        if options.force:
+            raise _invalid_options(
+                "PatchOptions", "force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"
             )
         old = self._existing(resource, namespace, name)
         current = objects.as_version(resource, old)
@@ -273,6 +292,53 @@ class Cluster:
         if meta.get("name") != name or (resource.namespaced and meta.get("namespace") != namespace):
             raise errors.BadRequest("the name or namespace of the object cannot be changed by a patch")
         return self._write(resource, old, candidate, subresource, options)
+
+    def apply(
+        self,
+        resource: resources.Resource,
+        namespace: str | None,
+        name: str,
+        config: Any,
+        *,
+        subresource: str | None = None,
+        options: WriteOptions | None = None,
+    ) -> tuple[Obj, bool]:
+        """Server-side apply (see `applying`); the result, and whether it created the object."""
+        options = options or WriteOptions()
+        if not options.field_manager:
+            raise _invalid_options(
+                "PatchOptions", "fieldManager", "FieldValueRequired", "Required value: is required for apply patch"
+            )
+        if len(options.field_manager) > applying.MAX_MANAGER_LENGTH:
+            raise _invalid_options(
+                "PatchOptions", "fieldManager", "FieldValueTooLong", "Too long: may not be more than 128 bytes"
+            )
+        if not isinstance(config, dict):
+            raise errors.BadRequest("error decoding YAML: the apply configuration is not an object")
+        if not config.get("apiVersion") or not config.get("kind"):
+            missing = "Kind" if not config.get("kind") else "apiVersion"
+            raise errors.BadRequest(f"Object '{missing}' is missing in '{json.dumps(config)[:200]}'")
+        _check_body(resource, config)
+        meta = config.get("metadata") or {}
+        if meta.get("name") and meta["name"] != name:
+            raise errors.BadRequest(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
+        if resource.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
+            raise errors.BadRequest(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        request = _manager(resource, subresource, options)
+        old = self.store.get(resource.storage_key, self._key(resource, namespace), name)
+        if old is None:
+            if subresource is not None:
+                self._existing(resource, namespace, name)  # 404: a subresource is never created
+            merged, managed = applying.apply(request, None, config, force=options.force)
+            merged.setdefault("metadata", {})["name"] = name
+            return self.create(resource, namespace, merged, options, managed=managed), True
+        current = objects.as_version(resource, old)
+        merged, managed = applying.apply(request, current, config, force=options.force)
+        return self._write(resource, old, merged, subresource, options, managed=managed), False
 
     def delete(
         self,
@@ -343,6 +409,8 @@ class Cluster:
         candidate: Obj,
         subresource: str | None,
         options: WriteOptions,
+        *,
+        managed: list[Obj] | None = None,
     ) -> Obj:
         """Store the result of an update or patch, unless it changes nothing (then no event, same RV)."""
         name = old["metadata"]["name"]
@@ -364,6 +432,9 @@ class Cluster:
         if resource.storage_key == resources.CRD_STORAGE_KEY:
             causes.extend(_crd_errors(new))
         new = self._admitted(resource, new, causes, options, old=old)
+        if managed is None:
+            managed = applying.record_update(_manager(resource, subresource, options), old, new)
+        new["metadata"]["managedFields"] = managed
         objects.bump_generation(resource, old, new)
         if resource.storage_key == resources.CRD_STORAGE_KEY and subresource is None:
             new["status"] = _crd_status(new)
@@ -531,9 +602,7 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         return int(data["rv"]), (str(data["start"][0]), str(data["start"][1]))
     except (binascii.Error, ValueError, KeyError, IndexError, TypeError):
-        raise errors.BadRequest(
-            "continue key is not valid: incorrect encoded start resourceVersion"
-        ) from None
+        raise errors.BadRequest("continue key is not valid: incorrect encoded start resourceVersion") from None
 
 
 def _check_body(resource: resources.Resource, body: Obj) -> None:
@@ -543,9 +612,7 @@ def _check_body(resource: resources.Resource, body: Obj) -> None:
     if resource.custom and not kind:
         raise errors.BadRequest(f"Object 'Kind' is missing in '{json.dumps(body)[:200]}'")
     if kind and kind != resource.kind:
-        raise errors.BadRequest(
-            f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})"
-        )
+        raise errors.BadRequest(f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})")
     if api_version and api_version.rpartition("/")[0] != resource.group:
         raise errors.BadRequest(
             f"the API version in the data ({api_version}) does not match the expected API version "
@@ -571,6 +638,28 @@ def _check_preconditions(resource: resources.Resource, old: Obj, preconditions: 
             f"({old['metadata']['resourceVersion']}). The object might have been modified",
             details=details,
         )
+
+
+def _manager(resource: resources.Resource, subresource: str | None, options: WriteOptions) -> applying.Request:
+    return applying.Request(
+        manager=options.field_manager or DEFAULT_MANAGER,
+        api_version=resource.api_version,
+        subresource=subresource or "",
+        has_status=resource.has_status,
+        schema=resource.schema,
+    )
+
+
+def _invalid_options(kind: str, field: str, reason: str, message: str) -> errors.Invalid:
+    """422 about a query option, worded as real servers word it: ``PatchOptions.meta.k8s.io "" ...``."""
+    return errors.Invalid(
+        f'{kind}.meta.k8s.io "" is invalid: {field}: {message}',
+        details={
+            "group": "meta.k8s.io",
+            "kind": kind,
+            "causes": [{"reason": reason, "message": message, "field": field}],
+        },
+    )
 
 
 def _conflict(resource: resources.Resource, name: str) -> errors.Conflict:

@@ -9,7 +9,8 @@ rendered; nothing is kept per request except the bounded RBAC audit counter.
 
 What is not emulated (each answered with a clear Status where a client could try it):
 
-- server-side apply (``application/apply-patch+yaml``): 415; use client-side ``kubectl apply``;
+- server-side apply is emulated (see `applying`), but built-in kinds have no schema: their lists
+  are atomic for field management, and strategic merge patches are merge patches;
 - protobuf request bodies: 415. ``kubectl create namespace X`` sends protobuf and cannot work;
   ``kubectl apply -f ns.yaml`` (JSON) works. Responses are always JSON, which clients accept;
 - strategic merge patches are merge patches (no list merge keys), and custom resources refuse them
@@ -151,7 +152,12 @@ class KubeEmulator(kmock.RawHandler):
         options = cluster.WriteOptions(
             dry_run=bool(query.get("dryRun")),
             field_validation=query.get("fieldValidation", "Warn") or "Warn",
+            # As real servers: the query's fieldManager, else the User-Agent's product ("kopf").
+            field_manager=query.get("fieldManager") or raw.headers.get("User-Agent", "").split("/", 1)[0],
+            force=query.get("force", "").lower() in ("true", "1"),
         )
+        if route.verb is Verb.PATCH and raw.content_type == cluster.APPLY_PATCH:
+            options.field_manager = query.get("fieldManager", "")  # apply needs an explicit manager
         namespace, name, sub = route.namespace, route.name, route.subresource
         c = self.cluster
 
@@ -196,9 +202,10 @@ class KubeEmulator(kmock.RawHandler):
         if route.verb is Verb.PATCH:
             assert name is not None
             patch = await _body(raw, patch=True)
-            obj = c.patch(
-                resource, namespace, name, raw.content_type, patch, subresource=sub, options=options
-            )
+            if raw.content_type == cluster.APPLY_PATCH:
+                obj, created = c.apply(resource, namespace, name, patch, subresource=sub, options=options)
+                return _json_response(obj, status=201 if created else 200, warnings=options.warnings)
+            obj = c.patch(resource, namespace, name, raw.content_type, patch, subresource=sub, options=options)
             return _json_response(obj, warnings=options.warnings)
         if route.verb is Verb.DELETE:
             assert name is not None

@@ -250,3 +250,28 @@ def test_force_is_only_for_apply(kube_with_crd: Any, kube_http: KubeHttp) -> Non
     )
     assert response.status == 422
     assert "force: Forbidden: may not be specified for non-apply patch" in response.body["message"]
+
+
+def test_kubectl_migrates_client_side_apply_to_server_side(kube_with_crd: Any, kube_kubectl: Kubectl) -> None:
+    """kubectl rewrites managedFields after its first server-side apply (csaupgrade), as Flux does."""
+    kube_kubectl("apply", "-f", "-", input=yaml.safe_dump(ATTACHMENT))
+    kube_kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(ATTACHMENT))
+    obj = json.loads(kube_kubectl("get", "lva", "orders", "-o", "json", "--show-managed-fields").stdout)
+    # kubectl-client-side-apply handed its fields over; kubectl-last-applied owns the annotation.
+    assert {e["manager"] for e in obj["metadata"]["managedFields"]} == {"kubectl", "kubectl-last-applied"}
+    changed = yaml.safe_dump(_spec(functionName="orders-v2", subnetIds=["subnet-a"]))
+    assert "serverside-applied" in kube_kubectl("apply", "--server-side", "-f", "-", input=changed).stdout
+
+
+def test_a_write_may_reset_managed_fields(kube_with_crd: Any, kube_http: KubeHttp) -> None:
+    _apply(kube_http, ATTACHMENT, "flux")
+    reset = kube_http(
+        "PATCH",
+        f"{COLLECTION}/orders",
+        {"metadata": {"managedFields": [{}]}},
+        content_type="application/merge-patch+json",
+    )
+    assert reset.status == 200
+    assert "managedFields" not in reset.body["metadata"]
+    # Nobody owns the function any more: another manager changes it without a conflict.
+    assert _apply(kube_http, _spec(functionName="other"), "argocd").status == 200

@@ -20,11 +20,13 @@ Emulated, following structured-merge-diff and kube-apiserver's fieldmanager:
 - the status subresource: writes to the main resource neither own nor touch ``.status`` and
   writes to ``/status`` own only ``.status``.
 
+Managed fields a non-apply write carries replace the stored ones (``[]`` or ``[{}]`` clears them).
+
 Not emulated: ``null`` in an apply configuration removes the field (no ownership of a null);
-managedFields a client sends are ignored (real servers let a client reset them with ``[{}]``);
 unions; the ``before-first-apply`` upgrade of objects without managedFields (every object here has
-had them since its creation); conversion of sets between apiVersions (versions differ in apiVersion
-only); built-in kinds have unknown schemas, so all their lists are atomic (see `fieldsets`).
+had them since its creation); conversion of sets between apiVersions (versions differ in
+apiVersion only); built-in kinds have unknown schemas, so all their lists are atomic (see
+`fieldsets`).
 
 Pure functions; `cluster` runs them inside its write pipeline.
 """
@@ -152,14 +154,22 @@ def _replace(entries: list[Entry], entry: Entry) -> list[Entry]:
     return [*(e for e in entries if e.key != entry.key), entry]
 
 
-def record_update(request: Request, old: Obj | None, new: Obj) -> list[Obj]:
+def record_update(request: Request, old: Obj | None, new: Obj, *, requested: Any = None) -> list[Obj]:
     """
     The managedFields of ``new`` after a non-apply write of ``old`` (``None``: a create).
 
     The writer gains what it added or modified and loses what it removed; other managers lose both
-    silently (an update is always "forced").
+    silently (an update is always "forced"). ``requested``: the managedFields the request itself
+    carried, which replace the stored ones as on real servers (``[]`` or ``[{}]`` resets them,
+    a list of no decodable entry keeps them): Flux and kubectl rewrite them this way to hand the
+    fields of client-side apply over to their apply manager.
     """
     entries = read(old) if old is not None else []
+    if isinstance(requested, list):
+        if not requested or requested == [{}]:
+            entries = []
+        else:
+            entries = read({"metadata": {"managedFields": requested}}) or entries
     comparison = _compare(request, old or {}, new)
     if comparison.same:
         return write(entries)

@@ -185,7 +185,7 @@ class Cluster:
         obj = self._admitted(resource, obj, causes, options)
         if managed is None:
             managed = applying.record_update(_manager(resource, None, options), None, obj)
-        obj["metadata"]["managedFields"] = managed
+        _set_managed(obj, managed)
 
         key = self._key(resource, namespace)
         if self.store.get(resource.storage_key, key, name) is not None:
@@ -320,6 +320,8 @@ class Cluster:
             raise errors.BadRequest(f"Object '{missing}' is missing in '{json.dumps(config)[:200]}'")
         _check_body(resource, config)
         meta = config.get("metadata") or {}
+        if meta.get("managedFields") is not None:
+            raise errors.BadRequest("metadata.managedFields must be nil")
         if meta.get("name") and meta["name"] != name:
             raise errors.BadRequest(
                 f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
@@ -425,6 +427,7 @@ class Cluster:
                 details=errors.object_details(resource.group, resource.plural, name),
             )
 
+        requested = meta.get("managedFields") if subresource is None and managed is None else None
         new = objects.prepare_update(resource, old, candidate, subresource)
         causes: list[objects.FieldErrorLike] = []
         if subresource is None:
@@ -433,8 +436,8 @@ class Cluster:
             causes.extend(_crd_errors(new))
         new = self._admitted(resource, new, causes, options, old=old)
         if managed is None:
-            managed = applying.record_update(_manager(resource, subresource, options), old, new)
-        new["metadata"]["managedFields"] = managed
+            managed = applying.record_update(_manager(resource, subresource, options), old, new, requested=requested)
+        _set_managed(new, managed)
         objects.bump_generation(resource, old, new)
         if resource.storage_key == resources.CRD_STORAGE_KEY and subresource is None:
             new["status"] = _crd_status(new)
@@ -638,6 +641,14 @@ def _check_preconditions(resource: resources.Resource, old: Obj, preconditions: 
             f"({old['metadata']['resourceVersion']}). The object might have been modified",
             details=details,
         )
+
+
+def _set_managed(obj: Obj, managed: list[Obj]) -> None:
+    """Real servers omit an empty managedFields."""
+    if managed:
+        obj["metadata"]["managedFields"] = managed
+    else:
+        obj["metadata"].pop("managedFields", None)
 
 
 def _manager(resource: resources.Resource, subresource: str | None, options: WriteOptions) -> applying.Request:

@@ -10,7 +10,7 @@ why, and for what is not emulated. Modules, from the outside in:
   minimal OpenAPI kubectl needs, response shapes (objects, Tables), watch streams;
 - `cluster`: the API semantics (metadata, conflicts, status subresource, finalizers, CRDs,
   namespaces); `objects`, `patching`, `selectors`: its pure helpers; `applying` and `fieldsets`:
-  server-side apply and managedFields; `store`: objects, the
+  server-side apply and managedFields; `admission`: validating webhooks; `store`: objects, the
   resourceVersion counter and watch history; `resources`: the registry of served resources;
   `errors`: Status errors;
 - `schemas` (structural pruning, defaulting, validation of custom resources), `tables` and

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from lambda_vpc_operator.sandbox.kube import (
+    admission,
     applying,
     celrules,
     errors,
@@ -33,6 +34,8 @@ from lambda_vpc_operator.sandbox.kube import (
 
 Obj = dict[str, Any]
 AdmitFn = Callable[[Obj, dict[str, Any]], tuple[Obj, Sequence[objects.FieldErrorLike]]]
+# Validating admission: called with (new, old or None) once a write is validated, before it is stored.
+AdmissionHook = Callable[[Obj, Obj | None], None]
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -41,6 +44,8 @@ APPLY_PATCH = "application/apply-patch+yaml"
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 UNDELETABLE_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})  # as real servers refuse
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 # The manager of writes through the Python API (HTTP requests name theirs or send a User-Agent).
 DEFAULT_MANAGER = "sandbox"
@@ -58,6 +63,7 @@ class WriteOptions:
     field_validation: str = "Warn"
     field_manager: str = ""
     force: bool = False
+    admission: AdmissionHook | None = None  # the server's webhook calls (see `server`)
     warnings: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -182,6 +188,8 @@ class Cluster:
             causes.extend(objects.name_errors(resource, name))
         if resource.storage_key == resources.CRD_STORAGE_KEY:
             causes.extend(_crd_errors(obj))
+        obj = _builtin_defaults(resource, obj)
+        causes.extend(_builtin_errors(resource, obj))
         obj = self._admitted(resource, obj, causes, options)
         if managed is None:
             managed = applying.record_update(_manager(resource, None, options), None, obj)
@@ -199,6 +207,8 @@ class Cluster:
             obj["status"] = {"phase": "Active"}
         elif resource.storage_key == resources.CRD_STORAGE_KEY:
             obj["status"] = _crd_status(obj)
+        if options.admission is not None:
+            options.admission(objects.as_version(resource, obj), None)
         if options.dry_run:
             return objects.as_version(resource, obj)
 
@@ -434,6 +444,9 @@ class Cluster:
             causes.extend(objects.finalizer_errors(old, new))
         if resource.storage_key == resources.CRD_STORAGE_KEY:
             causes.extend(_crd_errors(new))
+        if subresource is None:
+            new = _builtin_defaults(resource, new)
+            causes.extend(_builtin_errors(resource, new))
         new = self._admitted(resource, new, causes, options, old=old)
         if managed is None:
             managed = applying.record_update(_manager(resource, subresource, options), old, new, requested=requested)
@@ -441,6 +454,8 @@ class Cluster:
         objects.bump_generation(resource, old, new)
         if resource.storage_key == resources.CRD_STORAGE_KEY and subresource is None:
             new["status"] = _crd_status(new)
+        if options.admission is not None:  # real servers call webhooks for no-op updates too
+            options.admission(objects.as_version(resource, new), objects.as_version(resource, old))
         if patching.json_equal(new, old):
             return objects.as_version(resource, old)
         if options.dry_run:
@@ -641,6 +656,25 @@ def _check_preconditions(resource: resources.Resource, old: Obj, preconditions: 
             f"({old['metadata']['resourceVersion']}). The object might have been modified",
             details=details,
         )
+
+
+def _builtin_defaults(resource: resources.Resource, obj: Obj) -> Obj:
+    """What real servers set on the built-ins whose fields clients rely on."""
+    if resource.storage_key == resources.NAMESPACES_STORAGE_KEY:
+        # Since Kubernetes 1.21 every namespace carries its name as a label (webhooks select on it).
+        name = obj["metadata"].get("name", "")
+        labels = obj["metadata"].get("labels") or {}
+        if labels.get(NAMESPACE_NAME_LABEL) != name:
+            obj = {**obj, "metadata": {**obj["metadata"], "labels": {**labels, NAMESPACE_NAME_LABEL: name}}}
+    elif resource.storage_key == admission.STORAGE_KEY:
+        obj = admission.defaulted(obj)
+    return obj
+
+
+def _builtin_errors(resource: resources.Resource, obj: Obj) -> list[objects.Cause]:
+    if resource.storage_key == admission.STORAGE_KEY:
+        return admission.configuration_errors(obj)
+    return []
 
 
 def _set_managed(obj: Obj, managed: list[Obj]) -> None:

@@ -111,6 +111,14 @@ def builtin_resources() -> list[Resource]:
         _builtin("events.k8s.io", "events", "Event", namespaced=True, short_names=("ev",)),
         _builtin("coordination.k8s.io", "leases", "Lease", namespaced=True),
         _builtin(
+            "admissionregistration.k8s.io",
+            "validatingwebhookconfigurations",
+            "ValidatingWebhookConfiguration",
+            namespaced=False,
+            categories=("api-extensions",),
+            has_generation=True,
+        ),
+        _builtin(
             "apiextensions.k8s.io",
             "customresourcedefinitions",
             "CustomResourceDefinition",

@@ -15,12 +15,14 @@ What is not emulated (each answered with a clear Status where a client could try
   ``kubectl apply -f ns.yaml`` (JSON) works. Responses are always JSON, which clients accept;
 - strategic merge patches are merge patches (no list merge keys), and custom resources refuse them
   with 415 as real servers do;
-- aggregated discovery (kubectl falls back to legacy discovery), CEL rules, admission webhooks,
-  RBAC and authentication (the audit only records), garbage collection of ownerReferences and
+- aggregated discovery (kubectl falls back to legacy discovery), mutating admission webhooks
+  (validating ones are called, see `admission`), RBAC and authentication (the audit only records), garbage collection of ownerReferences and
   propagationPolicy (Foreground/Orphan finalizers are not added), the scale subresource;
 - a continue token lists the current objects after its key, not a snapshot at its resourceVersion;
 - v1 and events.k8s.io/v1 events are stored separately (real servers convert between them);
-- built-in kinds are schemaless: no defaults, no validation beyond object names; server-printed
+- built-in kinds are schemaless: no defaults, no validation beyond object names (except the
+  defaults and basic checks of ValidatingWebhookConfigurations, and the
+  ``kubernetes.io/metadata.name`` label of namespaces); server-printed
   columns exist only for namespaces and v1 events (others: NAME and AGE);
 - CRD deletion drops its objects at once (real servers wait for their finalizers), and CRDs are
   Established at once; conversion webhooks are not emulated (versions differ in apiVersion only).
@@ -38,10 +40,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import json
 import logging
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 import aiohttp.web
 import kmock
@@ -49,6 +52,7 @@ import yaml
 from multidict import CIMultiDict
 
 from lambda_vpc_operator.sandbox.kube import (
+    admission,
     cluster,
     discovery,
     errors,
@@ -66,6 +70,11 @@ from lambda_vpc_operator.sandbox.kube.routes import Verb
 logger = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+T = TypeVar("T")
+
+# Times a write is retried when the object changed while its webhooks were called (as the real
+# server's GuaranteedUpdate retries): the webhooks always judge what is stored.
+_ADMISSION_ATTEMPTS = 5
 
 DEFAULT_BOOKMARK_INTERVAL = 30.0  # seconds between BOOKMARKs of an idle watch that allows them
 
@@ -99,6 +108,8 @@ class KubeEmulator(kmock.RawHandler):
     ) -> None:
         super().__init__()
         self.cluster = cluster.Cluster(history_size=history_size, admit=admit)
+        # Validating webhooks; map Services to URLs with ``emulator.webhooks.services["ns/name"] = url``.
+        self.webhooks = admission.Webhooks()
         self.bookmark_interval = bookmark_interval
         self.audit: collections.Counter[AuditKey] = collections.Counter()
         # The same, by the client's product token (kopf, lambda-vpc-operator, kubectl, ...), so a
@@ -193,23 +204,41 @@ class KubeEmulator(kmock.RawHandler):
             body, ctype = rendering.single(resource, c.get(resource, namespace, name), shape)
             return _json_response(body, content_type=ctype)
         if route.verb is Verb.CREATE:
-            obj = c.create(resource, namespace, await _body(raw), options)
+            body = await _body(raw)
+            obj = await self._write(route, resource, options, lambda o: c.create(resource, namespace, body, o))
             return _json_response(obj, status=201, warnings=options.warnings)
         if route.verb is Verb.UPDATE:
             assert name is not None
-            obj = c.update(resource, namespace, name, await _body(raw), subresource=sub, options=options)
+            body = await _body(raw)
+            obj = await self._write(
+                route,
+                resource,
+                options,
+                lambda o: c.update(resource, namespace, name, body, subresource=sub, options=o),
+            )
             return _json_response(obj, warnings=options.warnings)
         if route.verb is Verb.PATCH:
             assert name is not None
             patch = await _body(raw, patch=True)
             if raw.content_type == cluster.APPLY_PATCH:
-                obj, created = c.apply(resource, namespace, name, patch, subresource=sub, options=options)
+                obj, created = await self._write(
+                    route,
+                    resource,
+                    options,
+                    lambda o: c.apply(resource, namespace, name, patch, subresource=sub, options=o),
+                )
                 return _json_response(obj, status=201 if created else 200, warnings=options.warnings)
-            obj = c.patch(resource, namespace, name, raw.content_type, patch, subresource=sub, options=options)
+            obj = await self._write(
+                route,
+                resource,
+                options,
+                lambda o: c.patch(resource, namespace, name, raw.content_type, patch, subresource=sub, options=o),
+            )
             return _json_response(obj, warnings=options.warnings)
         if route.verb is Verb.DELETE:
             assert name is not None
             delete_options = await _body(raw, optional=True)
+            await self._review_deletes(resource, options, [c.get(resource, namespace, name)])
             obj = c.delete(
                 resource,
                 namespace,
@@ -217,11 +246,92 @@ class KubeEmulator(kmock.RawHandler):
                 preconditions=delete_options.get("preconditions"),
                 options=options,
             )
-            return _json_response(obj)
+            return _json_response(obj, warnings=options.warnings)
         if route.verb is Verb.DELETECOLLECTION:
-            listed = c.delete_collection(resource, namespace, _predicate(query, None), options)
-            return _json_response(listed)
+            predicate = _predicate(query, None)
+            await self._review_deletes(resource, options, c.list_objects(resource, namespace, predicate)["items"])
+            listed = c.delete_collection(resource, namespace, predicate, options)
+            return _json_response(listed, warnings=options.warnings)
         raise errors.method_not_allowed()  # pragma: no cover  # all verbs are handled above
+
+    # ---- validating admission webhooks --------------------------------------------------------
+
+    def _hooks(self, resource: resources.Resource, subresource: str, operation: str | None) -> list[Obj]:
+        configurations = self.cluster.store.iter_objects(admission.STORAGE_KEY)
+        return admission.candidates(configurations, resource, subresource, operation)
+
+    def _namespace_of(self, resource: resources.Resource, obj: Obj) -> Obj | None:
+        namespace = obj["metadata"].get("namespace") if resource.namespaced else None
+        return self.cluster.store.get(resources.NAMESPACES_STORAGE_KEY, "", namespace) if namespace else None
+
+    async def _write(
+        self,
+        route: routes.Route,
+        resource: resources.Resource,
+        options: cluster.WriteOptions,
+        run: Callable[[cluster.WriteOptions], T],
+    ) -> T:
+        """
+        A create or update with its webhooks called between validation and storage.
+
+        The write is first run as a dry run to get the object the webhooks judge (validated,
+        defaulted); then it runs for real, provided the stored object is still the one judged.
+        Without a matching webhook configuration it simply runs.
+        """
+        sub = route.subresource or ""
+        if not self._hooks(resource, sub, None):
+            return run(options)
+        for _ in range(_ADMISSION_ATTEMPTS):
+            seen: list[tuple[Obj, Obj | None]] = []
+            probe = dataclasses.replace(options, dry_run=True, warnings=[], admission=_recorder(seen))
+            run(probe)
+            if not seen:
+                return run(options)
+            new, old = seen[-1]
+            operation = "CREATE" if old is None else "UPDATE"
+            attributes = admission.Attributes(
+                operation=operation,
+                resource=resource,
+                subresource=sub,
+                namespace=new["metadata"].get("namespace"),
+                name=new["metadata"].get("name", ""),
+                dry_run=options.dry_run,
+                field_manager=options.field_manager,
+            )
+            hooks = self._hooks(resource, sub, operation)
+            warnings = await self.webhooks.review(hooks, attributes, new, old, self._namespace_of(resource, new))
+            judged = None if old is None else old["metadata"].get("resourceVersion")
+
+            def unchanged(new: Obj, old: Obj | None, judged: str | None = judged) -> None:
+                if (None if old is None else old["metadata"].get("resourceVersion")) != judged:
+                    raise _Changed
+
+            real = dataclasses.replace(options, warnings=[], admission=unchanged)
+            try:
+                result = run(real)
+            except _Changed:
+                continue
+            options.warnings.extend([*real.warnings, *warnings])
+            return result
+        raise errors.Conflict("the object kept changing while its admission webhooks were called; try again")
+
+    async def _review_deletes(
+        self, resource: resources.Resource, options: cluster.WriteOptions, doomed: list[Obj]
+    ) -> None:
+        hooks = self._hooks(resource, "", "DELETE")
+        if not hooks:
+            return
+        for old in doomed:
+            attributes = admission.Attributes(
+                operation="DELETE",
+                resource=resource,
+                subresource="",
+                namespace=old["metadata"].get("namespace"),
+                name=old["metadata"]["name"],
+                dry_run=options.dry_run,
+            )
+            warnings = await self.webhooks.review(hooks, attributes, None, old, self._namespace_of(resource, old))
+            options.warnings.extend(warnings)
 
     def _present_event(self, resource: resources.Resource, obj: Obj, shape: rendering.Shape) -> Obj:
         body, _ = rendering.single(resource, objects.as_version(resource, obj), shape)
@@ -331,6 +441,19 @@ def _json_response(
     for warning in warnings or ():
         headers.add("Warning", f"299 - {json.dumps(warning)}")
     return aiohttp.web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
+
+
+def _recorder(seen: list[tuple[Obj, Obj | None]]) -> cluster.AdmissionHook:
+    """An admission hook that only records what it was asked to judge."""
+
+    def record(new: Obj, old: Obj | None) -> None:
+        seen.append((new, old))
+
+    return record
+
+
+class _Changed(Exception):
+    """The object changed between its webhooks' verdict and its storage: judge it again."""
 
 
 class _NoInterception:

@@ -102,14 +102,14 @@ def test_validation_errors_reach_kubectl(kubectl_with_crd: Kubectl) -> None:
     assert 'unknown field "spec.extra"' in strict.stderr
 
 
-def test_namespaces_by_apply_but_not_by_create(kube_kubectl: Kubectl) -> None:
+def test_namespaces_by_apply_and_by_create(kube_kubectl: Kubectl) -> None:
     namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n"
     assert "namespace/team-a created" in kube_kubectl("apply", "-f", "-", input=namespace).stdout
     assert "team-a" in kube_kubectl("get", "ns").stdout
-    # `kubectl create namespace` sends protobuf, which the emulator does not decode.
-    created = kube_kubectl("create", "namespace", "team-b", check=False)
-    assert created.returncode != 0
-    assert "protobuf" in created.stderr
+    # `kubectl create namespace` sends protobuf, which the emulator decodes for namespaces.
+    assert "namespace/team-b created" in kube_kubectl("create", "namespace", "team-b").stdout
+    created = json.loads(kube_kubectl("get", "ns", "team-b", "-o", "json").stdout)
+    assert created["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team-b"}  # as real servers label
     assert 'namespace "team-a" deleted' in kube_kubectl("delete", "ns", "team-a").stdout
     assert "team-a" not in kube_kubectl("get", "ns").stdout
 

@@ -240,7 +240,9 @@ class Cluster:
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
         # Custom resources (and CRDs) do not allow unconditional updates.
-        if not meta.get("resourceVersion") and (resource.custom or resource.has_generation):
+        if not meta.get("resourceVersion") and (
+            resource.custom or resource.storage_key == resources.CRD_STORAGE_KEY
+        ):
             raise objects.invalid(
                 resource,
                 name,

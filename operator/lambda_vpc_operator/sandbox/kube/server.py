@@ -10,14 +10,18 @@ rendered; nothing is kept per request except the bounded RBAC audit counter.
 What is not emulated (each answered with a clear Status where a client could try it):
 
 - server-side apply is emulated (see `applying`), but built-in kinds have no schema: their lists
-  are atomic for field management, and strategic merge patches are merge patches;
-- protobuf request bodies: 415. ``kubectl create namespace X`` sends protobuf and cannot work;
-  ``kubectl apply -f ns.yaml`` (JSON) works. Responses are always JSON, which clients accept;
+  are atomic for field management;
+- protobuf request bodies: only those of Namespaces, Secrets, ConfigMaps and DeleteOptions are
+  decoded (``kubectl create namespace``, helm's release Secrets, see `protobuf`), others are 415.
+  Responses are always JSON, which clients accept;
 - strategic merge patches are merge patches (no list merge keys), and custom resources refuse them
   with 415 as real servers do;
 - aggregated discovery (kubectl falls back to legacy discovery), mutating admission webhooks
-  (validating ones are called, see `admission`), RBAC and authentication (the audit only records), garbage collection of ownerReferences and
-  propagationPolicy (Foreground/Orphan finalizers are not added), the scale subresource;
+  (validating ones are called, see `admission`), RBAC and authentication (the audit only
+  records), garbage collection of ownerReferences and propagationPolicy (Foreground/Orphan
+  finalizers are not added), the scale subresource;
+- controllers of built-in kinds: Deployments, Services, PodDisruptionBudgets, RBAC objects are
+  stored and served (what ``helm install`` of the chart creates), nothing runs them;
 - a continue token lists the current objects after its key, not a snapshot at its resourceVersion;
 - v1 and events.k8s.io/v1 events are stored separately (real servers convert between them);
 - built-in kinds are schemaless: no defaults, no validation beyond object names (except the
@@ -58,6 +62,7 @@ from lambda_vpc_operator.sandbox.kube import (
     errors,
     objects,
     openapi,
+    protobuf,
     rendering,
     resources,
     routes,
@@ -414,11 +419,14 @@ async def _body(raw: aiohttp.web.BaseRequest, *, patch: bool = False, optional: 
         raise errors.BadRequest("the request body is empty")
     ctype = raw.content_type
     if ctype == _PROTOBUF:
-        raise errors.UnsupportedMediaType(
-            "the body of the request was in an unknown format - accepted media types include: "
-            "application/json, application/yaml (protobuf request bodies are not emulated by the sandbox "
-            "API server; use `kubectl apply -f`, which sends JSON)"
-        )
+        try:
+            return protobuf.decode(data)
+        except protobuf.ProtobufError as e:
+            raise errors.UnsupportedMediaType(
+                "the body of the request was in an unknown format - accepted media types include: "
+                f"application/json, application/yaml ({e}: only Namespace, Secret, ConfigMap and DeleteOptions "
+                "protobuf bodies are emulated by the sandbox API server; use `kubectl apply -f`, which sends JSON)"
+            ) from None
     is_yaml = ctype in _YAML_TYPES or ctype.endswith("+yaml")
     try:
         decoded = yaml.safe_load(data) if is_yaml else json.loads(data)

@@ -275,3 +275,49 @@ def test_a_write_may_reset_managed_fields(kube_with_crd: Any, kube_http: KubeHtt
     assert "managedFields" not in reset.body["metadata"]
     # Nobody owns the function any more: another manager changes it without a conflict.
     assert _apply(kube_http, _spec(functionName="other"), "argocd").status == 200
+
+
+def _deployment(containers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "operator", "namespace": "default"},
+        "spec": {"template": {"spec": {"containers": containers}}},
+    }
+
+
+def test_built_in_map_lists_merge_by_key(kube_http: KubeHttp) -> None:
+    path = "/apis/apps/v1/namespaces/default/deployments/operator"
+
+    def apply(body: dict[str, Any], manager: str) -> Any:
+        return kube_http(
+            "PATCH", f"{path}?fieldManager={manager}", raw=yaml.safe_dump(body).encode(), content_type=APPLY
+        )
+
+    assert apply(_deployment([{"name": "app", "image": "app:1"}]), "flux").status == 201
+    added = apply(_deployment([{"name": "proxy", "image": "proxy:1"}]), "mesh")
+    assert [c["name"] for c in added.body["spec"]["template"]["spec"]["containers"]] == ["app", "proxy"]
+    refused = apply(_deployment([{"name": "app", "image": "app:2"}]), "kubectl")
+    assert refused.status == 409
+    assert refused.body["message"] == (
+        'Apply failed with 1 conflict: conflict with "flux": .spec.template.spec.containers[name="app"].image'
+    )
+
+
+def test_flux_style_dry_run_then_forced_apply(kube_with_crd: Any, kube_http: KubeHttp) -> None:
+    """kustomize-controller applies with dryRun=All to diff, then with force=true to correct drift."""
+    _apply(kube_http, ATTACHMENT, "kustomize-controller")
+    kube_http(
+        "PATCH",
+        f"{COLLECTION}/orders?fieldManager=kubectl-edit",
+        {"spec": {"functionName": "edited"}},
+        content_type="application/merge-patch+json",
+    )
+    path = f"{COLLECTION}/orders?fieldManager=kustomize-controller&force=true"
+    body = yaml.safe_dump(ATTACHMENT).encode()
+    dry = kube_http("PATCH", path + "&dryRun=All", raw=body, content_type=APPLY)
+    assert dry.status == 200 and dry.body["spec"]["functionName"] == "orders-api"
+    assert kube_http("GET", f"{COLLECTION}/orders").body["spec"]["functionName"] == "edited"  # nothing stored
+    corrected = kube_http("PATCH", path, raw=body, content_type=APPLY)
+    assert corrected.body["spec"]["functionName"] == "orders-api"
+    assert ("kubectl-edit", "Update") not in _managers(corrected.body)  # it owned nothing else

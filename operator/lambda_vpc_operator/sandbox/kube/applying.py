@@ -25,8 +25,8 @@ Managed fields a non-apply write carries replace the stored ones (``[]`` or ``[{
 Not emulated: ``null`` in an apply configuration removes the field (no ownership of a null);
 unions; the ``before-first-apply`` upgrade of objects without managedFields (every object here has
 had them since its creation); conversion of sets between apiVersions (versions differ in
-apiVersion only); built-in kinds have unknown schemas, so all their lists are atomic (see
-`fieldsets`).
+apiVersion only); built-in kinds have unknown schemas, so their lists are atomic except a few
+(see `fieldsets`).
 
 Pure functions; `cluster` runs them inside its write pipeline.
 """

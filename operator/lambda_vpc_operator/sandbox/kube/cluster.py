@@ -25,6 +25,7 @@ from lambda_vpc_operator.sandbox.kube import (
     applying,
     celrules,
     errors,
+    fieldsets,
     objects,
     patching,
     resources,
@@ -240,9 +241,7 @@ class Cluster:
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
         # Custom resources (and CRDs) do not allow unconditional updates.
-        if not meta.get("resourceVersion") and (
-            resource.custom or resource.storage_key == resources.CRD_STORAGE_KEY
-        ):
+        if not meta.get("resourceVersion") and (resource.custom or resource.storage_key == resources.CRD_STORAGE_KEY):
             raise objects.invalid(
                 resource,
                 name,
@@ -693,7 +692,7 @@ def _manager(resource: resources.Resource, subresource: str | None, options: Wri
         api_version=resource.api_version,
         subresource=subresource or "",
         has_status=resource.has_status,
-        schema=resource.schema,
+        schema=resource.schema if resource.custom else fieldsets.BUILTIN_SCHEMAS.get((resource.group, resource.kind)),
     )
 
 

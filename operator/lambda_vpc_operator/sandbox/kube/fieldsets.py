@@ -16,8 +16,9 @@ types from the schema (``x-kubernetes-list-type`` ``atomic`` by default, ``set``
 (``.spec.subnetIds[="subnet-a"]``, ``.status.conditions[type="Ready"]``).
 
 Built-in kinds are schemaless here, so their fields are deduced as structured-merge-diff does for
-unknown types: maps are granular, every list is atomic (real servers know that, for example,
-a Deployment's containers are a map list by name).
+unknown types: maps are granular, lists atomic -- except the map lists of the built-ins the chart
+creates (`BUILTIN_SCHEMAS`: a Deployment's containers by name, their ports, env and volume
+mounts, a Service's ports), as their Go types declare them.
 
 Pure functions over plain JSON values; a schema node is an ``openAPIV3Schema`` dict or ``None``
 (unknown: deduced).
@@ -52,6 +53,52 @@ METADATA_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+def _map_list(keys: list[str], items: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": items or {"type": "object"},
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": keys,
+    }
+
+
+_CONTAINER: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "ports": _map_list(["containerPort", "protocol"]),
+        "env": _map_list(["name"]),
+        "volumeMounts": _map_list(["mountPath"]),
+    },
+}
+_POD_TEMPLATE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "spec": {
+            "type": "object",
+            "properties": {
+                "containers": _map_list(["name"], _CONTAINER),
+                "initContainers": _map_list(["name"], _CONTAINER),
+                "volumes": _map_list(["name"]),
+                "imagePullSecrets": _map_list(["name"]),
+            },
+        }
+    },
+}
+# The list types of the built-in kinds the chart creates, as their Go types declare them (the rest
+# of a built-in is unknown: maps granular, lists atomic).
+BUILTIN_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    ("apps", "Deployment"): {
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"template": _POD_TEMPLATE}}},
+    },
+    ("", "Service"): {
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"ports": _map_list(["port", "protocol"])}}},
+    },
+}
+
 
 # Never owned by anyone: the server's own metadata (fieldmanager's stripMetaManager).
 STRIPPED: frozenset[Path] = frozenset(

@@ -10,7 +10,7 @@ rendered; nothing is kept per request except the bounded RBAC audit counter.
 What is not emulated (each answered with a clear Status where a client could try it):
 
 - server-side apply is emulated (see `applying`), but built-in kinds have no schema: their lists
-  are atomic for field management;
+  are atomic for field management, except the map lists of Deployments and Services;
 - protobuf request bodies: only those of Namespaces, Secrets, ConfigMaps and DeleteOptions are
   decoded (``kubectl create namespace``, helm's release Secrets, see `protobuf`), others are 415.
   Responses are always JSON, which clients accept;

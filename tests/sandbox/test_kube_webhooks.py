@@ -341,3 +341,24 @@ def test_kubectl_apply_shows_the_denial(
         assert f'admission webhook "{HOOK}" denied the request: PolicyDenied: subnet-a is not allowed' in refused.stderr
     dry = kube_kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(attachment()), check=False)
     assert dry.returncode != 0 and webhook.reviews[-1]["request"]["dryRun"] is True
+
+
+def test_deletes_and_the_object_selector(kube_with_crd: Any, kube_http: KubeHttp, webhook: WebhookServer) -> None:
+    config = configuration(
+        {"url": webhook.url, "caBundle": webhook.ca_bundle},
+        objectSelector={"matchLabels": {"guarded": "yes"}},
+    )
+    config["webhooks"][0]["rules"][0]["operations"] = ["DELETE"]
+    register(kube_http, config)
+    webhook.answer = deny("keep it")
+    kube_http.create("free")
+    kube_http.create("guarded", labels={"guarded": "yes"})
+    assert kube_http("DELETE", f"{COLLECTION}/free").status == 200  # not selected by its labels
+    refused = kube_http("DELETE", f"{COLLECTION}/guarded")
+    assert refused.status == 403
+    (review,) = webhook.reviews
+    request = review["request"]
+    assert request["operation"] == "DELETE" and request["object"] is None
+    assert request["oldObject"]["metadata"]["name"] == "guarded"
+    assert request["options"]["kind"] == "DeleteOptions"
+    assert kube_http("GET", f"{COLLECTION}/guarded").status == 200

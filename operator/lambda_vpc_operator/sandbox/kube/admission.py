@@ -23,8 +23,8 @@ Reproduced from kube-apiserver (apiserver/pkg/admission/plugin/webhook):
   failed call (refused connection, TLS failure, timeout, a non-200 answer, a wrong uid) is 500
   ``Internal error occurred: failed calling webhook "<name>": failed to call webhook: ...`` with
   ``failurePolicy: Fail`` and lets the request through with ``Ignore``; a dry-run request is
-  refused (400) by webhooks whose ``sideEffects`` are ``Some`` or ``Unknown``, the others get
-  ``dryRun: true``.
+  sent with ``dryRun: true`` (v1 allows only ``sideEffects`` None and NoneOnDryRun, so no webhook
+  refuses dry runs).
 
 Not emulated: mutating webhooks (MutatingWebhookConfiguration is not served), ``matchConditions``,
 ``matchPolicy`` (each CRD here serves its objects in one version at a time, so Equivalent and
@@ -322,8 +322,6 @@ class Webhooks:
             if not selected(hook, attributes, obj, old, namespace):
                 continue
             name = str(hook.get("name", ""))
-            if attributes.dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
-                raise errors.BadRequest(f"admission webhook {json.dumps(name)} does not support dry run")
             try:
                 response = await self._call(hook, review_request(hook, attributes, obj, old))
             except _CallFailed as e:

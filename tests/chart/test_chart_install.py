@@ -3,7 +3,8 @@
 The emulator stores what the chart creates (Deployments, RBAC, Services, a PodDisruptionBudget,
 the ValidatingWebhookConfiguration, CRDs) without running anything, and decodes the protobuf
 bodies helm's typed clients send (its release Secret, ``--create-namespace``). ``helm template``
-with the same values says what must exist after the install, and be gone after the uninstall.
+with the same values says what must exist after the install (and the upgrade: helm patches with
+strategic merge patches), and be gone after the uninstall.
 """
 
 from __future__ import annotations
@@ -110,6 +111,16 @@ def test_helm_install_and_uninstall_in_the_emulator(
         assert stored["metadata"].get("labels", {}) == manifest["metadata"].get("labels", {})
     (release,) = json.loads(run(HELM, "list", "--namespace", NAMESPACE, "--output", "json").stdout)
     assert (release["name"], release["status"]) == (RELEASE, "deployed")
+
+    # An upgrade patches with strategic merge patches: the result is what the new values render.
+    upgraded_values = {**VALUES, "logFormat": "plain", "image": {"tag": "v9.9.9"}}
+    values.write_text(json.dumps(upgraded_values))
+    run(HELM, "upgrade", RELEASE, str(CHART), "--namespace", NAMESPACE, "--values", str(values))
+    for manifest in render(values=upgraded_values):
+        if manifest["kind"] in ("ValidatingWebhookConfiguration", "CustomResourceDefinition"):
+            continue
+        stored = _get(kube.url + _path(manifest))
+        assert stored is not None and _content(stored) == _content(manifest), manifest["kind"]
 
     run(HELM, "uninstall", RELEASE, "--namespace", NAMESPACE)
     for manifest in rendered:

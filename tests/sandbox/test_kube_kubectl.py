@@ -156,3 +156,31 @@ def test_kubeconfig_shape(kube_emulator: Any) -> None:
     assert config == kubeconfig(kube_emulator.url)
     assert config["current-context"] == "lambda-vpc-sandbox"
     assert config["clusters"][0]["cluster"]["server"].startswith("http://127.0.0.1:")
+
+
+def test_set_image_merges_containers_by_name(kube_kubectl: Kubectl) -> None:
+    """kubectl set image sends a strategic merge patch: the other container and fields stay."""
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {"name": "app", "image": "app:1", "ports": [{"containerPort": 8080}]},
+                        {"name": "proxy", "image": "proxy:1"},
+                    ]
+                },
+            },
+        },
+    }
+    kube_kubectl("apply", "-f", "-", input=json.dumps(deployment))
+    kube_kubectl("set", "image", "deployment/web", "app=app:2")
+    stored = json.loads(kube_kubectl("get", "deployment", "web", "-o", "json").stdout)
+    assert stored["spec"]["template"]["spec"]["containers"] == [
+        {"name": "app", "image": "app:2", "ports": [{"containerPort": 8080}]},
+        {"name": "proxy", "image": "proxy:1"},
+    ]

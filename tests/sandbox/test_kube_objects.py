@@ -678,3 +678,37 @@ def test_audit_counts_rbac_verbs(kube_with_crd: Any, kube_http: Any) -> None:
         AuditKey("delete", GROUP, PLURAL, "", True): 1,
         AuditKey("list", "", "namespaces", "", False): 1,
     }
+
+
+def test_strategic_merge_patch_directives(kube_http: Any) -> None:
+    path = "/apis/apps/v1/namespaces/default/deployments"
+    containers = [{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}, {"name": "c", "image": "c:1"}]
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "finalizers": ["x/one", "x/two"]},
+        "spec": {
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+            "template": {"spec": {"containers": containers}},
+        },
+    }
+    assert kube_http("POST", path, body).status == 201
+    change = {
+        "metadata": {"$deleteFromPrimitiveList/finalizers": ["x/one"], "finalizers": ["x/three"]},
+        "spec": {
+            "strategy": {"$retainKeys": ["type"], "type": "Recreate"},
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "c"}, {"name": "a"}],
+                    "containers": [{"name": "b", "$patch": "delete"}, {"name": "c", "image": "c:2"}],
+                }
+            },
+        },
+    }
+    patched = kube_http("PATCH", f"{path}/d", change, content_type="application/strategic-merge-patch+json")
+    assert patched.status == 200, patched.body
+    assert patched.body["metadata"]["finalizers"] == ["x/two", "x/three"]
+    assert patched.body["spec"]["strategy"] == {"type": "Recreate"}
+    assert patched.body["spec"]["template"]["spec"] == {
+        "containers": [{"name": "c", "image": "c:2"}, {"name": "a", "image": "a:1"}]
+    }

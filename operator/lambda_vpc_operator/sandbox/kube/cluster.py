@@ -31,6 +31,7 @@ from lambda_vpc_operator.sandbox.kube import (
     resources,
     schemas,
     store,
+    strategic,
 )
 
 Obj = dict[str, Any]
@@ -289,7 +290,11 @@ class Cluster:
             else:
                 if not isinstance(patch, dict):
                     raise errors.BadRequest("invalid JSON Patch")
-                candidate = patching.merge_patch(current, patch)
+                if content_type == STRATEGIC_MERGE_PATCH:
+                    strategy = strategic.strategy_of(resource.group, resource.kind)
+                    candidate = strategic.patch(current, patch, strategy)
+                else:
+                    candidate = patching.merge_patch(current, patch)
         except patching.PatchFormatError as e:
             raise errors.BadRequest(str(e)) from None
         except patching.PatchError as e:

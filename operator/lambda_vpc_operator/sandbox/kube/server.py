@@ -14,8 +14,9 @@ What is not emulated (each answered with a clear Status where a client could try
 - protobuf request bodies: only those of Namespaces, Secrets, ConfigMaps and DeleteOptions are
   decoded (``kubectl create namespace``, helm's release Secrets, see `protobuf`), others are 415.
   Responses are always JSON, which clients accept;
-- strategic merge patches are merge patches (no list merge keys), and custom resources refuse them
-  with 415 as real servers do;
+- strategic merge patches know the merge keys of ObjectMeta, Deployments and Services only (see
+  `strategic`; other lists are replaced), and custom resources refuse them with 415 as real
+  servers do;
 - aggregated discovery (kubectl falls back to legacy discovery), mutating admission webhooks
   (validating ones are called, see `admission`), RBAC and authentication (the audit only
   records), garbage collection of ownerReferences and propagationPolicy (Foreground/Orphan

@@ -72,7 +72,9 @@ class WriteOptions:
 class Cluster:
     """Resources, objects and their semantics; the state behind one emulated API server."""
 
-    def __init__(self, *, history_size: int = store.DEFAULT_HISTORY_SIZE, admit: AdmitFn | None = None) -> None:
+    def __init__(
+        self, *, history_size: int = store.DEFAULT_HISTORY_SIZE, admit: AdmitFn | None = None
+    ) -> None:
         self.registry = resources.Registry(resources.builtin_resources())
         self.store = store.Store(history_size=history_size)
         self._admit_fn: AdmitFn = admit if admit is not None else schemas.admit

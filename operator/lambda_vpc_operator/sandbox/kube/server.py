@@ -412,7 +412,7 @@ def _predicate(query: Mapping[str, str], name: str | None) -> selectors.Predicat
 
 
 async def _body(raw: aiohttp.web.BaseRequest, *, patch: bool = False, optional: bool = False) -> Any:
-    """Decode a JSON (or YAML) request body; 415 for protobuf, 400 for garbage."""
+    """Decode a JSON, YAML or (a few kinds') protobuf request body; 415 for other protobuf, 400 for garbage."""
     data = await raw.read()
     if not data.strip():
         if optional:

@@ -362,3 +362,12 @@ def test_deletes_and_the_object_selector(kube_with_crd: Any, kube_http: KubeHttp
     assert request["oldObject"]["metadata"]["name"] == "guarded"
     assert request["options"]["kind"] == "DeleteOptions"
     assert kube_http("GET", f"{COLLECTION}/guarded").status == 200
+
+
+def test_a_generated_name_is_the_one_judged(kube_with_crd: Any, kube_http: KubeHttp, webhook: WebhookServer) -> None:
+    register(kube_http, configuration({"url": webhook.url, "caBundle": webhook.ca_bundle}))
+    body = attachment()
+    body["metadata"] = {"generateName": "orders-", "namespace": "default"}
+    created = kube_http("POST", COLLECTION, body)
+    assert created.status == 201
+    assert webhook.reviews[-1]["request"]["name"] == created.body["metadata"]["name"]

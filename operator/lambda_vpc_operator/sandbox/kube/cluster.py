@@ -66,6 +66,8 @@ class WriteOptions:
     field_manager: str = ""
     force: bool = False
     admission: AdmissionHook | None = None  # the server's webhook calls (see `server`)
+    # The name generateName gave the object its webhooks judged (the dry run before the write).
+    generated_name: str | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -183,7 +185,7 @@ class Cluster:
                         )
                     ],
                 )
-            name = self._free_name(resource, namespace, prefix)
+            name = options.generated_name or self._free_name(resource, namespace, prefix)
 
         obj = objects.prepare_create(resource, body, namespace)
         obj["metadata"]["name"] = name

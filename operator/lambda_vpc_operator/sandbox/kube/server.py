@@ -312,7 +312,9 @@ class KubeEmulator(kmock.RawHandler):
                 if (None if old is None else old["metadata"].get("resourceVersion")) != judged:
                     raise _Changed
 
-            real = dataclasses.replace(options, warnings=[], admission=unchanged)
+            real = dataclasses.replace(
+                options, warnings=[], admission=unchanged, generated_name=attributes.name if old is None else None
+            )
             try:
                 result = run(real)
             except _Changed:

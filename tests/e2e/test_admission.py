@@ -1,9 +1,12 @@
 """The validating admission webhook, over HTTPS with a self-signed certificate: AdmissionReview in and out.
 
-The Kubernetes API emulator does not call admission webhooks (sandbox/kube/server.py), so these
-tests play the API server: they POST AdmissionReview requests to the operator's webhook exactly as
-an API server would (``https://HOST:PORT/validate-attachment``, trusting the certificate the
-webhook serves) and read the AdmissionReview responses. The operator is the real ``run`` command
+Most tests play the API server: they POST AdmissionReview requests to the operator's webhook exactly
+as an API server would (``https://HOST:PORT/validate-attachment``, trusting the certificate the
+webhook serves) and read the AdmissionReview responses. The last ones register a
+ValidatingWebhookConfiguration with the emulator, which calls the webhook itself
+(sandbox/kube/admission.py), and show what ``kubectl apply`` users see.
+
+The operator is the real ``run`` command
 with ``--webhook-port/--webhook-cert/--webhook-key``, in the default ``--policy-mode enforce``,
 against the emulator and the simulator; its indexes (policies, namespaces, claims) are fed by the
 emulator like any cluster's.
@@ -14,6 +17,8 @@ simulator is).
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -28,6 +33,7 @@ from typing import Any
 
 import kubernetes
 import pytest
+import yaml
 
 from harness import API_VERSION, GROUP, VERSION, Namespace, Target, unique_name, wait_for, watch_log
 from lambda_vpc_operator.models import attachments, policies
@@ -88,6 +94,7 @@ def free_port() -> int:
 class Webhook:
     def __init__(self, url: str, cafile: pathlib.Path) -> None:
         self.url = url
+        self.cafile = cafile
         self.context = ssl.create_default_context(cafile=str(cafile))  # verifies the certificate and the IP
 
     def review(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -313,3 +320,74 @@ def test_vpc_rule_unchecked_when_ec2_refuses_passes_with_a_warning(
         target.sim.allow("ec2:DescribeSubnets")
     (warning,) = response["warnings"]
     assert "VPC rule could not be checked" in warning and "UnauthorizedOperation" in warning
+
+
+# -- through the API server --------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def registered(target: Target, hook: Webhook, ns: Namespace) -> Iterator[None]:
+    """A ValidatingWebhookConfiguration as the chart renders it, for one namespace, pointing at ``hook``."""
+    name = unique_name("e2e-webhook", 60)
+    config = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [
+            {
+                "name": "lambdavpcattachments.lambdavpc.dev",
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "failurePolicy": "Fail",
+                "timeoutSeconds": 10,
+                "clientConfig": {"url": hook.url, "caBundle": base64.b64encode(hook.cafile.read_bytes()).decode()},
+                "rules": [
+                    {
+                        "apiGroups": [GROUP],
+                        "apiVersions": ["*"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": [attachments.PLURAL],
+                        "scope": "Namespaced",
+                    }
+                ],
+                # Only this test's namespace: the session's other tests are not sent to this webhook.
+                "namespaceSelector": {
+                    "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": [ns.name]}]
+                },
+            }
+        ],
+    }
+    api = kubernetes.client.AdmissionregistrationV1Api(target.api)
+    api.create_validating_webhook_configuration(config)
+    try:
+        yield
+    finally:
+        api.delete_validating_webhook_configuration(name)
+
+
+def test_kubectl_apply_through_the_api_server_shows_the_webhooks_denial(
+    target: Target, hook: Webhook, make_namespace: Callable[[str], Namespace], make_policy: Callable[..., str]
+) -> None:
+    if target.name != "emulators":
+        pytest.skip("a real API server cannot reach a webhook listening on this machine's 127.0.0.1")
+    ns = make_namespace(PREFIX)
+    manifest = attachment("orders", ns.name, "orders-api")
+    del manifest["metadata"]["uid"]
+    with registered(target, hook, ns):
+        refused = target.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(manifest))
+        assert refused.returncode != 0
+        assert (
+            'admission webhook "lambdavpcattachments.lambdavpc.dev" denied the request: PolicyDenied: '
+            in refused.stderr
+        ), refused.stderr
+        assert f"no LambdaVpcPolicy selects namespace {ns.name}" in refused.stderr
+        assert ns.get("orders") is None  # nothing was stored
+
+        # Once a policy allows it (the webhook's indexes follow the cluster by watch), it passes.
+        make_policy(labelled(target, ns), functions=["orders-*"])
+
+        def applied() -> bool:
+            return target.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(manifest)).returncode == 0
+
+        wait_for(applied, target.timeout(15), 0.2, what="kubectl apply to pass the webhook")
+        assert ns.get("orders") is not None

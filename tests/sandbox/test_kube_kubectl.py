@@ -102,14 +102,14 @@ def test_validation_errors_reach_kubectl(kubectl_with_crd: Kubectl) -> None:
     assert 'unknown field "spec.extra"' in strict.stderr
 
 
-def test_namespaces_by_apply_but_not_by_create(kube_kubectl: Kubectl) -> None:
+def test_namespaces_by_apply_and_by_create(kube_kubectl: Kubectl) -> None:
     namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n"
     assert "namespace/team-a created" in kube_kubectl("apply", "-f", "-", input=namespace).stdout
     assert "team-a" in kube_kubectl("get", "ns").stdout
-    # `kubectl create namespace` sends protobuf, which the emulator does not decode.
-    created = kube_kubectl("create", "namespace", "team-b", check=False)
-    assert created.returncode != 0
-    assert "protobuf" in created.stderr
+    # `kubectl create namespace` sends protobuf, which the emulator decodes for namespaces.
+    assert "namespace/team-b created" in kube_kubectl("create", "namespace", "team-b").stdout
+    created = json.loads(kube_kubectl("get", "ns", "team-b", "-o", "json").stdout)
+    assert created["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team-b"}  # as real servers label
     assert 'namespace "team-a" deleted' in kube_kubectl("delete", "ns", "team-a").stdout
     assert "team-a" not in kube_kubectl("get", "ns").stdout
 
@@ -156,3 +156,31 @@ def test_kubeconfig_shape(kube_emulator: Any) -> None:
     assert config == kubeconfig(kube_emulator.url)
     assert config["current-context"] == "lambda-vpc-sandbox"
     assert config["clusters"][0]["cluster"]["server"].startswith("http://127.0.0.1:")
+
+
+def test_set_image_merges_containers_by_name(kube_kubectl: Kubectl) -> None:
+    """kubectl set image sends a strategic merge patch: the other container and fields stay."""
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {"name": "app", "image": "app:1", "ports": [{"containerPort": 8080}]},
+                        {"name": "proxy", "image": "proxy:1"},
+                    ]
+                },
+            },
+        },
+    }
+    kube_kubectl("apply", "-f", "-", input=json.dumps(deployment))
+    kube_kubectl("set", "image", "deployment/web", "app=app:2")
+    stored = json.loads(kube_kubectl("get", "deployment", "web", "-o", "json").stdout)
+    assert stored["spec"]["template"]["spec"]["containers"] == [
+        {"name": "app", "image": "app:2", "ports": [{"containerPort": 8080}]},
+        {"name": "proxy", "image": "proxy:1"},
+    ]

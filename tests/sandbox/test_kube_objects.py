@@ -399,7 +399,6 @@ def test_json_patch_on_a_missing_path_is_422(kube_with_crd: Any, kube_http: Any)
     ("content_type", "needle"),
     [
         pytest.param("application/strategic-merge-patch+json", "accepted media types", id="strategic"),
-        pytest.param("application/apply-patch+yaml", "server-side apply", id="server-side-apply"),
         pytest.param("text/plain", "accepted media types", id="unknown"),
     ],
 )
@@ -428,15 +427,41 @@ def test_strategic_merge_patch_works_for_builtins(kube_http: Any) -> None:
     assert "generation" not in patched.body["metadata"]  # built-ins without generation have none
 
 
-def test_protobuf_bodies_are_415(kube_http: Any) -> None:
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (sizes here stay below 128: one byte)."""
+    assert len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+def _envelope(api_version: str, kind: str, raw: bytes) -> bytes:
+    return b"k8s\x00" + _field(1, _field(1, api_version.encode()) + _field(2, kind.encode())) + _field(2, raw)
+
+
+def test_protobuf_bodies_of_other_kinds_are_415(kube_http: Any) -> None:
     response = kube_http(
         "POST",
-        "/api/v1/namespaces",
-        raw=b"k8s\x00\n\x0f\n\x02v1\x12\tNamespace",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+        raw=_envelope("coordination.k8s.io/v1", "Lease", _field(1, _field(1, b"x"))),
         content_type="application/vnd.kubernetes.protobuf",
     )
     assert response.status == 415
     assert "protobuf" in response.body["message"]
+
+
+def test_protobuf_secret_bodies_are_decoded(kube_http: Any) -> None:
+    labels = _field(11, _field(1, b"owner") + _field(2, b"helm"))
+    data = _field(2, _field(1, b"release") + _field(2, b"\x00\x01binary"))
+    raw = _field(1, _field(1, b"sh.helm.release.v1.r.v1") + labels) + data + _field(3, b"helm.sh/release.v1")
+    response = kube_http(
+        "POST",
+        "/api/v1/namespaces/default/secrets",
+        raw=_envelope("v1", "Secret", raw),
+        content_type="application/vnd.kubernetes.protobuf",
+    )
+    assert response.status == 201, response.body
+    assert response.body["metadata"]["labels"] == {"owner": "helm"}
+    assert response.body["data"] == {"release": "AAFiaW5hcnk="}
+    assert response.body["type"] == "helm.sh/release.v1"
 
 
 def test_no_op_patch_keeps_the_resource_version(kube_with_crd: Any, kube_http: Any) -> None:
@@ -652,4 +677,38 @@ def test_audit_counts_rbac_verbs(kube_with_crd: Any, kube_http: Any) -> None:
         AuditKey("patch", GROUP, PLURAL, "status", True): 1,
         AuditKey("delete", GROUP, PLURAL, "", True): 1,
         AuditKey("list", "", "namespaces", "", False): 1,
+    }
+
+
+def test_strategic_merge_patch_directives(kube_http: Any) -> None:
+    path = "/apis/apps/v1/namespaces/default/deployments"
+    containers = [{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}, {"name": "c", "image": "c:1"}]
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "finalizers": ["x/one", "x/two"]},
+        "spec": {
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+            "template": {"spec": {"containers": containers}},
+        },
+    }
+    assert kube_http("POST", path, body).status == 201
+    change = {
+        "metadata": {"$deleteFromPrimitiveList/finalizers": ["x/one"], "finalizers": ["x/three"]},
+        "spec": {
+            "strategy": {"$retainKeys": ["type"], "type": "Recreate"},
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "c"}, {"name": "a"}],
+                    "containers": [{"name": "b", "$patch": "delete"}, {"name": "c", "image": "c:2"}],
+                }
+            },
+        },
+    }
+    patched = kube_http("PATCH", f"{path}/d", change, content_type="application/strategic-merge-patch+json")
+    assert patched.status == 200, patched.body
+    assert patched.body["metadata"]["finalizers"] == ["x/two", "x/three"]
+    assert patched.body["spec"]["strategy"] == {"type": "Recreate"}
+    assert patched.body["spec"]["template"]["spec"] == {
+        "containers": [{"name": "c", "image": "c:2"}, {"name": "a", "image": "a:1"}]
     }

@@ -9,9 +9,12 @@ why, and for what is not emulated. Modules, from the outside in:
 - `routes`, `discovery`, `openapi`, `rendering`, `watching`: URL parsing, discovery documents, the
   minimal OpenAPI kubectl needs, response shapes (objects, Tables), watch streams;
 - `cluster`: the API semantics (metadata, conflicts, status subresource, finalizers, CRDs,
-  namespaces); `objects`, `patching`, `selectors`: its pure helpers; `store`: objects, the
-  resourceVersion counter and watch history; `resources`: the registry of served resources;
-  `errors`: Status errors;
+  namespaces); `objects`, `patching`, `selectors`: its pure helpers; `applying` and `fieldsets`:
+  server-side apply and managedFields; `strategic`: strategic merge patches of built-ins;
+  `store`: objects, the resourceVersion counter and watch history; `resources`: the registry of
+  served resources; `errors`: Status errors;
+- `admission`: validating webhooks, called by `server`; `protobuf`: the protobuf request bodies
+  Go clients (helm, kubectl) send;
 - `schemas` (structural pruning, defaulting, validation of custom resources), `tables` and
   `jsonpaths` (printer columns) are written separately and used by `cluster` and `rendering`.
 """

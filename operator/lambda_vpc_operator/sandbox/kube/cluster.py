@@ -20,10 +20,24 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import celrules, errors, objects, patching, resources, schemas, store
+from lambda_vpc_operator.sandbox.kube import (
+    admission,
+    applying,
+    celrules,
+    errors,
+    fieldsets,
+    objects,
+    patching,
+    resources,
+    schemas,
+    store,
+    strategic,
+)
 
 Obj = dict[str, Any]
 AdmitFn = Callable[[Obj, dict[str, Any]], tuple[Obj, Sequence[objects.FieldErrorLike]]]
+# Validating admission: called with (new, old or None) once a write is validated, before it is stored.
+AdmissionHook = Callable[[Obj, Obj | None], None]
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -33,16 +47,27 @@ APPLY_PATCH = "application/apply-patch+yaml"
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 UNDELETABLE_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})  # as real servers refuse
 
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+# The manager of writes through the Python API (HTTP requests name theirs or send a User-Agent).
+DEFAULT_MANAGER = "sandbox"
+
 # Attempts at a free generated name before answering 409 as a real server would.
 _GENERATE_NAME_ATTEMPTS = 8
 
 
 @dataclasses.dataclass
 class WriteOptions:
-    """Per-request write options: ``?dryRun=All`` and ``?fieldValidation=`` (Ignore/Warn/Strict)."""
+    """Per-request write options: ``?dryRun=All``, ``?fieldValidation=`` (Ignore/Warn/Strict),
+    ``?fieldManager=`` (or the User-Agent's product, as real servers default it) and ``?force=``."""
 
     dry_run: bool = False
     field_validation: str = "Warn"
+    field_manager: str = ""
+    force: bool = False
+    admission: AdmissionHook | None = None  # the server's webhook calls (see `server`)
+    # The name generateName gave the object its webhooks judged (the dry run before the write).
+    generated_name: str | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -130,6 +155,8 @@ class Cluster:
         namespace: str | None,
         body: Obj,
         options: WriteOptions | None = None,
+        *,
+        managed: list[Obj] | None = None,
     ) -> Obj:
         options = options or WriteOptions()
         _check_body(resource, body)
@@ -158,7 +185,7 @@ class Cluster:
                         )
                     ],
                 )
-            name = self._free_name(resource, namespace, prefix)
+            name = options.generated_name or self._free_name(resource, namespace, prefix)
 
         obj = objects.prepare_create(resource, body, namespace)
         obj["metadata"]["name"] = name
@@ -167,7 +194,12 @@ class Cluster:
             causes.extend(objects.name_errors(resource, name))
         if resource.storage_key == resources.CRD_STORAGE_KEY:
             causes.extend(_crd_errors(obj))
+        obj = _builtin_defaults(resource, obj)
+        causes.extend(_builtin_errors(resource, obj))
         obj = self._admitted(resource, obj, causes, options)
+        if managed is None:
+            managed = applying.record_update(_manager(resource, None, options), None, obj)
+        _set_managed(obj, managed)
 
         key = self._key(resource, namespace)
         if self.store.get(resource.storage_key, key, name) is not None:
@@ -181,6 +213,8 @@ class Cluster:
             obj["status"] = {"phase": "Active"}
         elif resource.storage_key == resources.CRD_STORAGE_KEY:
             obj["status"] = _crd_status(obj)
+        if options.admission is not None:
+            options.admission(objects.as_version(resource, obj), None)
         if options.dry_run:
             return objects.as_version(resource, obj)
 
@@ -212,7 +246,7 @@ class Cluster:
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
         # Custom resources (and CRDs) do not allow unconditional updates.
-        if not meta.get("resourceVersion") and (resource.custom or resource.has_generation):
+        if not meta.get("resourceVersion") and (resource.custom or resource.storage_key == resources.CRD_STORAGE_KEY):
             raise objects.invalid(
                 resource,
                 name,
@@ -247,9 +281,10 @@ class Cluster:
                 + ", ".join(accepted)
             )
         if content_type == APPLY_PATCH:
-            raise errors.UnsupportedMediaType(
-                "server-side apply (application/apply-patch+yaml) is not emulated by the sandbox API server: "
-                "use client-side `kubectl apply`, a merge patch or a JSON patch"
+            return self.apply(resource, namespace, name, patch, subresource=subresource, options=options)[0]
+        if options.force:
+            raise _invalid_options(
+                "PatchOptions", "force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"
             )
         old = self._existing(resource, namespace, name)
         current = objects.as_version(resource, old)
@@ -259,7 +294,11 @@ class Cluster:
             else:
                 if not isinstance(patch, dict):
                     raise errors.BadRequest("invalid JSON Patch")
-                candidate = patching.merge_patch(current, patch)
+                if content_type == STRATEGIC_MERGE_PATCH:
+                    strategy = strategic.strategy_of(resource.group, resource.kind)
+                    candidate = strategic.patch(current, patch, strategy)
+                else:
+                    candidate = patching.merge_patch(current, patch)
         except patching.PatchFormatError as e:
             raise errors.BadRequest(str(e)) from None
         except patching.PatchError as e:
@@ -273,6 +312,55 @@ class Cluster:
         if meta.get("name") != name or (resource.namespaced and meta.get("namespace") != namespace):
             raise errors.BadRequest("the name or namespace of the object cannot be changed by a patch")
         return self._write(resource, old, candidate, subresource, options)
+
+    def apply(
+        self,
+        resource: resources.Resource,
+        namespace: str | None,
+        name: str,
+        config: Any,
+        *,
+        subresource: str | None = None,
+        options: WriteOptions | None = None,
+    ) -> tuple[Obj, bool]:
+        """Server-side apply (see `applying`); the result, and whether it created the object."""
+        options = options or WriteOptions()
+        if not options.field_manager:
+            raise _invalid_options(
+                "PatchOptions", "fieldManager", "FieldValueRequired", "Required value: is required for apply patch"
+            )
+        if len(options.field_manager) > applying.MAX_MANAGER_LENGTH:
+            raise _invalid_options(
+                "PatchOptions", "fieldManager", "FieldValueTooLong", "Too long: may not be more than 128 bytes"
+            )
+        if not isinstance(config, dict):
+            raise errors.BadRequest("error decoding YAML: the apply configuration is not an object")
+        if not config.get("apiVersion") or not config.get("kind"):
+            missing = "Kind" if not config.get("kind") else "apiVersion"
+            raise errors.BadRequest(f"Object '{missing}' is missing in '{json.dumps(config)[:200]}'")
+        _check_body(resource, config)
+        meta = config.get("metadata") or {}
+        if meta.get("managedFields") is not None:
+            raise errors.BadRequest("metadata.managedFields must be nil")
+        if meta.get("name") and meta["name"] != name:
+            raise errors.BadRequest(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
+        if resource.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
+            raise errors.BadRequest(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        request = _manager(resource, subresource, options)
+        old = self.store.get(resource.storage_key, self._key(resource, namespace), name)
+        if old is None:
+            if subresource is not None:
+                self._existing(resource, namespace, name)  # 404: a subresource is never created
+            merged, managed = applying.apply(request, None, config, force=options.force)
+            merged.setdefault("metadata", {})["name"] = name
+            return self.create(resource, namespace, merged, options, managed=managed), True
+        current = objects.as_version(resource, old)
+        merged, managed = applying.apply(request, current, config, force=options.force)
+        return self._write(resource, old, merged, subresource, options, managed=managed), False
 
     def delete(
         self,
@@ -343,6 +431,8 @@ class Cluster:
         candidate: Obj,
         subresource: str | None,
         options: WriteOptions,
+        *,
+        managed: list[Obj] | None = None,
     ) -> Obj:
         """Store the result of an update or patch, unless it changes nothing (then no event, same RV)."""
         name = old["metadata"]["name"]
@@ -357,16 +447,25 @@ class Cluster:
                 details=errors.object_details(resource.group, resource.plural, name),
             )
 
+        requested = meta.get("managedFields") if subresource is None and managed is None else None
         new = objects.prepare_update(resource, old, candidate, subresource)
         causes: list[objects.FieldErrorLike] = []
         if subresource is None:
             causes.extend(objects.finalizer_errors(old, new))
         if resource.storage_key == resources.CRD_STORAGE_KEY:
             causes.extend(_crd_errors(new))
+        if subresource is None:
+            new = _builtin_defaults(resource, new)
+            causes.extend(_builtin_errors(resource, new))
         new = self._admitted(resource, new, causes, options, old=old)
+        if managed is None:
+            managed = applying.record_update(_manager(resource, subresource, options), old, new, requested=requested)
+        _set_managed(new, managed)
         objects.bump_generation(resource, old, new)
         if resource.storage_key == resources.CRD_STORAGE_KEY and subresource is None:
             new["status"] = _crd_status(new)
+        if options.admission is not None:  # real servers call webhooks for no-op updates too
+            options.admission(objects.as_version(resource, new), objects.as_version(resource, old))
         if patching.json_equal(new, old):
             return objects.as_version(resource, old)
         if options.dry_run:
@@ -531,9 +630,7 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         return int(data["rv"]), (str(data["start"][0]), str(data["start"][1]))
     except (binascii.Error, ValueError, KeyError, IndexError, TypeError):
-        raise errors.BadRequest(
-            "continue key is not valid: incorrect encoded start resourceVersion"
-        ) from None
+        raise errors.BadRequest("continue key is not valid: incorrect encoded start resourceVersion") from None
 
 
 def _check_body(resource: resources.Resource, body: Obj) -> None:
@@ -543,9 +640,7 @@ def _check_body(resource: resources.Resource, body: Obj) -> None:
     if resource.custom and not kind:
         raise errors.BadRequest(f"Object 'Kind' is missing in '{json.dumps(body)[:200]}'")
     if kind and kind != resource.kind:
-        raise errors.BadRequest(
-            f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})"
-        )
+        raise errors.BadRequest(f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})")
     if api_version and api_version.rpartition("/")[0] != resource.group:
         raise errors.BadRequest(
             f"the API version in the data ({api_version}) does not match the expected API version "
@@ -571,6 +666,55 @@ def _check_preconditions(resource: resources.Resource, old: Obj, preconditions: 
             f"({old['metadata']['resourceVersion']}). The object might have been modified",
             details=details,
         )
+
+
+def _builtin_defaults(resource: resources.Resource, obj: Obj) -> Obj:
+    """What real servers set on the built-ins whose fields clients rely on."""
+    if resource.storage_key == resources.NAMESPACES_STORAGE_KEY:
+        # Since Kubernetes 1.21 every namespace carries its name as a label (webhooks select on it).
+        name = obj["metadata"].get("name", "")
+        labels = obj["metadata"].get("labels") or {}
+        if labels.get(NAMESPACE_NAME_LABEL) != name:
+            obj = {**obj, "metadata": {**obj["metadata"], "labels": {**labels, NAMESPACE_NAME_LABEL: name}}}
+    elif resource.storage_key == admission.STORAGE_KEY:
+        obj = admission.defaulted(obj)
+    return obj
+
+
+def _builtin_errors(resource: resources.Resource, obj: Obj) -> list[objects.Cause]:
+    if resource.storage_key == admission.STORAGE_KEY:
+        return admission.configuration_errors(obj)
+    return []
+
+
+def _set_managed(obj: Obj, managed: list[Obj]) -> None:
+    """Real servers omit an empty managedFields."""
+    if managed:
+        obj["metadata"]["managedFields"] = managed
+    else:
+        obj["metadata"].pop("managedFields", None)
+
+
+def _manager(resource: resources.Resource, subresource: str | None, options: WriteOptions) -> applying.Request:
+    return applying.Request(
+        manager=options.field_manager or DEFAULT_MANAGER,
+        api_version=resource.api_version,
+        subresource=subresource or "",
+        has_status=resource.has_status,
+        schema=resource.schema if resource.custom else fieldsets.BUILTIN_SCHEMAS.get((resource.group, resource.kind)),
+    )
+
+
+def _invalid_options(kind: str, field: str, reason: str, message: str) -> errors.Invalid:
+    """422 about a query option, worded as real servers word it: ``PatchOptions.meta.k8s.io "" ...``."""
+    return errors.Invalid(
+        f'{kind}.meta.k8s.io "" is invalid: {field}: {message}',
+        details={
+            "group": "meta.k8s.io",
+            "kind": kind,
+            "causes": [{"reason": reason, "message": message, "field": field}],
+        },
+    )
 
 
 def _conflict(resource: resources.Resource, name: str) -> errors.Conflict:

@@ -8,14 +8,14 @@ real API server's. The server turns any of them into a ``Status`` body in one pl
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 
 class StatusError(Exception):
     """A failure answered as a ``v1 Status`` object."""
 
-    code: ClassVar[int] = 500
-    reason: ClassVar[str] = "InternalError"
+    code: int = 500  # subclasses set theirs; a webhook's denial sets its own per instance
+    reason: str = "InternalError"
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)

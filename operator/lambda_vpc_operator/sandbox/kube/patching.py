@@ -3,7 +3,7 @@
 kopf patches with both: merge patches for its own fields and status, and JSON patches that start
 with a ``test`` of ``/metadata/resourceVersion`` for finalizers -- a failing test means "someone
 changed it in between", which kopf expects as 422. Strategic merge patches of built-in kinds are
-treated as merge patches (the emulator has no kind-specific list merge keys).
+in `strategic`.
 
 Pure functions: they never mutate their inputs and return new objects.
 """

@@ -92,7 +92,7 @@ def _builtin(group: str, plural: str, kind: str, *, namespaced: bool, **kwargs: 
 
 
 def builtin_resources() -> list[Resource]:
-    """The built-in resources a kopf operator, kubectl and our tests need; schemaless."""
+    """The built-in resources a kopf operator, kubectl, helm (our chart) and our tests need; schemaless."""
     return [
         _builtin(
             "",
@@ -108,8 +108,49 @@ def builtin_resources() -> list[Resource]:
         _builtin("", "configmaps", "ConfigMap", namespaced=True, short_names=("cm",)),
         _builtin("", "secrets", "Secret", namespaced=True),
         _builtin("", "serviceaccounts", "ServiceAccount", namespaced=True, short_names=("sa",)),
+        _builtin(
+            "",
+            "services",
+            "Service",
+            namespaced=True,
+            short_names=("svc",),
+            categories=("all",),
+            subresources=("status",),
+        ),
         _builtin("events.k8s.io", "events", "Event", namespaced=True, short_names=("ev",)),
+        # What `helm install` of our chart creates: stored, served, never run (no controllers).
+        _builtin(
+            "apps",
+            "deployments",
+            "Deployment",
+            namespaced=True,
+            short_names=("deploy",),
+            categories=("all",),
+            subresources=("status",),
+            has_generation=True,
+        ),
+        _builtin(
+            "policy",
+            "poddisruptionbudgets",
+            "PodDisruptionBudget",
+            namespaced=True,
+            short_names=("pdb",),
+            subresources=("status",),
+            has_generation=True,
+        ),
+        _builtin("rbac.authorization.k8s.io", "roles", "Role", namespaced=True),
+        _builtin("rbac.authorization.k8s.io", "rolebindings", "RoleBinding", namespaced=True),
+        _builtin("rbac.authorization.k8s.io", "clusterroles", "ClusterRole", namespaced=False),
+        _builtin("rbac.authorization.k8s.io", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
         _builtin("coordination.k8s.io", "leases", "Lease", namespaced=True),
+        _builtin(
+            "admissionregistration.k8s.io",
+            "validatingwebhookconfigurations",
+            "ValidatingWebhookConfiguration",
+            namespaced=False,
+            categories=("api-extensions",),
+            has_generation=True,
+        ),
         _builtin(
             "apiextensions.k8s.io",
             "customresourcedefinitions",

@@ -9,17 +9,25 @@ rendered; nothing is kept per request except the bounded RBAC audit counter.
 
 What is not emulated (each answered with a clear Status where a client could try it):
 
-- server-side apply (``application/apply-patch+yaml``): 415; use client-side ``kubectl apply``;
-- protobuf request bodies: 415. ``kubectl create namespace X`` sends protobuf and cannot work;
-  ``kubectl apply -f ns.yaml`` (JSON) works. Responses are always JSON, which clients accept;
-- strategic merge patches are merge patches (no list merge keys), and custom resources refuse them
-  with 415 as real servers do;
-- aggregated discovery (kubectl falls back to legacy discovery), CEL rules, admission webhooks,
-  RBAC and authentication (the audit only records), garbage collection of ownerReferences and
-  propagationPolicy (Foreground/Orphan finalizers are not added), the scale subresource;
+- server-side apply is emulated (see `applying`), but built-in kinds have no schema: their lists
+  are atomic for field management, except the map lists of Deployments and Services;
+- protobuf request bodies: only those of Namespaces, Secrets, ConfigMaps and DeleteOptions are
+  decoded (``kubectl create namespace``, helm's release Secrets, see `protobuf`), others are 415.
+  Responses are always JSON, which clients accept;
+- strategic merge patches know the merge keys of ObjectMeta, Deployments and Services only (see
+  `strategic`; other lists are replaced), and custom resources refuse them with 415 as real
+  servers do;
+- aggregated discovery (kubectl falls back to legacy discovery), mutating admission webhooks
+  (validating ones are called, see `admission`), RBAC and authentication (the audit only
+  records), garbage collection of ownerReferences and propagationPolicy (Foreground/Orphan
+  finalizers are not added), the scale subresource;
+- controllers of built-in kinds: Deployments, Services, PodDisruptionBudgets, RBAC objects are
+  stored and served (what ``helm install`` of the chart creates), nothing runs them;
 - a continue token lists the current objects after its key, not a snapshot at its resourceVersion;
 - v1 and events.k8s.io/v1 events are stored separately (real servers convert between them);
-- built-in kinds are schemaless: no defaults, no validation beyond object names; server-printed
+- built-in kinds are schemaless: no defaults, no validation beyond object names (except the
+  defaults and basic checks of ValidatingWebhookConfigurations, and the
+  ``kubernetes.io/metadata.name`` label of namespaces); server-printed
   columns exist only for namespaces and v1 events (others: NAME and AGE);
 - CRD deletion drops its objects at once (real servers wait for their finalizers), and CRDs are
   Established at once; conversion webhooks are not emulated (versions differ in apiVersion only).
@@ -37,10 +45,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import json
 import logging
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 import aiohttp.web
 import kmock
@@ -48,11 +57,13 @@ import yaml
 from multidict import CIMultiDict
 
 from lambda_vpc_operator.sandbox.kube import (
+    admission,
     cluster,
     discovery,
     errors,
     objects,
     openapi,
+    protobuf,
     rendering,
     resources,
     routes,
@@ -65,6 +76,11 @@ from lambda_vpc_operator.sandbox.kube.routes import Verb
 logger = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+T = TypeVar("T")
+
+# Times a write is retried when the object changed while its webhooks were called (as the real
+# server's GuaranteedUpdate retries): the webhooks always judge what is stored.
+_ADMISSION_ATTEMPTS = 5
 
 DEFAULT_BOOKMARK_INTERVAL = 30.0  # seconds between BOOKMARKs of an idle watch that allows them
 
@@ -98,6 +114,8 @@ class KubeEmulator(kmock.RawHandler):
     ) -> None:
         super().__init__()
         self.cluster = cluster.Cluster(history_size=history_size, admit=admit)
+        # Validating webhooks; map Services to URLs with ``emulator.webhooks.services["ns/name"] = url``.
+        self.webhooks = admission.Webhooks()
         self.bookmark_interval = bookmark_interval
         self.audit: collections.Counter[AuditKey] = collections.Counter()
         # The same, by the client's product token (kopf, lambda-vpc-operator, kubectl, ...), so a
@@ -151,7 +169,12 @@ class KubeEmulator(kmock.RawHandler):
         options = cluster.WriteOptions(
             dry_run=bool(query.get("dryRun")),
             field_validation=query.get("fieldValidation", "Warn") or "Warn",
+            # As real servers: the query's fieldManager, else the User-Agent's product ("kopf").
+            field_manager=query.get("fieldManager") or raw.headers.get("User-Agent", "").split("/", 1)[0],
+            force=query.get("force", "").lower() in ("true", "1"),
         )
+        if route.verb is Verb.PATCH and raw.content_type == cluster.APPLY_PATCH:
+            options.field_manager = query.get("fieldManager", "")  # apply needs an explicit manager
         namespace, name, sub = route.namespace, route.name, route.subresource
         c = self.cluster
 
@@ -187,22 +210,41 @@ class KubeEmulator(kmock.RawHandler):
             body, ctype = rendering.single(resource, c.get(resource, namespace, name), shape)
             return _json_response(body, content_type=ctype)
         if route.verb is Verb.CREATE:
-            obj = c.create(resource, namespace, await _body(raw), options)
+            body = await _body(raw)
+            obj = await self._write(route, resource, options, lambda o: c.create(resource, namespace, body, o))
             return _json_response(obj, status=201, warnings=options.warnings)
         if route.verb is Verb.UPDATE:
             assert name is not None
-            obj = c.update(resource, namespace, name, await _body(raw), subresource=sub, options=options)
+            body = await _body(raw)
+            obj = await self._write(
+                route,
+                resource,
+                options,
+                lambda o: c.update(resource, namespace, name, body, subresource=sub, options=o),
+            )
             return _json_response(obj, warnings=options.warnings)
         if route.verb is Verb.PATCH:
             assert name is not None
             patch = await _body(raw, patch=True)
-            obj = c.patch(
-                resource, namespace, name, raw.content_type, patch, subresource=sub, options=options
+            if raw.content_type == cluster.APPLY_PATCH:
+                obj, created = await self._write(
+                    route,
+                    resource,
+                    options,
+                    lambda o: c.apply(resource, namespace, name, patch, subresource=sub, options=o),
+                )
+                return _json_response(obj, status=201 if created else 200, warnings=options.warnings)
+            obj = await self._write(
+                route,
+                resource,
+                options,
+                lambda o: c.patch(resource, namespace, name, raw.content_type, patch, subresource=sub, options=o),
             )
             return _json_response(obj, warnings=options.warnings)
         if route.verb is Verb.DELETE:
             assert name is not None
             delete_options = await _body(raw, optional=True)
+            await self._review_deletes(resource, options, [c.get(resource, namespace, name)])
             obj = c.delete(
                 resource,
                 namespace,
@@ -210,11 +252,94 @@ class KubeEmulator(kmock.RawHandler):
                 preconditions=delete_options.get("preconditions"),
                 options=options,
             )
-            return _json_response(obj)
+            return _json_response(obj, warnings=options.warnings)
         if route.verb is Verb.DELETECOLLECTION:
-            listed = c.delete_collection(resource, namespace, _predicate(query, None), options)
-            return _json_response(listed)
+            predicate = _predicate(query, None)
+            await self._review_deletes(resource, options, c.list_objects(resource, namespace, predicate)["items"])
+            listed = c.delete_collection(resource, namespace, predicate, options)
+            return _json_response(listed, warnings=options.warnings)
         raise errors.method_not_allowed()  # pragma: no cover  # all verbs are handled above
+
+    # ---- validating admission webhooks --------------------------------------------------------
+
+    def _hooks(self, resource: resources.Resource, subresource: str, operation: str | None) -> list[Obj]:
+        configurations = self.cluster.store.iter_objects(admission.STORAGE_KEY)
+        return admission.candidates(configurations, resource, subresource, operation)
+
+    def _namespace_of(self, resource: resources.Resource, obj: Obj) -> Obj | None:
+        namespace = obj["metadata"].get("namespace") if resource.namespaced else None
+        return self.cluster.store.get(resources.NAMESPACES_STORAGE_KEY, "", namespace) if namespace else None
+
+    async def _write(
+        self,
+        route: routes.Route,
+        resource: resources.Resource,
+        options: cluster.WriteOptions,
+        run: Callable[[cluster.WriteOptions], T],
+    ) -> T:
+        """
+        A create or update with its webhooks called between validation and storage.
+
+        The write is first run as a dry run to get the object the webhooks judge (validated,
+        defaulted); then it runs for real, provided the stored object is still the one judged.
+        Without a matching webhook configuration it simply runs.
+        """
+        sub = route.subresource or ""
+        if not self._hooks(resource, sub, None):
+            return run(options)
+        for _ in range(_ADMISSION_ATTEMPTS):
+            seen: list[tuple[Obj, Obj | None]] = []
+            probe = dataclasses.replace(options, dry_run=True, warnings=[], admission=_recorder(seen))
+            run(probe)
+            if not seen:
+                return run(options)
+            new, old = seen[-1]
+            operation = "CREATE" if old is None else "UPDATE"
+            attributes = admission.Attributes(
+                operation=operation,
+                resource=resource,
+                subresource=sub,
+                namespace=new["metadata"].get("namespace"),
+                name=new["metadata"].get("name", ""),
+                dry_run=options.dry_run,
+                field_manager=options.field_manager,
+            )
+            hooks = self._hooks(resource, sub, operation)
+            warnings = await self.webhooks.review(hooks, attributes, new, old, self._namespace_of(resource, new))
+            judged = None if old is None else old["metadata"].get("resourceVersion")
+
+            def unchanged(new: Obj, old: Obj | None, judged: str | None = judged) -> None:
+                if (None if old is None else old["metadata"].get("resourceVersion")) != judged:
+                    raise _Changed
+
+            real = dataclasses.replace(
+                options, warnings=[], admission=unchanged, generated_name=attributes.name if old is None else None
+            )
+            try:
+                result = run(real)
+            except _Changed:
+                continue
+            options.warnings.extend([*real.warnings, *warnings])
+            return result
+        raise errors.Conflict("the object kept changing while its admission webhooks were called; try again")
+
+    async def _review_deletes(
+        self, resource: resources.Resource, options: cluster.WriteOptions, doomed: list[Obj]
+    ) -> None:
+        hooks = self._hooks(resource, "", "DELETE")
+        if not hooks:
+            return
+        for old in doomed:
+            attributes = admission.Attributes(
+                operation="DELETE",
+                resource=resource,
+                subresource="",
+                namespace=old["metadata"].get("namespace"),
+                name=old["metadata"]["name"],
+                dry_run=options.dry_run,
+            )
+            warnings = await self.webhooks.review(hooks, attributes, None, old, self._namespace_of(resource, old))
+            options.warnings.extend(warnings)
 
     def _present_event(self, resource: resources.Resource, obj: Obj, shape: rendering.Shape) -> Obj:
         body, _ = rendering.single(resource, objects.as_version(resource, obj), shape)
@@ -289,7 +414,7 @@ def _predicate(query: Mapping[str, str], name: str | None) -> selectors.Predicat
 
 
 async def _body(raw: aiohttp.web.BaseRequest, *, patch: bool = False, optional: bool = False) -> Any:
-    """Decode a JSON (or YAML) request body; 415 for protobuf, 400 for garbage."""
+    """Decode a JSON, YAML or (a few kinds') protobuf request body; 415 for other protobuf, 400 for garbage."""
     data = await raw.read()
     if not data.strip():
         if optional:
@@ -297,11 +422,14 @@ async def _body(raw: aiohttp.web.BaseRequest, *, patch: bool = False, optional: 
         raise errors.BadRequest("the request body is empty")
     ctype = raw.content_type
     if ctype == _PROTOBUF:
-        raise errors.UnsupportedMediaType(
-            "the body of the request was in an unknown format - accepted media types include: "
-            "application/json, application/yaml (protobuf request bodies are not emulated by the sandbox "
-            "API server; use `kubectl apply -f`, which sends JSON)"
-        )
+        try:
+            return protobuf.decode(data)
+        except protobuf.ProtobufError as e:
+            raise errors.UnsupportedMediaType(
+                "the body of the request was in an unknown format - accepted media types include: "
+                f"application/json, application/yaml ({e}: only Namespace, Secret, ConfigMap and DeleteOptions "
+                "protobuf bodies are emulated by the sandbox API server; use `kubectl apply -f`, which sends JSON)"
+            ) from None
     is_yaml = ctype in _YAML_TYPES or ctype.endswith("+yaml")
     try:
         decoded = yaml.safe_load(data) if is_yaml else json.loads(data)
@@ -324,6 +452,19 @@ def _json_response(
     for warning in warnings or ():
         headers.add("Warning", f"299 - {json.dumps(warning)}")
     return aiohttp.web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
+
+
+def _recorder(seen: list[tuple[Obj, Obj | None]]) -> cluster.AdmissionHook:
+    """An admission hook that only records what it was asked to judge."""
+
+    def record(new: Obj, old: Obj | None) -> None:
+        seen.append((new, old))
+
+    return record
+
+
+class _Changed(Exception):
+    """The object changed between its webhooks' verdict and its storage: judge it again."""
 
 
 class _NoInterception:

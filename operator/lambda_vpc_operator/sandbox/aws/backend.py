@@ -20,7 +20,7 @@ from typing import Any
 
 from moto.awslambda.exceptions import UnknownFunctionException
 
-from . import budgets, config, exceptions, networking, permissions
+from . import budgets, config, exceptions, faults, networking, permissions
 from .clock import Clock
 from .functions import FunctionRecord, Operation, OperationKind, State
 from .networking import Combo, EniStatus, Failure, HyperplaneEni, VpcSettings
@@ -114,6 +114,7 @@ class SimulatorBackend:
         self.initial_config = (cfg or config.SimConfig()).copy()
         self.clock = Clock()
         self.counter = budgets.CallCounter()
+        self.faults = faults.Faults()  # its own lock: the middleware draws faults without ours
         self._clear()
 
     def _clear(self) -> None:
@@ -139,6 +140,7 @@ class SimulatorBackend:
         # RoleName -> simulated time of its last change (creation, policies), for iam_propagation_delay.
         self.role_changes: dict[str, float] = {}
         self.counter.reset()
+        self.faults.reset()
 
     def reset(self) -> None:
         """moto's backends, our state, the config, the clock and the counters, all back to new."""

@@ -12,7 +12,7 @@ import botocore.exceptions
 import botocore.parsers
 import pytest
 
-from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture, error_of  # noqa: F401
+from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture, error_of, wait_for  # noqa: F401
 from lambda_vpc_operator.sandbox.aws import SimulatorControlError
 from lambda_vpc_operator.sandbox.aws.seeding import client
 
@@ -214,18 +214,26 @@ def test_a_seed_replays_the_same_faults(aws: AwsEnv) -> None:
 
 
 def test_latency_does_not_hold_the_lock(aws: AwsEnv) -> None:
-    aws.control.inject_faults([{"operations": "lambda:ListFunctions", "kind": "latency", "params": {"seconds": 1.5}}])
+    latency = 3.0
+    aws.control.inject_faults(
+        [{"operations": "lambda:ListFunctions", "kind": "latency", "params": {"seconds": latency}}]
+    )
     slow_done: list[float] = []
     started = time.monotonic()
-    slow = threading.Thread(target=lambda: (aws.lam.list_functions(), slow_done.append(time.monotonic() - started)))
+
+    def slow_call() -> None:
+        aws.lam.list_functions()
+        slow_done.append(time.monotonic() - started)
+
+    slow = threading.Thread(target=slow_call)
     slow.start()
-    other = client("lambda", aws.endpoint_url, **NO_RETRIES)
-    time.sleep(0.2)  # let the slow request reach the simulator first
-    other.get_function(FunctionName="orders-api")
+    wait_for(lambda: aws.control.injected().get("latency"))  # the slow request is being delayed
+    client("lambda", aws.endpoint_url, **NO_RETRIES).get_function(FunctionName="orders-api")
+    finished_first = not slow_done
     fast = time.monotonic() - started
-    slow.join(timeout=10)
-    assert fast < 1.2 and not slow_done[:0]
-    assert slow_done and slow_done[0] >= 1.5
+    slow.join(timeout=20)
+    assert finished_first and fast < latency
+    assert slow_done and slow_done[0] >= latency
 
 
 def test_bad_rules_are_refused(aws: AwsEnv) -> None:

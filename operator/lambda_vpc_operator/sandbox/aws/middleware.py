@@ -1,12 +1,15 @@
-"""The WSGI layer in front of moto: identify, count, budget, then answer or forward.
+"""The WSGI layer in front of moto: identify, inject faults, count, budget, then answer or forward.
 
 Why: the operator talks to the simulator exactly as to AWS (boto3 with AWS_ENDPOINT_URL), so the
 simulation must sit on the HTTP path. Every request passes here: ``/_sim/`` goes to the control
-API; any other request first lets the clock's deadlines pass (``settle``), is counted per
-operation, is authorized (``authorization``: the caller's principal policy, and the operations a
+API; any other request first draws its injected faults (``faults``: latency is slept and terminal
+faults answered before the backend's lock is taken), then lets the clock's deadlines pass
+(``settle``), is counted per operation, is charged to EC2's buckets (aws-facts "EC2 request buckets
+and paging"), is authorized (``authorization``: the caller's principal policy, and the operations a
 test denied), is charged to the Lambda request budget (aws-facts "Rate limits"), and then is either
-answered by ``responses.LambdaResponses`` or forwarded untouched to moto's WSGI app. All of it
-runs under the backend's one lock, so moto's backends and our state never disagree mid-request.
+answered by ``responses.LambdaResponses`` (or ``paging``) or forwarded untouched to moto's WSGI
+app. All of that runs under the backend's one lock, so moto's backends and our state never disagree
+mid-request; a served answer may then be made stale or truncated, or its connection reset.
 """
 
 from __future__ import annotations

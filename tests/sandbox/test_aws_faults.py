@@ -136,12 +136,17 @@ def test_connection_reset_after_the_write(aws: AwsEnv) -> None:
 
 
 def test_conflict_storm_on_writes(aws: AwsEnv) -> None:
-    aws.control.inject_faults([{"operations": "lambda:TagResource", "kind": "conflict"}])
+    writes = ["lambda:UpdateFunctionConfiguration", "lambda:TagResource"]
+    aws.control.inject_faults([{"operations": writes, "kind": "conflict"}])
     arn = aws.configuration("orders-api")["FunctionArn"]
     with pytest.raises(aws.lam.exceptions.ResourceConflictException) as excinfo:
         aws.lam.tag_resource(Resource=arn, Tags={"team": "a"})
     assert error_of(excinfo) == ("ResourceConflictException", 409, f"An update is in progress for resource: {arn}")
+    with pytest.raises(aws.lam.exceptions.ResourceConflictException) as excinfo:
+        aws.lam.update_function_configuration(FunctionName="orders-api", Description="x")
+    assert error_of(excinfo)[2].endswith(":function:orders-api")
     assert aws.lam.get_function(FunctionName="orders-api")  # reads are not conflicts
+    assert aws.control.injected() == {"conflict": dict.fromkeys(writes, 1)}
 
 
 def test_iam_api_not_implemented(aws: AwsEnv, raw: dict[str, Any]) -> None:

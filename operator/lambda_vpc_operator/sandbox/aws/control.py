@@ -349,7 +349,7 @@ class SimulatorControl:
 
     def inject_faults(self, rules: list[dict[str, Any]], seed: int | None = None) -> list[dict[str, Any]]:
         """Replace the fault rules (docs/testing.md "Fault injection"). Each rule is a dict:
-        ``operations`` (glob over "service:Operation", e.g. "lambda:*", "ec2:DescribeSubnets"),
+        ``operations`` (a glob over "service:Operation", e.g. "lambda:*", "ec2:DescribeSubnets", or a list),
         ``kind`` (throttle, server_error, html, truncated, latency, reset, conflict, not_implemented,
         stale), ``rate`` (probability per request, default 1) and ``params``. The RNG is reseeded
         with ``seed``, so the same requests draw the same faults. Returns the rules, params filled."""

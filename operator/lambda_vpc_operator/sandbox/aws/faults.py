@@ -60,7 +60,7 @@ class FaultError(ValueError):
 
 @dataclass(frozen=True)
 class FaultRule:
-    operations: str  # fnmatch glob over "service:Operation"
+    operations: tuple[str, ...]  # fnmatch globs over "service:Operation" (any of them)
     kind: str
     rate: float = 1.0
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -77,7 +77,8 @@ class FaultRule:
         unknown = set(given) - set(KINDS[kind])
         if unknown:
             raise FaultError(f"Unknown params {sorted(unknown)} for {kind}; known: {sorted(KINDS[kind])}.")
-        operations = str(raw.get("operations", "*"))
+        globs = raw.get("operations", "*")
+        operations = (str(globs),) if isinstance(globs, str) else tuple(str(g) for g in globs)
         return cls(operations, kind, rate, {**KINDS[kind], **given})
 
     def applies_to(self, operation: str) -> bool:
@@ -86,10 +87,10 @@ class FaultRule:
             return False  # a Lambda error; other services have no such conflict
         if self.kind == "not_implemented" and service == "lambda":
             return False  # query protocols only (IAM, STS, EC2)
-        return fnmatch.fnmatchcase(operation, self.operations)
+        return any(fnmatch.fnmatchcase(operation, glob) for glob in self.operations)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"operations": self.operations, "kind": self.kind, "rate": self.rate, "params": dict(self.params)}
+        return {"operations": list(self.operations), "kind": self.kind, "rate": self.rate, "params": dict(self.params)}
 
 
 @dataclass

@@ -15,6 +15,7 @@ the answer of a forwarded request to ``after`` (truncation, stale reads, a reset
 from __future__ import annotations
 
 import fnmatch
+import http
 import random
 import socket
 import struct
@@ -230,8 +231,6 @@ def request_limit_exceeded() -> wire.Response:
 def html_page(status: int) -> wire.Response:
     """What a proxy or load balancer answers (aws-facts "Fault kinds on the wire"): not AWS' format."""
     try:
-        import http
-
         phrase = http.HTTPStatus(status).phrase
     except ValueError:
         phrase = "Error"

@@ -190,6 +190,17 @@ def test_stale_network_interfaces(aws: AwsEnv) -> None:
     assert len(aws.lambda_enis(subnet_id=subnet)) == 1
 
 
+def test_stale_at_a_rate_mixes_fresh_and_old_answers(aws: AwsEnv) -> None:
+    aws.control.inject_faults(
+        [{"operations": "lambda:GetFunction", "kind": "stale", "rate": 0.5, "params": {"seconds": 30}}], seed=1
+    )
+    before = aws.configuration("orders-api")["RevisionId"]
+    aws.control.advance(60)
+    aws.lam.update_function_configuration(FunctionName="orders-api", Description="new")
+    seen = {aws.configuration("orders-api")["RevisionId"] for _ in range(20)}
+    assert before in seen and len(seen) == 2  # lagging replicas and up-to-date ones
+
+
 def _outcomes(aws: AwsEnv, n: int) -> list[bool]:
     failed = []
     for _ in range(n):

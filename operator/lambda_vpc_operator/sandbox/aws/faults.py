@@ -104,7 +104,8 @@ class Plan:
     reset_before: bool = False
     reset_after: bool = False
     truncate: float | None = None
-    stale: float | None = None
+    stale: float | None = None  # drawn: answer as of this many seconds ago
+    watched: bool = False  # a stale rule matches: the answer joins the history, drawn or not
 
 
 NO_FAULTS = Plan("")
@@ -153,6 +154,7 @@ class Faults:
             for rule in self.rules:
                 if not rule.applies_to(operation):
                     continue
+                plan.watched = plan.watched or rule.kind == "stale"
                 if rule.kind in TERMINAL and (plan.terminal is not None or plan.reset_before):
                     continue
                 if self.random.random() >= rule.rate:
@@ -176,7 +178,7 @@ class Faults:
 
     def after(self, plan: Plan, key: tuple[str, ...], response: wire.Response, now: float) -> wire.Response:
         """A served answer, stale and/or truncated as ``plan`` says."""
-        if plan.stale is not None and response.ok:
+        if plan.watched and response.ok:
             response = self._stale(plan, key, response, now)
         if plan.truncate is not None:
             response = wire.Response(
@@ -187,12 +189,13 @@ class Faults:
     def _stale(self, plan: Plan, key: tuple[str, ...], fresh: wire.Response, now: float) -> wire.Response:
         """The answer as of ``now - lag``: the last distinct answer first seen by then. An answer
         that changed is recorded when a read first sees it, so it shows ``lag`` after that read."""
-        lag = plan.stale or 0.0
         with self._lock:
             history = self._history.setdefault(key, [])
             if not history or history[-1][1].body != fresh.body:
                 history.append((now, fresh))
-            served = fresh
+            if plan.stale is None:
+                return fresh  # not drawn this time: recorded only
+            lag, served = plan.stale, fresh
             for index in range(len(history) - 1, -1, -1):
                 if history[index][0] <= now - lag:
                     served = history[index][1]

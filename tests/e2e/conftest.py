@@ -287,6 +287,7 @@ def sim(target: Target) -> Iterator[SimulatorControl]:
     if target.sim is None:
         pytest.skip("needs the AWS simulator (fault injection, clock or call counts)")
     yield target.sim
+    target.sim.clear_faults()  # a test's injected faults never outlive it
     target.sim.set_delays(
         create=SIM_CONFIG.create_delay,
         update=SIM_CONFIG.update_delay,

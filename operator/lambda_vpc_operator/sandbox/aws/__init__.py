@@ -10,7 +10,10 @@ arrive after the call, Inactive functions, request budgets), and moto alone has 
 - ``networking``: VpcConfig checks against moto's EC2 and Hyperplane ENIs in it.
 - ``functions``: the lifecycle state machine of a function.
 - ``backend``: our state beside moto's, the rules that move it along the clock.
-- ``budgets``: Lambda request budgets and call counters.
+- ``budgets``: Lambda request budgets, EC2's request buckets, call counters.
+- ``faults``: injected faults (throttles, 5xx, HTML, truncation, latency, resets, conflicts, stale
+  reads, missing APIs), as rules with a rate and a seeded RNG.
+- ``paging``: DescribeNetworkInterfaces' MaxResults/NextToken, which moto ignores.
 - ``routing``: which operation a request is (botocore's Lambda model; Action for EC2/IAM/STS).
 - ``permissions``: IAM policy evaluation, SimulatePrincipalPolicy, AccessDenied answers.
 - ``authorization``: which IAM action and resource a request is; a caller's principal policy.

@@ -10,17 +10,17 @@ the clock makes any delay pass at once, and a test sees exactly the same sequenc
 
 from __future__ import annotations
 
-import functools
+import heapq
+import itertools
 import random
 import threading
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from moto.awslambda.exceptions import UnknownFunctionException
 
-from . import budgets, config, exceptions, networking, permissions
+from . import budgets, config, exceptions, faults, networking, permissions
 from .clock import Clock
 from .functions import FunctionRecord, Operation, OperationKind, State
 from .networking import Combo, EniStatus, Failure, HyperplaneEni, VpcSettings
@@ -85,6 +85,11 @@ class RegionState:
     enis: dict[Combo, HyperplaneEni] = field(default_factory=dict)
     injected: dict[str, deque[Failure]] = field(default_factory=dict)
     rebuild_failures: dict[str, Failure] = field(default_factory=dict)
+    # Indexes kept by SimulatorBackend._hold, so that no transition scans every function: the ENI
+    # combinations each function keeps alive and waits for, and how many functions do, per combination.
+    holds: dict[str, tuple[frozenset[Combo], frozenset[Combo]]] = field(default_factory=dict)
+    held: Counter[Combo] = field(default_factory=Counter)
+    waited: Counter[Combo] = field(default_factory=Counter)
 
     @property
     def ec2(self) -> Any:
@@ -99,11 +104,22 @@ class RegionState:
         return lambda_simple_backends[self.account][self.region]
 
 
+#: Timer kinds, in the order they run at equal times: ENIs finish before the changes waiting for
+#: them, changes before the deletion of ENIs, idleness last.
+ENI_READY, FINISH, ENI_DELETE, IDLE = range(4)
+
+
 @dataclass(order=True)
-class _Event:
+class _Timer:
+    """A deadline in the heap; checked against the current state when it is reached (a deadline
+    that moved or whose object is gone is dropped or pushed again), so nothing is ever searched."""
+
     at: float
-    priority: int  # at equal times: ENIs finish before the changes waiting for them
-    action: Callable[[float], None] = field(compare=False)
+    kind: int
+    seq: int
+    region: RegionState = field(compare=False)
+    key: Any = field(compare=False)  # the Combo of an ENI, the name of a function
+    target: Any = field(compare=False)  # the HyperplaneEni, Operation or FunctionRecord it was set for
 
 
 class SimulatorBackend:
@@ -114,6 +130,7 @@ class SimulatorBackend:
         self.initial_config = (cfg or config.SimConfig()).copy()
         self.clock = Clock()
         self.counter = budgets.CallCounter()
+        self.faults = faults.Faults()  # its own lock: the middleware draws faults without ours
         self._clear()
 
     def _clear(self) -> None:
@@ -139,6 +156,9 @@ class SimulatorBackend:
         # RoleName -> simulated time of its last change (creation, policies), for iam_propagation_delay.
         self.role_changes: dict[str, float] = {}
         self.counter.reset()
+        self.faults.reset()
+        self._timers: list[_Timer] = []
+        self._sequence = itertools.count()
 
     def reset(self) -> None:
         """moto's backends, our state, the config, the clock and the counters, all back to new."""
@@ -178,36 +198,69 @@ class SimulatorBackend:
     # -- time --------------------------------------------------------------------------------------
 
     def settle(self) -> None:
-        """Apply every transition whose deadline the simulated clock has passed, in time order."""
+        """Apply every transition whose deadline the simulated clock has passed, in time order.
+        A heap of timers: the cost is the transitions due, not the number of functions or ENIs."""
         now = self.clock.now()
-        for state in list(self.regions.values()):
-            while True:
-                event = self._next_event(state)
-                if event is None or event.at > now:
-                    break
-                event.action(event.at)
+        while self._timers and self._timers[0].at <= now:
+            self._fire(heapq.heappop(self._timers))
 
     def advance(self, seconds: float) -> float:
         now = self.clock.advance(seconds)
         self.settle()
         return now
 
-    def _next_event(self, r: RegionState) -> _Event | None:
-        events: list[_Event] = []
-        for eni in r.enis.values():
-            if eni.status is EniStatus.CREATING:
-                events.append(_Event(eni.ready_at, 0, functools.partial(self._finish_eni, r, eni)))
-            elif eni.status is EniStatus.DELETING and eni.delete_at is not None:
-                events.append(_Event(eni.delete_at, 2, functools.partial(self._expire_eni, r, eni)))
-        for fn in r.functions.values():
-            if fn.operation is not None:
-                events.append(_Event(self._due(r, fn.operation), 1, functools.partial(self._finish, r, fn)))
-            elif fn.state is State.ACTIVE and fn.vpc is not None and fn.vpc.attached:
-                # aws-facts "Inactive functions": idle for 14 days -> Inactive (VPC functions: the
-                # Lambda guide says Inactive is Lambda reclaiming the external resources).
-                idle_at = fn.last_activity + self.config.idle_after
-                events.append(_Event(idle_at, 3, functools.partial(self._idle, r, fn)))
-        return min(events) if events else None
+    def _push(self, r: RegionState, at: float, kind: int, key: Any, target: Any) -> None:
+        heapq.heappush(self._timers, _Timer(at, kind, next(self._sequence), r, key, target))
+
+    def _eni_timer(self, r: RegionState, eni: HyperplaneEni) -> None:
+        if eni.status is EniStatus.CREATING:
+            self._push(r, eni.ready_at, ENI_READY, eni.combo, eni)
+        elif eni.status is EniStatus.DELETING and eni.delete_at is not None:
+            self._push(r, eni.delete_at, ENI_DELETE, eni.combo, eni)
+
+    def _function_timer(self, r: RegionState, fn: FunctionRecord) -> None:
+        if fn.operation is not None:
+            # not_before is the earliest it can end; _fire pushes it again while an ENI is awaited.
+            self._push(r, fn.operation.not_before, FINISH, fn.name, fn.operation)
+        elif self._may_idle(fn):
+            self._push(r, fn.last_activity + self.config.idle_after, IDLE, fn.name, fn)
+
+    @staticmethod
+    def _may_idle(fn: FunctionRecord) -> bool:
+        # aws-facts "Inactive functions": idle for 14 days -> Inactive (VPC functions: the Lambda
+        # guide says Inactive is Lambda reclaiming the external resources).
+        return fn.operation is None and fn.state is State.ACTIVE and fn.vpc is not None and fn.vpc.attached
+
+    def _fire(self, timer: _Timer) -> None:
+        r = timer.region
+        if self.regions.get((r.account, r.region)) is not r:
+            return  # from before a reset
+        if timer.kind in (ENI_READY, ENI_DELETE):
+            eni = r.enis.get(timer.key)
+            if eni is not timer.target:
+                return
+            if timer.kind == ENI_READY and eni.status is EniStatus.CREATING and eni.ready_at == timer.at:
+                self._finish_eni(r, eni, timer.at)
+            elif timer.kind == ENI_DELETE and eni.status is EniStatus.DELETING and eni.delete_at == timer.at:
+                self._expire_eni(r, eni, timer.at)
+            return
+        fn = r.functions.get(timer.key)
+        if fn is None:
+            return
+        if timer.kind == FINISH:
+            if fn.operation is not timer.target:
+                return
+            due = self._due(r, fn.operation)
+            if due > timer.at:
+                self._push(r, due, FINISH, fn.name, fn.operation)  # an ENI it needs is not there yet
+            else:
+                self._finish(r, fn, due)
+        elif fn is timer.target and self._may_idle(fn):
+            idle_at = fn.last_activity + self.config.idle_after
+            if idle_at > timer.at:
+                self._push(r, idle_at, IDLE, fn.name, fn)  # invoked since: idle later
+            else:
+                self._idle(r, fn, idle_at)
 
     def _due(self, r: RegionState, operation: Operation) -> float:
         """A change ends after its own delay and once every ENI it needs exists (aws-facts
@@ -253,6 +306,7 @@ class SimulatorBackend:
             failure=failure,
             reserved=reserved,
         )
+        self._eni_timer(r, r.enis[combo])
 
     def _role_failure(self, r: RegionState, function: str) -> Failure | None:
         """aws-facts "IAM" / "Errors": Lambda creates ENIs with the function's execution role; without
@@ -350,17 +404,36 @@ class SimulatorBackend:
             self.free_addresses[eni.combo.subnet_id] += 1
         eni.reserved = False
 
-    def _held(self, r: RegionState) -> set[Combo]:
-        held: set[Combo] = set()
-        for fn in r.functions.values():
-            held |= fn.held_combos()
-        return held
+    def _held(self, r: RegionState) -> Counter[Combo]:
+        """The combinations some function keeps alive (counts > 0 only)."""
+        return r.held
+
+    def _hold(self, r: RegionState, fn: FunctionRecord) -> None:
+        """Update the indexes after a change of ``fn`` (state, VpcConfig, versions, change in flight)."""
+        new = (frozenset(fn.held_combos()), fn.operation.combos if fn.operation is not None else frozenset())
+        self._unhold(r, fn.name)
+        r.holds[fn.name] = new
+        r.held.update(new[0])
+        r.waited.update(new[1])
+
+    def published(self, r: RegionState, fn: FunctionRecord, version: str) -> None:
+        """PublishVersion: the version keeps its VpcConfig's ENIs alive (the indexes learn it)."""
+        fn.publish(version)
+        self._hold(r, fn)
+
+    def _unhold(self, r: RegionState, name: str) -> None:
+        held, waited = r.holds.pop(name, (frozenset(), frozenset()))
+        for counter, combos in ((r.held, held), (r.waited, waited)):
+            counter.subtract(combos)
+            for combo in combos:
+                if counter[combo] <= 0:
+                    del counter[combo]
 
     def _release_unused(self, r: RegionState, at: float, *, at_once: bool = False) -> None:
         """Schedule the deletion of ENIs no function uses (aws-facts "Hyperplane ENIs": up to 20
         minutes after the last function left, and only then); ``at_once`` for idle reclaiming."""
         held = self._held(r)
-        waited = {c for fn in r.functions.values() if fn.operation for c in fn.operation.combos}
+        waited = r.waited
         for combo, eni in list(r.enis.items()):
             if eni.status is EniStatus.FAILED:
                 if combo not in waited:
@@ -373,6 +446,7 @@ class SimulatorBackend:
                     self._delete_eni(r, eni)
                 else:
                     eni.status, eni.delete_at = EniStatus.DELETING, at + self.config.eni_delete_delay
+                    self._eni_timer(r, eni)
 
     # -- changes -----------------------------------------------------------------------------------
 
@@ -390,6 +464,8 @@ class SimulatorBackend:
         for combo in sorted(combos):
             self._ensure_eni(r, combo, fn.name, now)
         fn.begin(Operation(kind, now, now + delay, target, fn.vpc, frozenset(combos), failure))
+        self._hold(r, fn)
+        self._function_timer(r, fn)
         self._release_unused(r, now)
 
     def _finish(self, r: RegionState, fn: FunctionRecord, at: float) -> None:
@@ -409,10 +485,13 @@ class SimulatorBackend:
             fn.fail(at, failure)
             if operation.kind is OperationKind.UPDATE:
                 self._store_moto_vpc(r, fn)
+        self._hold(r, fn)
+        self._function_timer(r, fn)
         self._release_unused(r, at)
 
     def _idle(self, r: RegionState, fn: FunctionRecord, at: float) -> None:
         fn.go_idle()
+        self._hold(r, fn)
         # aws-facts "Inactive functions": the function loses its unused Hyperplane ENIs.
         self._release_unused(r, at, at_once=True)
 
@@ -458,6 +537,8 @@ class SimulatorBackend:
             fn = r.functions[name] = FunctionRecord(
                 name, str(moto_fn.function_arn), vpc=vpc, last_activity=self.clock.now()
             )
+            self._hold(r, fn)
+            self._function_timer(r, fn)
         return fn
 
     def check_vpc_config(
@@ -507,10 +588,12 @@ class SimulatorBackend:
     def forget_version(self, r: RegionState, fn: FunctionRecord, version: str) -> None:
         """DeleteFunction with a version qualifier: its ENIs go unless something else uses them."""
         if fn.versions.pop(version, None) is not None:
+            self._hold(r, fn)
             self._release_unused(r, self.clock.now())
 
     def forget(self, r: RegionState, name: str) -> None:
         if r.functions.pop(name, None) is not None:
+            self._unhold(r, name)
             self._release_unused(r, self.clock.now())
 
     def invoke(self, r: RegionState, name: str, arn: str, invocation_type: str, payload: bytes) -> int:
@@ -634,6 +717,8 @@ class SimulatorBackend:
             raise ControlError(f"{function} has a change in flight; advance the clock first.", 409)
         fn.state, fn.state_reason, fn.state_reason_code = State(state), reason, reason_code
         fn.last_activity = self.clock.now()
+        self._hold(r, fn)
+        self._function_timer(r, fn)
         self._release_unused(r, self.clock.now())
 
     def set_combination_delay(self, subnet_id: str, group_ids: list[str], seconds: float | None) -> None:
@@ -680,6 +765,7 @@ class SimulatorBackend:
                 if delay > 0:
                     eni.eni_id = networking.create_lambda_eni(r.ec2, combo, eni.requested_by, networking.ATTACHING)
                     eni.status, eni.delete_at, eni.ready_at = EniStatus.CREATING, None, self.clock.now() + delay
+                    self._eni_timer(r, eni)
                 else:
                     eni.eni_id = networking.create_lambda_eni(r.ec2, combo, eni.requested_by)
                 return {"old_eni_id": old, "new_eni_id": eni.eni_id}

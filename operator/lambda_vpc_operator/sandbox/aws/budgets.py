@@ -45,15 +45,52 @@ class TokenBucket:
         return (1.0 - self._tokens) / self.rate if self.rate > 0 else 1.0
 
 
+#: aws-facts "EC2 request buckets and paging": the unfiltered and unpaginated describes that have
+#: the smaller bucket (50, 10/s) when called without Filter and without MaxResults/NextToken.
+EC2_UNFILTERED_ACTIONS = frozenset(
+    {
+        "DescribeInstances",
+        "DescribeInstanceStatus",
+        "DescribeNetworkInterfaces",
+        "DescribeSecurityGroups",
+        "DescribeSnapshots",
+        "DescribeSpotInstanceRequests",
+        "DescribeVolumes",
+    }
+)
+#: aws-facts "EC2 request buckets and paging": non-mutating actions are Describe*, Get*, List*, Search*.
+EC2_NON_MUTATING_PREFIXES = ("Describe", "Get", "List", "Search")
+
+
 @dataclass(frozen=True)
 class Limits:
     enabled: bool
     control_per_s: float
     get_function_per_s: float
+    ec2_non_mutating: tuple[float, float] = (config.EC2_NON_MUTATING_BURST, config.EC2_NON_MUTATING_RATE)
+    ec2_unfiltered: tuple[float, float] = (config.EC2_UNFILTERED_BURST, config.EC2_UNFILTERED_RATE)
 
     @classmethod
     def from_config(cls, cfg: config.SimConfig) -> Limits:
-        return cls(cfg.rate_limits_enabled, cfg.control_per_s, cfg.get_function_per_s)
+        return cls(
+            cfg.rate_limits_enabled,
+            cfg.control_per_s,
+            cfg.get_function_per_s,
+            (cfg.ec2_non_mutating_burst, cfg.ec2_non_mutating_per_s),
+            (cfg.ec2_unfiltered_burst, cfg.ec2_unfiltered_per_s),
+        )
+
+
+def ec2_bucket(action: str, form: dict[str, list[str]]) -> str | None:
+    """Which EC2 bucket a request spends from: "unfiltered", "non-mutating", or None (mutating
+    calls, whose buckets are not simulated). Every non-mutating API has buckets of its own."""
+    if not action.startswith(EC2_NON_MUTATING_PREFIXES):
+        return None
+    if action in EC2_UNFILTERED_ACTIONS:
+        narrowed = any(key.startswith("Filter.") for key in form) or "MaxResults" in form or "NextToken" in form
+        if not narrowed:
+            return "unfiltered"
+    return "non-mutating"
 
 
 class Budgets:
@@ -80,6 +117,18 @@ class Budgets:
         if bucket is None:
             # aws-facts "Rate limits": 15/s with a burst of 15; GetFunction 100/s.
             bucket = self._buckets[key] = TokenBucket(rate, max(1.0, rate))
+        return bucket.take()
+
+    def take_ec2(self, account: str, region: str, action: str, form: dict[str, list[str]]) -> float:
+        """Spend one EC2 request from its API's bucket: 0.0 if granted, else the seconds to wait."""
+        kind = ec2_bucket(action, form)
+        if not self.limits.enabled or kind is None:
+            return 0.0
+        key = (account, region, f"ec2:{action}:{kind}")
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            burst, rate = self.limits.ec2_unfiltered if kind == "unfiltered" else self.limits.ec2_non_mutating
+            bucket = self._buckets[key] = TokenBucket(rate, burst)
         return bucket.take()
 
 

@@ -33,6 +33,12 @@ CONTROL_PLANE_RATE = 15.0
 #: aws-facts "Rate limits": GetFunction has its own bucket of 100 requests/s.
 GET_FUNCTION_RATE = 100.0
 
+#: aws-facts "EC2 request buckets and paging": each non-mutating EC2 API has a bucket of 100 tokens
+#: refilled at 20/s; the unfiltered and unpaginated describes (DescribeNetworkInterfaces,
+#: DescribeSecurityGroups, ...) a bucket of 50 refilled at 10/s.
+EC2_NON_MUTATING_BURST, EC2_NON_MUTATING_RATE = 100.0, 20.0
+EC2_UNFILTERED_BURST, EC2_UNFILTERED_RATE = 50.0, 10.0
+
 
 @dataclass
 class SimConfig:
@@ -50,6 +56,10 @@ class SimConfig:
     - ``eni_quota_per_vpc``: Hyperplane ENIs a VPC may hold (aws-facts: default quota 500).
     - ``rate_limits_enabled``, ``control_per_s``, ``get_function_per_s``: token buckets of the
       Lambda control plane (aws-facts "Rate limits": 15/s shared, GetFunction 100/s). Real time.
+      ``rate_limits_enabled`` switches EC2's buckets too: ``ec2_non_mutating_burst``/``_per_s`` (per
+      non-mutating API, 100 / 20 per s) and ``ec2_unfiltered_burst``/``_per_s`` (unfiltered and
+      unpaginated describes, 50 / 10 per s); beyond them RequestLimitExceeded (aws-facts "EC2 request
+      buckets and paging").
     - ``list_page_size``: ListFunctions page size cap (aws-facts: at most 50 a page).
     - ``role_refused_at_call``: a VpcConfig whose execution role may not create ENIs is refused by
       CreateFunction/UpdateFunctionConfiguration (aws-facts "Refusals": InvalidParameterValueException);
@@ -72,6 +82,10 @@ class SimConfig:
     rate_limits_enabled: bool = True
     control_per_s: float = CONTROL_PLANE_RATE
     get_function_per_s: float = GET_FUNCTION_RATE
+    ec2_non_mutating_burst: float = EC2_NON_MUTATING_BURST
+    ec2_non_mutating_per_s: float = EC2_NON_MUTATING_RATE
+    ec2_unfiltered_burst: float = EC2_UNFILTERED_BURST
+    ec2_unfiltered_per_s: float = EC2_UNFILTERED_RATE
     list_page_size: int = LIST_FUNCTIONS_PAGE_SIZE
     role_refused_at_call: bool = True
     iam_propagation_delay: float = 0.0

@@ -102,6 +102,9 @@ ROUTES: dict[str, Route] = {
     "set_principal_policy": lambda b, a: b.set_principal_policy(str(a["access_key"]), a["document"]),
     "clear_principal_policy": lambda b, a: b.clear_principal_policy(a.get("access_key")),
     "refused": lambda b, a: {key: dict(counts) for key, counts in b.refused.items()},
+    "inject_faults": lambda b, a: b.faults.inject(list(a["rules"]), a.get("seed")),
+    "clear_faults": lambda b, a: b.faults.reset(),
+    "injected": lambda b, a: b.faults.injected(),
 }
 
 
@@ -343,6 +346,22 @@ class SimulatorControl:
     def unbreak(self, *operations: str) -> None:
         """Undo ``break_operations`` for these operations, or for every one when none is named."""
         self._call("unbreak", operations=list(operations))
+
+    def inject_faults(self, rules: list[dict[str, Any]], seed: int | None = None) -> list[dict[str, Any]]:
+        """Replace the fault rules (docs/testing.md "Fault injection"). Each rule is a dict:
+        ``operations`` (a glob over "service:Operation", e.g. "lambda:*", "ec2:DescribeSubnets", or a list),
+        ``kind`` (throttle, server_error, html, truncated, latency, reset, conflict, not_implemented,
+        stale), ``rate`` (probability per request, default 1) and ``params``. The RNG is reseeded
+        with ``seed``, so the same requests draw the same faults. Returns the rules, params filled."""
+        return list(self._call("inject_faults", rules=list(rules), seed=seed))
+
+    def clear_faults(self) -> None:
+        """No fault rules any more; the counts and the stale reads' history are cleared too."""
+        self._call("clear_faults")
+
+    def injected(self) -> dict[str, dict[str, int]]:
+        """Faults injected so far, by kind and ``service:Operation``."""
+        return {str(k): {str(o): int(n) for o, n in v.items()} for k, v in self._call("injected").items()}
 
     def reset(self) -> None:
         """moto's backends and all simulator state back to new (config, clock, counters and

@@ -73,16 +73,35 @@ class TooManyRequests(LambdaError):
     code = "TooManyRequestsException"
     status = 429
 
-    def __init__(self, retry_after: float, reason: str = "CallerRateLimitExceeded") -> None:
+    def __init__(self, retry_after: float | None, reason: str = "CallerRateLimitExceeded") -> None:
         super().__init__("Rate exceeded")
-        self.retry_after = str(max(1, math.ceil(retry_after)))
+        # None: no Retry-After at all (fault injection: botocore then gives no retryAfterSeconds).
+        self.retry_after = None if retry_after is None else str(max(1, math.ceil(retry_after)))
         self.reason = reason
 
     def extra_body(self) -> dict[str, Any]:
+        if self.retry_after is None:
+            return {"Reason": self.reason}
         return {"retryAfterSeconds": self.retry_after, "Reason": self.reason}
 
     def extra_headers(self) -> list[tuple[str, str]]:
-        return [("Retry-After", self.retry_after)]
+        return [] if self.retry_after is None else [("Retry-After", self.retry_after)]
+
+
+class ServiceError(LambdaError):
+    """aws-facts "Fault kinds on the wire": ServiceException, a 5xx of Lambda's own (Type Service)."""
+
+    code = "ServiceException"
+    error_type = "Service"
+
+    def __init__(self, message: str, status: int = 500) -> None:
+        super().__init__(message)
+        self.http_status = status
+
+    def to_response(self) -> wire.Response:
+        response = super().to_response()
+        response.status = self.http_status
+        return response
 
 
 def update_in_progress(arn: str) -> ResourceConflict:

@@ -1,20 +1,24 @@
-"""The WSGI layer in front of moto: identify, count, budget, then answer or forward.
+"""The WSGI layer in front of moto: identify, inject faults, count, budget, then answer or forward.
 
 Why: the operator talks to the simulator exactly as to AWS (boto3 with AWS_ENDPOINT_URL), so the
 simulation must sit on the HTTP path. Every request passes here: ``/_sim/`` goes to the control
-API; any other request first lets the clock's deadlines pass (``settle``), is counted per
-operation, is authorized (``authorization``: the caller's principal policy, and the operations a
+API; any other request first draws its injected faults (``faults``: latency is slept and terminal
+faults answered before the backend's lock is taken), then lets the clock's deadlines pass
+(``settle``), is counted per operation, is charged to EC2's buckets (aws-facts "EC2 request buckets
+and paging"), is authorized (``authorization``: the caller's principal policy, and the operations a
 test denied), is charged to the Lambda request budget (aws-facts "Rate limits"), and then is either
-answered by ``responses.LambdaResponses`` or forwarded untouched to moto's WSGI app. All of it
-runs under the backend's one lock, so moto's backends and our state never disagree mid-request.
+answered by ``responses.LambdaResponses`` (or ``paging``) or forwarded untouched to moto's WSGI
+app. All of that runs under the backend's one lock, so moto's backends and our state never disagree
+mid-request; a served answer may then be made stale or truncated, or its connection reset.
 """
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from collections.abc import Iterable
 
-from . import authorization, control, custom_ids, exceptions, patches, permissions, routing, wire
+from . import authorization, control, custom_ids, exceptions, faults, paging, patches, permissions, routing, wire
 from .backend import SimulatorBackend, configure_moto
 from .config import DEFAULT_ACCOUNT_ID
 from .responses import LambdaResponses
@@ -42,6 +46,16 @@ def _headers(environ: wire.Environ) -> dict[str, str]:
     return headers
 
 
+def _function_arn(method: str, path: str, query: dict[str, list[str]], account: str, region: str) -> str:
+    """The function a Lambda request names (for the message of an injected conflict)."""
+    match = routing.match_lambda(method, path, query)
+    params = match.params if match is not None else {}
+    name = urllib.parse.unquote(params.get("FunctionName") or params.get("Resource") or "function")
+    if name.startswith("arn:"):
+        return name
+    return f"arn:aws:lambda:{region}:{account}:function:{name}"
+
+
 class SimulatorMiddleware:
     """WSGI app: our behaviour around moto's ``DomainDispatcherApplication``."""
 
@@ -63,6 +77,52 @@ class SimulatorMiddleware:
         query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
         headers = _headers(environ)
         identity = routing.identify(headers.get("authorization"))
+        operation = self._name(identity, method, path, query, body, headers)
+        plan = self.backend.faults.plan(operation)
+        if plan is faults.NO_FAULTS:
+            return self._serve(environ, body, method, path, query, headers, identity)
+        if plan.latency > 0:
+            time.sleep(plan.latency)  # aws-facts "Fault kinds on the wire": slow, with no lock held
+        if plan.reset_before:
+            raise faults.reset_connection(environ)
+        if plan.terminal is not None:
+            account, region = account_of(identity.access_key), identity.region or DEFAULT_REGION
+            return faults.terminal_answer(
+                plan.terminal, plan.operation, lambda: _function_arn(method, path, query, account, region)
+            )
+        response = self._serve(environ, body, method, path, query, headers, identity)
+        text = body.decode("utf-8", "replace")
+        key = (identity.access_key or "", method, path, str(environ.get("QUERY_STRING", "")), text)
+        response = self.backend.faults.after(plan, key, response, self.backend.clock.now())
+        if plan.reset_after:
+            raise faults.reset_connection(environ)  # served (a write is done), the answer lost
+        return response
+
+    @staticmethod
+    def _name(
+        identity: routing.RequestIdentity,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: bytes,
+        headers: dict[str, str],
+    ) -> str | None:
+        """``service:Operation`` of a request, read without any lock (fault rules match it)."""
+        if identity.service == routing.LAMBDA:
+            match = routing.match_lambda(method, path, query)
+            return f"lambda:{match.operation if match is not None else 'Unknown'}"
+        return SimulatorMiddleware._operation(identity, method, body, query, headers)
+
+    def _serve(
+        self,
+        environ: wire.Environ,
+        body: bytes,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        identity: routing.RequestIdentity,
+    ) -> wire.Response:
         with self.backend.lock:
             configure_moto()  # cheap; guards against an in-process mock_aws switching it back
             self.backend.settle()
@@ -71,6 +131,11 @@ class SimulatorMiddleware:
                 return self._lambda(environ, method, path, query, body, headers, identity, caller)
             operation = self._operation(identity, method, body, query, headers)
             if operation is not None:
+                form = {**query, **urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)}
+                if identity.service == "ec2" and self._ec2_throttled(identity, operation, form):
+                    # aws-facts "EC2 request buckets and paging": over the API's bucket.
+                    self.backend.counter.record(operation, throttled=True)
+                    return faults.request_limit_exceeded()
                 self.backend.counter.record(operation)
                 if operation == "ec2:DescribeSubnets":
                     self.backend.move_free_addresses(account_of(identity.access_key), identity.region or DEFAULT_REGION)
@@ -81,6 +146,10 @@ class SimulatorMiddleware:
                 if operation in self.backend.broken_operations:
                     # Fault injection: the answer of an endpoint that lacks the operation (plain moto).
                     return permissions.html_500()
+                if identity.service == "ec2":
+                    answer = self._ec2(environ, body, form, operation)
+                    if answer is not None:
+                        return answer
                 if identity.service == "iam" and operation.partition(":")[2] in permissions.ROLE_CHANGES:
                     self.backend.role_changed(permissions.changed_role(body))
                 if operation == permissions.SIMULATE:
@@ -88,6 +157,22 @@ class SimulatorMiddleware:
                     return permissions.simulate_principal_policy(account_of(identity.access_key), body)
             with custom_ids.custom_id(body):
                 return wire.call_app(self.moto_app, environ, body)
+
+    def _ec2_throttled(self, identity: routing.RequestIdentity, operation: str, form: dict[str, list[str]]) -> bool:
+        account, region = account_of(identity.access_key), identity.region or DEFAULT_REGION
+        return self.backend.budgets.take_ec2(account, region, operation.partition(":")[2], form) > 0
+
+    def _ec2(
+        self, environ: wire.Environ, body: bytes, form: dict[str, list[str]], operation: str
+    ) -> wire.Response | None:
+        """The paging moto lacks (aws-facts "EC2 request buckets and paging"); None: forward as is."""
+        if operation != "ec2:DescribeNetworkInterfaces":
+            return None
+        refusal = paging.refusal(form)
+        if refusal is not None:
+            return refusal
+        with custom_ids.custom_id(body):
+            return paging.page(form, wire.call_app(self.moto_app, environ, body))
 
     def _caller(self, identity: routing.RequestIdentity) -> authorization.Caller:
         return authorization.Caller(

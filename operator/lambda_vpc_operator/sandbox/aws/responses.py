@@ -206,7 +206,7 @@ class LambdaResponses:
         if response.status != 201:
             return response
         cfg = response.json()
-        fn.publish(str(cfg.get("Version", "")))
+        self.backend.published(self.region, fn, str(cfg.get("Version", "")))
         return response.with_json(self._render(cfg, fn))
 
     def list_versions_by_function(self) -> wire.Response:

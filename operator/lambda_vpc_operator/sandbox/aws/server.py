@@ -112,13 +112,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--no-seed", action="store_true", help="start empty: no demo account")
     parser.add_argument("--realistic", action="store_true", help="AWS-like delays (SimConfig.realistic)")
-    parser.add_argument("--no-rate-limits", action="store_true", help="no Lambda request budgets")
+    parser.add_argument("--no-rate-limits", action="store_true", help="no Lambda or EC2 request budgets")
+    parser.add_argument(
+        "--faults",
+        metavar="FILE",
+        help='fault rules to inject from the start: JSON {"rules": [...], "seed": N} (docs/testing.md)',
+    )
     args = parser.parse_args(argv)
 
     config = SimConfig.realistic() if args.realistic else SimConfig()
     config.rate_limits_enabled = not args.no_rate_limits
     simulator = AwsSimulator(args.host, args.port, config).start()
     try:
+        if args.faults:
+            with open(args.faults, encoding="utf-8") as source:
+                spec = json.load(source)
+            simulator.backend.faults.inject(list(spec["rules"]), spec.get("seed"))
         output: dict[str, Any] = {"endpoint_url": simulator.endpoint_url, "region": args.region}
         if not args.no_seed:
             output["demo"] = seed_demo_account(simulator.endpoint_url, args.region).to_dict()

@@ -4,6 +4,7 @@ translate a tenant ``policy`` into IAM."""
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import random
 import sys
@@ -26,7 +27,7 @@ def _run(args: argparse.Namespace) -> int:
     import kopf  # imported late: `crd` and `sandbox` must not pay for it
 
     from lambda_vpc_operator.aws import AwsGateway
-    from lambda_vpc_operator.handlers import attachments, configuring, metrics, policies
+    from lambda_vpc_operator.handlers import attachments, configuring, logs, metrics, policies
     from lambda_vpc_operator.kube.statuses import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
@@ -54,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
             LogFormat.JSON: kopf.LogFormat.JSON,
         }[settings.log_format],
     )
+    logs.install(settings.log_format == LogFormat.JSON, logs.secrets_of(os.environ, args.webhook_key))
     aws = AwsGateway.create(
         settings.default_region,
         control_rate=settings.control_rate,
@@ -249,8 +251,6 @@ def _priority(value: str) -> int:
 
 
 def _default_region() -> str:
-    import os
-
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 

@@ -156,6 +156,48 @@ def _policy_iam(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from lambda_vpc_operator.commands import plans
+
+    cluster = args.cluster_name
+    if cluster is None:
+        import kubernetes
+
+        from lambda_vpc_operator.kube.clusters import ClusterIdentityUnknown, cluster_identity
+
+        try:
+            cluster = cluster_identity()
+        except (ClusterIdentityUnknown, kubernetes.config.ConfigException, OSError) as exc:
+            # No cluster at hand: owner tags naming an installation cannot be told ours or not.
+            print(f"note: cannot derive the cluster's name ({exc}); pass --cluster-name to check ownership tags",
+                  file=sys.stderr)  # fmt: skip
+    settings = OperatorSettings(
+        cluster_name=cluster,
+        default_region=args.region,
+        policy_mode=PolicyMode(args.policy_mode),
+        role_check=RoleCheck(args.role_check),
+    )
+    return plans.run(args.file, args.policy, args.output, settings)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from lambda_vpc_operator.commands import statuses
+
+    namespace = None if args.all_namespaces else args.namespace or _context_namespace()
+    return statuses.run(namespace, args.output)
+
+
+def _context_namespace() -> str:
+    """The current kubeconfig context's namespace, as kubectl uses it (else "default")."""
+    import kubernetes
+
+    try:
+        _, current = kubernetes.config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+    except (kubernetes.config.ConfigException, OSError):
+        return "default"
+    return str((current or {}).get("context", {}).get("namespace") or "default")
+
+
 def _sandbox(rest: Sequence[str]) -> int:
     """``sandbox [kube|aws] ...``: the whole sandbox, or one emulator alone; each parses its own flags."""
     component, *args = rest or [""]
@@ -234,6 +276,32 @@ def build_parser() -> argparse.ArgumentParser:
     iam.add_argument("-f", "--file", required=True, help="YAML file with LambdaVpcPolicy objects (- for stdin)")
     iam.add_argument("--partition", default="aws", help="ARN partition of function names (aws, aws-cn, ...)")
     iam.set_defaults(handler=_policy_iam)
+
+    plan = commands.add_parser(
+        "plan", help="print what the operator would do for attachments of a file, writing nothing (exit 0 "
+        "nothing to do, 2 changes, 1 errors)",
+    )  # fmt: skip
+    plan.add_argument("-f", "--file", required=True, help="YAML file with LambdaVpcAttachment objects (- for stdin)")
+    plan.add_argument("--policy", help="YAML file with the LambdaVpcPolicy objects to check against")
+    plan.add_argument(
+        "--policy-mode", choices=[m.value for m in PolicyMode], default=PolicyMode.ENFORCE.value,
+        help="with --policy: an attachment no policy selects is denied (enforce) or allowed (allow-all)",
+    )  # fmt: skip
+    plan.add_argument("--region", default=_default_region(), help="default AWS region (AWS_REGION, else us-east-1)")
+    plan.add_argument(
+        "--cluster-name", type=_cluster_name,
+        help="the operator's --cluster-name, to read owner tags as it does (default: derived from the kubeconfig)",
+    )  # fmt: skip
+    plan.add_argument("--role-check", choices=[c.value for c in RoleCheck], default=RoleCheck.AUTO.value)
+    plan.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    plan.set_defaults(handler=_plan)
+
+    status = commands.add_parser("status", help="a table of the attachments and their state, from the cluster")
+    where = status.add_mutually_exclusive_group()
+    where.add_argument("-n", "--namespace", help="this namespace (default: the kubeconfig context's)")
+    where.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    status.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    status.set_defaults(handler=_status)
 
     commands.add_parser(
         "sandbox", add_help=False,

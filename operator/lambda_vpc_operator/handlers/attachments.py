@@ -180,6 +180,10 @@ def register(
                     requested = controls.reconcile_request(view.annotations, status)
                     if requested is not None:
                         controls.forget_caches(memory)
+                        reconciler.aws.networks.forget(
+                            view.spec.get("region") or default_region,
+                            view.spec.get("subnetIds") or (), view.spec.get("securityGroupIds") or (),
+                        )  # fmt: skip
                     owner = owner_of(function_claims, function_key(view.spec, default_region))
                     conflict = owner if owner not in (None, view.key) else None
                     context = None

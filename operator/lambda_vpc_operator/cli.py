@@ -177,7 +177,8 @@ def _plan(args: argparse.Namespace) -> int:
         policy_mode=PolicyMode(args.policy_mode),
         role_check=RoleCheck(args.role_check),
     )
-    return plans.run(args.file, args.policy, args.output, settings)
+    labels = dict(label.split("=", 1) for label in args.namespace_label or ())
+    return plans.run(args.file, args.policy, args.output, settings, namespace_labels=labels)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -284,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("-f", "--file", required=True, help="YAML file with LambdaVpcAttachment objects (- for stdin)")
     plan.add_argument("--policy", help="YAML file with the LambdaVpcPolicy objects to check against")
     plan.add_argument(
+        "--namespace-label", action="append", type=_label, metavar="KEY=VALUE",
+        help="with --policy: a label of the attachment's namespace, for namespaceSelector (repeatable)",
+    )  # fmt: skip
+    plan.add_argument(
         "--policy-mode", choices=[m.value for m in PolicyMode], default=PolicyMode.ENFORCE.value,
         help="with --policy: an attachment no policy selects is denied (enforce) or allowed (allow-all)",
     )  # fmt: skip
@@ -309,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
         "`sandbox kube` or `sandbox aws` starts one emulator alone; `sandbox --help` for options",
     )  # fmt: skip
     return parser
+
+
+def _label(value: str) -> str:
+    if "=" not in value:
+        raise argparse.ArgumentTypeError(f"{value!r}: KEY=VALUE")
+    return value
 
 
 def _priority(value: str) -> int:

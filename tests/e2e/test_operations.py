@@ -402,6 +402,15 @@ def test_plan_says_what_would_change_and_writes_nothing(target: Target, ns: Name
                  stdin=manifest(ns, "fn", function, list(net.subnets[:2]), [net.app_sg]))  # fmt: skip
     assert denied.returncode == 1, denied.stdout + denied.stderr
     assert "policy:     denied" in denied.stdout
+    policy.write_text(yaml.safe_dump({
+        "apiVersion": f"{GROUP}/v1alpha1", "kind": "LambdaVpcPolicy", "metadata": {"name": "payments"},
+        "spec": {"namespaceSelector": {"matchLabels": {"team": "payments"}}},
+    }))  # fmt: skip
+    allowed = cli(target, "plan", "-f", "-", "--policy", str(policy), "--namespace-label", "team=payments",
+                  "--cluster-name", target.cluster_name,
+                  stdin=manifest(ns, "fn", function, list(net.subnets[:2]), [net.app_sg]))  # fmt: skip
+    assert allowed.returncode == 2, allowed.stdout + allowed.stderr
+    assert "policy:     allowed" in allowed.stdout
 
     # Once the operator has done it, the plan of the same object is empty.
     ns.create("fn", function, net.subnets[:2], [net.app_sg])

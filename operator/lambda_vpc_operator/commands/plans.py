@@ -150,6 +150,7 @@ async def plan_all(
     settings: OperatorSettings,
     policy: policy_rules.PolicySet | None,
     gateway: AwsGateway | None = None,
+    namespace_labels: Mapping[str, str] | None = None,
 ) -> list[Result]:
     aws = gateway or AwsGateway.create(
         settings.default_region, control_rate=settings.control_rate, get_function_rate=settings.get_function_rate
@@ -167,10 +168,11 @@ async def plan_all(
         )
         recorder = dryrun.DryRunFunctions(aws.functions)
         reconciler = Reconciler(dataclasses.replace(aws, functions=recorder), settings)
-        context = guarding.Context(
-            policy if policy is not None else policy_rules.PolicySet(mode=policies.PolicyMode.ALLOW_ALL),
-            frozenset({view.key}),
-        )
+        rules = policy_rules.PolicySet(mode=policies.PolicyMode.ALLOW_ALL)
+        if policy is not None:
+            # The namespace's labels as given (--namespace-label): what namespaceSelector matches.
+            rules = dataclasses.replace(policy, namespace_labels={view.namespace: dict(namespace_labels or {})})
+        context = guarding.Context(rules, frozenset({view.key}))
         try:
             preview = await reconciler.preview(view, context)
         except InvalidSpec as exc:
@@ -225,13 +227,14 @@ def run(
     output: str,
     settings: OperatorSettings,
     out: TextIO = sys.stdout,
+    namespace_labels: Mapping[str, str] | None = None,
 ) -> int:
     documents = load(file, attachments.KIND)
     if not documents:
         print(f"no {attachments.KIND} in {file}", file=sys.stderr)
         return ERRORS
     policy = policy_set(load(policy_file, policies.KIND), settings.policy_mode) if policy_file else None
-    results = asyncio.run(plan_all(documents, settings, policy))
+    results = asyncio.run(plan_all(documents, settings, policy, namespace_labels=namespace_labels))
     if output == "json":
         out.write(json.dumps({"attachments": [dataclasses.asdict(r) for r in results],
                               "exitCode": exit_code(results)}, indent=2) + "\n")  # fmt: skip

@@ -157,7 +157,7 @@ def _policy_iam(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from lambda_vpc_operator.commands import plans
+    from lambda_vpc_operator.commands import plans, statuses
 
     cluster = args.cluster_name
     if cluster is None:
@@ -166,7 +166,7 @@ def _plan(args: argparse.Namespace) -> int:
         from lambda_vpc_operator.kube.clusters import ClusterIdentityUnknown, cluster_identity
 
         try:
-            cluster = cluster_identity()
+            cluster = cluster_identity(statuses.cli_client())
         except (ClusterIdentityUnknown, kubernetes.config.ConfigException, OSError) as exc:
             # No cluster at hand: owner tags naming an installation cannot be told ours or not.
             print(f"note: cannot derive the cluster's name ({exc}); pass --cluster-name to check ownership tags",

@@ -140,6 +140,21 @@ def test_throttles_and_budget_waits_are_counted(target: Target, ns: Namespace, s
         ns.wait_ready(f"fn-{i}", timeout=60)
 
 
+@pytest.mark.simulator
+def test_reactivations_are_counted_by_outcome(target: Target, ns: Namespace, sim: SimulatorControl) -> None:
+    net = target.network
+    function = target.make_function("metrics-idle")
+    ns.create("fn", function, net.subnets[:2], [net.app_sg])  # reactivation: Auto, the default
+    ns.wait_ready("fn")
+    before = scrape(target)
+    sim.make_idle(function)
+    ns.wait("fn", lambda o: ((o.get("status") or {}).get("reactivation") or {}).get("lastResult") == "Reactivated",
+            "lastResult Reactivated", timeout=30)  # fmt: skip
+    after = moved(target, before, "lambda_vpc_operator_reactivations_total", outcome="Started")
+    assert value(after, "lambda_vpc_operator_reactivations_total", outcome="Reactivated") == value(
+        before, "lambda_vpc_operator_reactivations_total", outcome="Reactivated") + 1  # fmt: skip
+
+
 # -- Events --------------------------------------------------------------------------------------
 
 

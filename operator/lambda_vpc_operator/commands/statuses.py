@@ -71,8 +71,15 @@ def print_table(lines: Sequence[Sequence[str]], out: TextIO) -> None:
         out.write("   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "   " + line[-1] + "\n")
 
 
+def cli_client() -> kubernetes.client.ApiClient:
+    """The kubeconfig's credentials, saying in the audit log that a human's command asks, not the operator."""
+    client = load_kube_config()
+    client.user_agent = client.user_agent.replace("lambda-vpc-operator/", "lambda-vpc-operator-cli/", 1)
+    return client
+
+
 def list_attachments(namespace: str | None, api_client: Any = None) -> list[dict[str, Any]]:
-    api: Any = kubernetes.client.CustomObjectsApi(api_client or load_kube_config())
+    api: Any = kubernetes.client.CustomObjectsApi(api_client or cli_client())
     group, version, plural = attachments.GROUP, attachments.VERSION, attachments.PLURAL
     if namespace is None:
         listing = api.list_cluster_custom_object(group, version, plural)

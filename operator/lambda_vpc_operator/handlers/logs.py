@@ -16,9 +16,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import os
 import pathlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
@@ -114,7 +113,7 @@ class Redacting(logging.Filter):
         return text
 
 
-def secrets_of(environ: dict[str, str] | os._Environ[str], keyfile: str | None) -> list[str]:
+def secrets_of(environ: Mapping[str, str], keyfile: str | None) -> list[str]:
     """The secrets this process holds: AWS credentials from the environment, the webhook key."""
     found = [environ.get(name, "") for name in SECRET_VARIABLES]
     if keyfile:

@@ -13,7 +13,8 @@ budgets' throttles and waits (``aws.metrics.budgets``). The rest is recorded by 
 - ``reactivations_total{outcome}``, ``drift_total{outcome}``, ``webhook_decisions_total{outcome}``.
 
 docs/operations.md says which metric shows which problem; deploy/grafana-dashboard.json and the
-chart's PrometheusRule use exactly these names (tests/unit/test_metrics_names.py checks).
+chart's PrometheusRule use exactly these names (tests/unit/test_handlers_metrics.py and
+tests/chart/test_chart_render.py check).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ translate a tenant ``policy`` into IAM."""
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import random
 import sys
@@ -26,7 +27,7 @@ def _run(args: argparse.Namespace) -> int:
     import kopf  # imported late: `crd` and `sandbox` must not pay for it
 
     from lambda_vpc_operator.aws import AwsGateway
-    from lambda_vpc_operator.handlers import attachments, configuring, metrics, policies
+    from lambda_vpc_operator.handlers import attachments, configuring, logs, metrics, policies
     from lambda_vpc_operator.kube.statuses import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
@@ -54,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
             LogFormat.JSON: kopf.LogFormat.JSON,
         }[settings.log_format],
     )
+    logs.install(settings.log_format == LogFormat.JSON, logs.secrets_of(os.environ, args.webhook_key))
     aws = AwsGateway.create(
         settings.default_region,
         control_rate=settings.control_rate,
@@ -154,6 +156,49 @@ def _policy_iam(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from lambda_vpc_operator.commands import plans, statuses
+
+    cluster = args.cluster_name
+    if cluster is None:
+        import kubernetes
+
+        from lambda_vpc_operator.kube.clusters import ClusterIdentityUnknown, cluster_identity
+
+        try:
+            cluster = cluster_identity(statuses.cli_client())
+        except (ClusterIdentityUnknown, kubernetes.config.ConfigException, OSError) as exc:
+            # No cluster at hand: owner tags naming an installation cannot be told ours or not.
+            print(f"note: cannot derive the cluster's name ({exc}); pass --cluster-name to check ownership tags",
+                  file=sys.stderr)  # fmt: skip
+    settings = OperatorSettings(
+        cluster_name=cluster,
+        default_region=args.region,
+        policy_mode=PolicyMode(args.policy_mode),
+        role_check=RoleCheck(args.role_check),
+    )
+    labels = dict(label.split("=", 1) for label in args.namespace_label or ())
+    return plans.run(args.file, args.policy, args.output, settings, namespace_labels=labels)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from lambda_vpc_operator.commands import statuses
+
+    namespace = None if args.all_namespaces else args.namespace or _context_namespace()
+    return statuses.run(namespace, args.output)
+
+
+def _context_namespace() -> str:
+    """The current kubeconfig context's namespace, as kubectl uses it (else "default")."""
+    import kubernetes
+
+    try:
+        _, current = kubernetes.config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+    except (kubernetes.config.ConfigException, OSError):
+        return "default"
+    return str((current or {}).get("context", {}).get("namespace") or "default")
+
+
 def _sandbox(rest: Sequence[str]) -> int:
     """``sandbox [kube|aws] ...``: the whole sandbox, or one emulator alone; each parses its own flags."""
     component, *args = rest or [""]
@@ -234,12 +279,48 @@ def build_parser() -> argparse.ArgumentParser:
     iam.add_argument("--partition", default="aws", help="ARN partition of function names (aws, aws-cn, ...)")
     iam.set_defaults(handler=_policy_iam)
 
+    plan = commands.add_parser(
+        "plan", help="print what the operator would do for attachments of a file, writing nothing (exit 0 "
+        "nothing to do, 2 changes, 1 errors)",
+    )  # fmt: skip
+    plan.add_argument("-f", "--file", required=True, help="YAML file with LambdaVpcAttachment objects (- for stdin)")
+    plan.add_argument("--policy", help="YAML file with the LambdaVpcPolicy objects to check against")
+    plan.add_argument(
+        "--namespace-label", action="append", type=_label, metavar="KEY=VALUE",
+        help="with --policy: a label of the attachment's namespace, for namespaceSelector (repeatable)",
+    )  # fmt: skip
+    plan.add_argument(
+        "--policy-mode", choices=[m.value for m in PolicyMode], default=PolicyMode.ENFORCE.value,
+        help="with --policy: an attachment no policy selects is denied (enforce) or allowed (allow-all)",
+    )  # fmt: skip
+    plan.add_argument("--region", default=_default_region(), help="default AWS region (AWS_REGION, else us-east-1)")
+    plan.add_argument(
+        "--cluster-name", type=_cluster_name,
+        help="the operator's --cluster-name, to read owner tags as it does (default: derived from the kubeconfig)",
+    )  # fmt: skip
+    plan.add_argument("--role-check", choices=[c.value for c in RoleCheck], default=RoleCheck.AUTO.value)
+    plan.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    plan.set_defaults(handler=_plan)
+
+    status = commands.add_parser("status", help="a table of the attachments and their state, from the cluster")
+    where = status.add_mutually_exclusive_group()
+    where.add_argument("-n", "--namespace", help="this namespace (default: the kubeconfig context's)")
+    where.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    status.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    status.set_defaults(handler=_status)
+
     commands.add_parser(
         "sandbox", add_help=False,
         help="run everything locally (emulated cluster, simulated AWS, operator, examples); "
         "`sandbox kube` or `sandbox aws` starts one emulator alone; `sandbox --help` for options",
     )  # fmt: skip
     return parser
+
+
+def _label(value: str) -> str:
+    if "=" not in value:
+        raise argparse.ArgumentTypeError(f"{value!r}: KEY=VALUE")
+    return value
 
 
 def _priority(value: str) -> int:
@@ -250,8 +331,6 @@ def _priority(value: str) -> int:
 
 
 def _default_region() -> str:
-    import os
-
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 

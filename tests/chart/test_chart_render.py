@@ -19,6 +19,7 @@ from shipping import KUBERNETES_VERSION, NAMESPACE, RELEASE, SERVICE_ACCOUNT, He
 Render = Callable[..., list[dict[str, Any]]]
 
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
+PROMETHEUS_RULE_API = "monitoring.coreos.com/v1/PrometheusRule"
 FULLNAME = f"{RELEASE}-lambda-vpc-operator"
 ROLE_ARN = "arn:aws:iam::123456789012:role/lambda-vpc-operator"
 CA_BUNDLE = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="  # base64 of a PEM header: shape only
@@ -86,6 +87,13 @@ EVERYTHING: dict[str, Any] = {
             "scrapeTimeout": "20s",
             "labels": {"release": "prometheus"},
         },
+        "prometheusRule": {
+            "enabled": True,
+            "labels": {"release": "prometheus"},
+            "stalledFor": "30m",
+            "throttlesPerSecond": 0.5,
+            "slowNetworkReadySeconds": 600,
+        },
     },
     "webhook": {
         "enabled": True,
@@ -114,6 +122,11 @@ SCENARIOS: dict[str, tuple[dict[str, Any], list[str], set[str]]] = {
         [SERVICE_MONITOR_API],
         {"ServiceMonitor"},
     ),
+    "metrics-prometheusrule": (
+        {"metrics": {"prometheusRule": {"enabled": True}}},
+        [PROMETHEUS_RULE_API],
+        {"PrometheusRule"},
+    ),
     "webhook-cert-manager": ({"webhook": {"enabled": True}}, [], {"Certificate", "Issuer"}),
     "webhook-own-certificate": (
         {
@@ -126,7 +139,9 @@ SCENARIOS: dict[str, tuple[dict[str, Any], list[str], set[str]]] = {
         [],
         set(),
     ),
-    "everything": (EVERYTHING, [SERVICE_MONITOR_API], {"Certificate", "ServiceMonitor"}),
+    "everything": (
+        EVERYTHING, [SERVICE_MONITOR_API, PROMETHEUS_RULE_API], {"Certificate", "ServiceMonitor", "PrometheusRule"}
+    ),
 }
 SCENARIO_IDS = list(SCENARIOS)
 
@@ -347,6 +362,26 @@ def test_service_monitor_needs_the_value_and_the_api(render: Render) -> None:
     assert not find(no_metrics, "ServiceMonitor")
     assert not find(no_metrics, "Service")
     assert "metrics" not in {p["name"] for p in container(no_metrics)["ports"]}
+
+
+def test_prometheus_rule_needs_the_value_and_the_api_and_uses_our_metrics(render: Render) -> None:
+    import re
+
+    from lambda_vpc_operator.handlers import metrics
+
+    enabled = {"metrics": {"prometheusRule": {"enabled": True, "stalledFor": "5m"}}}
+    assert not find(render(api_versions=[PROMETHEUS_RULE_API]), "PrometheusRule")
+    assert not find(render(enabled), "PrometheusRule")  # no Prometheus Operator: no object helm cannot map
+    (rule,) = find(render(enabled, api_versions=[PROMETHEUS_RULE_API]), "PrometheusRule")
+    rules = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    assert {"LambdaVpcAttachmentStalled", "LambdaVpcOperatorThrottled", "LambdaVpcNetworkReadySlow"} <= set(rules)
+    assert rules["LambdaVpcAttachmentStalled"]["for"] == "5m"
+    suffixes = ("", "_total", "_bucket", "_count", "_sum")
+    exported = {name + suffix for name in metrics.NAMES for suffix in suffixes}
+    for alert in rules.values():
+        used = set(re.findall(r"\blambda_vpc_operator_[a-z_]+", alert["expr"]))
+        assert used and used <= exported, (alert["alert"], used - exported)
+        assert "{{" in alert["annotations"]["summary"] or alert["alert"] == "LambdaVpcOperatorLooksFailing"
 
 
 @pytest.mark.parametrize("scenario", ["default", "webhook-cert-manager", "everything"])

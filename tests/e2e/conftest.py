@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -117,9 +118,19 @@ def _cluster_name(api: object) -> str:
     return given or derived_cluster_name([NAMESPACE_GLOB], api)  # type: ignore[arg-type]
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _start_session_operator(target: Target, log: Path) -> None:
     target.operator_log = log
-    target.operator = target.start_operator([NAMESPACE_GLOB], log, target.resync_interval)
+    port = _free_port()  # issue 13: test_metrics.py scrapes the session operator
+    target.operator = target.start_operator(
+        [NAMESPACE_GLOB], log, target.resync_interval, ["--metrics-port", str(port)]
+    )
+    target.metrics_url = f"http://127.0.0.1:{port}/metrics"
 
 
 def _emulator_target(tmp: Path) -> Iterator[Target]:

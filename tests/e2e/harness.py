@@ -194,6 +194,8 @@ class Target:
     zip_file: bytes = b""
     # The operator's --cluster-name: by default what it derives itself (kube-system's uid).
     cluster_name: str = ""
+    # The session operator's Prometheus endpoint (--metrics-port), when this suite started it.
+    metrics_url: str | None = None
 
     def owner_tag(self, namespace: object, name: str) -> str:
         """The lambdavpc.dev/owner value the operator writes for attachment namespace/name."""
@@ -328,16 +330,23 @@ class Target:
         return self.operator is None or self.operator.running
 
     def start_operator(
-        self, namespaces: Iterable[str], log: Path, resync_interval: float, extra_args: Iterable[str] = ()
+        self,
+        namespaces: Iterable[str],
+        log: Path,
+        resync_interval: float,
+        extra_args: Iterable[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> OperatorProcess:
         """Another operator process, e.g. for a namespace the session operator does not watch."""
         args: list[str] = list(extra_args)
         for namespace in namespaces:
             args += ["--namespace", namespace]
-        args += ["--resync-interval", f"{resync_interval:g}", "--region", self.region, "--log-format", "plain"]
+        args += ["--resync-interval", f"{resync_interval:g}", "--region", self.region]
+        if "--log-format" not in args:
+            args += ["--log-format", "plain"]
         # These tests are about attachments, not tenancy: no LambdaVpcPolicy needed (docs/policy.md).
         args += ["--policy-mode", "allow-all"]
-        return OperatorProcess(self.kubeconfig, self.operator_env, args, log_path=log).start()
+        return OperatorProcess(self.kubeconfig, {**self.operator_env, **(env or {})}, args, log_path=log).start()
 
     # -- the cluster --
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import urllib.request
+import uuid
+from pathlib import Path
 
 import prometheus_client
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from lambda_vpc_operator.aws import budgets
 from lambda_vpc_operator.aws import metrics as aws_metrics
 from lambda_vpc_operator.handlers import metrics
 
@@ -38,3 +45,87 @@ def test_the_endpoint_serves_the_counts_over_http() -> None:
         thread.join(5)
     series = 'lambda_vpc_operator_aws_requests_total{operation="DescribeSubnets",outcome="Success",service="ec2"}'
     assert f"{series} 1.0" in body
+
+
+# -- issue 13: the operator's own metrics ------------------------------------------------------------
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana-dashboard.json"
+SERIES = re.compile(r"\blambda_vpc_operator_[a-z_]+")
+
+
+def exported_series() -> set[str]:
+    """Every series name the registry can expose (counters end in _total, histograms in _bucket...)."""
+    suffixes = ("", "_total", "_created", "_bucket", "_count", "_sum")
+    return {name + suffix for name in metrics.NAMES for suffix in suffixes}
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return 0.0
+
+
+def test_the_dashboard_uses_exactly_the_exported_names() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for expr in expressions for name in SERIES.findall(expr)}
+    assert used <= exported_series(), used - exported_series()
+    # Every metric we export has a panel.
+    assert {n for n in metrics.NAMES if not any(u.startswith(n) for u in used)} == set()
+
+
+def test_status_writes_feed_the_gauge_the_histogram_and_reactivations() -> None:
+    key = f"ns/{uuid.uuid4().hex}"
+    stalled = {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "SubnetNotFound"},
+        {"type": "Stalled", "status": "True", "reason": "SubnetNotFound"},
+    ]}  # fmt: skip
+    before = prometheus_client.generate_latest(metrics.REGISTRY).decode()
+    metrics.status_written(key, {"reactivation": {"lastResult": "Reactivated"}, "networkReadySeconds": 42.0}, stalled)
+    text = prometheus_client.generate_latest(metrics.REGISTRY).decode()
+    gauge = "lambda_vpc_operator_attachments"
+    labels = {"condition": "Stalled", "status": "True", "reason": "SubnetNotFound"}
+    assert sample(text, gauge, **labels) == sample(before, gauge, **labels) + 1
+    assert sample(text, "lambda_vpc_operator_network_ready_seconds_count") == sample(
+        before, "lambda_vpc_operator_network_ready_seconds_count") + 1  # fmt: skip
+    assert sample(text, "lambda_vpc_operator_reactivations_total", outcome="Reactivated") == sample(
+        before, "lambda_vpc_operator_reactivations_total", outcome="Reactivated") + 1  # fmt: skip
+    metrics.attachments.forget(key)
+    text = prometheus_client.generate_latest(metrics.REGISTRY).decode()
+    assert sample(text, gauge, **labels) == sample(before, gauge, **labels)
+
+
+def test_drift_events_are_counted() -> None:
+    before = sample(prometheus_client.generate_latest(metrics.REGISTRY).decode(), "lambda_vpc_operator_drift_total",
+                    outcome="corrected")  # fmt: skip
+    metrics.event_posted("DriftCorrected")
+    metrics.event_posted("Updated")
+    after = sample(prometheus_client.generate_latest(metrics.REGISTRY).decode(), "lambda_vpc_operator_drift_total",
+                   outcome="corrected")  # fmt: skip
+    assert after == before + 1
+
+
+def test_budget_throttles_and_waits_are_exposed_per_budget() -> None:
+    meter = aws_metrics.BudgetMeter()
+    meter.throttled("control", "eu-west-1")
+    meter.waited("control", "eu-west-1", 1.5)
+    registry = prometheus_client.CollectorRegistry()
+    registry.register(metrics.BudgetCollector(meter))
+    text = prometheus_client.generate_latest(registry).decode()
+    assert sample(text, "lambda_vpc_operator_aws_throttles_total", budget="control", region="eu-west-1") == 1
+    assert sample(text, "lambda_vpc_operator_budget_wait_seconds_total", budget="control", region="eu-west-1") == 1.5
+
+
+async def test_a_budget_records_the_time_its_callers_waited() -> None:
+    now = [100.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    budget = budgets.RequestBudget(1.0, clock=lambda: now[0], sleep=sleep, name=f"t-{uuid.uuid4().hex}", region="r")
+    await budget.acquire()  # the burst's token: no wait
+    await budget.acquire()  # one second for the next token
+    _, waited = aws_metrics.budgets.snapshot()
+    assert waited[budget.name, "r"] == pytest.approx(1.0)

@@ -19,6 +19,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from lambda_vpc_operator.aws import metrics
+
 # AWS: the Lambda control plane, minus GetFunction, per account and region. Cannot be increased.
 LAMBDA_CONTROL_PLANE_LIMIT = 15.0
 # Our share of it: two thirds, leaving 5 requests/s to every other tool in the account.
@@ -57,6 +59,8 @@ class RequestBudget:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleeper = asyncio.sleep,
+        name: str = "",
+        region: str = "",
     ) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, not {rate}")
@@ -68,12 +72,19 @@ class RequestBudget:
         self._updated = clock()
         self._paused_until = float("-inf")
         self._lock = asyncio.Lock()
+        # What the metrics call this budget (lambda_vpc_operator_budget_wait_seconds_total{budget,region}).
+        self.name = name
+        self.region = region
 
     async def acquire(self) -> None:
         """Wait until one request may be sent, then take its token."""
+        started = self._clock()
         async with self._lock:
             while (delay := self._take()) > 0:
                 await self._sleep(delay)
+        waited = self._clock() - started
+        if waited > 0 and self.name:
+            metrics.budgets.waited(self.name, self.region, waited)
 
     def try_acquire(self) -> bool:
         """Take a token if one is there now; never wait (for requests that can be put off)."""
@@ -129,14 +140,16 @@ class RequestBudgets:
     def control(self, region: str) -> RequestBudget:
         """The budget for every Lambda control-plane call except GetFunction (15/s shared by all)."""
         if region not in self._control:
-            self._control[region] = RequestBudget(self.control_rate, clock=self._clock, sleep=self._sleep)
+            self._control[region] = RequestBudget(
+                self.control_rate, clock=self._clock, sleep=self._sleep, name="control", region=region
+            )
         return self._control[region]
 
     def get_function(self, region: str) -> RequestBudget:
         """The budget for GetFunction, which AWS meters in a bucket of its own (100/s)."""
         if region not in self._get_function:
             self._get_function[region] = RequestBudget(
-                self.get_function_rate, clock=self._clock, sleep=self._sleep
+                self.get_function_rate, clock=self._clock, sleep=self._sleep, name="get_function", region=region
             )
         return self._get_function[region]
 
@@ -145,6 +158,7 @@ class RequestBudgets:
         taken with ``try_acquire``: such a request needs a token from both."""
         if region not in self._information:
             self._information[region] = RequestBudget(
-                self.control_rate * INFORMATION_SHARE, clock=self._clock, sleep=self._sleep
+                self.control_rate * INFORMATION_SHARE, clock=self._clock, sleep=self._sleep, name="information",
+                region=region,
             )
         return self._information[region]

@@ -70,5 +70,12 @@ def _record_failure(
     service: str, operation: str, exc: errors.AwsError, budget: budgets.RequestBudget | None
 ) -> None:
     metrics.calls.count(service, operation, exc.failure.kind.value)
+    if isinstance(exc, errors.Throttled):
+        # Per budget; requests no budget meters (EC2) are counted under their service.
+        metrics.budgets.throttled(budget.name if budget is not None and budget.name else service, _region(budget))
     if budget is not None and isinstance(exc, errors.Throttled):
         budget.pause(exc.retry_after)
+
+
+def _region(budget: budgets.RequestBudget | None) -> str:
+    return budget.region if budget is not None else ""

@@ -47,3 +47,39 @@ class CallCounter:
 
 # The process-wide registry every call site records into.
 calls = CallCounter()
+
+
+BudgetKey = tuple[str, str]  # (budget, region)
+
+
+class BudgetMeter:
+    """Throttles AWS answered and seconds callers waited for a token, per request budget and region.
+
+    A throttle means our budget is set above what the account has left (other tools spend it too);
+    long waits mean the operator asks for more than its budget: both are worth an alert.
+    """
+
+    def __init__(self) -> None:
+        self._throttles: collections.Counter[BudgetKey] = collections.Counter()
+        self._waited: collections.defaultdict[BudgetKey, float] = collections.defaultdict(float)
+        self._lock = threading.Lock()
+
+    def throttled(self, budget: str, region: str) -> None:
+        with self._lock:
+            self._throttles[budget, region] += 1
+
+    def waited(self, budget: str, region: str, seconds: float) -> None:
+        with self._lock:
+            self._waited[budget, region] += seconds
+
+    def snapshot(self) -> tuple[dict[BudgetKey, int], dict[BudgetKey, float]]:
+        with self._lock:
+            return dict(self._throttles), dict(self._waited)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._throttles.clear()
+            self._waited.clear()
+
+
+budgets = BudgetMeter()

@@ -54,6 +54,10 @@ class _FactCache:
         for i in asked:
             self.entries[(region, i)] = (now, now + ttl, found.get(i))
 
+    def forget(self, region: str, ids: Iterable[str]) -> None:
+        for i in ids:
+            self.entries.pop((region, i), None)
+
     def get(self, region: str, ids: Iterable[str]) -> dict[str, Any]:
         found = {i: self.entries.get((region, i), (0.0, 0.0, None))[2] for i in ids}
         return {i: facts for i, facts in found.items() if facts is not None}
@@ -74,6 +78,16 @@ class Networks:
         # One describe at a time per region: concurrent looks (a hundred new attachments) then
         # find what the first one read in the cache instead of all asking EC2 at once.
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def forget(self, region: str | None, subnet_ids: Iterable[str], security_group_ids: Iterable[str]) -> None:
+        """Drop what is cached about these ids and their VPCs: the next describe asks EC2 (a human asked
+        for a fresh look: lambdavpc.dev/reconcile-requested-at)."""
+        key = region or self.clients.default_region
+        vpc_ids = {s.vpc_id for s in self._subnets.get(key, subnet_ids).values()}
+        vpc_ids |= {g.vpc_id for g in self._groups.get(key, security_group_ids).values()}
+        self._subnets.forget(key, subnet_ids)
+        self._groups.forget(key, security_group_ids)
+        self._vpcs.forget(key, vpc_ids)
 
     async def describe(
         self,

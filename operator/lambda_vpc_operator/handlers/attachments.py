@@ -9,18 +9,23 @@ only while something is in transition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import kopf
 
+from lambda_vpc_operator.handlers import controls, logs, metrics
 from lambda_vpc_operator.handlers.policies import Guardrails
 from lambda_vpc_operator.handlers.reporting import KopfReporter
 from lambda_vpc_operator.kube.statuses import StatusWriter
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.functions import FunctionRef
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
+from lambda_vpc_operator.planner.plans import Event, EventType
 from lambda_vpc_operator.planner.reactivation import REQUEST_ANNOTATION
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reconciler import AttachmentView, Reconciler
@@ -90,6 +95,21 @@ def owner_of(claims: kopf.Index[str, Claim], key: str | None) -> str | None:
     return min(claims[key]).key
 
 
+@contextlib.contextmanager
+def _measured(action: str) -> Iterator[None]:
+    """Time one look into the duration histogram; count it as an error if it raised."""
+    started = time.monotonic()
+    try:
+        yield
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        metrics.reconcile_errors.labels(action).inc()
+        raise
+    finally:
+        metrics.reconcile_duration.labels(action).observe(time.monotonic() - started)
+
+
 async def _nap(delay: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
     """Sleep for ``delay`` seconds, or less if the spec changes or the daemon must stop."""
     waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())}
@@ -126,8 +146,14 @@ def register(
         memory = memory_of(memo)
         if memory.seen_generation is None:
             return  # the daemon has not looked yet
-        request = meta.annotations.get(REQUEST_ANNOTATION)
-        if meta.get("generation") != memory.seen_generation or request != memory.seen_request:
+        annotations = meta.annotations
+        request = annotations.get(REQUEST_ANNOTATION)
+        if (
+            meta.get("generation") != memory.seen_generation
+            or request != memory.seen_request
+            or annotations.get(controls.RECONCILE_ANNOTATION) != memory.seen_reconcile_request
+            or controls.paused(annotations) != memory.seen_paused
+        ):
             memory.wake.set()
 
     @kopf.daemon(*RESOURCE, id="reconcile_attachment", registry=registry, cancellation_timeout=30)
@@ -135,20 +161,42 @@ def register(
         function_claims: kopf.Index[str, Claim] = kwargs["function_claims"]
         memory = memory_of(memo)
         reporter = KopfReporter(body, writer)
+        metrics.attachments.record(reporter.key, body.status)
         try:
             while not stopped:
                 view = view_of(body)
                 memory.seen_generation = view.generation
                 memory.seen_request = view.annotations.get(REQUEST_ANNOTATION)
-                owner = owner_of(function_claims, function_key(view.spec, default_region))
-                conflict = owner if owner not in (None, view.key) else None
-                context = None
-                if guardrails is not None:
-                    guardrails.track(view, memory)
-                    context = guardrails.context(kwargs, view.namespace, view.spec)
-                delay = await reconciler.reconcile(view, reporter, memory, conflict, context)
+                memory.seen_reconcile_request = view.annotations.get(controls.RECONCILE_ANNOTATION)
+                memory.seen_paused = controls.paused(view.annotations)
+                status = memory.status if memory.status is not None else view.status
+                with logs.looking(view.namespace, view.name, view.spec.get("functionName"), "reconcile"):
+                    if memory.seen_paused:
+                        # No AWS call and no status change but the Paused condition, until the annotation goes.
+                        await controls.set_paused(reporter, memory, status, True, view.generation, reconciler.clock())
+                        await _nap(reconciler.settings.resync_interval, memory.wake, stopped)
+                        continue
+                    await controls.set_paused(reporter, memory, status, False, view.generation, reconciler.clock())
+                    requested = controls.reconcile_request(view.annotations, status)
+                    if requested is not None:
+                        controls.forget_caches(memory)
+                        reconciler.aws.networks.forget(
+                            view.spec.get("region") or default_region,
+                            view.spec.get("subnetIds") or (), view.spec.get("securityGroupIds") or (),
+                        )  # fmt: skip
+                    owner = owner_of(function_claims, function_key(view.spec, default_region))
+                    conflict = owner if owner not in (None, view.key) else None
+                    context = None
+                    if guardrails is not None:
+                        guardrails.track(view, memory)
+                        context = guardrails.context(kwargs, view.namespace, view.spec)
+                    with _measured("reconcile"):
+                        delay = await reconciler.reconcile(view, reporter, memory, conflict, context)
+                    if requested is not None:
+                        await controls.record_handled(reporter, memory, requested)
                 await _nap(delay, memory.wake, stopped)
         finally:
+            metrics.attachments.forget(reporter.key)
             if guardrails is not None:
                 guardrails.untrack(f"{body.metadata.namespace}/{body.metadata.name}")
 
@@ -158,11 +206,20 @@ def register(
         memory = memory_of(memo)
         reporter = KopfReporter(body, writer)
         view = view_of(body)
+        if controls.paused(view.annotations):
+            # Paused means hands off AWS: the finalizer goes, the function keeps what it has.
+            reporter.post(Event(EventType.NORMAL, Reason.RELEASED_WHILE_PAUSED, (
+                f"Deleted while {controls.PAUSED_ANNOTATION} is \"true\": the operator released "
+                f"{view.spec.get('functionName')} without any AWS call; its VpcConfig and owner tag are as they were"
+            )))  # fmt: skip
+            return
         owner = owner_of(function_claims, function_key(view.spec, default_region))
         owned = owner in (None, view.key)
         context = guardrails.context(kwargs, view.namespace, view.spec) if guardrails is not None else None
         while True:
-            delay = await reconciler.release(view_of(body), reporter, memory, owned, context)
+            function = view.spec.get("functionName")
+            with logs.looking(view.namespace, view.name, function, "release"), _measured("release"):
+                delay = await reconciler.release(view_of(body), reporter, memory, owned, context)
             if delay is None:
                 return
             if delay > LONGEST_IN_HANDLER_WAIT:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
+import socket
 from typing import Any
 
 import kopf
@@ -18,6 +20,7 @@ from lambda_vpc_operator.models.settings import OperatorSettings
 IO_THREADS = 32
 PREFIX = attachments.GROUP  # lambdavpc.dev/...: never kopf.zalando.org on our objects
 FINALIZER = f"{PREFIX}/finalizer"
+COMPONENT = "lambda-vpc-operator"  # Events' source.component and reportingComponent
 
 
 def register(registry: kopf.OperatorRegistry, ours: OperatorSettings) -> None:
@@ -33,6 +36,9 @@ def register(registry: kopf.OperatorRegistry, ours: OperatorSettings) -> None:
         )
         # Our Events are explicit (planner.plans.Event); kopf's per-handler log lines are not Events.
         settings.posting.level = logging.WARNING
+        # Events say who posted them ("From" in kubectl describe): us, not kopf.
+        settings.posting.reporting_component = COMPONENT
+        settings.posting.reporting_instance = os.environ.get("POD_ID") or socket.gethostname()
         settings.peering.standalone = ours.standalone
         settings.peering.name = ours.peering_name
         settings.peering.priority = ours.priority

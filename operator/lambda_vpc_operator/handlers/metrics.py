@@ -2,22 +2,57 @@
 
 What the operator spends is what matters most here: every AWS request, by service, operation and
 outcome, straight from the counter each call site records into (``aws.metrics.calls``), so the
-share of the account's 15 requests/s the operator uses can be watched and alerted on.
+share of the account's 15 requests/s the operator uses can be watched and alerted on; and the
+budgets' throttles and waits (``aws.metrics.budgets``). The rest is recorded by the kopf glue
+(handlers.attachments, handlers.reporting, handlers.policies), never by the planner or reconciler:
+
+- ``attachments{condition,status,reason}``: a gauge from each attachment's stored conditions, so
+  "how many are Stalled and why" is one query;
+- ``reconcile_duration_seconds{action}`` and ``reconcile_errors_total{action}``: each look;
+- ``network_ready_seconds``: status.networkReadySeconds, each time it is written;
+- ``reactivations_total{outcome}``, ``drift_total{outcome}``, ``webhook_decisions_total{outcome}``.
+
+docs/operations.md says which metric shows which problem; deploy/grafana-dashboard.json and the
+chart's PrometheusRule use exactly these names (tests/unit/test_handlers_metrics.py and
+tests/chart/test_chart_render.py check).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import kopf
 import prometheus_client
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from lambda_vpc_operator.aws import metrics
 
 PREFIX = "lambda_vpc_operator"
+
+# Every name we export (without the _total/_bucket suffixes Prometheus adds): the dashboard and the
+# alerts are checked against this list.
+AWS_REQUESTS = f"{PREFIX}_aws_requests"
+THROTTLES = f"{PREFIX}_aws_throttles"
+BUDGET_WAIT = f"{PREFIX}_budget_wait_seconds"
+ATTACHMENTS = f"{PREFIX}_attachments"
+RECONCILE_DURATION = f"{PREFIX}_reconcile_duration_seconds"
+RECONCILE_ERRORS = f"{PREFIX}_reconcile_errors"
+NETWORK_READY = f"{PREFIX}_network_ready_seconds"
+REACTIVATIONS = f"{PREFIX}_reactivations"
+DRIFT = f"{PREFIX}_drift"
+WEBHOOK_DECISIONS = f"{PREFIX}_webhook_decisions"
+NAMES = (
+    AWS_REQUESTS, THROTTLES, BUDGET_WAIT, ATTACHMENTS, RECONCILE_DURATION, RECONCILE_ERRORS, NETWORK_READY,
+    REACTIVATIONS, DRIFT, WEBHOOK_DECISIONS,
+)  # fmt: skip
+
+# Event reasons that count as drift (planner.planning posts them on the transition).
+DRIFT_REASONS = {"DriftDetected": "detected", "DriftCorrected": "corrected"}
+# A spec change to NetworkReady: seconds when the ENI exists, minutes when Lambda builds one.
+NETWORK_READY_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
 
 class AwsRequestsCollector(Collector):
@@ -28,7 +63,7 @@ class AwsRequestsCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
-            f"{PREFIX}_aws_requests",
+            AWS_REQUESTS,
             "AWS requests sent by the operator, by service, operation and outcome.",
             labels=["service", "operation", "outcome"],
         )
@@ -37,7 +72,116 @@ class AwsRequestsCollector(Collector):
         yield family
 
 
+class BudgetCollector(Collector):
+    """Exposes aws.metrics.budgets: throttles and seconds waited, per request budget and region."""
+
+    def __init__(self, meter: metrics.BudgetMeter) -> None:
+        self.meter = meter
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        throttles, waited = self.meter.snapshot()
+        throttled = CounterMetricFamily(
+            THROTTLES,
+            "Requests AWS throttled, by request budget (control, get_function, information; ec2 for EC2) and region.",
+            labels=["budget", "region"],
+        )
+        for (budget, region), n in sorted(throttles.items()):
+            throttled.add_metric([budget, region], n)
+        yield throttled
+        wait = CounterMetricFamily(
+            BUDGET_WAIT, "Seconds requests waited for a token of their budget, by budget and region.",
+            labels=["budget", "region"],
+        )  # fmt: skip
+        for (budget, region), seconds in sorted(waited.items()):
+            wait.add_metric([budget, region], seconds)
+        yield wait
+
+
+class Attachments(Collector):
+    """The conditions of every live attachment, as last stored: a gauge per (condition, status, reason)."""
+
+    def __init__(self) -> None:
+        self._conditions: dict[str, tuple[tuple[str, str, str], ...]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, key: str, status: Mapping[str, Any]) -> None:
+        found = tuple(
+            (str(c.get("type") or ""), str(c.get("status") or ""), str(c.get("reason") or ""))
+            for c in status.get("conditions") or ()
+        )
+        with self._lock:
+            self._conditions[key] = found
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._conditions.pop(key, None)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        counts: dict[tuple[str, str, str], int] = {}
+        with self._lock:
+            for conditions in self._conditions.values():
+                for labels in conditions:
+                    counts[labels] = counts.get(labels, 0) + 1
+        family = GaugeMetricFamily(
+            ATTACHMENTS,
+            "Attachments by condition, status and reason (e.g. Stalled=True by reason).",
+            labels=["condition", "status", "reason"],
+        )
+        for labels, n in sorted(counts.items()):
+            family.add_metric(list(labels), n)
+        yield family
+
+
+REGISTRY = prometheus_client.CollectorRegistry()
+REGISTRY.register(AwsRequestsCollector(metrics.calls))
+REGISTRY.register(BudgetCollector(metrics.budgets))
+attachments = Attachments()
+REGISTRY.register(attachments)
+reconcile_duration = prometheus_client.Histogram(
+    RECONCILE_DURATION, "Seconds one look (or one deletion step) at an attachment took.", ["action"],
+    registry=REGISTRY,
+)  # fmt: skip
+reconcile_errors = prometheus_client.Counter(
+    RECONCILE_ERRORS, "Looks that ended in an error (an exception kopf retries).", ["action"], registry=REGISTRY
+)
+network_ready = prometheus_client.Histogram(
+    NETWORK_READY, "Seconds from a spec change to NetworkReady=True (status.networkReadySeconds).",
+    buckets=NETWORK_READY_BUCKETS, registry=REGISTRY,
+)  # fmt: skip
+reactivations = prometheus_client.Counter(
+    REACTIVATIONS, "Results of reactivation invokes (status.reactivation.lastResult).", ["outcome"],
+    registry=REGISTRY,
+)  # fmt: skip
+drift = prometheus_client.Counter(
+    DRIFT, "Drift of a function's VpcConfig: detected, and corrected by the operator.", ["outcome"], registry=REGISTRY
+)
+webhook_decisions = prometheus_client.Counter(
+    WEBHOOK_DECISIONS, "Admission webhook answers: allowed, warned (allowed with warnings) or denied.", ["outcome"],
+    registry=REGISTRY,
+)  # fmt: skip
+
+
+def status_written(key: str, patch: Mapping[str, Any], stored: Mapping[str, Any]) -> None:
+    """Record what a status patch tells the metrics (called with every patch the operator writes)."""
+    if stored:
+        attachments.record(key, stored)
+    seconds = patch.get("networkReadySeconds")
+    if isinstance(seconds, int | float):
+        network_ready.observe(float(seconds))
+    revival = patch.get("reactivation")
+    if isinstance(revival, Mapping) and revival.get("lastResult"):
+        reactivations.labels(str(revival["lastResult"])).inc()
+
+
+def event_posted(reason: str) -> None:
+    if reason in DRIFT_REASONS:
+        drift.labels(DRIFT_REASONS[reason]).inc()
+
+
 def registry(counter: metrics.CallCounter = metrics.calls) -> prometheus_client.CollectorRegistry:
+    """The process's registry; with another counter, a registry of that counter alone (tests)."""
+    if counter is metrics.calls:
+        return REGISTRY
     reg = prometheus_client.CollectorRegistry()
     reg.register(AwsRequestsCollector(counter))
     return reg
@@ -49,4 +193,4 @@ def register(kopf_registry: kopf.OperatorRegistry, port: int | None, host: str =
 
     @kopf.on.startup(id="metrics", registry=kopf_registry)
     def serve_metrics(**_: Any) -> None:
-        prometheus_client.start_http_server(port, addr=host, registry=registry())
+        prometheus_client.start_http_server(port, addr=host, registry=REGISTRY)

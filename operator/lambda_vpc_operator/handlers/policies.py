@@ -21,6 +21,7 @@ from typing import Any
 
 import kopf
 
+from lambda_vpc_operator.handlers import logs, metrics
 from lambda_vpc_operator.models import attachments, policies
 from lambda_vpc_operator.models.functions import FunctionRef
 from lambda_vpc_operator.models.settings import OperatorSettings, WebhookSettings
@@ -163,7 +164,10 @@ def _register_webhook(registry: kopf.OperatorRegistry, guardrails: Guardrails, w
         context = guardrails.context(kwargs, namespace, spec)
         old: kopf.Body | None = kwargs.get("old")
         old_spec = dict(old.get("spec") or {}) if old is not None else None
-        answer = await guardrails.guard.admit(namespace, name, dict(spec), old_spec, context)
+        with logs.looking(namespace, name, spec.get("functionName"), "admit"):
+            answer = await guardrails.guard.admit(namespace, name, dict(spec), old_spec, context)
         warnings.extend(answer.warnings)
+        outcome = "denied" if not answer.allowed else "warned" if answer.warnings else "allowed"
+        metrics.webhook_decisions.labels(outcome).inc()
         if not answer.allowed:
             raise kopf.AdmissionError(answer.message, code=403)

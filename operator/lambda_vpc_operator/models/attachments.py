@@ -234,6 +234,11 @@ class AttachmentStatus(_Model):
         description="Each alias and the versions it invokes, with whether their VpcConfig is the spec's "
         "(the operator configures $LATEST only; published versions keep theirs).",
     )
+    last_handled_reconcile_at: str | None = Field(
+        default=None,
+        description="The lambdavpc.dev/reconcile-requested-at annotation value last handled (a look with fresh "
+        "AWS reads).",
+    )
 
 
 class LambdaVpcAttachment(_Model):

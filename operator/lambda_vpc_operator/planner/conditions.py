@@ -23,11 +23,12 @@ class ConditionType(enum.StrEnum):
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
     ALIASES_CURRENT = "AliasesCurrent"  # the aliases' versions hold the spec's VpcConfig (information only)
+    PAUSED = "Paused"  # the lambdavpc.dev/paused annotation: no AWS write, no status change (handlers)
 
 
 # Conditions decided apart from the Plan (their own step and schedule): a plan that does not name
 # them leaves them as they are.
-REPORTED_APART = frozenset({ConditionType.ALIASES_CURRENT})
+REPORTED_APART = frozenset({ConditionType.ALIASES_CURRENT, ConditionType.PAUSED})
 
 
 class Reason(enum.StrEnum):
@@ -83,6 +84,9 @@ class Reason(enum.StrEnum):
     ALIASES_UNREADABLE = "AliasesUnreadable"  # ListAliases or a version read refused or failed
     # Events only
     SLOW_PROVISIONING = "SlowProvisioning"  # ENIs take longer than spec.readinessTimeout
+    # Paused=True (handlers.attachments): the lambdavpc.dev/paused annotation holds the operator back
+    PAUSED_BY_ANNOTATION = "PausedByAnnotation"
+    RELEASED_WHILE_PAUSED = "ReleasedWhilePaused"  # Event: deleted while paused, AWS left untouched
 
 
 class Status(enum.StrEnum):

@@ -29,6 +29,8 @@ class AttachmentMemory:
     wake: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     seen_generation: int | None = None  # what the daemon last looked at: a change wakes it
     seen_request: str | None = None  # the lambdavpc.dev/reactivate annotation, likewise
+    seen_reconcile_request: str | None = None  # lambdavpc.dev/reconcile-requested-at, likewise
+    seen_paused: bool = False  # lambdavpc.dev/paused, likewise
     warned: dict[str, int] = dataclasses.field(default_factory=dict)  # guardrail warning -> generation posted
     policy_denied: bool | None = None  # the last look's policy verdict: a policy change that flips it wakes us
     aliases_generation: int | None = None  # the generation whose aliases were read (again at resync)

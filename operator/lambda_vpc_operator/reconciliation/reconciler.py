@@ -60,6 +60,33 @@ class AttachmentView:
         return f"{self.namespace}/{self.name}"
 
 
+@dataclasses.dataclass(frozen=True)
+class Preview:
+    """Reconciler.preview's answer: the facts read, the plan, the ENIs of the desired VPC, the Events."""
+
+    spec: AttachmentSpec
+    ref: FunctionRef
+    situation: planning.Situation
+    plan: Plan
+    enis: tuple[InterfaceFacts, ...] | None
+    events: tuple[Event, ...]
+
+
+class _Recorder:
+    """A Reporter that writes nowhere: status patches are merged in memory, Events kept."""
+
+    def __init__(self, status: Mapping[str, Any]) -> None:
+        self.status = dict(status)
+        self.events: list[Event] = []
+
+    async def patch_status(self, patch: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.status.update(patch)
+        return dict(self.status)
+
+    def post(self, event: Event) -> None:
+        self.events.append(event)
+
+
 def _sooner(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
 
@@ -552,7 +579,47 @@ class Reconciler:
         memory.status = stored
         return stored
 
-    # -- deletion ----------------------------------------------------------------------------
+    # -- a dry run: `lambda-vpc-operator plan` ------------------------------------------------
+
+    async def preview(self, view: AttachmentView, context: guarding.Context | None = None) -> Preview:
+        """What one look would decide, with no write: the steps of ``reconcile`` up to the plan.
+
+        Give this reconciler an AwsGateway whose functions are ``aws.dryrun.DryRunFunctions``: the
+        guardrails' claim (TagResource) is then recorded, not sent; the plan's write is never sent.
+        Raises InvalidSpec for a spec the operator would stall on.
+        """
+        spec, ref = self.parse(view)
+        memory = AttachmentMemory()
+        reporter = _Recorder(view.status)
+        situation = planning.Situation(
+            generation=view.generation,
+            observed=None,
+            conditions=tuple(view.status.get("conditions") or ()),
+            applied_generation=view.status.get("appliedGeneration"),
+            resync=True,
+        )
+        observed: FunctionObservation | None = None
+        if context is not None:
+            situation, observed, _ = await self._guarded_look(view, spec, ref, situation, memory, reporter, context)
+        else:
+            problems, failure = await self._preflight(ref, planning.desired_vpc(spec), view.generation, memory,
+                                                      reporter, True)  # fmt: skip
+            situation = dataclasses.replace(situation, problems=problems, read_failure=failure)
+            if failure is None and not validation.errors_of(list(problems)):
+                observed, failure = await self._observe(ref)
+                situation = dataclasses.replace(situation, observed=observed, read_failure=failure)
+        network = await self._network(ref, spec, observed, view.status, memory, view.generation)
+        situation = dataclasses.replace(situation, network=network)
+        plan = planning.plan_attachment(spec, situation)
+        enis: tuple[InterfaceFacts, ...] | None = None
+        vpcs = {s.vpc_id for s in (memory.facts.subnets.values() if memory.facts else ()) if s.vpc_id}
+        if len(vpcs) == 1:
+            try:
+                enis = await self.aws.interfaces.in_vpc(ref.region or self.settings.default_region, vpcs.pop())
+            except AwsError as exc:
+                logger.info("%s: DescribeNetworkInterfaces failed: %s", ref.name, exc.failure.code)
+        return Preview(spec, ref, situation, plan, enis, tuple(reporter.events))
+
 
     async def release(
         self,

@@ -84,6 +84,8 @@ def test_auto_reactivates_an_idle_function_with_one_invoke(target: Target, own: 
     assert record["attempts"] == 1
     assert record["lastDurationSeconds"] >= 0 and record["lastSuccessTime"]
     assert condition(obj, "Ready")["status"] == "True"
+    # Events are posted after the status write (and kopf posts them from a queue): wait, do not race.
+    ns.wait_event("fn", "Reactivated", timeout=10)
     assert {"ReactivationStarted", "Reactivated"} <= set(ns.event_reasons("fn"))
     calls = invocations(sim, function)
     assert [(c["invocation_type"], c["payload"], c["result"]) for c in calls] == [

@@ -601,6 +601,8 @@ class Reconciler:
         observed: FunctionObservation | None = None
         if context is not None:
             situation, observed, _ = await self._guarded_look(view, spec, ref, situation, memory, reporter, context)
+            # The operator would tag first and change the function at its next look: a plan shows both.
+            situation = dataclasses.replace(situation, just_claimed=False)
         else:
             problems, failure = await self._preflight(ref, planning.desired_vpc(spec), view.generation, memory,
                                                       reporter, True)  # fmt: skip

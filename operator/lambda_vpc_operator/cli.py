@@ -42,6 +42,7 @@ def _run(args: argparse.Namespace) -> int:
         standalone=not args.peering,
         priority=args.priority,
         reactivation_window=args.reactivation_window,
+        stall_after_errors=args.stall_after_errors,
         policy_mode=PolicyMode(args.policy_mode),
         role_check=RoleCheck(args.role_check),
         webhook=_webhook(args),
@@ -194,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--reactivation-window", type=float, default=60.0,
         help="seconds a reactivation invoke gets before the next one (doubles per attempt)",
+    )  # fmt: skip
+    run.add_argument(
+        "--stall-after-errors", type=int, default=10,
+        help="consecutive failed looks (ReconcileError) before an attachment is Stalled (still retried)",
     )  # fmt: skip
     run.add_argument("--log-format", choices=[f.value for f in LogFormat], default=LogFormat.FULL.value)
     run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (e.g. 9090)")

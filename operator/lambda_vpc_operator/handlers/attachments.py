@@ -15,11 +15,13 @@ from typing import Any
 
 import kopf
 
+from lambda_vpc_operator.handlers.configuring import FINALIZER
 from lambda_vpc_operator.handlers.policies import Guardrails
 from lambda_vpc_operator.handlers.reporting import KopfReporter
 from lambda_vpc_operator.kube.statuses import StatusWriter
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.functions import FunctionRef
+from lambda_vpc_operator.planner import errors as error_planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.reactivation import REQUEST_ANNOTATION
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
@@ -90,6 +92,12 @@ def owner_of(claims: kopf.Index[str, Claim], key: str | None) -> str | None:
     return min(claims[key]).key
 
 
+def _without_finalizer(raw: Any) -> None:
+    finalizers = raw.get("metadata", {}).get("finalizers", [])
+    while FINALIZER in finalizers:
+        finalizers.remove(FINALIZER)
+
+
 async def _nap(delay: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
     """Sleep for ``delay`` seconds, or less if the spec changes or the daemon must stop."""
     waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())}
@@ -122,13 +130,29 @@ def register(
     # async: kopf runs a sync handler in its thread pool, and asyncio.Event.set() is not thread-safe
     # (the daemon waiting on it would miss the wake-up, or the loop's internals would race).
     @kopf.on.event(*RESOURCE, id=WAKE_HANDLER, registry=registry)
-    async def wake_on_spec_change(meta: kopf.Meta, memo: Any, **_: Any) -> None:
+    async def wake_on_spec_change(
+        meta: kopf.Meta, memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any
+    ) -> None:
+        if meta.get("deletionTimestamp") and error_planning.force_requested(meta.annotations):
+            force_release(body, patch)
+            return
         memory = memory_of(memo)
         if memory.seen_generation is None:
             return  # the daemon has not looked yet
         request = meta.annotations.get(REQUEST_ANNOTATION)
         if meta.get("generation") != memory.seen_generation or request != memory.seen_request:
             memory.wake.set()
+
+    def force_release(body: kopf.Body, patch: kopf.Patch) -> None:
+        """A human annotated a terminating attachment: let our finalizer go now, whatever the release
+        handler waits for (its retry may be minutes away), and say what stays on AWS."""
+        if FINALIZER not in (body.metadata.get("finalizers") or ()):
+            return
+        # A JSON patch made on the fresh body, as kopf removes its own finalizer: others' finalizers stay.
+        patch.fns.append(_without_finalizer)
+        KopfReporter(body, writer).post(
+            error_planning.force_release_event(str(body.spec.get("functionName", "")), dict(body.status))
+        )
 
     @kopf.daemon(*RESOURCE, id="reconcile_attachment", registry=registry, cancellation_timeout=30)
     async def reconcile_attachment(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
@@ -140,13 +164,19 @@ def register(
                 view = view_of(body)
                 memory.seen_generation = view.generation
                 memory.seen_request = view.annotations.get(REQUEST_ANNOTATION)
-                owner = owner_of(function_claims, function_key(view.spec, default_region))
-                conflict = owner if owner not in (None, view.key) else None
-                context = None
-                if guardrails is not None:
-                    guardrails.track(view, memory)
-                    context = guardrails.context(kwargs, view.namespace, view.spec)
-                delay = await reconciler.reconcile(view, reporter, memory, conflict, context)
+                try:
+                    owner = owner_of(function_claims, function_key(view.spec, default_region))
+                    conflict = owner if owner not in (None, view.key) else None
+                    context = None
+                    if guardrails is not None:
+                        guardrails.track(view, memory)
+                        context = guardrails.context(kwargs, view.namespace, view.spec)
+                    delay = await reconciler.reconcile(view, reporter, memory, conflict, context)
+                    reconciler.recovered(memory)
+                except Exception as exc:  # nothing escapes a look (planner.errors)
+                    # Left to kopf, the daemon would die and restart after kopf's backoff, with no
+                    # status, no Event and no metric: stuck in silence. Cancellation is no Exception.
+                    delay = await reconciler.fail(view, reporter, memory, exc, "reconcile")
                 await _nap(delay, memory.wake, stopped)
         finally:
             if guardrails is not None:
@@ -162,9 +192,18 @@ def register(
         owned = owner in (None, view.key)
         context = guardrails.context(kwargs, view.namespace, view.spec) if guardrails is not None else None
         while True:
-            delay = await reconciler.release(view_of(body), reporter, memory, owned, context)
+            if error_planning.force_requested(view.annotations):
+                reporter.post(error_planning.force_release_event(str(view.spec.get("functionName", "")), view.status))
+                return
+            try:
+                delay = await reconciler.release(view_of(body), reporter, memory, owned, context)
+                reconciler.recovered(memory)
+            except Exception as exc:  # a failed release says why in status, then is retried
+                delay = await reconciler.fail(view, reporter, memory, exc, "release")
             if delay is None:
                 return
-            if delay > LONGEST_IN_HANDLER_WAIT:
+            # A stall (retried at resync) goes back to kopf even when the resync is short: while this
+            # handler loops, kopf handles no event of the object, the force-release annotation included.
+            if delay > LONGEST_IN_HANDLER_WAIT or delay >= reconciler.settings.resync_interval:
                 raise kopf.TemporaryError("Waiting to release the function (see status)", delay=delay)
             await asyncio.sleep(delay)

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from lambda_vpc_operator.aws import metrics
+from lambda_vpc_operator.reconciliation import failing
 
 PREFIX = "lambda_vpc_operator"
 
@@ -37,9 +38,30 @@ class AwsRequestsCollector(Collector):
         yield family
 
 
-def registry(counter: metrics.CallCounter = metrics.calls) -> prometheus_client.CollectorRegistry:
+class ReconcileErrorsCollector(Collector):
+    """Exposes reconciliation.failing.errors as lambda_vpc_operator_reconcile_errors_total: looks
+    that raised (status ReconcileError), by handler and exception class. Alert on its rate."""
+
+    def __init__(self, counter: failing.ErrorCounter) -> None:
+        self.counter = counter
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            f"{PREFIX}_reconcile_errors",
+            "Looks at an attachment that raised (status reason ReconcileError), by handler and exception class.",
+            labels=["handler", "error"],
+        )
+        for (handler, error), n in sorted(self.counter.snapshot().items()):
+            family.add_metric([handler, error], n)
+        yield family
+
+
+def registry(
+    counter: metrics.CallCounter = metrics.calls, errors: failing.ErrorCounter = failing.errors
+) -> prometheus_client.CollectorRegistry:
     reg = prometheus_client.CollectorRegistry()
     reg.register(AwsRequestsCollector(counter))
+    reg.register(ReconcileErrorsCollector(errors))
     return reg
 
 

@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     import kopf  # imported late: `crd` and `sandbox` must not pay for it
 
     from lambda_vpc_operator.aws import AwsGateway
-    from lambda_vpc_operator.handlers import attachments, configuring, metrics, policies
+    from lambda_vpc_operator.handlers import attachments, configuring, metrics, policies, readiness
     from lambda_vpc_operator.kube.statuses import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
@@ -67,6 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     guardrails = policies.Guardrails(reconciler.guard, settings)
     policies.register(registry, guardrails)
     attachments.register(registry, reconciler, StatusWriter(), guardrails)
+    readiness.register(registry, guardrails, args.readiness)
     kopf.run(
         registry=registry,
         clusterwide=not settings.namespaces,
@@ -203,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=[f.value for f in LogFormat], default=LogFormat.FULL.value)
     run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (e.g. 9090)")
     run.add_argument("--liveness", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--readiness", help="serve a readiness probe (200 once the indexes are loaded), e.g. http://0.0.0.0:8081/readyz"
+    )
     run.add_argument("--peering", action="store_true", help="use kopf peering (several replicas)")
     run.add_argument(
         "--priority", type=_priority, default=0,

@@ -38,3 +38,15 @@ def test_the_endpoint_serves_the_counts_over_http() -> None:
         thread.join(5)
     series = 'lambda_vpc_operator_aws_requests_total{operation="DescribeSubnets",outcome="Success",service="ec2"}'
     assert f"{series} 1.0" in body
+
+
+def test_looks_that_raised_are_exposed_by_handler_and_error() -> None:
+    from lambda_vpc_operator.reconciliation import failing
+
+    errors = failing.ErrorCounter()
+    errors.count("reconcile", "UnexpectedAnswer")
+    errors.count("reconcile", "UnexpectedAnswer")
+    errors.count("release", "KeyError")
+    text = prometheus_client.generate_latest(metrics.registry(aws_metrics.CallCounter(), errors)).decode()
+    assert 'lambda_vpc_operator_reconcile_errors_total{error="UnexpectedAnswer",handler="reconcile"} 2.0' in text
+    assert 'lambda_vpc_operator_reconcile_errors_total{error="KeyError",handler="release"} 1.0' in text

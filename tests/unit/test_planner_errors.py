@@ -119,3 +119,12 @@ def test_force_release_event_says_what_stays_on_aws_and_why_it_was_stuck() -> No
     assert event.type == EventType.WARNING and event.reason == Reason.FORCE_RELEASED
     for part in ("function:f", "subnet-1", "sg-1", "lambdavpc.dev/owner=c/ns/a", "AccessDeniedException: no"):
         assert part in event.message
+
+
+def test_reported_names_only_the_failure_conditions() -> None:
+    failed = stored(
+        conditions.ready(Status.TRUE, Reason.ATTACHED),
+        conditions.reconciling(Reason.RECONCILE_ERROR, "x"),
+    )
+    assert [c["type"] for c in failed if planning.reported(c)] == ["Reconciling"]
+    assert not planning.reported(stored(conditions.reconciling(Reason.UPDATING))[0])

@@ -128,6 +128,13 @@ def plan_error(
     return ErrorPlan(tuple(wanted), delay, events, stalled)
 
 
+def reported(condition: Mapping[str, Any]) -> bool:
+    """A Reconciling or Stalled condition of ours saying a look failed (cleared by the next good look)."""
+    return condition.get("type") in (ConditionType.RECONCILING, ConditionType.STALLED) and (
+        condition.get("reason") == Reason.RECONCILE_ERROR
+    )
+
+
 def _kept(type_: ConditionType, stored: Mapping[str, Any]) -> ConditionSpec:
     status = str(stored.get("status"))
     return ConditionSpec(

@@ -537,6 +537,12 @@ class Reconciler:
             wanted["conditions"] = conditions.merge(previous, plan.conditions, generation=generation, now=now)
             if plan.outcome == Outcome.IN_SYNC and not conditions.is_true(previous, ConditionType.READY):
                 wanted["lastSyncTime"] = now
+        elif memory.failures:
+            # A look went through after failed ones, and keeps the conditions: not the ReconcileError.
+            previous = status.get("conditions") or ()
+            kept = [c for c in previous if not error_planning.reported(c)]
+            if len(kept) != len(previous):
+                wanted["conditions"] = kept
         if plan.applied:
             wanted["appliedGeneration"] = generation
         wanted.update(plan.status_fields)

@@ -27,7 +27,7 @@ def _run(args: argparse.Namespace) -> int:
     import kopf  # imported late: `crd` and `sandbox` must not pay for it
 
     from lambda_vpc_operator.aws import AwsGateway
-    from lambda_vpc_operator.handlers import attachments, configuring, logs, metrics, policies
+    from lambda_vpc_operator.handlers import attachments, configuring, logs, metrics, policies, readiness
     from lambda_vpc_operator.kube.statuses import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
@@ -43,6 +43,7 @@ def _run(args: argparse.Namespace) -> int:
         standalone=not args.peering,
         priority=args.priority,
         reactivation_window=args.reactivation_window,
+        stall_after_errors=args.stall_after_errors,
         policy_mode=PolicyMode(args.policy_mode),
         role_check=RoleCheck(args.role_check),
         webhook=_webhook(args),
@@ -68,6 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     guardrails = policies.Guardrails(reconciler.guard, settings)
     policies.register(registry, guardrails)
     attachments.register(registry, reconciler, StatusWriter(), guardrails)
+    readiness.register(registry, guardrails, args.readiness)
     kopf.run(
         registry=registry,
         clusterwide=not settings.namespaces,
@@ -241,9 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--reactivation-window", type=float, default=60.0,
         help="seconds a reactivation invoke gets before the next one (doubles per attempt)",
     )  # fmt: skip
+    run.add_argument(
+        "--stall-after-errors", type=int, default=10,
+        help="consecutive failed looks (ReconcileError) before an attachment is Stalled (still retried)",
+    )  # fmt: skip
     run.add_argument("--log-format", choices=[f.value for f in LogFormat], default=LogFormat.FULL.value)
     run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (e.g. 9090)")
     run.add_argument("--liveness", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--readiness", help="serve a readiness probe (200 once the indexes are loaded), e.g. http://0.0.0.0:8081/readyz"
+    )
     run.add_argument("--peering", action="store_true", help="use kopf peering (several replicas)")
     run.add_argument(
         "--priority", type=_priority, default=0,

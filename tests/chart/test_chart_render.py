@@ -54,6 +54,7 @@ EVERYTHING: dict[str, Any] = {
     "probes": {
         "port": 8081,
         "liveness": {"initialDelaySeconds": 5, "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 6},
+        "readiness": {"port": 8083, "periodSeconds": 7, "timeoutSeconds": 2, "failureThreshold": 4},
     },
     "terminationGracePeriodSeconds": 90,
     "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
@@ -99,7 +100,8 @@ EVERYTHING: dict[str, Any] = {
         "enabled": True,
         "port": 8443,
         "path": "/validate",
-        "failurePolicy": "Ignore",
+        "failurePolicy": "Fail",
+        "matchConditions": False,
         "timeoutSeconds": 5,
         "certManager": {
             "enabled": True,
@@ -236,6 +238,16 @@ def test_liveness_probe_asks_kopfs_endpoint(render: Render) -> None:
     assert ports["health"] == 8080
 
 
+def test_readiness_probe_waits_for_the_indexes_with_one_replica_only(render: Render) -> None:
+    main = container(render())
+    ports = {port["name"]: port["containerPort"] for port in main["ports"]}
+    assert "--readiness=http://0.0.0.0:8082/readyz" in main["args"]
+    assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "readiness"}
+    assert ports["readiness"] == 8082
+    # With peering a standby never loads its indexes: a readiness probe would block every rollout.
+    assert "readinessProbe" not in container(render({"replicas": 2}))
+
+
 def test_pod_id_names_the_pod_for_kopf(render: Render) -> None:
     env = {item["name"]: item for item in container(render())["env"]}
     assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -282,6 +294,7 @@ def test_values_become_operator_flags(render: Render) -> None:
         "--policy-mode=allow-all",
         "--role-check=require",
         "--liveness=http://0.0.0.0:8081/healthz",
+        "--readiness=http://0.0.0.0:8083/readyz",
     ]:
         assert flag in args
     assert args[-1] == "--verbose"  # extraArgs last, so they can override
@@ -435,7 +448,12 @@ def test_webhook_with_cert_manager(render: Render) -> None:
         }
     ]
     assert webhook["sideEffects"] == "None"
-    assert webhook["failurePolicy"] == "Fail"
+    # Safe by default (docs/install.md "Admission"): an operator pod restarting refuses nothing; the
+    # reconcile-time check is authoritative; finalizer, metadata and terminating changes skip the webhook.
+    assert webhook["failurePolicy"] == "Ignore"
+    (match,) = webhook["matchConditions"]
+    assert "object.spec != oldObject.spec" in match["expression"]
+    assert "oldObject.metadata.deletionTimestamp" in match["expression"]
     assert service["path"] == "/validate-attachment"  # kopf serves a handler at /<handler id>
 
     pod = deployment(manifests)["spec"]["template"]["spec"]

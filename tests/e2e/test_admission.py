@@ -116,18 +116,27 @@ def webhook(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         pytest.skip("the operator runs elsewhere (LVO_E2E_OPERATOR=external)")
     tmp = tmp_path_factory.mktemp("webhook")
     cert, pkey = self_signed(tmp)
-    port = free_port()
+    port, ready_port = free_port(), free_port()
+    ready_url = f"http://127.0.0.1:{ready_port}/readyz"
     args = [
         "--namespace", f"{PREFIX}-*", "--resync-interval", f"{target.resync_interval:g}", "--region", target.region,
         "--log-format", "plain", "--webhook-host", "127.0.0.1", "--webhook-port", str(port),
-        "--webhook-cert", str(cert), "--webhook-key", str(pkey),
+        "--webhook-cert", str(cert), "--webhook-key", str(pkey), "--readiness", ready_url,
     ]  # fmt: skip
+    # A namespace it watches exists before it starts, as the chart requires of watched namespaces:
+    # the first namespace event is how the operator knows its indexes are loaded (handlers.readiness).
+    home = unique_name(PREFIX, 30)
+    target.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": home}})
     operator = OperatorProcess(target.kubeconfig, target.operator_env, args, log_path=tmp / "operator.log").start()
     hook = Webhook(f"https://127.0.0.1:{port}{WEBHOOK_PATH}", cert)
 
     def serving() -> bool:
+        # As the chart's readiness probe gates the Service: the API server calls a ready pod only
+        # (its indexes loaded; before, it would admit with a warning, never judge without policies).
         assert operator.running, "the webhook's operator exited"
         try:
+            with urllib.request.urlopen(ready_url, timeout=5) as answer:
+                assert json.loads(answer.read()) == {"ready": True}
             hook.review(review_request("CREATE", attachment("probe", "probe-ns", "probe")))
         except (urllib.error.URLError, ConnectionError, ssl.SSLError):
             return False
@@ -138,6 +147,7 @@ def webhook(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield hook, operator
     finally:
         operator.stop()
+        target.core.delete_namespace(home)
 
 
 @pytest.fixture
@@ -229,6 +239,19 @@ def test_no_policy_enforce_denies_with_the_rule(hook: Webhook, make_namespace: C
     message = denied(hook.review(review_request("CREATE", attachment("orders", ns.name, "orders-api"))))
     assert message.startswith("PolicyDenied: ")
     assert f"no LambdaVpcPolicy selects namespace {ns.name}" in message and "--policy-mode enforce" in message
+
+
+def test_a_terminating_attachment_is_never_refused(
+    hook: Webhook, make_namespace: Callable[[str], Namespace]
+) -> None:
+    """No policy selects the namespace (enforce), yet switching a terminating attachment to Retain
+    (or any change while it terminates) passes: a deletion must never be blocked at admission."""
+    ns = make_namespace(PREFIX)
+    old = attachment("orders", ns.name, "orders-api")
+    old["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    new = {**old, "spec": {**old["spec"], "deletionPolicy": "Retain"}}
+    response = hook.review(review_request("UPDATE", new, old))
+    assert response["allowed"] is True, response
 
 
 def test_allowed_by_a_policy(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from lambda_vpc_operator.aws import budgets, clients, errors, functions, metrics
+from lambda_vpc_operator.aws import budgets, calling, clients, errors, functions, metrics
 from lambda_vpc_operator.models.functions import FunctionRef, FunctionState, UpdateStatus, VpcSettings
 
 REGION = "eu-west-1"
@@ -274,3 +275,39 @@ async def test_calls_are_counted_by_outcome(
         ("lambda", "GetFunction", metrics.SUCCESS): 1,
         ("lambda", "GetFunction", "NotFound"): 1,
     }
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {},  # a 200 without Configuration
+        {"Configuration": {"FunctionArn": ARN}},  # without FunctionName
+        {"Configuration": configuration(State="Hibernating")},  # a State no API version has
+    ],
+)
+async def test_get_translates_an_answer_without_what_the_api_promises(
+    lambda_functions: functions.LambdaFunctions, stub: Stubber, answer: dict[str, Any]
+) -> None:
+    stub.add_response("get_function", answer, {"FunctionName": ARN})
+    with pytest.raises(errors.UnexpectedAnswer) as caught:
+        await lambda_functions.get(REF)
+    assert caught.value.failure.code == "UnexpectedAnswer"
+    assert "GetFunction answered without the fields its API promises" in caught.value.failure.message
+
+
+async def test_invoke_runs_in_its_own_threads(
+    lambda_functions: functions.LambdaFunctions, aws_clients: clients.AwsClients
+) -> None:
+    seen: list[str] = []
+    client = aws_clients.lambda_invoke(REGION)
+
+    def record(**_: Any) -> None:
+        seen.append(threading.current_thread().name)
+
+    client.meta.events.register("provide-client-params.lambda.Invoke", record)
+    with Stubber(client) as stubber:
+        expected = {"FunctionName": ARN, "InvocationType": "Event", "Payload": b""}
+        stubber.add_response("invoke", {"StatusCode": 200}, expected)
+        await lambda_functions.invoke(REF, b"", "Event")
+    assert seen and seen[0].startswith("invoke"), seen
+    assert calling.INVOKE_THREADS <= 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -238,3 +239,25 @@ async def test_refresh_shares_a_read_made_moments_ago(
     clock.now += networks.REFRESH_WINDOW - 1
     again = await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"], refresh=True)
     assert again == first
+
+
+async def test_a_slow_describe_does_not_hold_the_region_for_ever(aws_clients: clients.AwsClients) -> None:
+    """One describe in flight makes the others wait for its answer, not for ever (networks.LOCK_WAIT)."""
+    release = asyncio.Event()
+    answered: list[str] = []
+
+    class SlowFirst(networks.Networks):
+        async def _describe(self, region: Any, key: str, subnet_ids: Any, group_ids: Any, refresh: bool) -> Any:
+            if not answered and not release.is_set():
+                answered.append("slow")
+                await release.wait()
+            answered.append(",".join(subnet_ids))
+            return None
+
+    reader = SlowFirst(aws_clients, lock_wait=0.05)
+    slow = asyncio.ensure_future(reader.describe("eu-west-1", ["subnet-1"], ["sg-1"]))
+    await asyncio.sleep(0)
+    await asyncio.wait_for(reader.describe("eu-west-1", ["subnet-2"], ["sg-1"]), 2.0)
+    assert answered == ["slow", "subnet-2"]
+    release.set()
+    await slow

@@ -129,3 +129,13 @@ async def test_a_budget_records_the_time_its_callers_waited() -> None:
     await budget.acquire()  # one second for the next token
     _, waited = aws_metrics.budgets.snapshot()
     assert waited[budget.name, "r"] == pytest.approx(1.0)
+def test_looks_that_raised_are_exposed_by_handler_and_error() -> None:
+    from lambda_vpc_operator.reconciliation import failing
+
+    errors = failing.ErrorCounter()
+    errors.count("reconcile", "UnexpectedAnswer")
+    errors.count("reconcile", "UnexpectedAnswer")
+    errors.count("release", "KeyError")
+    text = prometheus_client.generate_latest(metrics.registry(aws_metrics.CallCounter(), errors)).decode()
+    assert 'lambda_vpc_operator_reconcile_errors_total{error="UnexpectedAnswer",handler="reconcile"} 2.0' in text
+    assert 'lambda_vpc_operator_reconcile_errors_total{error="KeyError",handler="release"} 1.0' in text

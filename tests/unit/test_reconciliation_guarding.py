@@ -488,3 +488,23 @@ def test_context_reads_the_indexes(guard: Guard) -> None:
     assert built.claimants == {ME, "b/c"} and built.policies.mode == PolicyMode.ALLOW_ALL
     assert built.policies.labels_of("team-a") == {"team": "a", "kubernetes.io/metadata.name": "team-a"}
     assert [p.name for p in built.policies.policies] == ["p0"]
+
+
+async def test_admit_answers_within_its_aws_budget_when_ec2_hangs(
+    guard: Guard, aws: FakeAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from lambda_vpc_operator.reconciliation import guarding
+
+    monkeypatch.setattr(guarding, "ADMISSION_AWS_BUDGET", 0.05)
+
+    async def hang(*_: Any, **__: Any) -> NetworkFacts:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    aws.describe = hang  # type: ignore[method-assign]
+    answer = await asyncio.wait_for(
+        guard.admit("team-a", "orders", SPEC, None, context({"vpcIds": ["vpc-1"]})), 2.0
+    )
+    assert answer.allowed and "did not answer" in answer.warnings[0]

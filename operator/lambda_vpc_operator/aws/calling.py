@@ -9,28 +9,45 @@ pauses the budget for Retry-After, for every caller at once.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 from typing import Any
 
 from botocore import xform_name
 
 from lambda_vpc_operator.aws import budgets, errors, metrics
 
+# Invokes in RequestResponse mode (keep-warm, reactivation) hold their thread while the function
+# runs, up to its timeout of 15 minutes: they get these threads of their own, never the loop's
+# default executor that every look's GetFunction and every status write use.
+INVOKE_THREADS = 8
+INVOKES = concurrent.futures.ThreadPoolExecutor(max_workers=INVOKE_THREADS, thread_name_prefix="invoke")
+
 
 async def call(
     client: Any,
     operation: str,
     budget: budgets.RequestBudget | None = None,
+    executor: concurrent.futures.Executor | None = None,
     /,
     **params: Any,
 ) -> dict[str, Any]:
-    """Send ``operation`` (its AWS name, e.g. "GetFunction") with ``params``; return the response."""
+    """Send ``operation`` (its AWS name, e.g. "GetFunction") with ``params``; return the response.
+
+    ``executor``: the threads to block (None: the loop's default executor).
+    """
     service = _service(client)
     method = getattr(client, xform_name(operation))
     if budget is not None:
         await budget.acquire()
     try:
         with errors.translating():
-            response: dict[str, Any] = await asyncio.to_thread(method, **params)
+            if executor is None:
+                response: dict[str, Any] = await asyncio.to_thread(method, **params)
+            else:
+                response = await asyncio.get_running_loop().run_in_executor(
+                    executor, functools.partial(method, **params)
+                )
     except errors.AwsError as exc:
         _record_failure(service, operation, exc, budget)
         raise
@@ -45,9 +62,10 @@ async def call_pages(client: Any, operation: str, /, **params: Any) -> list[dict
     limits we do not meter (EC2), with filters that keep the result to a page or two.
     """
     service = _service(client)
-    paginator = client.get_paginator(xform_name(operation))
 
     def reading() -> list[dict[str, Any]]:
+        # In the translated block: the paginator raises botocore's errors too (e.g. a bad token).
+        paginator = client.get_paginator(xform_name(operation))
         pages: list[dict[str, Any]] = []
         for page in paginator.paginate(**params):
             metrics.calls.count(service, operation)

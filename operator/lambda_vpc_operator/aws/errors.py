@@ -78,6 +78,13 @@ class ServiceError(AwsError):
     """5xx after botocore's retries, or no answer at all (connection refused, timeouts): transient."""
 
 
+class UnexpectedAnswer(ServiceError):
+    """AWS answered (HTTP 200, parsable) but without what its API promises: a missing key, a value of
+    the wrong type or outside its enum. Raised by ``reading`` around our parsing of an answer: a
+    garbage body must not escape as a KeyError. Not a passing outage: the reconciler reports it as
+    ReconcileError (planner.errors), which stalls if it persists."""
+
+
 class RolePermissionsRefused(AwsError):
     """InvalidParameterValueException: the function's execution role may not create its ENIs.
 
@@ -142,6 +149,7 @@ _KINDS: dict[type[AwsError], failures.FailureKind] = {
     InvalidParameter: failures.FailureKind.INVALID_PARAMETER,
     AccessDenied: failures.FailureKind.ACCESS_DENIED,
     ServiceError: failures.FailureKind.SERVICE_ERROR,
+    UnexpectedAnswer: failures.FailureKind.SERVICE_ERROR,
     RolePermissionsRefused: failures.FailureKind.ROLE_PERMISSIONS,
     # No kind of its own in models.failures: "busy, try later" is what CONFLICT means to the planner.
     FunctionNotReady: failures.FailureKind.CONFLICT,
@@ -214,6 +222,22 @@ def translating() -> Iterator[None]:
         if isinstance(exc, AssertionError):
             raise  # botocore.stub.StubAssertionError: a test's expectation, not AWS
         raise translate(exc) from exc
+
+
+# What our parsing of a well-formed but unexpected answer raises (dict lookups, enums, int()).
+_PARSING = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+
+
+@contextlib.contextmanager
+def reading(operation: str) -> Iterator[None]:
+    """Around the parsing of ``operation``'s answer: a missing or ill-typed field is an UnexpectedAnswer."""
+    try:
+        yield
+    except _PARSING as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        detail = detail if len(detail) <= MAX_PARSER_TEXT else detail[:MAX_PARSER_TEXT] + "..."
+        message = f"{operation} answered without the fields its API promises ({detail})"
+        raise _build(UnexpectedAnswer, "UnexpectedAnswer", message) from exc
 
 
 def _translate_client_error(exc: botocore_exceptions.ClientError) -> AwsError:

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from lambda_vpc_operator.aws import budgets, calling, clients
+from lambda_vpc_operator.aws import budgets, calling, clients, errors
 from lambda_vpc_operator.models import functions
 
 # AWS returns at most 50 functions a page, whatever MaxItems says (ListFunctions, aws-facts).
@@ -49,7 +49,8 @@ class LambdaFunctions:
             FunctionName=ref.api_name,
         )
         # GetFunction answers Tags beside Configuration (absent when the function has none).
-        return functions.FunctionObservation.from_aws(response["Configuration"], response.get("Tags") or {})
+        with errors.reading("GetFunction"):
+            return functions.FunctionObservation.from_aws(response["Configuration"], response.get("Tags") or {})
 
     async def update_vpc(
         self,
@@ -72,7 +73,8 @@ class LambdaFunctions:
             self.budgets.control(region),
             **params,
         )
-        return functions.FunctionObservation.from_aws(response)
+        with errors.reading("UpdateFunctionConfiguration"):
+            return functions.FunctionObservation.from_aws(response)
 
     async def invoke(
         self,
@@ -85,10 +87,13 @@ class LambdaFunctions:
         No budget: Invoke is the data plane, limited by concurrency, not by the control plane's 15/s.
         """
         region = self.region_of(ref)
+        # Its own threads (calling.INVOKE_THREADS): a RequestResponse invoke holds one for as long as
+        # the function runs (up to 15 minutes), and must never take one from the looks.
         response = await calling.call(
             self.clients.lambda_invoke(region),
             "Invoke",
             None,
+            calling.INVOKES,
             FunctionName=ref.api_name,
             InvocationType=invocation_type,
             Payload=payload,
@@ -115,8 +120,10 @@ class LambdaFunctions:
             if marker:
                 params["Marker"] = marker
             page = await calling.call(client, "ListFunctions", self.budgets.control(region), **params)
-            for item in page.get("Functions") or ():
-                yield functions.FunctionObservation.from_aws(item)
+            with errors.reading("ListFunctions"):
+                found = [functions.FunctionObservation.from_aws(item) for item in page.get("Functions") or ()]
+            for observation in found:
+                yield observation
             marker = page.get("NextMarker")
             if not marker:
                 return

@@ -30,6 +30,10 @@ from lambda_vpc_operator.models import networks
 IPV6_ASSOCIATED = "associated"
 # Subnets, groups and VPCs rarely change; free-address counts only feed a warning.
 FACTS_TTL = 300.0
+# How long a describe waits for the one in flight in its region (to find its answer in the cache)
+# before asking EC2 itself: a slow EC2 (30 s read timeout, 3 attempts) must not queue every look of
+# the region, and the webhook, behind one request.
+LOCK_WAIT = 5.0
 REFRESH_WINDOW = 10.0
 
 class _FactCache:
@@ -69,14 +73,17 @@ class Networks:
         clients: clients.AwsClients,
         ttl: float = FACTS_TTL,
         clock: Callable[[], float] = time.monotonic,
+        lock_wait: float = LOCK_WAIT,
     ) -> None:
         self.clients = clients
         self.ttl = ttl
+        self.lock_wait = lock_wait
         self._subnets = _FactCache(clock)
         self._groups = _FactCache(clock)
         self._vpcs = _FactCache(clock)
         # One describe at a time per region: concurrent looks (a hundred new attachments) then
-        # find what the first one read in the cache instead of all asking EC2 at once.
+        # find what the first one read in the cache instead of all asking EC2 at once; for at most
+        # ``lock_wait``, then they ask EC2 themselves.
         self._locks: dict[str, asyncio.Lock] = {}
 
     def forget(self, region: str | None, subnet_ids: Iterable[str], security_group_ids: Iterable[str]) -> None:
@@ -99,8 +106,15 @@ class Networks:
     ) -> networks.NetworkFacts:
         """The named subnets and groups and their VPCs (unknown ids left out), cached for ``ttl``."""
         key = region or self.clients.default_region
-        async with self._locks.setdefault(key, asyncio.Lock()):
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            await asyncio.wait_for(lock.acquire(), self.lock_wait)
+        except TimeoutError:
             return await self._describe(region, key, subnet_ids, security_group_ids, refresh)
+        try:
+            return await self._describe(region, key, subnet_ids, security_group_ids, refresh)
+        finally:
+            lock.release()
 
     async def _describe(
         self,

@@ -19,11 +19,13 @@ from typing import Any
 import kopf
 
 from lambda_vpc_operator.handlers import controls, logs, metrics
+from lambda_vpc_operator.handlers.configuring import FINALIZER
 from lambda_vpc_operator.handlers.policies import Guardrails
 from lambda_vpc_operator.handlers.reporting import KopfReporter
 from lambda_vpc_operator.kube.statuses import StatusWriter
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.functions import FunctionRef
+from lambda_vpc_operator.planner import errors as error_planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType
 from lambda_vpc_operator.planner.reactivation import REQUEST_ANNOTATION
@@ -97,17 +99,18 @@ def owner_of(claims: kopf.Index[str, Claim], key: str | None) -> str | None:
 
 @contextlib.contextmanager
 def _measured(action: str) -> Iterator[None]:
-    """Time one look into the duration histogram; count it as an error if it raised."""
+    """Time one look into the duration histogram (an error is counted by ``Reconciler.fail``)."""
     started = time.monotonic()
     try:
         yield
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        metrics.reconcile_errors.labels(action).inc()
-        raise
     finally:
         metrics.reconcile_duration.labels(action).observe(time.monotonic() - started)
+
+
+def _without_finalizer(raw: Any) -> None:
+    finalizers = raw.get("metadata", {}).get("finalizers", [])
+    while FINALIZER in finalizers:
+        finalizers.remove(FINALIZER)
 
 
 async def _nap(delay: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
@@ -142,7 +145,12 @@ def register(
     # async: kopf runs a sync handler in its thread pool, and asyncio.Event.set() is not thread-safe
     # (the daemon waiting on it would miss the wake-up, or the loop's internals would race).
     @kopf.on.event(*RESOURCE, id=WAKE_HANDLER, registry=registry)
-    async def wake_on_spec_change(meta: kopf.Meta, memo: Any, **_: Any) -> None:
+    async def wake_on_spec_change(
+        meta: kopf.Meta, memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any
+    ) -> None:
+        if meta.get("deletionTimestamp") and error_planning.force_requested(meta.annotations):
+            force_release(body, patch)
+            return
         memory = memory_of(memo)
         if memory.seen_generation is None:
             return  # the daemon has not looked yet
@@ -156,9 +164,19 @@ def register(
         ):
             memory.wake.set()
 
+    def force_release(body: kopf.Body, patch: kopf.Patch) -> None:
+        """A human annotated a terminating attachment: let our finalizer go now, whatever the release
+        handler waits for (its retry may be minutes away), and say what stays on AWS."""
+        if FINALIZER not in (body.metadata.get("finalizers") or ()):
+            return
+        # A JSON patch made on the fresh body, as kopf removes its own finalizer: others' finalizers stay.
+        patch.fns.append(_without_finalizer)
+        KopfReporter(body, writer).post(
+            error_planning.force_release_event(str(body.spec.get("functionName", "")), dict(body.status))
+        )
+
     @kopf.daemon(*RESOURCE, id="reconcile_attachment", registry=registry, cancellation_timeout=30)
     async def reconcile_attachment(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-        function_claims: kopf.Index[str, Claim] = kwargs["function_claims"]
         memory = memory_of(memo)
         reporter = KopfReporter(body, writer)
         metrics.attachments.record(reporter.key, body.status)
@@ -171,34 +189,47 @@ def register(
                 memory.seen_paused = controls.paused(view.annotations)
                 status = memory.status if memory.status is not None else view.status
                 with logs.looking(view.namespace, view.name, view.spec.get("functionName"), "reconcile"):
-                    if memory.seen_paused:
-                        # No AWS call and no status change but the Paused condition, until the annotation goes.
-                        await controls.set_paused(reporter, memory, status, True, view.generation, reconciler.clock())
-                        await _nap(reconciler.settings.resync_interval, memory.wake, stopped)
-                        continue
-                    await controls.set_paused(reporter, memory, status, False, view.generation, reconciler.clock())
-                    requested = controls.reconcile_request(view.annotations, status)
-                    if requested is not None:
-                        controls.forget_caches(memory)
-                        reconciler.aws.networks.forget(
-                            view.spec.get("region") or default_region,
-                            view.spec.get("subnetIds") or (), view.spec.get("securityGroupIds") or (),
-                        )  # fmt: skip
-                    owner = owner_of(function_claims, function_key(view.spec, default_region))
-                    conflict = owner if owner not in (None, view.key) else None
-                    context = None
-                    if guardrails is not None:
-                        guardrails.track(view, memory)
-                        context = guardrails.context(kwargs, view.namespace, view.spec)
-                    with _measured("reconcile"):
-                        delay = await reconciler.reconcile(view, reporter, memory, conflict, context)
-                    if requested is not None:
-                        await controls.record_handled(reporter, memory, requested)
+                    try:
+                        delay = await _look(view, status, reporter, memory, kwargs)
+                    except Exception as exc:  # nothing escapes a look (planner.errors)
+                        # Left to kopf, the daemon would die and restart after kopf's backoff, with no
+                        # status, no Event and no metric: stuck in silence. Cancellation is no Exception.
+                        delay = await reconciler.fail(view, reporter, memory, exc, "reconcile")
                 await _nap(delay, memory.wake, stopped)
         finally:
             metrics.attachments.forget(reporter.key)
             if guardrails is not None:
                 guardrails.untrack(f"{body.metadata.namespace}/{body.metadata.name}")
+
+    async def _look(
+        view: AttachmentView, status: Any, reporter: KopfReporter, memory: AttachmentMemory, kwargs: Any
+    ) -> float:
+        """One look of the daemon: paused, or a reconcile (now, with fresh reads, when requested)."""
+        if memory.seen_paused:
+            # No AWS call and no status change but the Paused condition, until the annotation goes.
+            await controls.set_paused(reporter, memory, status, True, view.generation, reconciler.clock())
+            return reconciler.settings.resync_interval
+        await controls.set_paused(reporter, memory, status, False, view.generation, reconciler.clock())
+        requested = controls.reconcile_request(view.annotations, status)
+        if requested is not None:
+            controls.forget_caches(memory)
+            reconciler.aws.networks.forget(
+                view.spec.get("region") or default_region,
+                view.spec.get("subnetIds") or (), view.spec.get("securityGroupIds") or (),
+            )  # fmt: skip
+        function_claims: kopf.Index[str, Claim] = kwargs["function_claims"]
+        owner = owner_of(function_claims, function_key(view.spec, default_region))
+        conflict = owner if owner not in (None, view.key) else None
+        context = None
+        if guardrails is not None:
+            guardrails.track(view, memory)
+            context = guardrails.context(kwargs, view.namespace, view.spec)
+        with _measured("reconcile"):
+            delay = await reconciler.reconcile(view, reporter, memory, conflict, context)
+        if requested is not None:
+            await controls.record_handled(reporter, memory, requested)
+        reconciler.recovered(memory)
+        return delay
 
     @kopf.on.delete(*RESOURCE, id="release_attachment", registry=registry)
     async def release_attachment(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
@@ -217,11 +248,21 @@ def register(
         owned = owner in (None, view.key)
         context = guardrails.context(kwargs, view.namespace, view.spec) if guardrails is not None else None
         while True:
+            if error_planning.force_requested(view.annotations):
+                reporter.post(error_planning.force_release_event(str(view.spec.get("functionName", "")), view.status))
+                return
             function = view.spec.get("functionName")
-            with logs.looking(view.namespace, view.name, function, "release"), _measured("release"):
-                delay = await reconciler.release(view_of(body), reporter, memory, owned, context)
+            with logs.looking(view.namespace, view.name, function, "release"):
+                try:
+                    with _measured("release"):
+                        delay = await reconciler.release(view_of(body), reporter, memory, owned, context)
+                    reconciler.recovered(memory)
+                except Exception as exc:  # a failed release says why in status, then is retried
+                    delay = await reconciler.fail(view, reporter, memory, exc, "release")
             if delay is None:
                 return
-            if delay > LONGEST_IN_HANDLER_WAIT:
+            # A stall (retried at resync) goes back to kopf even when the resync is short: while this
+            # handler loops, kopf handles no event of the object, the force-release annotation included.
+            if delay > LONGEST_IN_HANDLER_WAIT or delay >= reconciler.settings.resync_interval:
                 raise kopf.TemporaryError("Waiting to release the function (see status)", delay=delay)
             await asyncio.sleep(delay)

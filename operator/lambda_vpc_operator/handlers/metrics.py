@@ -8,7 +8,7 @@ budgets' throttles and waits (``aws.metrics.budgets``). The rest is recorded by 
 
 - ``attachments{condition,status,reason}``: a gauge from each attachment's stored conditions, so
   "how many are Stalled and why" is one query;
-- ``reconcile_duration_seconds{action}`` and ``reconcile_errors_total{action}``: each look;
+- ``reconcile_duration_seconds{action}``, ``reconcile_errors_total{handler,error}``: looks, and those that raised;
 - ``network_ready_seconds``: status.networkReadySeconds, each time it is written;
 - ``reactivations_total{outcome}``, ``drift_total{outcome}``, ``webhook_decisions_total{outcome}``.
 
@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from lambda_vpc_operator.aws import metrics
+from lambda_vpc_operator.reconciliation import failing
 
 PREFIX = "lambda_vpc_operator"
 
@@ -132,18 +133,34 @@ class Attachments(Collector):
         yield family
 
 
+class ReconcileErrorsCollector(Collector):
+    """Exposes reconciliation.failing.errors as lambda_vpc_operator_reconcile_errors_total: looks
+    that raised (status ReconcileError), by handler and exception class. Alert on its rate."""
+
+    def __init__(self, counter: failing.ErrorCounter) -> None:
+        self.counter = counter
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            RECONCILE_ERRORS,
+            "Looks at an attachment that raised (status reason ReconcileError), by handler and exception class.",
+            labels=["handler", "error"],
+        )
+        for (handler, error), n in sorted(self.counter.snapshot().items()):
+            family.add_metric([handler, error], n)
+        yield family
+
+
 REGISTRY = prometheus_client.CollectorRegistry()
 REGISTRY.register(AwsRequestsCollector(metrics.calls))
 REGISTRY.register(BudgetCollector(metrics.budgets))
+REGISTRY.register(ReconcileErrorsCollector(failing.errors))
 attachments = Attachments()
 REGISTRY.register(attachments)
 reconcile_duration = prometheus_client.Histogram(
     RECONCILE_DURATION, "Seconds one look (or one deletion step) at an attachment took.", ["action"],
     registry=REGISTRY,
 )  # fmt: skip
-reconcile_errors = prometheus_client.Counter(
-    RECONCILE_ERRORS, "Looks that ended in an error (an exception kopf retries).", ["action"], registry=REGISTRY
-)
 network_ready = prometheus_client.Histogram(
     NETWORK_READY, "Seconds from a spec change to NetworkReady=True (status.networkReadySeconds).",
     buckets=NETWORK_READY_BUCKETS, registry=REGISTRY,
@@ -178,12 +195,15 @@ def event_posted(reason: str) -> None:
         drift.labels(DRIFT_REASONS[reason]).inc()
 
 
-def registry(counter: metrics.CallCounter = metrics.calls) -> prometheus_client.CollectorRegistry:
-    """The process's registry; with another counter, a registry of that counter alone (tests)."""
-    if counter is metrics.calls:
+def registry(
+    counter: metrics.CallCounter = metrics.calls, errors: failing.ErrorCounter = failing.errors
+) -> prometheus_client.CollectorRegistry:
+    """The process's registry; with another counter, a registry of those counters alone (tests)."""
+    if counter is metrics.calls and errors is failing.errors:
         return REGISTRY
     reg = prometheus_client.CollectorRegistry()
     reg.register(AwsRequestsCollector(counter))
+    reg.register(ReconcileErrorsCollector(errors))
     return reg
 
 

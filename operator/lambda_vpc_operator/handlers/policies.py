@@ -63,6 +63,9 @@ class Guardrails:
         self.guard = guard
         self.settings = settings
         self.live: dict[str, _Live] = {}
+        # kopf runs non-index handlers only once every index is loaded (on a peering standby: never):
+        # the first namespace event says this replica's indexes are complete (handlers.readiness).
+        self.indexed = False
 
     # -- for handlers.attachments --
 
@@ -137,6 +140,7 @@ def register(registry: kopf.OperatorRegistry, guardrails: Guardrails) -> None:
 
     @kopf.on.event(*NAMESPACE_RESOURCE, id="wake_on_namespace_change", registry=registry)
     async def wake_on_namespace_change(name: str, **kwargs: Any) -> None:
+        guardrails.indexed = True
         guardrails.wake(kwargs, [name])
 
     if settings.webhook is not None:
@@ -161,8 +165,18 @@ def _register_webhook(registry: kopf.OperatorRegistry, guardrails: Guardrails, w
         namespace: str | None, name: str, spec: kopf.Spec, warnings: list[str], **kwargs: Any
     ) -> None:
         namespace = namespace or ""
-        context = guardrails.context(kwargs, namespace, spec)
         old: kopf.Body | None = kwargs.get("old")
+        if old is not None and (old.get("metadata") or {}).get("deletionTimestamp"):
+            return  # a terminating attachment: its finalizer and deletionPolicy are never refused
+        if not guardrails.indexed:
+            # kopf serves admission before its indexes are loaded, and on a peering standby that never
+            # loads them: no policy known is not a denial. The reconcile-time check stays authoritative.
+            warnings.append(
+                "This operator replica has not loaded its LambdaVpcPolicy index yet: the policy was not checked "
+                "at admission; the operator checks it before touching AWS"
+            )
+            return
+        context = guardrails.context(kwargs, namespace, spec)
         old_spec = dict(old.get("spec") or {}) if old is not None else None
         with logs.looking(namespace, name, spec.get("functionName"), "admit"):
             answer = await guardrails.guard.admit(namespace, name, dict(spec), old_spec, context)

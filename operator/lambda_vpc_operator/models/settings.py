@@ -46,6 +46,8 @@ class OperatorSettings:
     peering_name: str = "lambda-vpc-operator"
     # Before a second reactivation invoke, the first gets this long (doubling per attempt).
     reactivation_window: float = 60.0
+    # Consecutive looks that raised (ReconcileError) before the attachment is Stalled (planner.errors).
+    stall_after_errors: int = 10
     # Tenant policy (docs/policy.md): what a namespace no LambdaVpcPolicy selects may do.
     policy_mode: PolicyMode = PolicyMode.ENFORCE
     # This installation's name in the owner tag of every function it manages (models.owners); the

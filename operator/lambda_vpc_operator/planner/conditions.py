@@ -82,7 +82,10 @@ class Reason(enum.StrEnum):
     ALIASES_MATCH_SPEC = "AliasesMatchSpec"
     STALE_ALIASES = "StaleAliases"  # an alias invokes a version published with another VpcConfig
     ALIASES_UNREADABLE = "AliasesUnreadable"  # ListAliases or a version read refused or failed
+    # A look raised (planner.errors): Reconciling, then Stalled after many failures in a row
+    RECONCILE_ERROR = "ReconcileError"
     # Events only
+    FORCE_RELEASED = "ForceReleased"  # the lambdavpc.dev/force-release annotation let the finalizer go
     SLOW_PROVISIONING = "SlowProvisioning"  # ENIs take longer than spec.readinessTimeout
     # Paused=True (handlers.attachments): the lambdavpc.dev/paused annotation holds the operator back
     PAUSED_BY_ANNOTATION = "PausedByAnnotation"

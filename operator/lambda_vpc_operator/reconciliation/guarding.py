@@ -20,6 +20,7 @@ the handlers build from kopf indexes for each look.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,6 +43,11 @@ from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reporting import Reporter
 
 logger = logging.getLogger(__name__)
+
+# Admission answers within the API server's timeout (the chart's 10 s) whatever AWS does: each AWS
+# read it makes (the account, the subnets' VPC) gets this long, then the answer is given without it
+# (a warning; the reconcile-time check decides). The read goes on and fills the cache for the next.
+ADMISSION_AWS_BUDGET = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,15 +314,21 @@ class Guard:
             ref = FunctionRef.parse(parsed.function_name, parsed.region or self.settings.default_region)
         except (pydantic.ValidationError, ValueError):
             return guards.Admission(True)  # the schema, or the reconciler's InvalidSpec, says what is wrong
-        request = await self.request(namespace, parsed, ref)
+        try:
+            request = await asyncio.wait_for(self.request(namespace, parsed, ref), ADMISSION_AWS_BUDGET)
+        except (TimeoutError, AwsError):
+            # Without the account, a rule naming function ARNs stays undecided: the reconciler decides.
+            request = self._request(namespace, parsed, ref, ref.account)
         verdict = policies.evaluate(request, context.policies)
         vpc_error: str | None = None
         if verdict.outcome == policies.Outcome.UNDECIDED:
             try:
-                facts = await self.aws.networks.describe(
+                facts = await asyncio.wait_for(self.aws.networks.describe(
                     ref.region or self.settings.default_region, sorted(request.subnet_ids),
                     sorted(request.security_group_ids),
-                )  # fmt: skip
+                ), ADMISSION_AWS_BUDGET)  # fmt: skip
+            except TimeoutError:
+                vpc_error = f"EC2 did not answer within {ADMISSION_AWS_BUDGET:g}s"
             except AwsError as exc:
                 vpc_error = f"{exc.failure.code}: {exc.failure.message}"
             else:

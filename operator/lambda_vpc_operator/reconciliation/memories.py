@@ -34,3 +34,5 @@ class AttachmentMemory:
     warned: dict[str, int] = dataclasses.field(default_factory=dict)  # guardrail warning -> generation posted
     policy_denied: bool | None = None  # the last look's policy verdict: a policy change that flips it wakes us
     aliases_generation: int | None = None  # the generation whose aliases were read (again at resync)
+    failures: int = 0  # consecutive looks that raised (planner.errors), 0 after a look that did not
+    last_error: str | None = None  # the last such error as posted: the same one is not posted again

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pydantic
 
 from lambda_vpc_operator.aws import AwsGateway
-from lambda_vpc_operator.aws.errors import AwsError, FunctionNotReady
+from lambda_vpc_operator.aws.errors import AwsError, FunctionNotReady, UnexpectedAnswer
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, FunctionState, VpcSettings
@@ -24,10 +25,11 @@ from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.settings import OperatorSettings
 from lambda_vpc_operator.planner import aliases as alias_planning
 from lambda_vpc_operator.planner import conditions, networking, planning, reactivation, readiness, statuses, validation
+from lambda_vpc_operator.planner import errors as error_planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
 from lambda_vpc_operator.planner.validation import Problem, Severity
-from lambda_vpc_operator.reconciliation import guarding
+from lambda_vpc_operator.reconciliation import failing, guarding
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reporting import Reporter
 
@@ -532,6 +534,10 @@ class Reconciler:
     async def _observe(self, ref: FunctionRef) -> tuple[FunctionObservation | None, Failure | None]:
         try:
             return await self.aws.observer.observe(ref), None
+        except UnexpectedAnswer:
+            # Not AWS being away (which keeps the last conditions): an answer we cannot read is
+            # ReconcileError, with its Event and metric, and Stalled if it persists (planner.errors).
+            raise
         except AwsError as exc:
             return None, exc.failure
 
@@ -557,6 +563,12 @@ class Reconciler:
             wanted["conditions"] = conditions.merge(previous, plan.conditions, generation=generation, now=now)
             if plan.outcome == Outcome.IN_SYNC and not conditions.is_true(previous, ConditionType.READY):
                 wanted["lastSyncTime"] = now
+        elif memory.failures:
+            # A look went through after failed ones, and keeps the conditions: not the ReconcileError.
+            previous = status.get("conditions") or ()
+            kept = [c for c in previous if not error_planning.reported(c)]
+            if len(kept) != len(previous):
+                wanted["conditions"] = kept
         if plan.applied:
             wanted["appliedGeneration"] = generation
         wanted.update(plan.status_fields)
@@ -622,6 +634,45 @@ class Reconciler:
                 logger.info("%s: DescribeNetworkInterfaces failed: %s", ref.name, exc.failure.code)
         return Preview(spec, ref, situation, plan, enis, tuple(reporter.events))
 
+    # -- a look that raised (planner.errors) --------------------------------------------------
+
+    async def fail(
+        self, view: AttachmentView, reporter: Reporter, memory: AttachmentMemory, exc: Exception, handler: str
+    ) -> float:
+        """Report an exception that escaped a look (ReconcileError); return the seconds until the next.
+
+        Never raises: if even the status write fails (the API server is what broke), the delay stands.
+        """
+        memory.failures += 1
+        summary = error_planning.ErrorSummary.of(exc)
+        failing.errors.count(handler, summary.kind)
+        logger.error("%s: %s failed (%d in a row): %s", view.key, handler, memory.failures, summary.text)
+        logger.debug("%s: traceback of the failed %s", view.key, handler, exc_info=exc)
+        status: Mapping[str, Any] = memory.status if memory.status is not None else view.status
+        plan = error_planning.plan_error(
+            summary, memory.failures, status.get("conditions") or (), last_error=memory.last_error,
+            stall_after=self.settings.stall_after_errors, jitter=random.random(),
+        )  # fmt: skip
+        try:
+            await self._write(reporter, memory, status, {
+                "conditions": conditions.merge(
+                    status.get("conditions") or (), plan.conditions, generation=view.generation, now=self.clock()
+                ),
+            })  # fmt: skip
+            for event in plan.events:
+                reporter.post(event)
+            memory.last_error = summary.text
+        except Exception as write_error:  # reporting must not raise in turn
+            text = error_planning.ErrorSummary.of(write_error).text
+            logger.warning("%s: could not report the failure: %s", view.key, text)
+        return plan.delay
+
+    @staticmethod
+    def recovered(memory: AttachmentMemory) -> None:
+        """A look went through: the next failure starts the backoff (and its Event) afresh."""
+        memory.failures, memory.last_error = 0, None
+
+    # -- deletion ----------------------------------------------------------------------------
 
     async def release(
         self,

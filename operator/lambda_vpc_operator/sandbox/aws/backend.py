@@ -153,6 +153,12 @@ class SimulatorBackend:
         self.refused: dict[str, dict[str, int]] = {}
         # "service:Operation"s answered with an HTML 500, as a plain moto server does for what it lacks.
         self.broken_operations: set[str] = set()
+        # "lambda:Operation"s answered 200 with an empty JSON object: an answer without what the API
+        # promises, which the operator must report (aws.errors.UnexpectedAnswer), never choke on.
+        self.garbled_operations: set[str] = set()
+        # Function name -> real seconds each of its Invokes takes (a slow function in RequestResponse
+        # mode holds the caller that long): slept outside the backend's lock, so only its caller waits.
+        self.invoke_delays: dict[str, float] = {}
         # RoleName -> simulated time of its last change (creation, policies), for iam_propagation_delay.
         self.role_changes: dict[str, float] = {}
         self.counter.reset()

@@ -73,6 +73,14 @@ ROUTES: dict[str, Route] = {
     "unbreak": lambda b, a: (
         b.broken_operations.difference_update(a["operations"]) if a.get("operations") else b.broken_operations.clear()
     ),
+    "garble": lambda b, a: b.garbled_operations.update(a["operations"]),
+    "ungarble": lambda b, a: (
+        b.garbled_operations.difference_update(a["operations"]) if a.get("operations") else b.garbled_operations.clear()
+    ),
+    "set_invoke_delay": lambda b, a: (
+        b.invoke_delays.__setitem__(a["function"], float(a["seconds"]))
+        if a.get("seconds") else b.invoke_delays.pop(a["function"], None)
+    ),
     "set_free_address_jitter": lambda b, a: b.set_free_address_jitter(int(a["n"])),
     "set_state": lambda b, a: b.set_state(
         a["function"], str(a["state"]), a.get("reason_code"), a.get("reason"), **_scope(a)
@@ -342,6 +350,20 @@ class SimulatorControl:
         """Answer these ``service:Operation``s (not Lambda's) with an HTML 500, as a plain moto server
         does for what it does not implement, e.g. ``break_operations("iam:SimulatePrincipalPolicy")``."""
         self._call("break", operations=list(operations))
+
+    def garble(self, *operations: str) -> None:
+        """Answer these ``lambda:Operation``s with HTTP 200 and an empty JSON object: an answer that
+        parses but lacks what the API promises (e.g. GetFunction without Configuration)."""
+        self._call("garble", operations=list(operations))
+
+    def ungarble(self, *operations: str) -> None:
+        """Undo ``garble`` for these operations, or for every one when none is named."""
+        self._call("ungarble", operations=list(operations))
+
+    def set_invoke_delay(self, function: str, seconds: float | None) -> None:
+        """Each Invoke of ``function`` takes ``seconds`` real seconds before it is answered (None: none),
+        as a slow function does in RequestResponse mode; other requests are served meanwhile."""
+        self._call("set_invoke_delay", function=function, seconds=seconds)
 
     def unbreak(self, *operations: str) -> None:
         """Undo ``break_operations`` for these operations, or for every one when none is named."""

@@ -77,6 +77,7 @@ class SimulatorMiddleware:
         query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
         headers = _headers(environ)
         identity = routing.identify(headers.get("authorization"))
+        self._slow_invoke(identity, method, path, query)
         operation = self._name(identity, method, path, query, body, headers)
         plan = self.backend.faults.plan(operation)
         if plan is faults.NO_FAULTS:
@@ -174,6 +175,21 @@ class SimulatorMiddleware:
         with custom_ids.custom_id(body):
             return paging.page(form, wire.call_app(self.moto_app, environ, body))
 
+    def _slow_invoke(
+        self, identity: routing.RequestIdentity, method: str, path: str, query: dict[str, list[str]]
+    ) -> None:
+        """Fault injection (``set_invoke_delay``): hold an Invoke of a slow function, outside the lock."""
+        if identity.service != routing.LAMBDA or not self.backend.invoke_delays:
+            return
+        match = routing.match_lambda(method, path, query)
+        if match is None or match.operation != "Invoke":
+            return
+        name = urllib.parse.unquote(str(match.params.get("FunctionName", "")))
+        name = name.split(":function:")[-1].split(":")[0]
+        seconds = self.backend.invoke_delays.get(name)
+        if seconds:
+            time.sleep(seconds)
+
     def _caller(self, identity: routing.RequestIdentity) -> authorization.Caller:
         return authorization.Caller(
             account=account_of(identity.access_key),
@@ -238,6 +254,9 @@ class SimulatorMiddleware:
         self.backend.counter.record(f"lambda:{operation}")
         if match is None:
             return wire.call_app(self.moto_app, environ, body)
+        if f"lambda:{operation}" in self.backend.garbled_operations:
+            # Fault injection: a 200 whose body lacks every field the API promises.
+            return wire.Response(200, [("Content-Type", "application/json")], b"{}")
 
         def forward(new_body: bytes | None) -> wire.Response:
             return wire.call_app(self.moto_app, environ, body if new_body is None else new_body)

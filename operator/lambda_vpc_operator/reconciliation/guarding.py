@@ -89,8 +89,9 @@ class Guard:
             namespace=namespace,
             function_name=ref.name,
             function_arn=arn,
-            subnet_ids=frozenset(spec.subnet_ids),
-            security_group_ids=frozenset(spec.security_group_ids),
+            # A selector's ids are known only once resolved (the reconciler's look): judged then.
+            subnet_ids=frozenset(spec.subnet_ids or ()),
+            security_group_ids=frozenset(spec.security_group_ids or ()),
         )
 
     async def policy(

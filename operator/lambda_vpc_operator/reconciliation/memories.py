@@ -32,3 +32,5 @@ class AttachmentMemory:
     warned: dict[str, int] = dataclasses.field(default_factory=dict)  # guardrail warning -> generation posted
     policy_denied: bool | None = None  # the last look's policy verdict: a policy change that flips it wakes us
     aliases_generation: int | None = None  # the generation whose aliases were read (again at resync)
+    selection_generation: int | None = None  # the generation the selectors were resolved for (again at resync)
+    selection: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (subnet ids, group ids) resolved

@@ -23,11 +23,20 @@ from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRe
 from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.settings import OperatorSettings
 from lambda_vpc_operator.planner import aliases as alias_planning
-from lambda_vpc_operator.planner import conditions, networking, planning, reactivation, readiness, statuses, validation
+from lambda_vpc_operator.planner import (
+    conditions,
+    networking,
+    planning,
+    reactivation,
+    readiness,
+    selectors,
+    statuses,
+    validation,
+)
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
 from lambda_vpc_operator.planner.validation import Problem, Severity
-from lambda_vpc_operator.reconciliation import guarding
+from lambda_vpc_operator.reconciliation import guarding, selecting
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reporting import Reporter
 
@@ -169,6 +178,21 @@ class Reconciler:
             )
             await self._report(view, reporter, memory, status, plan, None, observed_ok=False)
             return self.settings.resync_interval
+        resolution = await selecting.resolve(
+            self.aws, spec, ref.region or self.settings.default_region, memory, status, generation, resync
+        )
+        if not resolution.resolved:
+            # A selector that matches nothing (or too much): Stalled naming it, nothing written to AWS.
+            plan = selectors.plan_unresolved(
+                resolution.problem, resolution.failure, status.get("conditions") or (), memory.attempt
+            )
+            await self._report(view, reporter, memory, status, plan, None, observed_ok=False)
+            memory.attempt, memory.resync_due = memory.attempt + 1, plan.requeue_after is None
+            return plan.requeue_after or self.settings.resync_interval
+        spec = resolution.spec  # literal ids from here on: the policy, preflight and plan judge them
+        status = await self._write(reporter, memory, status, resolution.status_fields)
+        for event in resolution.events:
+            reporter.post(event)
 
         situation = planning.Situation(
             generation=generation,

@@ -197,6 +197,17 @@ class AttachmentSpec(_Model):
         description="How long the network may take to become ready (e.g. 15m) before a SlowProvisioning "
         "warning; slow is not a failure, the wait goes on.",
     )
+    wait_for_network_cleanup: bool = Field(
+        default=False,
+        description="deletionPolicy Detach: hold the deletion until Lambda has deleted the function's network "
+        "interfaces (for pipelines that delete the subnets or security groups next), at most deletionTimeout.",
+    )
+    deletion_timeout: str = Field(
+        default="30m",
+        pattern=DURATION_PATTERN,
+        description="waitForNetworkCleanup: the longest wait for the network interfaces to go (AWS takes up to "
+        "20 minutes); the attachment is then released anyway, with an Event.",
+    )
 
     @model_validator(mode="after")
     def _one_source_each(self) -> AttachmentSpec:
@@ -257,6 +268,15 @@ class OwnershipStatus(_Model):
     previous_owner: str | None = Field(default=None, description="Adopted: the owner tag it carried before.")
 
 
+class NetworkCleanupStatus(_Model):
+    """The wait for Lambda to delete the function's ENIs after a detach (spec.waitForNetworkCleanup)."""
+
+    started_time: str = Field(description="RFC 3339 time the detach was seen done; deletionTimeout runs from here.")
+    remaining_network_interfaces: list[NetworkInterfaceStatus] = Field(
+        default_factory=list, description="The ENIs that serve only this function and still exist."
+    )
+
+
 class AttachmentStatus(_Model):
     """What the operator observed on AWS and concluded; kstatus-compatible."""
 
@@ -300,6 +320,9 @@ class AttachmentStatus(_Model):
     )
     ownership: OwnershipStatus | None = Field(
         default=None, description="The function this attachment claimed (tagged), and what it held before."
+    )
+    network_cleanup: NetworkCleanupStatus | None = Field(
+        default=None, description="Deletion with waitForNetworkCleanup: the network interfaces AWS has yet to delete."
     )
     resolved_subnet_ids: list[str] | None = Field(
         default=None, description="spec.subnetSelector: the subnets it selected at the last resolution."

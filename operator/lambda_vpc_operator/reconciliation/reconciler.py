@@ -36,7 +36,7 @@ from lambda_vpc_operator.planner import (
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
 from lambda_vpc_operator.planner.validation import Problem, Severity
-from lambda_vpc_operator.reconciliation import guarding, selecting
+from lambda_vpc_operator.reconciliation import guarding, releasing, selecting
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reporting import Reporter
 
@@ -631,9 +631,16 @@ class Reconciler:
             except AwsError as exc:
                 plan = planning.plan_release(function, dataclasses.replace(release, action_failure=exc.failure))
         if plan.outcome == Outcome.RELEASED:
-            for event in plan.events:
-                reporter.post(event)
-            return None
+            if not memory.release_reported:
+                for event in plan.events:
+                    reporter.post(event)
+                memory.release_reported = True
+            # Then our owner tag, and (waitForNetworkCleanup) the wait for Lambda to delete the ENIs.
+            return await releasing.finish(
+                self.aws, self.now(), reporter, memory, status, spec, ref, observed, owned=owned and why is None,
+                owner_tag=claim.get("ownerTag") or self.guard.owner(view.namespace, view.name).tag_value,
+                generation=view.generation, write=lambda fields: self._write(reporter, memory, status, fields),
+            )  # fmt: skip
         if plan.conditions is not None:
             await self._write(reporter, memory, status, {
                 "conditions": conditions.merge(

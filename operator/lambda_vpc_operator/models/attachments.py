@@ -75,6 +75,13 @@ IMMUTABLE_REGION_RULE: dict[str, Any] = {
 }
 
 
+# A full ARN fixes the region: spec.region may only repeat it (the reconciler stalls on the same
+# contradiction when an API server without the rule let it through).
+ARN_REGION_RULE: dict[str, Any] = {
+    "rule": "!has(self.region) || !self.functionName.startsWith('arn:') || "
+    "self.functionName.matches('^arn:[^:]+:lambda:' + self.region + ':')",
+    "message": "spec.region contradicts the region of the ARN in spec.functionName: drop spec.region or fix the ARN",
+}
 # Exactly one of each pair (ids or selector): the API server refuses the rest with these messages.
 ONE_SUBNET_SOURCE_RULE: dict[str, Any] = {
     "rule": "has(self.subnetIds) != has(self.subnetSelector)",
@@ -120,7 +127,7 @@ class AttachmentSpec(_Model):
     """Which function sits in which subnets and security groups."""
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
-        dict(IMMUTABLE_REGION_RULE), dict(ONE_SUBNET_SOURCE_RULE), dict(ONE_GROUP_SOURCE_RULE),
+        dict(IMMUTABLE_REGION_RULE), dict(ARN_REGION_RULE), dict(ONE_SUBNET_SOURCE_RULE), dict(ONE_GROUP_SOURCE_RULE),
     ]})  # fmt: skip
 
     function_name: str = Field(
@@ -218,6 +225,9 @@ class AttachmentSpec(_Model):
         ):
             if (ids is None) == (selector is None):
                 raise ValueError(rule["message"])
+        parts = self.function_name.split(":")
+        if self.region and self.function_name.startswith("arn:") and len(parts) > 3 and parts[3] != self.region:
+            raise ValueError(ARN_REGION_RULE["message"])
         return self
 
     @property

@@ -122,7 +122,9 @@ class Reconciler:
             spec = AttachmentSpec.model_validate(dict(view.spec))
         except pydantic.ValidationError as exc:
             fields = "; ".join(
-                f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+                f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"]
+                else str(err["msg"]).removeprefix("Value error, ")  # a rule across fields names them itself
+                for err in exc.errors()
             )
             raise InvalidSpec(f"{fields}; fix the spec and apply it again") from None
         try:

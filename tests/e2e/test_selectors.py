@@ -9,7 +9,8 @@ from typing import Any
 import kubernetes
 import pytest
 
-from harness import GROUP, PLURAL, VERSION, Namespace, Target, condition
+from harness import API_VERSION, GROUP, PLURAL, VERSION, Namespace, Target, condition, unique_name
+from lambda_vpc_operator.models import policies
 
 pytestmark = pytest.mark.e2e
 
@@ -130,3 +131,28 @@ def test_ids_and_selector_together_are_refused(target: Target, ns: Namespace) ->
         target.custom.create_namespaced_custom_object(GROUP, VERSION, ns.name, PLURAL, body)
     assert caught.value.status == 422
     assert "exactly one of spec.subnetIds and spec.subnetSelector" in json.loads(caught.value.body)["message"]
+
+
+@pytest.mark.simulator
+def test_the_policy_judges_the_resolved_ids(target: Target, ns: Namespace) -> None:
+    net, key = target.network, _key()
+    label = "e2e.lambdavpc.dev/tenant"
+    target.core.patch_namespace(ns.name, {"metadata": {"labels": {label: ns.name}}})
+    policy = unique_name("e2e-selpolicy", 60)
+    spec = {"namespaceSelector": {"matchLabels": {label: ns.name}}, "subnetIds": list(net.subnets[:2])}
+    body = {"apiVersion": API_VERSION, "kind": policies.KIND, "metadata": {"name": policy}, "spec": spec}
+    target.custom.create_cluster_custom_object(GROUP, VERSION, policies.PLURAL, body)
+    try:
+        _tag(target, [net.subnets[0], net.subnets[2]], key)
+        function = target.make_function("selpolicy")
+        _create(ns, "judged", function, subnetSelector={"tags": {key: "*"}}, securityGroupIds=[net.app_sg])
+        obj = ns.wait_stalled("judged", "PolicyDenied")
+        assert net.subnets[2] in condition(obj, "Stalled")["message"]
+        assert target.vpc(function).detached
+        # Retag: the next resync resolves to allowed subnets only, and the function attaches.
+        _untag(target, [net.subnets[2]], key)
+        _tag(target, [net.subnets[1]], key)
+        obj = ns.wait_ready("judged", timeout=30)
+        assert obj["status"]["resolvedSubnetIds"] == sorted(net.subnets[:2])
+    finally:
+        target.custom.delete_cluster_custom_object(GROUP, VERSION, policies.PLURAL, policy)

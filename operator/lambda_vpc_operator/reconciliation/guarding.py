@@ -36,6 +36,7 @@ from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRe
 from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.models.settings import OperatorSettings, RoleCheck
 from lambda_vpc_operator.planner import guards, planning, policies
+from lambda_vpc_operator.planner.conditions import Reason
 from lambda_vpc_operator.planner.plans import Event, EventType
 from lambda_vpc_operator.planner.validation import Problem, Severity
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
@@ -282,8 +283,14 @@ class Guard:
         try:
             parsed = AttachmentSpec.model_validate(dict(spec))
             ref = FunctionRef.parse(parsed.function_name, parsed.region or self.settings.default_region)
-        except (pydantic.ValidationError, ValueError):
+        except pydantic.ValidationError as exc:
+            # Rules across fields (ids or selector, the ARN's region) are named here too; the rest the schema says.
+            across = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors() if not e["loc"]]
+            if across:
+                return guards.Admission(False, Reason.INVALID_SPEC, f"{Reason.INVALID_SPEC}: {'; '.join(across)}")
             return guards.Admission(True)  # the schema, or the reconciler's InvalidSpec, says what is wrong
+        except ValueError:
+            return guards.Admission(True)
         request = await self.request(namespace, parsed, ref)
         verdict = policies.evaluate(request, context.policies)
         vpc_error: str | None = None

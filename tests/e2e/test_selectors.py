@@ -156,3 +156,19 @@ def test_the_policy_judges_the_resolved_ids(target: Target, ns: Namespace) -> No
         assert obj["status"]["resolvedSubnetIds"] == sorted(net.subnets[:2])
     finally:
         target.custom.delete_cluster_custom_object(GROUP, VERSION, policies.PLURAL, policy)
+
+
+@pytest.mark.simulator
+def test_a_selector_ec2_refuses_to_resolve_stalls_naming_it(target: Target, ns: Namespace) -> None:
+    assert target.sim is not None
+    function = target.make_function("selrefused")
+    target.sim.deny("ec2:DescribeSecurityGroups")
+    try:
+        _create(ns, "refused", function, subnetIds=[target.network.subnets[0]],
+                securityGroupSelector={"tags": {_key(): "*"}})  # fmt: skip
+        obj = ns.wait_stalled("refused", "AccessDenied")
+        message = condition(obj, "Stalled")["message"]
+        assert "Could not resolve spec.securityGroupSelector" in message and "docs/iam-policy.json" in message
+        assert target.vpc(function).detached
+    finally:
+        target.sim.allow("ec2:DescribeSecurityGroups")

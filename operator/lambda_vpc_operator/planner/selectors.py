@@ -162,6 +162,6 @@ def unreadable(field: str, failure: Failure) -> Problem:
     """EC2 refused the read (no ec2:Describe*): the selector cannot be resolved, which is an error."""
     return Problem(
         Severity.ERROR, Reason.ACCESS_DENIED, field,
-        f"Could not resolve {field} ({failure.code}: {failure.message}); grant the operator "
-        "ec2:DescribeSubnets and ec2:DescribeSecurityGroups (docs/iam-policy.json)",
+        f"Could not resolve {field} ({failure.code}: {failure.message}); grant the operator the ec2:Describe* "
+        "actions of docs/iam-policy.json (DescribeSubnets, DescribeSecurityGroups, DescribeRouteTables)",
     )  # fmt: skip

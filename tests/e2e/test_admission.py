@@ -345,6 +345,24 @@ def test_vpc_rule_unchecked_when_ec2_refuses_passes_with_a_warning(
     assert "VPC rule could not be checked" in warning and "UnauthorizedOperation" in warning
 
 
+@pytest.mark.parametrize(
+    ("spec", "named"),
+    [
+        pytest.param({"subnetSelector": {"tags": {"tier": "private"}}}, "exactly one of spec.subnetIds and "
+                     "spec.subnetSelector", id="ids-and-selector"),
+        pytest.param({"functionName": "arn:aws:lambda:us-east-1:123456789012:function:orders-api",
+                      "region": "eu-west-1"}, "spec.region contradicts the region of the ARN", id="arn-region"),
+    ],
+)  # fmt: skip
+def test_rules_across_fields_are_named(
+    hook: Webhook, make_namespace: Callable[[str], Namespace], spec: dict[str, Any], named: str
+) -> None:
+    ns = make_namespace(PREFIX)
+    body = attachment("orders", ns.name, "orders-api", **spec)
+    message = denied(hook.review(review_request("CREATE", body)))
+    assert message.startswith("InvalidSpec: ") and named in message
+
+
 # -- through the API server --------------------------------------------------------------------
 
 

@@ -98,7 +98,11 @@ def test_spec_lists_are_sets(schema: dict[str, Any]) -> None:
 
 def test_spec_is_required(schema: dict[str, Any]) -> None:
     assert schema["required"] == ["spec"]
-    assert schema["properties"]["spec"]["required"] == ["functionName", "subnetIds", "securityGroupIds"]
+    # Ids or a selector, exactly one of each pair: CEL rules say so, not "required".
+    assert schema["properties"]["spec"]["required"] == ["functionName"]
+    rules = {r["rule"] for r in schema["properties"]["spec"]["x-kubernetes-validations"]}
+    assert "has(self.subnetIds) != has(self.subnetSelector)" in rules
+    assert "has(self.securityGroupIds) != has(self.securityGroupSelector)" in rules
 
 
 # --- what kubectl sees --------------------------------------------------------------------------
@@ -197,6 +201,14 @@ SAMPLES = [
                  id="china-arn"),
     pytest.param(spec_of(functionName="a" * 64), True, id="longest-name"),
     pytest.param(spec_of(subnetIds=SUBNETS_16, securityGroupIds=GROUPS_5), True, id="16-subnets-5-groups"),
+    pytest.param({"functionName": "orders", "subnetSelector": {"tags": {"tier": "private"}},
+                  "securityGroupSelector": {"vpcId": "vpc-1", "tags": {"app": "*"}}}, True, id="selectors"),
+    pytest.param(spec_of(subnetSelector={"tags": {"tier": "private"}}), False, id="ids-and-selector"),
+    pytest.param(spec_of(functionName=ARN, region=ARN.split(":")[3]), True, id="arn-and-its-region"),
+    pytest.param(spec_of(functionName="orders", region="eu-west-1"), True, id="name-and-region"),
+    pytest.param(spec_of(functionName=ARN, region="eu-west-1"), False, id="arn-and-another-region"),
+    pytest.param({"functionName": "orders", "subnetSelector": {"tags": {}}, "securityGroupIds": ["sg-1"]}, False,
+                 id="selector-without-tags"),
     pytest.param(spec_of(securityGroupIds=["sg-0AbC"]), True, id="group-id-mixed-case"),
     pytest.param(spec_of(region="us-gov-west-1"), True, id="govcloud-region"),
     pytest.param(spec_of(region=None), True, id="null-region"),
@@ -244,8 +256,11 @@ def pydantic_accepts(spec: dict[str, Any]) -> bool:
 
 
 def crd_accepts(schema: dict[str, Any], spec: dict[str, Any]) -> bool:
+    from lambda_vpc_operator.sandbox.kube import celrules  # the CEL rules (exactly one of ids and selector)
+
     validator = jsonschema.Draft7Validator(as_json_schema(schema["properties"]["spec"]))
-    return bool(validator.is_valid(spec))
+    rules = celrules.validate({"spec": spec}, None, {"properties": {"spec": schema["properties"]["spec"]}})
+    return bool(validator.is_valid(spec)) and not rules
 
 
 @pytest.mark.parametrize(("spec", "valid"), SAMPLES)

@@ -168,7 +168,14 @@ async def test_admit_checks_ownership_only_when_the_function_changes(guard: Guar
 
 
 async def test_admit_leaves_an_unparsable_spec_to_the_schema(guard: Guard) -> None:
-    assert (await guard.admit("team-a", "orders", {"functionName": "x"}, None, context())).allowed
+    unparsable = {"functionName": "x", "subnetIds": "subnet-1", "securityGroupIds": ["sg-1"]}
+    assert (await guard.admit("team-a", "orders", unparsable, None, context())).allowed
+
+
+async def test_admit_names_the_rules_across_fields(guard: Guard) -> None:
+    # Neither subnetIds nor subnetSelector: no single field is wrong, so the webhook says which pair.
+    answer = await guard.admit("team-a", "orders", {"functionName": "x", "securityGroupIds": ["sg-1"]}, None, context())
+    assert not answer.allowed and "exactly one of spec.subnetIds and spec.subnetSelector" in answer.message
 
 
 # --- after GetFunction --------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from lambda_vpc_operator.aws import (
     observing,
     roles,
     routes,
+    selections,
 )
 from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_GET_FUNCTION_RATE
 
@@ -43,6 +44,8 @@ class AwsGateway:
     identity: identities.Identity
     # Aliases and the VpcConfig of the versions they invoke (status.aliases, AliasesCurrent).
     aliases: aliases.Aliases
+    # Subnets and groups chosen by tags (spec.subnetSelector, spec.securityGroupSelector).
+    selections: selections.Selections
 
     @classmethod
     def create(
@@ -55,15 +58,17 @@ class AwsGateway:
         aws_clients = clients.AwsClients(default_region, session=session)
         request_budgets = budgets.RequestBudgets(control_rate, get_function_rate)
         lambda_functions = functions.LambdaFunctions(aws_clients, request_budgets)
+        known = networks.Networks(aws_clients)
         return cls(
             clients=aws_clients,
             budgets=request_budgets,
             functions=lambda_functions,
-            networks=networks.Networks(aws_clients),
+            networks=known,
             observer=observing.GetFunctionObserver(lambda_functions),
             interfaces=interfaces.Interfaces(aws_clients),
             roles=roles.Roles(aws_clients),
             routes=routes.RouteTables(aws_clients),
             identity=identities.Identity(aws_clients),
             aliases=aliases.Aliases(aws_clients, request_budgets),
+            selections=selections.Selections(aws_clients, known),
         )

@@ -9,7 +9,7 @@ the 15/s bucket the whole account shares; Invoke (data plane) by neither. Answer
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from lambda_vpc_operator.aws import budgets, calling, clients, errors
@@ -145,6 +145,17 @@ class LambdaFunctions:
             self.budgets.control(region),
             Resource=arn,
             Tags=dict(tags),
+        )
+
+    async def untag(self, arn: str, keys: Sequence[str]) -> None:
+        """UntagResource on a function ARN (a deletion removes our owner tag)."""
+        region = _arn_region(arn) or self.clients.default_region
+        await calling.call(
+            self.clients.lambda_(region),
+            "UntagResource",
+            self.budgets.control(region),
+            Resource=arn,
+            TagKeys=list(keys),
         )
 
 

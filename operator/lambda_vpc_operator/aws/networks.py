@@ -152,6 +152,19 @@ class Networks:
         vpcs: dict[str, networks.VpcFacts] = self._vpcs.get(key, vpc_ids)
         return networks.NetworkFacts(subnets=subnets, security_groups=groups, vpcs=vpcs)
 
+    def remember(
+        self,
+        region: str | None,
+        subnets: Iterable[networks.SubnetFacts] = (),
+        groups: Iterable[networks.SecurityGroupFacts] = (),
+    ) -> None:
+        """Facts read elsewhere (``aws.selections``): the preflight of the ids they resolved to asks nothing."""
+        key = region or self.clients.default_region
+        found_subnets = {s.subnet_id: s for s in subnets}
+        self._subnets.store(key, found_subnets, found_subnets, self.ttl)
+        found_groups = {g.group_id: g for g in groups}
+        self._groups.store(key, found_groups, found_groups, self.ttl)
+
 
 def _filter(name: str, values: Iterable[str]) -> list[dict[str, Any]]:
     return [{"Name": name, "Values": sorted(set(values))}]
@@ -181,6 +194,9 @@ def _group(item: Mapping[str, Any]) -> networks.SecurityGroupFacts:
         vpc_id=item.get("VpcId") or "",
         group_name=item.get("GroupName") or "",
     )
+
+
+subnet_facts, group_facts = _subnet, _group  # for aws.selections, which reads the same shapes
 
 
 def _vpc(item: Mapping[str, Any]) -> networks.VpcFacts:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from lambda_vpc_operator.models.aliases import AliasStatus
@@ -75,10 +75,60 @@ IMMUTABLE_REGION_RULE: dict[str, Any] = {
 }
 
 
+# A full ARN fixes the region: spec.region may only repeat it (the reconciler stalls on the same
+# contradiction when an API server without the rule let it through).
+ARN_REGION_RULE: dict[str, Any] = {
+    "rule": "!has(self.region) || !self.functionName.startsWith('arn:') || "
+    "self.functionName.matches('^arn:[^:]+:lambda:' + self.region + ':')",
+    "message": "spec.region contradicts the region of the ARN in spec.functionName: drop spec.region or fix the ARN",
+}
+# Exactly one of each pair (ids or selector): the API server refuses the rest with these messages.
+ONE_SUBNET_SOURCE_RULE: dict[str, Any] = {
+    "rule": "has(self.subnetIds) != has(self.subnetSelector)",
+    "message": "set exactly one of spec.subnetIds and spec.subnetSelector",
+}
+ONE_GROUP_SOURCE_RULE: dict[str, Any] = {
+    "rule": "has(self.securityGroupIds) != has(self.securityGroupSelector)",
+    "message": "set exactly one of spec.securityGroupIds and spec.securityGroupSelector",
+}
+# A tag value meaning "the key is present, whatever its value" (EC2's tag-key filter).
+ANY_VALUE = "*"
+VpcId = Annotated[str, Field(pattern=r"^vpc-[0-9a-z]+$", max_length=1024)]
+# EC2 tag keys: 1 to 128 characters; values up to 256 (aws-facts "Tags").
+TAGS_FIELD: dict[str, Any] = {"min_length": 1, "max_length": 50}
+TagValue = Annotated[str, Field(max_length=256)]
+
+
+class SecurityGroupSelector(_Model):
+    """Security groups chosen by their EC2 tags, resolved again at each resync."""
+
+    vpc_id: VpcId | None = Field(default=None, description="Only groups of this VPC.")
+    tags: dict[str, TagValue] = Field(
+        **TAGS_FIELD,
+        description='Tags every selected group carries (all of them); the value "*" means the key is present.',
+    )
+
+
+class SubnetSelector(_Model):
+    """Subnets chosen by their EC2 tags, resolved again at each resync."""
+
+    vpc_id: VpcId | None = Field(default=None, description="Only subnets of this VPC.")
+    tags: dict[str, TagValue] = Field(
+        **TAGS_FIELD,
+        description='Tags every selected subnet carries (all of them); the value "*" means the key is present.',
+    )
+    one_per_availability_zone: bool = Field(
+        default=False,
+        description="Keep one subnet per Availability Zone: the one with the most free addresses.",
+    )
+
+
 class AttachmentSpec(_Model):
     """Which function sits in which subnets and security groups."""
 
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [dict(IMMUTABLE_REGION_RULE)]})
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        dict(IMMUTABLE_REGION_RULE), dict(ARN_REGION_RULE), dict(ONE_SUBNET_SOURCE_RULE), dict(ONE_GROUP_SOURCE_RULE),
+    ]})  # fmt: skip
 
     function_name: str = Field(
         min_length=1,
@@ -87,17 +137,31 @@ class AttachmentSpec(_Model):
         description="Function name, partial ARN (ACCOUNT:function:NAME) or full ARN, without a version. Immutable.",
         json_schema_extra={"x-kubernetes-validations": [IMMUTABLE_FUNCTION_RULE]},
     )
-    subnet_ids: list[SubnetId] = Field(
+    subnet_ids: list[SubnetId] | None = Field(
+        default=None,
         min_length=1,
         max_length=MAX_SUBNETS,
         json_schema_extra=LIST_SET,
-        description="Subnets for the function's Hyperplane ENIs, all in one VPC (1 to 16).",
+        description="Subnets for the function's Hyperplane ENIs, all in one VPC (1 to 16). "
+        "Exactly one of subnetIds and subnetSelector.",
     )
-    security_group_ids: list[SecurityGroupId] = Field(
+    subnet_selector: SubnetSelector | None = Field(
+        default=None,
+        description="Subnets chosen by EC2 tags instead of subnetIds (status.resolvedSubnetIds), "
+        "re-resolved at each resync.",
+    )
+    security_group_ids: list[SecurityGroupId] | None = Field(
+        default=None,
         min_length=1,
         max_length=MAX_SECURITY_GROUPS,
         json_schema_extra=LIST_SET,
-        description="Security groups of the function's ENIs, in the subnets' VPC (1 to 5).",
+        description="Security groups of the function's ENIs, in the subnets' VPC (1 to 5). "
+        "Exactly one of securityGroupIds and securityGroupSelector.",
+    )
+    security_group_selector: SecurityGroupSelector | None = Field(
+        default=None,
+        description="Security groups chosen by EC2 tags instead of securityGroupIds "
+        "(status.resolvedSecurityGroupIds), re-resolved at each resync.",
     )
     ipv6_allowed_for_dual_stack: bool = Field(
         default=False,
@@ -141,6 +205,36 @@ class AttachmentSpec(_Model):
         description="How long the network may take to become ready (e.g. 15m) before a SlowProvisioning "
         "warning; slow is not a failure, the wait goes on.",
     )
+    wait_for_network_cleanup: bool = Field(
+        default=False,
+        description="deletionPolicy Detach: hold the deletion until Lambda has deleted the function's network "
+        "interfaces (for pipelines that delete the subnets or security groups next), at most deletionTimeout.",
+    )
+    deletion_timeout: str = Field(
+        default="30m",
+        pattern=DURATION_PATTERN,
+        description="waitForNetworkCleanup: the longest wait for the network interfaces to go (AWS takes up to "
+        "20 minutes); the attachment is then released anyway, with an Event.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source_each(self) -> AttachmentSpec:
+        # The CRD's CEL rules say the same; this catches an API server without them.
+        for rule, ids, selector in (
+            (ONE_SUBNET_SOURCE_RULE, self.subnet_ids, self.subnet_selector),
+            (ONE_GROUP_SOURCE_RULE, self.security_group_ids, self.security_group_selector),
+        ):
+            if (ids is None) == (selector is None):
+                raise ValueError(rule["message"])
+        parts = self.function_name.split(":")
+        if self.region and self.function_name.startswith("arn:") and len(parts) > 3 and parts[3] != self.region:
+            raise ValueError(ARN_REGION_RULE["message"])
+        return self
+
+    @property
+    def selects(self) -> bool:
+        """Subnets or groups come from tags: the reconciler resolves them before anything else."""
+        return self.subnet_selector is not None or self.security_group_selector is not None
 
 
 class ConditionStatus(enum.StrEnum):
@@ -183,6 +277,15 @@ class OwnershipStatus(_Model):
         default=None, description="Adopted: the VpcConfig it had (absent: no VPC). deletionPolicy Restore puts it back."
     )
     previous_owner: str | None = Field(default=None, description="Adopted: the owner tag it carried before.")
+
+
+class NetworkCleanupStatus(_Model):
+    """The wait for Lambda to delete the function's ENIs after a detach (spec.waitForNetworkCleanup)."""
+
+    started_time: str = Field(description="RFC 3339 time the detach was seen done; deletionTimeout runs from here.")
+    remaining_network_interfaces: list[NetworkInterfaceStatus] = Field(
+        default_factory=list, description="The ENIs that serve only this function and still exist."
+    )
 
 
 class AttachmentStatus(_Model):
@@ -228,6 +331,15 @@ class AttachmentStatus(_Model):
     )
     ownership: OwnershipStatus | None = Field(
         default=None, description="The function this attachment claimed (tagged), and what it held before."
+    )
+    network_cleanup: NetworkCleanupStatus | None = Field(
+        default=None, description="Deletion with waitForNetworkCleanup: the network interfaces AWS has yet to delete."
+    )
+    resolved_subnet_ids: list[str] | None = Field(
+        default=None, description="spec.subnetSelector: the subnets it selected at the last resolution."
+    )
+    resolved_security_group_ids: list[str] | None = Field(
+        default=None, description="spec.securityGroupSelector: the groups it selected at the last resolution."
     )
     aliases: list[AliasStatus] | None = Field(
         default=None,

@@ -59,7 +59,8 @@ class Situation:
 
 
 def desired_vpc(spec: AttachmentSpec) -> VpcSettings:
-    return VpcSettings.of(spec.subnet_ids, spec.security_group_ids, spec.ipv6_allowed_for_dual_stack)
+    # Selectors are resolved into the ids first (reconciliation.selecting); unresolved, nothing is desired.
+    return VpcSettings.of(spec.subnet_ids or (), spec.security_group_ids or (), spec.ipv6_allowed_for_dual_stack)
 
 
 def describe_vpc(vpc: VpcSettings) -> str:

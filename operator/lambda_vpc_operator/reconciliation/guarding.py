@@ -37,6 +37,7 @@ from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRe
 from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.models.settings import OperatorSettings, RoleCheck
 from lambda_vpc_operator.planner import guards, planning, policies
+from lambda_vpc_operator.planner.conditions import Reason
 from lambda_vpc_operator.planner.plans import Event, EventType
 from lambda_vpc_operator.planner.validation import Problem, Severity
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
@@ -95,8 +96,9 @@ class Guard:
             namespace=namespace,
             function_name=ref.name,
             function_arn=arn,
-            subnet_ids=frozenset(spec.subnet_ids),
-            security_group_ids=frozenset(spec.security_group_ids),
+            # A selector's ids are known only once resolved (the reconciler's look): judged then.
+            subnet_ids=frozenset(spec.subnet_ids or ()),
+            security_group_ids=frozenset(spec.security_group_ids or ()),
         )
 
     async def policy(
@@ -312,8 +314,14 @@ class Guard:
         try:
             parsed = AttachmentSpec.model_validate(dict(spec))
             ref = FunctionRef.parse(parsed.function_name, parsed.region or self.settings.default_region)
-        except (pydantic.ValidationError, ValueError):
+        except pydantic.ValidationError as exc:
+            # Rules across fields (ids or selector, the ARN's region) are named here too; the rest the schema says.
+            across = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors() if not e["loc"]]
+            if across:
+                return guards.Admission(False, Reason.INVALID_SPEC, f"{Reason.INVALID_SPEC}: {'; '.join(across)}")
             return guards.Admission(True)  # the schema, or the reconciler's InvalidSpec, says what is wrong
+        except ValueError:
+            return guards.Admission(True)
         try:
             request = await asyncio.wait_for(self.request(namespace, parsed, ref), ADMISSION_AWS_BUDGET)
         except (TimeoutError, AwsError):

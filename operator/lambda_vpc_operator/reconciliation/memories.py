@@ -36,3 +36,9 @@ class AttachmentMemory:
     aliases_generation: int | None = None  # the generation whose aliases were read (again at resync)
     failures: int = 0  # consecutive looks that raised (planner.errors), 0 after a look that did not
     last_error: str | None = None  # the last such error as posted: the same one is not posted again
+    selection_generation: int | None = None  # the generation the selectors were resolved for (again at resync)
+    selection: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (subnet ids, group ids) resolved
+    # Deletion: the Released/Detached Events posted, our owner tag removed, other functions' ENI combinations.
+    release_reported: bool = False
+    untagged: bool = False
+    cleanup_shared: frozenset[tuple[str, frozenset[str]]] | None = None

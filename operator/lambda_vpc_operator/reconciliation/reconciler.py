@@ -24,12 +24,21 @@ from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRe
 from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.settings import OperatorSettings
 from lambda_vpc_operator.planner import aliases as alias_planning
-from lambda_vpc_operator.planner import conditions, networking, planning, reactivation, readiness, statuses, validation
+from lambda_vpc_operator.planner import (
+    conditions,
+    networking,
+    planning,
+    reactivation,
+    readiness,
+    selectors,
+    statuses,
+    validation,
+)
 from lambda_vpc_operator.planner import errors as error_planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
 from lambda_vpc_operator.planner.validation import Problem, Severity
-from lambda_vpc_operator.reconciliation import failing, guarding
+from lambda_vpc_operator.reconciliation import failing, guarding, releasing, selecting
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reporting import Reporter
 
@@ -142,7 +151,9 @@ class Reconciler:
             spec = AttachmentSpec.model_validate(dict(view.spec))
         except pydantic.ValidationError as exc:
             fields = "; ".join(
-                f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+                f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"]
+                else str(err["msg"]).removeprefix("Value error, ")  # a rule across fields names them itself
+                for err in exc.errors()
             )
             raise InvalidSpec(f"{fields}; fix the spec and apply it again") from None
         try:
@@ -198,6 +209,21 @@ class Reconciler:
             )
             await self._report(view, reporter, memory, status, plan, None, observed_ok=False)
             return self.settings.resync_interval
+        resolution = await selecting.resolve(
+            self.aws, spec, ref.region or self.settings.default_region, memory, status, generation, resync
+        )
+        if not resolution.resolved:
+            # A selector that matches nothing (or too much): Stalled naming it, nothing written to AWS.
+            plan = selectors.plan_unresolved(
+                resolution.problem, resolution.failure, status.get("conditions") or (), memory.attempt
+            )
+            await self._report(view, reporter, memory, status, plan, None, observed_ok=False)
+            memory.attempt, memory.resync_due = memory.attempt + 1, plan.requeue_after is None
+            return plan.requeue_after or self.settings.resync_interval
+        spec = resolution.spec  # literal ids from here on: the policy, preflight and plan judge them
+        status = await self._write(reporter, memory, status, resolution.status_fields)
+        for event in resolution.events:
+            reporter.post(event)
 
         situation = planning.Situation(
             generation=generation,
@@ -726,9 +752,16 @@ class Reconciler:
             except AwsError as exc:
                 plan = planning.plan_release(function, dataclasses.replace(release, action_failure=exc.failure))
         if plan.outcome == Outcome.RELEASED:
-            for event in plan.events:
-                reporter.post(event)
-            return None
+            if not memory.release_reported:
+                for event in plan.events:
+                    reporter.post(event)
+                memory.release_reported = True
+            # Then our owner tag, and (waitForNetworkCleanup) the wait for Lambda to delete the ENIs.
+            return await releasing.finish(
+                self.aws, self.now(), reporter, memory, status, spec, ref, observed, owned=owned and why is None,
+                owner_tag=claim.get("ownerTag") or self.guard.owner(view.namespace, view.name).tag_value,
+                generation=view.generation, write=lambda fields: self._write(reporter, memory, status, fields),
+            )  # fmt: skip
         if plan.conditions is not None:
             await self._write(reporter, memory, status, {
                 "conditions": conditions.merge(

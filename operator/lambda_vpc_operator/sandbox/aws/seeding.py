@@ -26,7 +26,9 @@ from .config import DEFAULT_ACCOUNT_ID
 from .control import SimulatorControl
 
 #: Functions created without VpcConfig.
-DETACHED_FUNCTIONS = ("orders-api", "billing-worker", "reports-cron", "legacy-batch")
+DETACHED_FUNCTIONS = ("orders-api", "billing-worker", "reports-cron", "legacy-batch", "search-indexer")
+#: The tags examples/kubectl/05-select-by-tag.yaml selects by: the private subnets, the app group.
+SELECTOR_TAGS = {"tier": "private"}
 #: A function created attached to the demo VPC (private subnets a and b, the app group).
 ATTACHED_FUNCTION = "inventory-sync"
 
@@ -176,12 +178,10 @@ def seed_demo_account(endpoint_url: str, region: str = "us-east-1", *, settle: b
         return str(found["Vpc"]["VpcId"])
 
     def subnet(vpc_id: str, cidr: str, zone: str, name: str) -> str:
-        found = ec2.create_subnet(
-            VpcId=vpc_id,
-            CidrBlock=cidr,
-            AvailabilityZone=zone,
-            TagSpecifications=_spec("subnet", name, DEMO_IDS.get(name)),
-        )
+        spec = _spec("subnet", name, DEMO_IDS.get(name))
+        if name.startswith("demo-private-"):
+            spec[0]["Tags"] += [{"Key": k, "Value": v} for k, v in SELECTOR_TAGS.items()]
+        found = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone, TagSpecifications=spec)
         return str(found["Subnet"]["SubnetId"])
 
     def group(vpc_id: str, name: str, description: str) -> str:

@@ -91,3 +91,47 @@ def test_flux_kustomizations_wait_for_the_attachments() -> None:
 def test_examples_are_commented_yaml(folder: pathlib.Path) -> None:
     for path in sorted(folder.rglob("*.yaml")):
         assert path.read_text().startswith("#"), f"{path.name}: say what it is and how to use it"
+
+
+# -- Flux 2.5+ healthCheckExprs, evaluated with a CEL implementation over statuses the planner writes --
+
+EXPRS = FLUX / "attachments-health-exprs.yaml"
+
+
+def _flux_verdict(rules: dict[str, str], obj: dict[str, Any]) -> str:
+    """Flux's order: inProgress, then failed, then current; none true: still in progress."""
+    import celpy
+    from celpy.adapter import json_to_cel
+
+    env = celpy.Environment()
+    activation = {key: json_to_cel(obj.get(key) or {}) for key in ("metadata", "spec", "status")}
+    for verdict in ("inProgress", "failed", "current"):
+        if verdict in rules and bool(env.program(env.compile(rules[verdict])).evaluate(activation)):
+            return verdict
+    return "inProgress"
+
+
+def _condition(type_: str, status: str, reason: str = "Any") -> dict[str, str]:
+    return {"type": type_, "status": status, "reason": reason, "message": "", "lastTransitionTime": "t"}
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [
+        pytest.param({}, "inProgress", id="no-status-yet"),
+        pytest.param({"observedGeneration": 1, "conditions": [_condition("Ready", "Unknown"),
+                      _condition("Reconciling", "True")]}, "inProgress", id="reconciling"),  # fmt: skip
+        pytest.param({"observedGeneration": 1, "conditions": [_condition("Ready", "True")]}, "inProgress",
+                     id="an-older-generation"),
+        pytest.param({"observedGeneration": 2, "conditions": [_condition("Ready", "False", "SubnetNotFound"),
+                      _condition("Stalled", "True", "SubnetNotFound")]}, "failed", id="stalled"),  # fmt: skip
+        pytest.param({"observedGeneration": 2, "conditions": [_condition("Ready", "True", "Attached")]}, "current",
+                     id="ready"),
+        pytest.param({"observedGeneration": 2}, "inProgress", id="no-conditions"),
+    ],
+)
+def test_flux_health_exprs_agree_with_kstatus(status: dict[str, Any], verdict: str) -> None:
+    (kustomization,) = find(documents(FLUX), "Kustomization", "lambda-vpc-attachments-cel")
+    (rules,) = kustomization["spec"]["healthCheckExprs"]
+    obj = {"metadata": {"generation": 2}, "spec": {}, "status": status}
+    assert _flux_verdict(rules, obj) == verdict

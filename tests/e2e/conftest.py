@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import pytest
 import yaml
 
 import rbac_audit
-from harness import LOGS, Namespace, Network, Target, unique_name, watch_log
+from harness import LOGS, Namespace, Network, Target, free_port, unique_name, watch_log
 from lambda_vpc_operator.sandbox import manifests
 from lambda_vpc_operator.sandbox.aws import AwsSimulator, SimConfig, SimulatorControl, seed_demo_account
 from lambda_vpc_operator.sandbox.aws.seeding import handler_zip
@@ -118,15 +117,9 @@ def _cluster_name(api: object) -> str:
     return given or derived_cluster_name([NAMESPACE_GLOB], api)  # type: ignore[arg-type]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start_session_operator(target: Target, log: Path) -> None:
     target.operator_log = log
-    port = _free_port()  # issue 13: test_metrics.py scrapes the session operator
+    port = free_port()  # issue 13: test_metrics.py scrapes the session operator
     target.operator = target.start_operator(
         [NAMESPACE_GLOB], log, target.resync_interval, ["--metrics-port", str(port)]
     )

@@ -15,6 +15,7 @@ import collections
 import contextlib
 import dataclasses
 import os
+import socket
 import subprocess
 import time
 import uuid
@@ -363,6 +364,13 @@ class Target:
         return subprocess.run(
             [KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, timeout=self.timeout(timeout)
         )
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for an operator's metrics or webhook)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def unique_name(prefix: str, limit: int = 63) -> str:

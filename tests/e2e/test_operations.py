@@ -26,7 +26,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import Namespace, Target, condition, unique_name, wait_for, watch_log
+from harness import Namespace, Target, condition, free_port, unique_name, wait_for, watch_log
 from lambda_vpc_operator.models.attachments import GROUP, KIND, PLURAL, VERSION
 from lambda_vpc_operator.sandbox.aws.control import SimulatorControl
 from lambda_vpc_operator.sandbox.processes import OperatorProcess
@@ -236,7 +236,6 @@ class Own:
 def own(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Own]:
     if target.operator is None or target.sim is None:
         pytest.skip("needs the emulators and an operator started by the tests")
-    from conftest import _free_port
     from test_admission import self_signed
 
     tmp = tmp_path_factory.mktemp("ops")
@@ -250,7 +249,7 @@ def own(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ow
         "AWS_SESSION_TOKEN": f"lvo-token-{uuid.uuid4().hex}",
     }
     key_lines = [line for line in key.read_text().splitlines() if line and not line.startswith("-----")]
-    metrics_port, webhook_port = _free_port(), _free_port()
+    metrics_port, webhook_port = free_port(), free_port()
     args = [
         "--log-format", "json", "--verbose", "--metrics-port", str(metrics_port), "--policy-mode", "allow-all",
         "--webhook-host", "127.0.0.1", "--webhook-port", str(webhook_port), "--webhook-cert", str(cert),

@@ -11,10 +11,11 @@ all: test
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The operator with its dev tools, and the sandbox (emulator + simulator), its own distribution in sandbox/.
+$(VENV)/.installed: pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[sandbox,dev]'
+	$(PY) -m pip install -q -e '.[dev]' -e ./sandbox
 	touch $@
 
 tools: $(TOOLS)/kubectl
@@ -26,7 +27,7 @@ test: venv tools
 	$(PY) -m pytest -q
 
 lint: venv
-	$(VENV)/bin/ruff check operator tests benchmarks tools deploy
+	$(VENV)/bin/ruff check operator sandbox tests benchmarks tools deploy
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -26,12 +26,12 @@ from typing import Any
 
 import boto3
 
-from lambda_vpc_operator.sandbox import manifests
-from lambda_vpc_operator.sandbox.aws.config import SimConfig
-from lambda_vpc_operator.sandbox.aws.seeding import handler_zip, seed_demo_account
-from lambda_vpc_operator.sandbox.aws.server import AwsSimulator
-from lambda_vpc_operator.sandbox.kube.running import EmulatorThread
-from lambda_vpc_operator.sandbox.processes import OPERATOR_ACCESS_KEY, OperatorProcess, simulated_aws_env
+from lambda_vpc_sandbox import manifests
+from lambda_vpc_sandbox.aws.config import SimConfig
+from lambda_vpc_sandbox.aws.seeding import handler_zip, seed_demo_account
+from lambda_vpc_sandbox.aws.server import AwsSimulator
+from lambda_vpc_sandbox.kube.running import EmulatorThread
+from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY, OperatorProcess, simulated_aws_env
 
 REGION = "us-east-1"
 # The operator runs under its least-privilege policy, as in the e2e tests (docs/testing.md).

@@ -20,9 +20,9 @@ import os
 import time
 from typing import Any
 
-from lambda_vpc_operator.sandbox.aws.config import SimConfig
-from lambda_vpc_operator.sandbox.aws.seeding import client, handler_zip, seed_demo_account
-from lambda_vpc_operator.sandbox.aws.server import AwsSimulator
+from lambda_vpc_sandbox.aws.config import SimConfig
+from lambda_vpc_sandbox.aws.seeding import client, handler_zip, seed_demo_account
+from lambda_vpc_sandbox.aws.server import AwsSimulator
 
 REQUESTS = 500
 

@@ -202,19 +202,21 @@ def _context_namespace() -> str:
 
 
 def _sandbox(rest: Sequence[str]) -> int:
-    """``sandbox [kube|aws] ...``: the whole sandbox, or one emulator alone; each parses its own flags."""
-    component, *args = rest or [""]
-    if component == "kube":
-        from lambda_vpc_operator.sandbox.kube.running import main as kube_main
+    """``sandbox [kube|aws] ...``: handed to the sandbox distribution, imported only here and only if installed."""
+    import importlib.util
 
-        return int(kube_main(args) or 0)
-    if component == "aws":
-        from lambda_vpc_operator.sandbox.aws.server import main as aws_main
+    # The emulator and the simulator are their own distribution (sandbox/): the operator's wheel and
+    # image do not carry them, so a missing package is a clear message, not a traceback.
+    if importlib.util.find_spec("lambda_vpc_sandbox") is None:
+        print(
+            "lambda-vpc-operator: the sandbox is a separate distribution (lambda-vpc-operator-sandbox): "
+            "pip install -e ./sandbox, or make sandbox",
+            file=sys.stderr,
+        )
+        return 2
+    from lambda_vpc_sandbox.cli import main as sandbox_main
 
-        return int(aws_main(args) or 0)
-    from lambda_vpc_operator.sandbox.running import main as sandbox_main
-
-    return int(sandbox_main(list(rest)) or 0)
+    return sandbox_main(list(rest))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from lambda_vpc_operator.sandbox.kube import EmulatorThread
+from lambda_vpc_sandbox.kube import EmulatorThread
 from shipping import CHART, HELM, NAMESPACE, RELEASE
 
 KUBECTL = HELM.parent / "kubectl"

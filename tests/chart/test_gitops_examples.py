@@ -120,11 +120,11 @@ def _condition(type_: str, status: str, reason: str = "Any") -> dict[str, str]:
     [
         pytest.param({}, "inProgress", id="no-status-yet"),
         pytest.param({"observedGeneration": 1, "conditions": [_condition("Ready", "Unknown"),
-                      _condition("Reconciling", "True")]}, "inProgress", id="reconciling"),  # fmt: skip
+                      _condition("Reconciling", "True")]}, "inProgress", id="reconciling"),
         pytest.param({"observedGeneration": 1, "conditions": [_condition("Ready", "True")]}, "inProgress",
                      id="an-older-generation"),
         pytest.param({"observedGeneration": 2, "conditions": [_condition("Ready", "False", "SubnetNotFound"),
-                      _condition("Stalled", "True", "SubnetNotFound")]}, "failed", id="stalled"),  # fmt: skip
+                      _condition("Stalled", "True", "SubnetNotFound")]}, "failed", id="stalled"),
         pytest.param({"observedGeneration": 2, "conditions": [_condition("Ready", "True", "Attached")]}, "current",
                      id="ready"),
         pytest.param({"observedGeneration": 2}, "inProgress", id="no-conditions"),

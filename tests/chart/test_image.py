@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tomllib
 import venv
+import zipfile
 
 import pytest
 
@@ -168,7 +169,14 @@ def test_wheel_installs_into_a_clean_venv_and_the_entrypoint_runs(tmp_path: path
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), str(context)],
         check=True, env=env, timeout=120,
     )  # fmt: skip
-    assert len(list(wheels.glob("lambda_vpc_operator-*.whl"))) == 1
+    (wheel,) = wheels.glob("lambda_vpc_operator-*.whl")
+    # The operator alone: the emulator and the simulator are their own distribution (sandbox/).
+    with zipfile.ZipFile(wheel) as archive:
+        modules = {name: archive.read(name).decode() for name in archive.namelist() if name.endswith(".py")}
+    assert "lambda_vpc_operator/cli.py" in modules
+    assert not [name for name in modules if name.startswith(("lambda_vpc_operator/sandbox/", "lambda_vpc_sandbox/"))]
+    sandbox_stack = re.compile(r"^\s*(?:from|import)\s+(?:moto|kmock|celpy|werkzeug)\b", re.MULTILINE)
+    assert not [name for name, source in modules.items() if sandbox_stack.search(source)]
     assert not [p.name for p in wheels.iterdir() if p.suffix != ".whl"]  # nothing to compile in the image
 
     # The final stage: a clean Python, the wheels only (no index, no pip configuration of this machine).
@@ -195,4 +203,9 @@ def test_wheel_installs_into_a_clean_venv_and_the_entrypoint_runs(tmp_path: path
     # Nothing of the sandbox's extras (moto, kmock) came along: the image stays lean.
     installed = subprocess.run([str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True)
     names = {item["name"].lower() for item in json.loads(installed.stdout)}
-    assert not names & {"moto", "kmock", "pytest"}
+    assert not names & {"moto", "kmock", "pytest", "lambda-vpc-operator-sandbox"}
+    # `sandbox` without the sandbox installed: a clear message naming the fix, not a traceback.
+    sandbox = subprocess.run([str(entrypoint), "sandbox"], capture_output=True, text=True, env=clean_env, timeout=60)
+    assert sandbox.returncode == 2, sandbox.stderr
+    assert "separate distribution" in sandbox.stderr and "make sandbox" in sandbox.stderr
+    assert "Traceback" not in sandbox.stderr

@@ -35,10 +35,10 @@ import pytest
 import yaml
 
 from lambda_vpc_operator.models import attachments
-from lambda_vpc_operator.sandbox import manifests
-from lambda_vpc_operator.sandbox.kube.running import EmulatorThread
-from lambda_vpc_operator.sandbox.kube.server import AuditKey
-from lambda_vpc_operator.sandbox.processes import OperatorProcess, simulated_aws_env
+from lambda_vpc_sandbox import manifests
+from lambda_vpc_sandbox.kube.running import EmulatorThread
+from lambda_vpc_sandbox.kube.server import AuditKey
+from lambda_vpc_sandbox.processes import OperatorProcess, simulated_aws_env
 from shipping import CHART, ROOT, SERVICE_ACCOUNT, Grants, Rule, grants_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]

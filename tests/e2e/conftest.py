@@ -30,11 +30,11 @@ import yaml
 
 import rbac_audit
 from harness import LOGS, Namespace, Network, Target, free_port, unique_name, watch_log
-from lambda_vpc_operator.sandbox import manifests
-from lambda_vpc_operator.sandbox.aws import AwsSimulator, SimConfig, SimulatorControl, seed_demo_account
-from lambda_vpc_operator.sandbox.aws.seeding import handler_zip
-from lambda_vpc_operator.sandbox.kube.running import EmulatorThread
-from lambda_vpc_operator.sandbox.processes import OPERATOR_ACCESS_KEY, simulated_aws_env
+from lambda_vpc_sandbox import manifests
+from lambda_vpc_sandbox.aws import AwsSimulator, SimConfig, SimulatorControl, seed_demo_account
+from lambda_vpc_sandbox.aws.seeding import handler_zip
+from lambda_vpc_sandbox.kube.running import EmulatorThread
+from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY, simulated_aws_env
 
 REGION = "us-east-1"
 NAMESPACE_GLOB = "e2e-*"

@@ -27,8 +27,8 @@ import kubernetes
 import pytest
 
 from lambda_vpc_operator.models import attachments
-from lambda_vpc_operator.sandbox.aws.control import SimulatorControl
-from lambda_vpc_operator.sandbox.processes import OperatorProcess
+from lambda_vpc_sandbox.aws.control import SimulatorControl
+from lambda_vpc_sandbox.processes import OperatorProcess
 
 GROUP, VERSION, PLURAL = attachments.GROUP, attachments.VERSION, attachments.PLURAL
 API_VERSION = f"{GROUP}/{VERSION}"

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from lambda_vpc_operator.sandbox.kube.server import AuditKey
+from lambda_vpc_sandbox.kube.server import AuditKey
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "chart"))

@@ -37,8 +37,8 @@ import yaml
 
 from harness import API_VERSION, GROUP, VERSION, Namespace, Target, unique_name, wait_for, watch_log
 from lambda_vpc_operator.models import attachments, policies
-from lambda_vpc_operator.sandbox.aws.seeding import DEMO_IDS
-from lambda_vpc_operator.sandbox.processes import OperatorProcess
+from lambda_vpc_sandbox.aws.seeding import DEMO_IDS
+from lambda_vpc_sandbox.processes import OperatorProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
 

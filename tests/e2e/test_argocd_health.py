@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from harness import Namespace, Target, unique_name
-from lambda_vpc_operator.sandbox.aws import SimulatorControl
+from lambda_vpc_sandbox.aws import SimulatorControl
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness import FINALIZER, GROUP, PLURAL, VERSION, Namespace, Target, condition
 from lambda_vpc_operator.models import crds
-from lambda_vpc_operator.sandbox.aws import SimulatorControl
+from lambda_vpc_sandbox.aws import SimulatorControl
 
 pytestmark = pytest.mark.e2e
 

@@ -75,7 +75,7 @@ def test_delete_with_retain_leaves_the_function_attached(target: Target, ns: Nam
 def test_delete_of_a_dual_stack_attachment_detaches(target: Target, ns: Namespace) -> None:
     """The detach sends Ipv6AllowedForDualStack false: AWS refuses it while the flag stays true
     (aws-facts "Refusals", cloudformation-coverage-roadmap #2061), which kept the finalizer forever."""
-    from lambda_vpc_operator.sandbox.aws.seeding import DEMO_IDS
+    from lambda_vpc_sandbox.aws.seeding import DEMO_IDS
 
     function = target.make_function("dualdetach")
     ns.create("dual", function, [DEMO_IDS["demo-dualstack-a"]], [target.network.app_sg], ipv6AllowedForDualStack=True)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from harness import Namespace, Target, condition, wait_for
-from lambda_vpc_operator.sandbox.aws import SimulatorControl
+from lambda_vpc_sandbox.aws import SimulatorControl
 
 pytestmark = pytest.mark.e2e
 

@@ -20,8 +20,8 @@ import pytest
 
 from harness import API_VERSION, GROUP, VERSION, Namespace, Target, condition, unique_name, wait_for, watch_log
 from lambda_vpc_operator.models import policies
-from lambda_vpc_operator.sandbox.aws.seeding import DEMO_IDS, VPC_ACCESS_POLICY, client
-from lambda_vpc_operator.sandbox.processes import OperatorProcess
+from lambda_vpc_sandbox.aws.seeding import DEMO_IDS, VPC_ACCESS_POLICY, client
+from lambda_vpc_sandbox.processes import OperatorProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import kubernetes
 import pytest
 
 from harness import GROUP, PLURAL, VERSION, Namespace, Target, condition, unique_name, wait_for
-from lambda_vpc_operator.sandbox.aws import SimulatorControl
+from lambda_vpc_sandbox.aws import SimulatorControl
 
 pytestmark = pytest.mark.e2e
 

@@ -28,8 +28,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness import Namespace, Target, condition, free_port, unique_name, wait_for, watch_log
 from lambda_vpc_operator.models.attachments import GROUP, KIND, PLURAL, VERSION
-from lambda_vpc_operator.sandbox.aws.control import SimulatorControl
-from lambda_vpc_operator.sandbox.processes import OperatorProcess
+from lambda_vpc_sandbox.aws.control import SimulatorControl
+from lambda_vpc_sandbox.processes import OperatorProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,8 @@ import botocore.exceptions
 import pytest
 
 from harness import Namespace, Target, condition, wait_for, watch_log
-from lambda_vpc_operator.sandbox.aws.control import SimulatorControl
-from lambda_vpc_operator.sandbox.processes import OperatorProcess
+from lambda_vpc_sandbox.aws.control import SimulatorControl
+from lambda_vpc_sandbox.processes import OperatorProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
 

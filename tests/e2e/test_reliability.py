@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness import Namespace, Target, condition, wait_for, watch_log
-from lambda_vpc_operator.sandbox.aws.control import SimulatorControl
+from lambda_vpc_sandbox.aws.control import SimulatorControl
 
 pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
 

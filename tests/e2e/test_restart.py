@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness import Namespace, Target, watch_log
-from lambda_vpc_operator.sandbox.processes import OperatorProcess
+from lambda_vpc_sandbox.processes import OperatorProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
 

@@ -21,7 +21,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from lambda_vpc_operator.sandbox.kube import EmulatorThread
+from lambda_vpc_sandbox.kube import EmulatorThread
 
 KUBECTL = pathlib.Path(__file__).resolve().parents[2] / ".tools" / "bin" / "kubectl"
 

@@ -18,14 +18,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from lambda_vpc_operator.sandbox.aws import (
+from lambda_vpc_sandbox.aws import (
     AwsSimulator,
     DemoAccount,
     SimConfig,
     SimulatorControl,
     seed_demo_account,
 )
-from lambda_vpc_operator.sandbox.aws.seeding import client
+from lambda_vpc_sandbox.aws.seeding import client
 
 T = TypeVar("T")
 
@@ -69,7 +69,7 @@ class AwsEnv:
         return list(self.ec2.describe_network_interfaces(Filters=spec)["NetworkInterfaces"])
 
     def create_function(self, name: str, **extra: Any) -> dict[str, Any]:
-        from lambda_vpc_operator.sandbox.aws.seeding import handler_zip
+        from lambda_vpc_sandbox.aws.seeding import handler_zip
 
         return dict(
             self.lam.create_function(

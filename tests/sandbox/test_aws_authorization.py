@@ -15,9 +15,9 @@ import boto3
 import pytest
 
 from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture, error_of  # noqa: F401
-from lambda_vpc_operator.sandbox.aws import SimulatorControlError
-from lambda_vpc_operator.sandbox.aws.permissions import decide, resource_glob, statements_of
-from lambda_vpc_operator.sandbox.processes import OPERATOR_ACCESS_KEY
+from lambda_vpc_sandbox.aws import SimulatorControlError
+from lambda_vpc_sandbox.aws.permissions import decide, resource_glob, statements_of
+from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY
 
 IAM_POLICY = pathlib.Path(__file__).resolve().parents[2] / "docs" / "iam-policy.json"
 OWNER_TAG = "lambdavpc.dev/owner"
@@ -215,7 +215,7 @@ def test_reset_clears_principal_policies(aws: AwsEnv) -> None:
         client_of(aws, "lambda").get_function(FunctionName="orders-api")
     assert aws.control.refused() == {KEY: {"lambda:GetFunction": 1}}
     aws.control.reset()
-    from lambda_vpc_operator.sandbox.aws import seed_demo_account
+    from lambda_vpc_sandbox.aws import seed_demo_account
 
     seed_demo_account(aws.endpoint_url)
     client_of(aws, "lambda").get_function(FunctionName="orders-api")

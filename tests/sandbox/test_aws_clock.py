@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture, wait_for  # noqa: F401
-from lambda_vpc_operator.sandbox.aws import SimulatorControlError
+from lambda_vpc_sandbox.aws import SimulatorControlError
 
 
 def test_advance_moves_simulated_time_forward(aws: AwsEnv) -> None:

@@ -9,7 +9,7 @@ import botocore.exceptions
 import pytest
 
 from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture, error_of  # noqa: F401
-from lambda_vpc_operator.sandbox.aws.seeding import client
+from lambda_vpc_sandbox.aws.seeding import client
 
 LAMBDA_ENIS = [{"Name": "interface-type", "Values": ["lambda"]}]
 

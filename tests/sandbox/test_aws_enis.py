@@ -189,7 +189,7 @@ def test_replace_eni_with_a_delay_is_attaching_then_in_use_and_the_function_stay
 
 
 def test_replace_eni_of_an_unknown_combination_is_404(aws: AwsEnv) -> None:
-    from lambda_vpc_operator.sandbox.aws import SimulatorControlError
+    from lambda_vpc_sandbox.aws import SimulatorControlError
 
     with pytest.raises(SimulatorControlError) as excinfo:
         aws.control.replace_eni(aws.demo.private_subnet_c_id, [aws.demo.db_sg_id])

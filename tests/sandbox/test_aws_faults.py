@@ -13,8 +13,8 @@ import botocore.parsers
 import pytest
 
 from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture, error_of, wait_for  # noqa: F401
-from lambda_vpc_operator.sandbox.aws import SimulatorControlError
-from lambda_vpc_operator.sandbox.aws.seeding import client
+from lambda_vpc_sandbox.aws import SimulatorControlError
+from lambda_vpc_sandbox.aws.seeding import client
 
 NO_RETRIES = {"retries": {"mode": "standard", "total_max_attempts": 1}}
 

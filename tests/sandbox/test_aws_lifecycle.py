@@ -72,7 +72,7 @@ def test_tag_resource_while_in_progress_conflicts(aws: AwsEnv) -> None:
 
 
 def test_update_code_while_in_progress_conflicts(aws: AwsEnv) -> None:
-    from lambda_vpc_operator.sandbox.aws.seeding import handler_zip
+    from lambda_vpc_sandbox.aws.seeding import handler_zip
 
     aws.lam.update_function_configuration(FunctionName="orders-api", Description="x")
     with pytest.raises(aws.lam.exceptions.ResourceConflictException):

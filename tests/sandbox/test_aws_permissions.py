@@ -134,7 +134,7 @@ def test_denied_ec2_and_lambda_operations(aws: AwsEnv) -> None:
 def test_reset_allows_everything_again(aws: AwsEnv) -> None:
     aws.control.deny("iam:SimulatePrincipalPolicy")
     aws.control.reset()
-    from lambda_vpc_operator.sandbox.aws import seed_demo_account
+    from lambda_vpc_sandbox.aws import seed_demo_account
 
     demo = seed_demo_account(aws.endpoint_url)
     assert simulate(aws, demo.role_arn)
@@ -236,7 +236,7 @@ def test_a_role_scoped_to_resources_is_accepted_although_the_simulation_says_imp
 def test_a_role_just_fixed_is_refused_until_iam_has_propagated(aws: AwsEnv) -> None:
     import json
 
-    from lambda_vpc_operator.sandbox.aws.seeding import VPC_ACCESS_POLICY
+    from lambda_vpc_sandbox.aws.seeding import VPC_ACCESS_POLICY
 
     aws.control.set_role_checks(propagation_delay=60.0)
     role = _role(aws, "fixed-later")

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from conftest_aws import AwsEnv, aws_clients_fixture, aws_fixture, aws_simulator_fixture  # noqa: F401
-from lambda_vpc_operator.sandbox.aws import AwsSimulator, SimConfig, SimulatorControlError
+from lambda_vpc_sandbox.aws import AwsSimulator, SimConfig, SimulatorControlError
 
 
 def _tag(resource: dict[str, object], key: str = "Name") -> object:
@@ -116,7 +116,7 @@ def test_control_functions_and_enis_show_the_bookkeeping(aws: AwsEnv) -> None:
 def test_main_prints_the_endpoint_and_the_seeded_ids() -> None:
     env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "lambda_vpc_operator.sandbox.aws", "--port", "0"],
+        [sys.executable, "-m", "lambda_vpc_sandbox.aws", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -14,8 +14,8 @@ import kubernetes
 import pytest
 
 from lambda_vpc_operator.models import attachments, crds
-from lambda_vpc_operator.sandbox.kube import EmulatorThread
-from lambda_vpc_operator.sandbox.kube.celrules import validate
+from lambda_vpc_sandbox.kube import EmulatorThread
+from lambda_vpc_sandbox.kube.celrules import validate
 
 MERGE = "application/merge-patch+json"
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lambda_vpc_operator.sandbox.kube.running import kubeconfig
+from lambda_vpc_sandbox.kube.running import kubeconfig
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 ROOT = pathlib.Path(__file__).resolve().parents[2]

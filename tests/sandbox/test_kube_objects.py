@@ -658,7 +658,7 @@ def test_simple_builtins_round_trip(kube_api: kubernetes.client.ApiClient) -> No
 
 
 def test_audit_counts_rbac_verbs(kube_with_crd: Any, kube_http: Any) -> None:
-    from lambda_vpc_operator.sandbox.kube import AuditKey
+    from lambda_vpc_sandbox.kube import AuditKey
 
     kube_with_crd.emulator.audit.clear()
     kube_http.create("audited")

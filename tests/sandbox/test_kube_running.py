@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from lambda_vpc_operator.sandbox.kube import EmulatorThread
+from lambda_vpc_sandbox.kube import EmulatorThread
 
 
 def _get(url: str) -> Any:
@@ -59,7 +59,7 @@ def test_cli_installs_crds_and_stops_on_ctrl_c(tmp_path: pathlib.Path, kube_crd:
     crds.mkdir()
     (crds / "crd.yaml").write_text(yaml.safe_dump_all([kube_crd, {"kind": "ConfigMap", "metadata": {}}]))
     kubeconfig = tmp_path / "kubeconfig"
-    command = [sys.executable, "-m", "lambda_vpc_operator.sandbox.kube.running"]
+    command = [sys.executable, "-m", "lambda_vpc_sandbox.kube.running"]
     process = subprocess.Popen(
         [*command, "--kubeconfig", str(kubeconfig), "--crds", str(crds)],
         stdout=subprocess.PIPE,

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lambda_vpc_operator.sandbox.kube import schemas
-from lambda_vpc_operator.sandbox.kube.schemas import FieldError, admit
+from lambda_vpc_sandbox.kube import schemas
+from lambda_vpc_sandbox.kube.schemas import FieldError, admit
 
 Obj = dict[str, Any]
 

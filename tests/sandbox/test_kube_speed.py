@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from lambda_vpc_operator.sandbox.kube import KubeEmulator
+from lambda_vpc_sandbox.kube import KubeEmulator
 
 GROUP = "lambdavpc.example.com"
 COLLECTION = f"/apis/{GROUP}/v1alpha1/namespaces/default/lambdavpcattachments"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from lambda_vpc_operator.sandbox.kube import jsonpaths, tables
-from lambda_vpc_operator.sandbox.kube.tables import human_age, render_table
+from lambda_vpc_sandbox.kube import jsonpaths, tables
+from lambda_vpc_sandbox.kube.tables import human_age, render_table
 
 Obj = dict[str, Any]
 

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from lambda_vpc_operator.sandbox.kube import KubeEmulator
+from lambda_vpc_sandbox.kube import KubeEmulator
 
 GROUP = "lambdavpc.example.com"
 PLURAL = "lambdavpcattachments"

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from tests.sandbox.conftest import KUBE_BASE, KUBE_GROUP, KUBE_PLURAL, KubeHttp
 
-from lambda_vpc_operator.sandbox.kube import EmulatorThread
+from lambda_vpc_sandbox.kube import EmulatorThread
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 COLLECTION = f"{KUBE_BASE}/namespaces/default/{KUBE_PLURAL}"

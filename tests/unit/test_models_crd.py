@@ -256,7 +256,7 @@ def pydantic_accepts(spec: dict[str, Any]) -> bool:
 
 
 def crd_accepts(schema: dict[str, Any], spec: dict[str, Any]) -> bool:
-    from lambda_vpc_operator.sandbox.kube import celrules  # the CEL rules (exactly one of ids and selector)
+    from lambda_vpc_sandbox.kube import celrules  # the CEL rules (exactly one of ids and selector)
 
     validator = jsonschema.Draft7Validator(as_json_schema(schema["properties"]["spec"]))
     rules = celrules.validate({"spec": spec}, None, {"properties": {"spec": schema["properties"]["spec"]}})
@@ -277,7 +277,7 @@ def test_the_translated_schema_is_valid_draft7(schema: dict[str, Any]) -> None:
 def test_defaults_in_the_crd_are_the_model_defaults(schema: dict[str, Any]) -> None:
     # Default a minimal spec the way the API server does (nested defaults included) and compare
     # it with what pydantic fills in: both must complete it identically.
-    from lambda_vpc_operator.sandbox.kube import schemas
+    from lambda_vpc_sandbox.kube import schemas
 
     minimal = {"apiVersion": "lambdavpc.dev/v1alpha1", "kind": "LambdaVpcAttachment",
                "metadata": {"name": "x"}, "spec": spec_of()}  # fmt: skip

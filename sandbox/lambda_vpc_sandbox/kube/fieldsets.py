@@ -31,7 +31,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import patching
+from lambda_vpc_sandbox.kube import patching
 
 Path = tuple[str, ...]
 FieldSet = frozenset[Path]

@@ -22,7 +22,7 @@ from typing import Any, Self
 
 import yaml
 
-from lambda_vpc_operator.sandbox.kube import server
+from lambda_vpc_sandbox.kube import server
 
 CONTEXT = "lambda-vpc-sandbox"
 STARTUP_TIMEOUT = 30.0  # seconds; starting takes milliseconds, this only catches a stuck loop

@@ -29,7 +29,7 @@ import celpy
 from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
 
-from lambda_vpc_operator.sandbox.kube.schemas import FIELD_VALUE_INVALID, FieldError
+from lambda_vpc_sandbox.kube.schemas import FIELD_VALUE_INVALID, FieldError
 
 _RULES = "x-kubernetes-validations"
 _MISSING = object()

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import resources, tables
+from lambda_vpc_sandbox.kube import resources, tables
 
 Obj = dict[str, Any]
 

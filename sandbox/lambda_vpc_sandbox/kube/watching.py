@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp.web
 
-from lambda_vpc_operator.sandbox.kube import errors, resources, store
+from lambda_vpc_sandbox.kube import errors, resources, store
 
 Obj = dict[str, Any]
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import resources
+from lambda_vpc_sandbox.kube import resources
 
 SERVER_VERSION = {
     "major": "1",

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import errors
+from lambda_vpc_sandbox.kube import errors
 
 Predicate = Callable[[dict[str, Any]], bool]
 

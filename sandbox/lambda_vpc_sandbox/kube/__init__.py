@@ -19,7 +19,7 @@ why, and for what is not emulated. Modules, from the outside in:
   `jsonpaths` (printer columns) are written separately and used by `cluster` and `rendering`.
 """
 
-from lambda_vpc_operator.sandbox.kube.running import EmulatorThread, kubeconfig, main
-from lambda_vpc_operator.sandbox.kube.server import AuditKey, KubeEmulator
+from lambda_vpc_sandbox.kube.running import EmulatorThread, kubeconfig, main
+from lambda_vpc_sandbox.kube.server import AuditKey, KubeEmulator
 
 __all__ = ["AuditKey", "EmulatorThread", "KubeEmulator", "kubeconfig", "main"]

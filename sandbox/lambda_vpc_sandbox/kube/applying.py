@@ -39,8 +39,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import errors, fieldsets, objects
-from lambda_vpc_operator.sandbox.kube.fieldsets import FieldSet, Path, Schema
+from lambda_vpc_sandbox.kube import errors, fieldsets, objects
+from lambda_vpc_sandbox.kube.fieldsets import FieldSet, Path, Schema
 
 Obj = dict[str, Any]
 

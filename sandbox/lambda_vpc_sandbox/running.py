@@ -15,11 +15,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from lambda_vpc_operator.sandbox import manifests
-from lambda_vpc_operator.sandbox.aws.seeding import seed_demo_account
-from lambda_vpc_operator.sandbox.aws.server import AwsSimulator
-from lambda_vpc_operator.sandbox.kube.running import EmulatorThread
-from lambda_vpc_operator.sandbox.processes import OPERATOR_ACCESS_KEY, OperatorProcess, simulated_aws_env
+from lambda_vpc_sandbox import manifests
+from lambda_vpc_sandbox.aws.seeding import seed_demo_account
+from lambda_vpc_sandbox.aws.server import AwsSimulator
+from lambda_vpc_sandbox.kube.running import EmulatorThread
+from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY, OperatorProcess, simulated_aws_env
 
 REGION = "us-east-1"
 

@@ -20,8 +20,8 @@ import datetime
 import re
 from typing import Any, Final
 
-from lambda_vpc_operator.sandbox.kube import jsonpaths
-from lambda_vpc_operator.sandbox.kube.schemas import go_float, go_json
+from lambda_vpc_sandbox.kube import jsonpaths
+from lambda_vpc_sandbox.kube.schemas import go_float, go_json
 
 __all__ = ["human_age", "render_table"]
 

@@ -18,7 +18,7 @@ import enum
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import resources
+from lambda_vpc_sandbox.kube import resources
 
 Obj = dict[str, Any]
 ObjectKey = tuple[str, str]  # (namespace or "", name)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from lambda_vpc_operator.sandbox.kube import errors, patching, resources
+from lambda_vpc_sandbox.kube import errors, patching, resources
 
 Obj = dict[str, Any]
 

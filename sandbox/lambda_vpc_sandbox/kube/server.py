@@ -56,7 +56,7 @@ import kmock
 import yaml
 from multidict import CIMultiDict
 
-from lambda_vpc_operator.sandbox.kube import (
+from lambda_vpc_sandbox.kube import (
     admission,
     cluster,
     discovery,
@@ -71,7 +71,7 @@ from lambda_vpc_operator.sandbox.kube import (
     store,
     watching,
 )
-from lambda_vpc_operator.sandbox.kube.routes import Verb
+from lambda_vpc_sandbox.kube.routes import Verb
 
 logger = logging.getLogger(__name__)
 

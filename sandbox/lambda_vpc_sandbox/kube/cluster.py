@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import (
+from lambda_vpc_sandbox.kube import (
     admission,
     applying,
     celrules,

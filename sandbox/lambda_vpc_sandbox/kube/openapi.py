@@ -18,7 +18,7 @@ import hashlib
 import json
 from typing import Any
 
-from lambda_vpc_operator.sandbox.kube import discovery, resources
+from lambda_vpc_sandbox.kube import discovery, resources
 
 
 def _gv_path(group: str, version: str) -> str:

@@ -47,7 +47,7 @@ from typing import Any
 
 import aiohttp
 
-from lambda_vpc_operator.sandbox.kube import errors, objects, resources
+from lambda_vpc_sandbox.kube import errors, objects, resources
 
 Obj = dict[str, Any]
 

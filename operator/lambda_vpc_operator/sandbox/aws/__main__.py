@@ -1,7 +1,0 @@
-"""``python -m lambda_vpc_operator.sandbox.aws``: the same as ``lambda-vpc-operator sandbox aws``."""
-
-import sys
-
-from .server import main
-
-sys.exit(main())

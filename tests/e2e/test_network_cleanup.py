@@ -92,7 +92,7 @@ def test_cleanup_does_not_wait_for_enis_other_functions_use(target: Target, ns: 
     ns.wait_gone("mine", timeout=30)
     # The shared ENI stays (the other function uses it) and was not waited for.
     assert _enis(target, group)
-    assert "NetworkCleanedUp" in ns.event_reasons("mine")
+    ns.wait_event("mine", "NetworkCleanedUp", timeout=10)  # Events are posted from a queue: wait, do not race
 
 
 def test_retain_removes_only_our_owner_tag(target: Target, ns: Namespace) -> None:

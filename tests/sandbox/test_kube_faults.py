@@ -221,3 +221,11 @@ def test_cli_injects_the_faults_of_a_file(tmp_path: pathlib.Path, kube_crd: dict
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_a_limit_ends_a_rule_after_that_many_injections(kube_with_crd: EmulatorThread) -> None:
+    http, control = KubeHttp(kube_with_crd.url), kube_with_crd.control
+    control.inject_faults([{"kind": "server_error", "verbs": "list", "limit": 2}])
+    assert [http("GET", COLLECTION).status for _ in range(4)] == [500, 500, 200, 200]
+    assert control.injected() == {"server_error": {f"list:{PLURAL}": 2}}
+    control.clear_faults()

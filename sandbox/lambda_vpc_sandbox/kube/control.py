@@ -82,7 +82,8 @@ class KubeControl:
         ``kind`` (drop, stall, expired, conflict, throttle, server_error, latency), ``verbs``,
         ``resources`` (``plural``, ``plural/status`` or ``plural.group``), ``namespaces`` and
         ``clients`` (User-Agent product: kopf, lambda-vpc-operator, ...), each a glob or a list of
-        globs (default ``*``), ``rate`` (probability per request, default 1) and ``params``. The RNG
+        globs (default ``*``), ``rate`` (probability per request, default 1), ``params`` and ``limit``
+        (injected at most that many times, e.g. one zombie stream; default no end). The RNG
         is reseeded with ``seed``, so the same requests draw the same faults. Returns the rules."""
         return list(self._call("inject_faults", rules=list(rules), seed=seed))
 

@@ -98,13 +98,14 @@ class FaultRule:
     clients: tuple[str, ...] = ("*",)  # globs over the User-Agent's product token
     rate: float = 1.0
     params: Mapping[str, Any] = field(default_factory=dict)
+    limit: int | None = None  # injected at most this many times (e.g. one zombie stream), None: no end
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> FaultRule:
         kind = str(raw.get("kind", ""))
         if kind not in KINDS:
             raise FaultError(f"Unknown fault kind {kind!r}; known: {sorted(KINDS)}.")
-        unknown_keys = set(raw) - {"kind", "verbs", "resources", "namespaces", "clients", "rate", "params"}
+        unknown_keys = set(raw) - {"kind", "verbs", "resources", "namespaces", "clients", "rate", "params", "limit"}
         if unknown_keys:
             raise FaultError(f"Unknown rule keys {sorted(unknown_keys)}.")
         rate = float(raw.get("rate", 1.0))
@@ -116,6 +117,9 @@ class FaultRule:
             raise FaultError(f"Unknown params {sorted(unknown)} for {kind}; known: {sorted(KINDS[kind])}.")
         if kind == "server_error" and int(given.get("status", 500)) not in errors.SERVER_ERROR_REASONS:
             raise FaultError(f"server_error status must be one of {sorted(errors.SERVER_ERROR_REASONS)}.")
+        limit = raw.get("limit")
+        if limit is not None and int(limit) < 0:
+            raise FaultError(f"limit must be 0 or more, not {limit}.")
         return cls(
             kind,
             _globs(raw.get("verbs")),
@@ -124,6 +128,7 @@ class FaultRule:
             _globs(raw.get("clients")),
             rate,
             {**KINDS[kind], **given},
+            None if limit is None else int(limit),
         )
 
     def applies_to(self, request: Request) -> bool:
@@ -148,6 +153,7 @@ class FaultRule:
             "clients": list(self.clients),
             "rate": self.rate,
             "params": dict(self.params),
+            "limit": self.limit,
         }
 
 
@@ -177,12 +183,14 @@ class Faults:
         self.rules: tuple[FaultRule, ...] = ()
         self.random = random.Random(0)
         self.counts: dict[str, dict[str, int]] = {}
+        self._used: list[int] = []  # injections per rule, for their limits
 
     def inject(self, rules: list[Mapping[str, Any]], seed: int | None = None) -> list[dict[str, Any]]:
         """Replace the rules (in order) and reseed; returns the rules with their params filled in."""
         parsed = tuple(FaultRule.from_dict(rule) for rule in rules)
         with self._lock:
             self.rules = parsed
+            self._used = [0] * len(parsed)
             self.random = random.Random(0 if seed is None else seed)
         return [rule.to_dict() for rule in parsed]
 
@@ -190,6 +198,7 @@ class Faults:
         """No rules, counts cleared, RNG reseeded with 0."""
         with self._lock:
             self.rules = ()
+            self._used = []
             self.random = random.Random(0)
             self.counts = {}
 
@@ -208,8 +217,8 @@ class Faults:
             return NO_FAULTS
         plan = Plan()
         with self._lock:
-            for rule in self.rules:
-                if not rule.applies_to(request):
+            for index, rule in enumerate(self.rules):
+                if not rule.applies_to(request) or (rule.limit is not None and self._used[index] >= rule.limit):
                     continue
                 decided = plan.terminal is not None or plan.stall or plan.drop_after is not None
                 if rule.kind != "latency" and decided:
@@ -226,6 +235,7 @@ class Faults:
                     plan.stall_seconds = None if seconds is None else float(seconds)
                 else:
                     plan.terminal = rule
+                self._used[index] += 1
                 per_kind = self.counts.setdefault(rule.kind, {})
                 per_kind[request.operation] = per_kind.get(request.operation, 0) + 1
         return plan

@@ -33,6 +33,7 @@ from harness import LOGS, Namespace, Network, Target, free_port, unique_name, wa
 from lambda_vpc_sandbox import manifests
 from lambda_vpc_sandbox.aws import AwsSimulator, SimConfig, SimulatorControl, seed_demo_account
 from lambda_vpc_sandbox.aws.seeding import handler_zip
+from lambda_vpc_sandbox.kube.control import KubeControl
 from lambda_vpc_sandbox.kube.running import EmulatorThread
 from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY, simulated_aws_env
 
@@ -144,6 +145,7 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
             name="emulators",
             kubeconfig=kube.kubeconfig_path,
             kube_audit=kube.emulator.audit_by_agent,
+            kube_control=kube.control,
             api=api,
             lambda_=session.client("lambda", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),
             ec2=session.client("ec2", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),
@@ -283,6 +285,15 @@ def make_namespace(target: Target, request: pytest.FixtureRequest) -> Iterator[C
 def ns(make_namespace: Callable[[], Namespace]) -> Namespace:
     """This test's namespace."""
     return make_namespace()
+
+
+@pytest.fixture
+def kube_faults(target: Target) -> Iterator[KubeControl]:
+    """The Kubernetes emulator's control API (fault injection); its faults are cleared afterwards."""
+    if target.kube_control is None:
+        pytest.skip("needs the Kubernetes API emulator (fault injection)")
+    yield target.kube_control
+    target.kube_control.clear_faults()  # a test's injected faults never outlive it
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ import pytest
 
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_sandbox.aws.control import SimulatorControl
+from lambda_vpc_sandbox.kube.control import KubeControl
 from lambda_vpc_sandbox.processes import OperatorProcess
 
 GROUP, VERSION, PLURAL = attachments.GROUP, attachments.VERSION, attachments.PLURAL
@@ -185,6 +186,8 @@ class Target:
     role_arn: str
     resync_interval: float
     sim: SimulatorControl | None = None
+    # The Kubernetes emulator's control API (fault injection); None on a real cluster.
+    kube_control: KubeControl | None = None
     operator: OperatorProcess | None = None
     operator_log: Path | None = None
     operator_env: Mapping[str, str] = dataclasses.field(default_factory=dict)

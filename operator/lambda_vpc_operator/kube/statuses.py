@@ -41,8 +41,11 @@ def load_kube_config() -> kubernetes.client.ApiClient:
 
 
 class StatusWriter:
-    def __init__(self, api_client: kubernetes.client.ApiClient | None = None) -> None:
+    def __init__(
+        self, api_client: kubernetes.client.ApiClient | None = None, *, first_backoff: float = FIRST_BACKOFF
+    ) -> None:
         self._api: Any = kubernetes.client.CustomObjectsApi(api_client or load_kube_config())
+        self._first_backoff = first_backoff
 
     async def patch(self, namespace: str, name: str, status_patch: Mapping[str, Any]) -> Mapping[str, Any]:
         """Apply the patch; return the stored status (empty if the object is gone)."""
@@ -63,12 +66,12 @@ class StatusWriter:
                     return {}
                 if exc.status not in RETRIED or attempt == ATTEMPTS - 1:
                     raise
-                delay = _retry_after(exc) or FIRST_BACKOFF * 2**attempt
+                delay = _retry_after(exc) or self._first_backoff * 2**attempt
                 logger.info("%s/%s: status write answered %s; again in %gs", namespace, name, exc.status, delay)
             except urllib3.exceptions.HTTPError as exc:  # the connection failed: nothing was answered
                 if attempt == ATTEMPTS - 1:
                     raise
-                delay = FIRST_BACKOFF * 2**attempt
+                delay = self._first_backoff * 2**attempt
                 logger.info("%s/%s: status write failed (%r); again in %gs", namespace, name, exc, delay)
             else:
                 status: Mapping[str, Any] = stored.get("status") or {}

@@ -33,7 +33,8 @@ What is not emulated (each answered with a clear Status where a client could try
   Established at once; conversion webhooks are not emulated (versions differ in apiVersion only).
 
 Deliberate fidelity: an expired watch resourceVersion gets an ERROR event with a 410 Status of
-reason ``Expired`` (as current servers send, older ones said ``Gone``); a failed JSON patch
+reason ``Expired`` (as current servers send, older ones said ``Gone``), and an expired continue
+token a 410 ``Expired`` Status; a failed JSON patch
 ``test`` is 422 ``Invalid`` (kopf relies on it), while a stale resourceVersion in a PUT or merge
 patch body is 409 ``Conflict``.
 

@@ -1,10 +1,15 @@
 """End-to-end fixtures: a target (emulators by default, or a real cluster and AWS) and the operator.
 
-Default target: the Kubernetes API emulator (``EmulatorThread``) and the AWS simulator
-(``AwsSimulator``, short delays, AWS' rate limits on) in this process, a seeded demo account, our
-CRDs, and ONE operator child process for the whole directory (``lambda-vpc-operator run
---namespace 'e2e-*'``), reached over real HTTP through a kubeconfig and ``AWS_ENDPOINT_URL``. The
-simulator holds the operator's access key to docs/iam-policy.json, as IAM would.
+Default target: the Kubernetes API emulator (``EmulatorThread``) in this process and the AWS
+simulator (short delays, AWS' rate limits on) in a child process of its own (moto is
+process-global), a seeded demo account, our CRDs, and ONE operator child process for the whole
+directory (``lambda-vpc-operator run --namespace 'e2e-*'``), reached over real HTTP through a
+kubeconfig and ``AWS_ENDPOINT_URL``. The simulator holds the operator's access key to
+docs/iam-policy.json, as IAM would.
+
+Under pytest-xdist (pyproject's addopts) each worker that runs e2e tests has a session of its own:
+its own emulator, simulator and operator on free ports, its own temporary directory, and its own
+end-of-session checks (the IAM policy refused nothing, the chart's RBAC allows every request).
 
 Real target: set ``LVO_E2E_KUBECONFIG`` (and the other ``LVO_E2E_*`` variables, docs/testing.md).
 The run is refused unless the kubeconfig's current context is ``LVO_E2E_CONTEXT``, so a cluster
@@ -29,9 +34,9 @@ import pytest
 import yaml
 
 import rbac_audit
-from harness import LOGS, Namespace, Network, Target, free_port, unique_name, watch_log
+from harness import LOGS, Namespace, Network, Target, free_port, simulator_process, unique_name, watch_log
 from lambda_vpc_sandbox import manifests
-from lambda_vpc_sandbox.aws import AwsSimulator, SimConfig, SimulatorControl, seed_demo_account
+from lambda_vpc_sandbox.aws import SimConfig, SimulatorControl, seed_demo_account
 from lambda_vpc_sandbox.aws.seeding import handler_zip
 from lambda_vpc_sandbox.kube.control import KubeControl
 from lambda_vpc_sandbox.kube.running import EmulatorThread
@@ -128,10 +133,18 @@ def _start_session_operator(target: Target, log: Path) -> None:
 
 
 def _emulator_target(tmp: Path) -> Iterator[Target]:
-    with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as kube, AwsSimulator(config=SIM_CONFIG) as aws:
-        control = aws.control
-        control.reset()  # moto's backends are process-global (aws-facts "moto 5.2")
-        demo = seed_demo_account(aws.endpoint_url, REGION)
+    with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as kube, simulator_process(tmp / "aws.log") as aws_url:
+        control = SimulatorControl(aws_url)
+        control.reset()  # the config back to the simulator's defaults, then the session's delays
+        control.set_delays(
+            create=SIM_CONFIG.create_delay,
+            update=SIM_CONFIG.update_delay,
+            eni_create=SIM_CONFIG.eni_create_delay,
+            eni_delete=SIM_CONFIG.eni_delete_delay,
+        )
+        control.set_rate_limits(SIM_CONFIG.rate_limits_enabled, SIM_CONFIG.control_per_s, SIM_CONFIG.get_function_per_s)
+        assert control.config() == SIM_CONFIG.to_dict(), "the simulator does not run the session's SimConfig"
+        demo = seed_demo_account(aws_url, REGION)
         # Every operator of the suite runs under exactly docs/iam-policy.json (the harness's own
         # "testing" key stays unrestricted): the least-privilege policy is proven by every test.
         control.set_principal_policy(OPERATOR_ACCESS_KEY, json.loads(IAM_POLICY.read_text()))
@@ -147,8 +160,8 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
             kube_audit=kube.emulator.audit_by_agent,
             kube_control=kube.control,
             api=api,
-            lambda_=session.client("lambda", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),
-            ec2=session.client("ec2", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),
+            lambda_=session.client("lambda", endpoint_url=aws_url, config=CLIENT_CONFIG),
+            ec2=session.client("ec2", endpoint_url=aws_url, config=CLIENT_CONFIG),
             region=REGION,
             account_id=demo.account_id,
             network=Network(
@@ -164,7 +177,7 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
             role_arn=demo.role_arn,
             resync_interval=RESYNC_INTERVAL,
             sim=control,
-            operator_env=simulated_aws_env(aws.endpoint_url, REGION),
+            operator_env=simulated_aws_env(aws_url, REGION),
             zip_file=handler_zip(),
         )
         target.cluster_name = _cluster_name(api)
@@ -188,7 +201,15 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
             assert not missing, f"the chart's RBAC refuses requests the operator made: {missing}"
 
 
+def _refuse_parallel_sessions() -> None:
+    """One cluster and one account hold one session: two session operators would both serve ``e2e-*``."""
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1) > 1:
+        pytest.exit("Refusing to run end-to-end tests against a real target from several pytest-xdist workers: "
+                    "add -n 0 to the command line (docs/testing.md).", returncode=4)  # fmt: skip
+
+
 def _real_target(tmp: Path, kubeconfig: Path) -> Iterator[Target]:
+    _refuse_parallel_sessions()
     _refuse_foreign_context(kubeconfig)
     subnets = _env_list("LVO_E2E_SUBNETS", 3)
     groups = _env_list("LVO_E2E_SECURITY_GROUPS", 2)

@@ -14,12 +14,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -374,6 +377,38 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def simulator_process(log: Path, startup_timeout: float = 60.0) -> Iterator[str]:
+    """The AWS simulator (``python -m lambda_vpc_sandbox.aws --no-seed``) as a child process; its URL.
+
+    Not in this process: moto's backends are process-global (aws-facts "moto 5.2"), and under
+    pytest-xdist the same worker also runs tests/sandbox and tests/unit, whose moto resets would
+    wipe this session's account. The harness drives it over HTTP only (boto3, ``SimulatorControl``).
+    """
+    # No default AMIs: moto loads ~1300 on every reset, and no test here starts an instance.
+    env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+    command = [sys.executable, "-m", "lambda_vpc_sandbox.aws", "--port", "0", "--no-seed"]
+    with log.open("wb") as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env)
+        try:
+            assert process.stdout is not None
+            lines: list[str] = []
+            deadline = time.monotonic() + startup_timeout
+            while not (lines and lines[-1].rstrip() == "}"):  # its endpoint, as indented JSON
+                line = process.stdout.readline().decode()
+                if not line or time.monotonic() > deadline:
+                    raise RuntimeError(f"the AWS simulator did not start: {log.read_text()[-2000:]}")
+                lines.append(line)
+            yield str(json.loads("".join(lines))["endpoint_url"])
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def unique_name(prefix: str, limit: int = 63) -> str:

@@ -101,22 +101,30 @@ class SweepingObserver:
         self._asked[key] = now
         known = self._known.get(key)
         state = self._places.get(place)
-        if not fresh and known is not None:
+        reason = self._reason(key, known, state, now, fresh)
+        if known is not None and reason in (None, sweeps.ReadReason.POLLED):
+            # Only a decision the sweep could change waits for one (at most one per interval): the
+            # listing, or (Way.GET) the periodic recount that may switch back to listing.
             state = await self._swept(place)
-        reason = sweeps.read_reason(
+            reason = self._reason(key, known, state, now, fresh)
+        if reason is None and known is not None:
+            metrics.observer.serve()
+            return known.observation
+        metrics.observer.read((reason or sweeps.ReadReason.FIRST).value)
+        return await self._read(ref, key)
+
+    def _reason(
+        self, key: _Key, known: sweeps.Known | None, state: _Place | None, now: float, fresh: bool
+    ) -> sweeps.ReadReason | None:
+        return sweeps.read_reason(
             known,
-            state.listing(ref.name) if state is not None else None,
+            state.listing(key[1]) if state is not None else None,
             way=state.way if state is not None else sweeps.Way.LIST,
             now=now,
             lifecycle_interval=self.lifecycle_interval,
             fresh=fresh,
             written_at=self._written.get(key),
         )
-        if reason is None and known is not None:
-            metrics.observer.serve()
-            return known.observation
-        metrics.observer.read((reason or sweeps.ReadReason.FIRST).value)
-        return await self._read(ref, key)
 
     # -- GetFunction, one in flight per function --------------------------------------------
 

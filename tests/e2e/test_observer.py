@@ -68,8 +68,9 @@ def test_steady_observation_costs_a_sweep_per_resync(
     target.reset_calls()
     started = time.monotonic()
     wait_for(
-        lambda: target.calls()["lambda:ListFunctions"] >= SWEEPS * pages or None, target.timeout(SWEEPS * RESYNC * 3 + 10),
-        0.1, what=f"{SWEEPS} sweeps of {pages} ListFunctions pages", describe=target.calls,
+        lambda: target.calls()["lambda:ListFunctions"] >= SWEEPS * pages or None,
+        target.timeout(SWEEPS * RESYNC * 3 + 10), 0.1,
+        what=f"{SWEEPS} sweeps of {pages} ListFunctions pages", describe=target.calls,
     )  # fmt: skip
     calls, elapsed = target.calls(), time.monotonic() - started
     print(f"at rest, {elapsed:.1f} s, {pages} pages a sweep: {dict(calls)}")

@@ -11,8 +11,8 @@ are. Like moto's own ``responses.py``, this module is about the wire; the rules 
 from __future__ import annotations
 
 import base64
-import bisect
 import binascii
+import bisect
 import json
 import re
 from collections.abc import Callable

@@ -7,7 +7,9 @@ and measures, all on this machine:
 - seconds until every attachment is Ready, and the AWS calls it took, per operation;
 - the operator's resident memory (VmRSS) and CPU seconds at convergence;
 - AWS calls and Kubernetes writes during a quiet period afterwards (steady state), with a short
-  resync interval so that several resyncs happen.
+  resync interval so that several resyncs happen; per resync, by operation (ListFunctions counted
+  per page), beside what per-object polling would send (one GetFunction per attachment) and the
+  observer's bound (ceil(functions in the account / 50) ListFunctions pages per sweep).
 
 Numbers go to stdout as JSON; docs/benchmarks.md records what a run measured. Usage:
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -124,6 +127,9 @@ def main() -> int:
                         for o in manifests.list_attachments(client)}  # fmt: skip
             time.sleep(args.quiet_period)
             quiet_calls = aws.control.calls()
+            account_functions = sum(
+                len(page["Functions"]) for page in lam.get_paginator("list_functions").paginate()
+            )  # after the count: the benchmark's own listing is not the operator's
             after = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
                      for o in manifests.list_attachments(client)}  # fmt: skip
             rewritten = sum(after[k] != v for k, v in versions.items())
@@ -140,6 +146,12 @@ def main() -> int:
         "quiet_period_seconds": args.quiet_period,
         "resync_interval_seconds": args.resync_interval,
         "aws_calls_in_quiet_period": quiet_calls,
+        "functions_in_account": account_functions,
+        "aws_calls_per_resync": {
+            op: round(count * args.resync_interval / args.quiet_period, 2) for op, count in sorted(quiet_calls.items())
+        },
+        "list_functions_pages_per_sweep": math.ceil(account_functions / 50),
+        "per_object_polling_calls_per_resync": n,
         "objects_rewritten_in_quiet_period": rewritten,
         "operator_after_quiet_period": steady,
     }

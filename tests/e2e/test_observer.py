@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness import Namespace, Target, wait_for, watch_log
+from lambda_vpc_sandbox.aws.control import SimulatorControl
 from lambda_vpc_sandbox.processes import OperatorProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
@@ -23,25 +24,41 @@ pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
 ATTACHMENTS = 4
 RESYNC = 2.0
 SWEEPS = 3
+LIFECYCLE_RESYNC = 1.0
+LIFECYCLE = 5.0  # several steady looks from the snapshot between two reads of State
 
 
-@pytest.fixture
-def own_operator(
-    target: Target, make_namespace: Callable[[str], Namespace], request: pytest.FixtureRequest
-) -> Iterator[tuple[Namespace, OperatorProcess]]:
+def _own_operator(
+    target: Target, make_namespace: Callable[[str], Namespace], request: pytest.FixtureRequest,
+    resync: float, lifecycle: float,
+) -> Iterator[tuple[Namespace, OperatorProcess]]:  # fmt: skip
     if target.operator is None or target.sim is None:
         pytest.skip("needs the simulator's counts and an operator of our own")
     ns = make_namespace("e2o")
     assert target.operator_log is not None
     log = target.operator_log.with_name(f"operator-{ns.name}.log")
     watch_log(request.node, log)
-    args = ["--lifecycle-interval", "3600", "--get-function-rate", "1"]
-    operator = target.start_operator([ns.name], log, RESYNC, args)
+    args = ["--lifecycle-interval", f"{lifecycle:g}", "--get-function-rate", "1"]
+    operator = target.start_operator([ns.name], log, resync, args)
     try:
         yield ns, operator
         ns.release_all()
     finally:
         operator.stop()
+
+
+@pytest.fixture
+def own_operator(
+    target: Target, make_namespace: Callable[[str], Namespace], request: pytest.FixtureRequest
+) -> Iterator[tuple[Namespace, OperatorProcess]]:
+    yield from _own_operator(target, make_namespace, request, RESYNC, 3600)
+
+
+@pytest.fixture
+def short_lifecycle(
+    target: Target, make_namespace: Callable[[str], Namespace], request: pytest.FixtureRequest
+) -> Iterator[tuple[Namespace, OperatorProcess]]:
+    yield from _own_operator(target, make_namespace, request, LIFECYCLE_RESYNC, LIFECYCLE)
 
 
 def account_functions(target: Target) -> int:
@@ -93,3 +110,23 @@ def test_steady_observation_costs_a_sweep_per_resync(
     assert calls["lambda:UpdateFunctionConfiguration"] == 1, calls
     # Only the drifted function was read (the detection, then the polls of its own update): never the others.
     assert 1 <= calls["lambda:GetFunction"] <= 12, calls
+
+
+def test_a_state_change_without_a_new_revision_is_read_each_lifecycle_interval(
+    target: Target, short_lifecycle: tuple[Namespace, OperatorProcess], sim: SimulatorControl
+) -> None:
+    ns, _ = short_lifecycle
+    net = target.network
+    function = target.make_function("observer-idle")
+    ns.create("fn", function, net.subnets[:2], [net.app_sg], reactivation={"policy": "Disabled"})
+    ns.wait_ready("fn")
+    target.reset_calls()
+    started = time.monotonic()
+    # Idle (aws-facts "Observer": Inactive keeps the RevisionId, and ListFunctions has no State).
+    sim.make_idle(function)
+    ns.wait_condition("fn", "Ready", "True", "Inactive", timeout=LIFECYCLE + 10 * LIFECYCLE_RESYNC + 10)
+    elapsed, calls = time.monotonic() - started, target.calls()
+    print(f"Inactive seen after {elapsed:.1f} s: {dict(calls)}")
+    # Steady looks every second were served from the snapshot; State was read once its interval ran out.
+    assert calls["lambda:GetFunction"] <= 2 + elapsed / LIFECYCLE, (elapsed, calls)
+    assert calls["lambda:ListFunctions"] >= 1, calls

@@ -208,3 +208,18 @@ async def test_a_deleted_function_is_none() -> None:
     clock.now += SWEEP
     assert await seen.observe(ref("fn-00000"), fresh=False) is None
     assert fake.gets == ["fn-00000", "fn-00000"]  # still unlisted: nothing more to ask
+
+
+async def test_a_function_no_look_asks_about_is_forgotten_after_the_lifecycle_interval() -> None:
+    seen, fake, clock = make(account=3, **FEW)
+    await look_at_all(seen, ["fn-00000", "fn-00001"], fresh=True)
+    for _ in range(10):  # fn-00001's look waits (e.g. for the control budget) while sweeps go on
+        clock.now += SWEEP
+        await seen.observe(ref("fn-00000"), fresh=False)
+    await seen.observe(ref("fn-00001"), fresh=False)
+    assert fake.gets == ["fn-00000", "fn-00001"]  # still known: served from the snapshot
+    clock.now += HOUR  # its attachment is gone: the next sweep forgets it
+    await seen.observe(ref("fn-00000"), fresh=False)  # State read again (lifecycle): no sweep needed
+    clock.now += SWEEP
+    await seen.observe(ref("fn-00000"), fresh=False)
+    assert set(seen._places[REGION].listed) == {"fn-00000"}

@@ -34,7 +34,9 @@ from lambda_vpc_operator.planner import sweeps
 
 logger = logging.getLogger(__name__)
 
-# A function no look asked about for this many sweep intervals is no longer managed here.
+# A function no look asked about for this many sweep intervals (and for the lifecycle interval) is no
+# longer managed here. Not shorter: a look may wait a long while for the control budget (a burst of
+# new attachments), and a function forgotten meanwhile costs a GetFunction at its next look.
 FORGET_AFTER_SWEEPS = 3
 
 _Key = tuple[str, str]  # (place, function name)
@@ -207,7 +209,7 @@ class SweepingObserver:
 
     def _managed(self, place: str, now: float) -> set[str]:
         """The functions of ``place`` looks asked about lately; the others are forgotten."""
-        horizon = now - FORGET_AFTER_SWEEPS * self.sweep_interval
+        horizon = now - max(FORGET_AFTER_SWEEPS * self.sweep_interval, self.lifecycle_interval)
         for key in [k for k, asked in self._asked.items() if k[0] == place and asked < horizon]:
             for table in (self._asked, self._known, self._written):
                 table.pop(key, None)

@@ -38,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
         namespaces=tuple(args.namespace or ()),
         control_rate=args.control_rate,
         get_function_rate=args.get_function_rate,
+        ec2_rate=args.ec2_rate,
         log_format=LogFormat(args.log_format),
         liveness_endpoint=args.liveness,
         standalone=not args.peering,
@@ -61,6 +62,7 @@ def _run(args: argparse.Namespace) -> int:
         settings.default_region,
         control_rate=settings.control_rate,
         get_function_rate=settings.get_function_rate,
+        ec2_rate=settings.ec2_rate,
     )
     registry = kopf.OperatorRegistry()
     configuring.register(registry, settings)
@@ -241,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Lambda control-plane requests/s to use of the account's shared 15/s",
     )  # fmt: skip
     run.add_argument("--get-function-rate", type=float, default=50.0, help="GetFunction requests/s (AWS: 100/s)")
+    run.add_argument(
+        "--ec2-rate", type=float, default=10.0,
+        help="EC2 Describe* requests/s (AWS: a bucket of 100 refilled at 20/s per API); burst: 5 s worth",
+    )  # fmt: skip
     run.add_argument(
         "--reactivation-window", type=float, default=60.0,
         help="seconds a reactivation invoke gets before the next one (doubles per attempt)",

@@ -261,3 +261,18 @@ async def test_a_slow_describe_does_not_hold_the_region_for_ever(aws_clients: cl
     assert answered == ["slow", "subnet-2"]
     release.set()
     await slow
+
+
+async def test_each_describe_takes_an_ec2_token_and_a_throttle_pauses_every_ec2_reader(
+    aws_clients: clients.AwsClients, stub: Stubber
+) -> None:
+    # aws-facts "EC2 request buckets and paging": RequestLimitExceeded, and no Retry-After to honour.
+    known = networks.Networks(aws_clients)
+    bucket = known.budgets.ec2(REGION)
+    stub.add_response("describe_subnets", {"Subnets": [subnet("subnet-a")]}, by_filter("subnet-id", "subnet-a"))
+    stub.add_client_error("describe_vpcs", "RequestLimitExceeded", "Request limit exceeded.", 503,
+                          expected_params=by_filter("vpc-id", "vpc-1"))  # fmt: skip
+    with pytest.raises(errors.Throttled):
+        await known.describe(REGION, ["subnet-a"], [])
+    assert bucket.paused_for > 0  # the whole EC2 budget of the region waits, not just this caller
+    assert not bucket.try_acquire()

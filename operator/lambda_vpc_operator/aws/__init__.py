@@ -25,7 +25,7 @@ from lambda_vpc_operator.aws import (
     routes,
     selections,
 )
-from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_GET_FUNCTION_RATE
+from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_EC2_RATE, DEFAULT_GET_FUNCTION_RATE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,20 +54,21 @@ class AwsGateway:
         control_rate: float = DEFAULT_CONTROL_RATE,
         get_function_rate: float = DEFAULT_GET_FUNCTION_RATE,
         session: boto3.Session | None = None,
+        ec2_rate: float = DEFAULT_EC2_RATE,
     ) -> AwsGateway:
         aws_clients = clients.AwsClients(default_region, session=session)
-        request_budgets = budgets.RequestBudgets(control_rate, get_function_rate)
+        request_budgets = budgets.RequestBudgets(control_rate, get_function_rate, ec2_rate)
         lambda_functions = functions.LambdaFunctions(aws_clients, request_budgets)
-        known = networks.Networks(aws_clients)
+        known = networks.Networks(aws_clients, budgets=request_budgets)
         return cls(
             clients=aws_clients,
             budgets=request_budgets,
             functions=lambda_functions,
             networks=known,
             observer=observing.GetFunctionObserver(lambda_functions),
-            interfaces=interfaces.Interfaces(aws_clients),
+            interfaces=interfaces.Interfaces(aws_clients, budgets=request_budgets),
             roles=roles.Roles(aws_clients),
-            routes=routes.RouteTables(aws_clients),
+            routes=routes.RouteTables(aws_clients, budgets=request_budgets),
             identity=identities.Identity(aws_clients),
             aliases=aliases.Aliases(aws_clients, request_budgets),
             selections=selections.Selections(aws_clients, known),

@@ -57,6 +57,8 @@ class LambdaFunctions:
         ref: functions.FunctionRef,
         vpc: functions.VpcSettings,
         revision_id: str | None = None,
+        *,
+        priority: budgets.Priority = budgets.Priority.SPEC_CHANGE,
     ) -> functions.FunctionObservation:
         """UpdateFunctionConfiguration with only VpcConfig; RevisionId makes it conditional.
 
@@ -71,6 +73,7 @@ class LambdaFunctions:
             self.clients.lambda_(region),
             "UpdateFunctionConfiguration",
             self.budgets.control(region),
+            priority=priority,
             **params,
         )
         with errors.reading("UpdateFunctionConfiguration"):
@@ -128,21 +131,26 @@ class LambdaFunctions:
             if not marker:
                 return
 
-    async def list_tags(self, arn: str) -> dict[str, str]:
+    async def list_tags(
+        self, arn: str, *, priority: budgets.Priority = budgets.Priority.SPEC_CHANGE
+    ) -> dict[str, str]:
         """ListTags on a function ARN: the tags even where GetFunction omits them (aws-facts "IAM")."""
         region = _arn_region(arn) or self.clients.default_region
         response = await calling.call(
-            self.clients.lambda_(region), "ListTags", self.budgets.control(region), Resource=arn
+            self.clients.lambda_(region), "ListTags", self.budgets.control(region), priority=priority, Resource=arn
         )
         return {str(k): str(v) for k, v in (response.get("Tags") or {}).items()}
 
-    async def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+    async def tag(
+        self, arn: str, tags: Mapping[str, str], *, priority: budgets.Priority = budgets.Priority.OWNERSHIP
+    ) -> None:
         """TagResource on a function ARN (its region is read from the ARN)."""
         region = _arn_region(arn) or self.clients.default_region
         await calling.call(
             self.clients.lambda_(region),
             "TagResource",
             self.budgets.control(region),
+            priority=priority,
             Resource=arn,
             Tags=dict(tags),
         )
@@ -154,6 +162,7 @@ class LambdaFunctions:
             self.clients.lambda_(region),
             "UntagResource",
             self.budgets.control(region),
+            priority=budgets.Priority.OWNERSHIP,
             Resource=arn,
             TagKeys=list(keys),
         )

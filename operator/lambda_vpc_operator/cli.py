@@ -31,6 +31,12 @@ def _run(args: argparse.Namespace) -> int:
     from lambda_vpc_operator.kube.statuses import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
+    if args.peering and any(_is_pattern(n) for n in args.namespace or ()):
+        raise SystemExit(
+            "--peering needs exact --namespace names (kopf meets in a KopfPeering in each), not patterns: "
+            "to spread attachments over several operators, shard by namespace pattern without peering "
+            "(docs/install.md \"Sharding by namespace\")"
+        )
     settings = OperatorSettings(
         cluster_name=args.cluster_name or _derived_cluster_name(args.namespace or ()),
         default_region=args.region,
@@ -82,6 +88,11 @@ def _run(args: argparse.Namespace) -> int:
         liveness_endpoint=settings.liveness_endpoint,
     )
     return 0
+
+
+def _is_pattern(namespace: str) -> bool:
+    """A kopf namespace pattern (globs, negation, comma lists) rather than one namespace's name."""
+    return any(ch in namespace for ch in "*?[!,")
 
 
 def _derived_cluster_name(namespaces: Sequence[str]) -> str:
@@ -226,7 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the operator against the current kubeconfig and AWS credentials")
-    run.add_argument("--namespace", "-n", action="append", help="watch this namespace (repeatable); default: all")
+    run.add_argument(
+        "--namespace", "-n", action="append",
+        help="watch this namespace, or a kopf pattern: globs * and ?, ! to exclude, comma lists (repeatable; "
+        "one pattern per shard, docs/install.md); default: all",
+    )  # fmt: skip
     run.add_argument("--region", default=_default_region(), help="default AWS region (AWS_REGION, else us-east-1)")
     run.add_argument(
         "--cluster-name", type=_cluster_name,

@@ -214,9 +214,12 @@ class Guard:
             and observed.vpc == desired and not observed.busy
         )  # fmt: skip
         seen: Mapping[str, str] = observed.tags or {}
-        if decision.kind in TAKING and not observed.busy and not tag_only:
+        if decision.kind in TAKING and not observed.busy and not tag_only and not history.claimed:
             # About to take it: GetFunction's Tags are only there for a caller allowed lambda:ListTags
             # (aws-facts "IAM"), and "no tags" must not be mistaken for "nobody's": ask ListTags itself.
+            # Once: with our claim on record, the look that recorded it asked (and was allowed), so
+            # GetFunction's Tags are the truth; asking at every look would make a throttled account
+            # need two control-plane calls in a row (ListTags, then the update) for any progress.
             tags = await self._tags(observed)
             if isinstance(tags, Failure):
                 if tags.kind == FailureKind.ACCESS_DENIED:

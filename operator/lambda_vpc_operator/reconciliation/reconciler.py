@@ -264,6 +264,7 @@ class Reconciler:
         situation = dataclasses.replace(situation, network=network)
 
         plan = planning.plan_attachment(spec, situation)
+        updating = plan.action is not None
         if plan.action is not None:
             for event in plan.events:
                 reporter.post(event)
@@ -324,9 +325,10 @@ class Reconciler:
             result = await self._invoke(ref, revival.invoke)
             await self._write(reporter, memory, status, {"reactivation": {**revival.status, "lastResult": result}})
         tag_failed = False
-        if owner_tags and plan.action is None:
-            # After the report: Ready never waits for the tag. Not in a look that sent an update:
-            # TagResource is refused while it runs (aws-facts "Errors"); a later look tags then.
+        if owner_tags and not updating and observed is not None and not observed.busy:
+            # After the report: Ready never waits for the tag. Not in a look that sent (or tried) an
+            # update: TagResource is refused while it runs (aws-facts "Errors"), and a refused update
+            # goes first at the next look; a later look tags then.
             tag_failure = await owner_tags[0]()
             if tag_failure is not None:
                 tag_failed = True

@@ -198,7 +198,6 @@ class Guard:
         status.ownership; ``defer`` takes the owner tag of a fresh claim, for the reconciler to send
         after its report when the look sent no update (None: sent now, as a dry run wants it)."""
         history = history_of(status, observed.arn)
-        desired = planning.desired_vpc(spec)
 
         def decide(tags: Mapping[str, str]) -> guards.OwnershipDecision:
             return guards.ownership(
@@ -207,14 +206,8 @@ class Guard:
             )  # fmt: skip
 
         decision = decide(observed.tags or {})
-        # Our claim on record, our configuration in place, and still no tag: only the tag is left, and
-        # it (with its ListTags) is sent after the report, never before it.
-        tag_only = (
-            decision.kind == guards.Ownership.CLAIM and history.claimed and not (observed.tags or {}).get(owners.TAG)
-            and observed.vpc == desired and not observed.busy
-        )  # fmt: skip
         seen: Mapping[str, str] = observed.tags or {}
-        if decision.kind in TAKING and not observed.busy and not tag_only and not history.claimed:
+        if decision.kind in TAKING and not observed.busy and not history.claimed:
             # About to take it: GetFunction's Tags are only there for a caller allowed lambda:ListTags
             # (aws-facts "IAM"), and "no tags" must not be mistaken for "nobody's": ask ListTags itself.
             # Once: with our claim on record, the look that recorded it asked (and was allowed), so

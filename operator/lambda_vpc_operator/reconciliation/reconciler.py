@@ -324,17 +324,23 @@ class Reconciler:
             # The attempt is on record before the invoke: a restart in between does not repeat it.
             result = await self._invoke(ref, revival.invoke)
             await self._write(reporter, memory, status, {"reactivation": {**revival.status, "lastResult": result}})
-        tag_failed = False
+        retag_after: float | None = None
         if owner_tags and not updating and observed is not None and not observed.busy:
             # After the report: Ready never waits for the tag. Not in a look that sent (or tried) an
             # update: TagResource is refused while it runs (aws-facts "Errors"), and a refused update
             # goes first at the next look; a later look tags then.
             tag_failure = await owner_tags[0]()
-            if tag_failure is not None:
-                tag_failed = True
+            if tag_failure is None:
+                memory.owner_tag_failures = 0
+            else:
                 logger.info("%s: owner tag not written yet: %s", view.key, tag_failure.code)
                 if tag_failure.kind == FailureKind.ACCESS_DENIED:
+                    # A human must grant lambda:TagResource: say so once, retry at resync pace.
                     guarding.post_once(memory, reporter, generation, (guards.owner_tag_refused(tag_failure),))
+                else:
+                    # Throttled, busy: again soon, 2 s growing to 30 s, not at resync pace.
+                    retag_after = delays.wait_delay(memory.owner_tag_failures)
+                    memory.owner_tag_failures += 1
 
         if plan.outcome in (Outcome.WAIT, Outcome.UPDATE):
             memory.attempt += 1
@@ -344,9 +350,8 @@ class Reconciler:
             memory.update_generation = None  # our write took effect: a later failure is not ours
         if any(e.reason == Reason.SLOW_PROVISIONING for e in plan.events):
             memory.slow_generation = generation  # posted once per generation
-        if tag_failed:
-            # The claim is on record but not on the function yet: try again soon, not at resync.
-            return min(plan.requeue_after or delays.MAX_WAIT, delays.wait_delay(memory.attempt))
+        if retag_after is not None:
+            return min(plan.requeue_after or retag_after, retag_after)
         if plan.requeue_after is None:
             memory.resync_due = True
             return self._resync()

@@ -414,6 +414,7 @@ def test_policy_changed_after_admission_leaves_the_function_alone(
     function = target.make_function("later")
     ns.create("later", function, net.subnets[:2], [net.app_sg])
     ns.wait_ready("later")
+    target.wait_owner_tag(function, target.owner_tag(ns, "later"))  # the claim's last write, after Ready
     attached = target.configuration(function)
     target.reset_calls()
 

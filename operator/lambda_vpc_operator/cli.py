@@ -33,6 +33,12 @@ def _run(args: argparse.Namespace) -> int:
     from lambda_vpc_operator.kube.statuses import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
+    if args.peering and any(_is_pattern(n) for n in args.namespace or ()):
+        raise SystemExit(
+            "--peering needs exact --namespace names (kopf meets in a KopfPeering in each), not patterns: "
+            "to spread attachments over several operators, shard by namespace pattern without peering "
+            "(docs/install.md \"Sharding by namespace\")"
+        )
     settings = OperatorSettings(
         cluster_name=args.cluster_name or _derived_cluster_name(args.namespace or ()),
         default_region=args.region,
@@ -41,6 +47,7 @@ def _run(args: argparse.Namespace) -> int:
         namespaces=tuple(args.namespace or ()),
         control_rate=args.control_rate,
         get_function_rate=args.get_function_rate,
+        ec2_rate=args.ec2_rate,
         log_format=LogFormat(args.log_format),
         liveness_endpoint=args.liveness,
         standalone=not args.peering,
@@ -67,6 +74,7 @@ def _run(args: argparse.Namespace) -> int:
         get_function_rate=settings.get_function_rate,
         sweep_interval=settings.resync_interval,
         lifecycle_interval=settings.lifecycle_interval,
+        ec2_rate=settings.ec2_rate,
     )
     registry = kopf.OperatorRegistry()
     configuring.register(registry, settings)
@@ -86,6 +94,11 @@ def _run(args: argparse.Namespace) -> int:
         liveness_endpoint=settings.liveness_endpoint,
     )
     return 0
+
+
+def _is_pattern(namespace: str) -> bool:
+    """A kopf namespace pattern (globs, negation, comma lists) rather than one namespace's name."""
+    return any(ch in namespace for ch in "*?[!,")
 
 
 def _derived_cluster_name(namespaces: Sequence[str]) -> str:
@@ -243,7 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the operator against the current kubeconfig and AWS credentials")
-    run.add_argument("--namespace", "-n", action="append", help="watch this namespace (repeatable); default: all")
+    run.add_argument(
+        "--namespace", "-n", action="append",
+        help="watch this namespace, or a kopf pattern: globs * and ?, ! to exclude, comma lists (repeatable; "
+        "one pattern per shard, docs/install.md); default: all",
+    )  # fmt: skip
     run.add_argument("--region", default=_default_region(), help="default AWS region (AWS_REGION, else us-east-1)")
     run.add_argument(
         "--cluster-name", type=_cluster_name,
@@ -266,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Lambda control-plane requests/s to use of the account's shared 15/s",
     )  # fmt: skip
     run.add_argument("--get-function-rate", type=float, default=50.0, help="GetFunction requests/s (AWS: 100/s)")
+    run.add_argument(
+        "--ec2-rate", type=float, default=10.0,
+        help="EC2 Describe* requests/s (AWS: a bucket of 100 refilled at 20/s per API); burst: 5 s worth",
+    )  # fmt: skip
     run.add_argument(
         "--reactivation-window", type=float, default=60.0,
         help="seconds a reactivation invoke gets before the next one (doubles per attempt)",

@@ -36,6 +36,7 @@ EVERYTHING: dict[str, Any] = {
     "lifecycleInterval": 1800,
     "controlRate": 5,
     "getFunctionRate": 20,
+    "ec2Rate": 4,
     "logFormat": "plain",
     "policyMode": "allow-all",
     "roleCheck": "require",
@@ -119,6 +120,7 @@ SCENARIOS: dict[str, tuple[dict[str, Any], list[str], set[str]]] = {
     "ha": ({"replicas": 3}, [], set()),
     "namespaced": ({"watchNamespaces": ["team-a", "team-b"]}, [], set()),
     "namespaced-ha": ({"watchNamespaces": ["team-a"], "replicas": 2}, [], set()),
+    "shard": ({"watchNamespaces": ["team-a-*", "team-*,!team-a-*"]}, [], set()),
     "irsa": ({"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": ROLE_ARN}}}, [], set()),
     "metrics-servicemonitor": (
         {"metrics": {"serviceMonitor": {"enabled": True}}},
@@ -292,6 +294,7 @@ def test_values_become_operator_flags(render: Render) -> None:
         "--lifecycle-interval=1800",
         "--control-rate=5",
         "--get-function-rate=20",
+        "--ec2-rate=4",
         "--log-format=plain",
         "--policy-mode=allow-all",
         "--role-check=require",
@@ -343,6 +346,23 @@ def test_an_existing_service_account_must_be_named(render: Render) -> None:
 def test_rbac_can_be_left_to_the_user(render: Render) -> None:
     manifests = render({"rbac": {"create": False}})
     assert not {m["kind"] for m in manifests} & {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+
+
+def test_a_shard_watches_patterns_with_a_cluster_role(render: Render) -> None:
+    # docs/install.md "Sharding by namespace": a pattern's namespaces are unknown at render time.
+    manifests = render({"watchNamespaces": ["team-a-*", "team-*,!team-a-*"]})
+    assert not find(manifests, "Role") and not find(manifests, "RoleBinding")
+    (cluster_role,) = find(manifests, "ClusterRole")
+    resources = {res for rule in cluster_role["rules"] for res in rule["resources"]}
+    assert {"lambdavpcattachments", "lambdavpcattachments/status", "events"} <= resources
+    assert not {"clusterkopfpeerings", "kopfpeerings"} & resources
+    args = args_of(manifests)
+    assert "--namespace=team-a-*" in args and "--namespace=team-*,!team-a-*" in args
+
+
+def test_a_shard_refuses_peering(render: Render) -> None:
+    with pytest.raises(HelmFailed, match="needs replicas: 1"):
+        render({"watchNamespaces": ["team-*"], "replicas": 2})
 
 
 def test_namespaced_install_uses_roles_in_each_namespace(render: Render) -> None:

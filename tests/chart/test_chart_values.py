@@ -168,6 +168,7 @@ def test_kubernetes_definitions_are_current() -> None:
         pytest.param({"watchNamespaces": ["Team_A"]}, id="invalid-namespace"),
         pytest.param({"watchNamespaces": "team-a"}, id="namespaces-not-a-list"),
         pytest.param({"controlRate": 20}, id="control-rate-above-the-account-limit"),
+        pytest.param({"ec2Rate": 25}, id="ec2-rate-above-the-refill"),
         pytest.param({"resyncInterval": 0}, id="resync-zero"),
         pytest.param({"region": "Europe"}, id="invalid-region"),
         pytest.param({"env": [{"name": "A", "valu": "typo"}]}, id="kubernetes-type-unknown-key"),
@@ -220,6 +221,7 @@ def test_defaults_are_the_clis_defaults(default_values: dict[str, Any], values_s
     assert default_values["lifecycleInterval"] == defaults.lifecycle_interval == DEFAULT_LIFECYCLE_INTERVAL
     assert default_values["controlRate"] == defaults.control_rate
     assert default_values["getFunctionRate"] == defaults.get_function_rate
+    assert default_values["ec2Rate"] == defaults.ec2_rate
     (log_format,) = [action for action in run._actions if action.dest == "log_format"]
     assert log_format.choices is not None
     assert default_values["logFormat"] in log_format.choices

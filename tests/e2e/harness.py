@@ -37,6 +37,7 @@ from lambda_vpc_sandbox.processes import OperatorProcess
 GROUP, VERSION, PLURAL = attachments.GROUP, attachments.VERSION, attachments.PLURAL
 API_VERSION = f"{GROUP}/{VERSION}"
 FINALIZER = f"{GROUP}/finalizer"
+OWNER_TAG = f"{GROUP}/owner"  # models.owners.TAG
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = os.environ.get("LVO_E2E_KUBECTL") or str(REPO / ".tools" / "bin" / "kubectl")
 
@@ -253,6 +254,15 @@ class Target:
 
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+    def wait_owner_tag(self, function: str, owner: str, timeout: float = 30.0) -> None:
+        """Wait for the owner tag ``owner`` on ``function``: a fresh claim is tagged after its update
+        and its report (docs/design.md "Ownership off the critical path"), so after Ready, not before."""
+
+        def tag() -> str | None:
+            return self.lambda_.list_tags(Resource=self.function_arn(function))["Tags"].get(OWNER_TAG)
+
+        wait_for(lambda: tag() == owner, self.timeout(timeout), what=f"owner tag {owner} on {function}", describe=tag)
 
     def configuration(self, name: str) -> dict[str, Any]:
         config: dict[str, Any] = self.lambda_.get_function(FunctionName=name)["Configuration"]

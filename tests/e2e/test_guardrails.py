@@ -384,7 +384,7 @@ def test_policy_matrix_at_reconcile(
 
     if expected == ALLOWED:
         ns.wait_ready("tenant")
-        assert tags_of(target, function)[OWNER_TAG] == target.owner_tag(ns, "tenant")
+        target.wait_owner_tag(function, target.owner_tag(ns, "tenant"))
         return
     obj = ns.wait_stalled("tenant", expected)
     assert named in stalled_message(obj), stalled_message(obj)
@@ -414,6 +414,7 @@ def test_policy_changed_after_admission_leaves_the_function_alone(
     function = target.make_function("later")
     ns.create("later", function, net.subnets[:2], [net.app_sg])
     ns.wait_ready("later")
+    target.wait_owner_tag(function, target.owner_tag(ns, "later"))  # the claim's last write, after Ready
     attached = target.configuration(function)
     target.reset_calls()
 
@@ -493,7 +494,7 @@ def test_ownership_conflict_across_namespaces(target: Target, make_namespace: Ca
     first, second = make_namespace(), make_namespace()
     first.create("owner", function, net.subnets[:2], [net.app_sg], deletionPolicy="Retain")
     first.wait_ready("owner")
-    assert tags_of(target, function)[OWNER_TAG] == target.owner_tag(first, "owner")
+    target.wait_owner_tag(function, target.owner_tag(first, "owner"))
     owned = target.configuration(function)
     target.reset_calls()
 

@@ -39,7 +39,8 @@ def test_wait_for_network_cleanup_holds_the_finalizer_until_the_enis_are_gone(
     function = target.make_function("cleanup")
     ns.create("cleanup", function, target.network.subnets[:1], [group], waitForNetworkCleanup=True)
     ns.wait_ready("cleanup")
-    assert _enis(target, group) and OWNER_TAG in _tags(target, function)
+    target.wait_owner_tag(function, target.owner_tag(ns, "cleanup"))
+    assert _enis(target, group)
     target.sim.set_delays(eni_delete=4.0)
     try:
         ns.delete("cleanup")
@@ -102,6 +103,7 @@ def test_retain_removes_only_our_owner_tag(target: Target, ns: Namespace) -> Non
     ns.create("retagged", second, net.subnets[:2], [net.app_sg], deletionPolicy="Retain")
     ns.wait_ready("retain")
     ns.wait_ready("retagged")
+    target.wait_owner_tag(second, target.owner_tag(ns, "retagged"))
     # Someone re-tagged the second function: its tag is no longer ours to remove.
     target.lambda_.tag_resource(Resource=target.function_arn(second), Tags={OWNER_TAG: "someone/else/entirely"})
 

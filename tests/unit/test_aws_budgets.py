@@ -153,3 +153,151 @@ def test_information_reads_get_a_small_share_of_the_control_rate(clock: VirtualC
     assert share.rate == 10 * budgets.INFORMATION_SHARE < request_budgets.control("eu-west-1").rate
     assert request_budgets.information("eu-west-1") is share
     assert request_budgets.information("us-east-1") is not share
+
+
+# -- priorities: a heap of waiters, not first come, first served ------------------------------------
+
+
+async def served_in_order(
+    clock: VirtualClock, bucket: budgets.RequestBudget, *asks: tuple[str, budgets.Priority, float]
+) -> list[str]:
+    """Start each (name, priority, arrival second) caller; return the names in the order they got a token."""
+    order: list[str] = []
+
+    async def caller(name: str, priority: budgets.Priority, arrival: float) -> None:
+        while clock.now - 1000.0 < arrival:
+            await asyncio.sleep(0)
+        await bucket.acquire(priority)
+        order.append(name)
+
+    await asyncio.gather(*(caller(*ask) for ask in asks))
+    return order
+
+
+async def test_a_spec_change_goes_before_a_queue_of_lower_priority_writes(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=1, burst=1)
+    await bucket.acquire()  # empty: everyone below waits
+    served: list[tuple[str, float]] = []
+
+    async def caller(name: str, priority: budgets.Priority) -> None:
+        await bucket.acquire(priority)
+        served.append((name, clock.now - 1000.0))
+
+    # A restart woke forty attachments: twenty owner tags and twenty drift corrections queue up.
+    waiting = [asyncio.create_task(caller("tag", budgets.Priority.OWNERSHIP)) for _ in range(20)]
+    waiting += [asyncio.create_task(caller("drift", budgets.Priority.DRIFT)) for _ in range(20)]
+    await asyncio.sleep(0)
+    await caller("spec", budgets.Priority.SPEC_CHANGE)
+    await asyncio.gather(*waiting)
+    # The user's change waits for one token, not forty; drift corrections go before owner tags.
+    assert served[0] == ("spec", pytest.approx(1.0))
+    assert [name for name, _ in served] == ["spec"] + ["drift"] * 20 + ["tag"] * 20
+
+
+async def test_equal_priorities_are_first_come_first_served(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=10, burst=1)
+    await bucket.acquire()
+    order = await served_in_order(clock, bucket, *((f"w{i}", budgets.Priority.DRIFT, 0.0) for i in range(5)))
+    assert order == [f"w{i}" for i in range(5)]
+
+
+async def test_nothing_starves_a_low_priority_waiter_ages(clock: VirtualClock) -> None:
+    # A steady stream of spec changes asks for every token there is; an owner tag still gets one,
+    # once it has waited AGING seconds per level.
+    bucket = budget(clock, rate=1, burst=1)
+    await bucket.acquire()
+    tag = asyncio.create_task(bucket.acquire(budgets.Priority.OWNERSHIP))
+    await asyncio.sleep(0)
+    started = clock.now
+    while not tag.done():
+        await bucket.acquire(budgets.Priority.SPEC_CHANGE)
+        assert clock.now - started < 3 * budgets.AGING
+    waited = clock.now - started
+    assert 2 * budgets.AGING - 2 <= waited <= 2 * budgets.AGING + 2
+
+
+async def test_a_cancelled_waiter_leaves_the_queue(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=1, burst=1)
+    await bucket.acquire()
+    first = asyncio.create_task(bucket.acquire(budgets.Priority.SPEC_CHANGE))
+    second = asyncio.create_task(bucket.acquire(budgets.Priority.DRIFT))
+    await asyncio.sleep(0)
+    assert bucket.waiting == 2
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    await second
+    assert bucket.waiting == 0
+    # The cancelled waiter took no token: the next caller waits one interval, not two.
+    started = clock.now
+    await bucket.acquire()
+    assert clock.now - started == pytest.approx(1.0)
+
+
+async def test_try_acquire_never_takes_a_token_a_waiter_waits_for(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=1, burst=1)
+    await bucket.acquire()
+    waiting = asyncio.create_task(bucket.acquire())
+    await asyncio.sleep(0)
+    clock.now += 5.0  # a token is there, but it is the waiter's
+    assert not bucket.try_acquire()
+    await waiting
+
+
+# -- throttles without Retry-After: an adaptive pause ---------------------------------------------
+
+
+def test_throttles_in_a_row_double_the_pause_up_to_a_max(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=10)
+    pauses = []
+    for _ in range(8):
+        bucket.pause(None)
+        pauses.append(bucket.paused_for)
+        clock.now += bucket.paused_for + 0.5  # the pause ends, the next request is throttled again
+    assert pauses == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert pauses[-1] == budgets.MAX_THROTTLE_PAUSE
+
+
+def test_a_throttle_during_a_pause_does_not_lengthen_it(clock: VirtualClock) -> None:
+    # Requests sent before the pause began come back throttled while it runs: one throttle, one pause.
+    bucket = budget(clock, rate=10)
+    bucket.pause(None)
+    for _ in range(5):
+        bucket.pause(None)
+    assert bucket.paused_for == budgets.DEFAULT_THROTTLE_PAUSE
+
+
+def test_the_pause_starts_over_after_a_quiet_while(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=10)
+    bucket.pause(None)
+    clock.now += 1.5
+    bucket.pause(None)
+    assert bucket.paused_for == 2.0
+    clock.now += 2.0 + budgets.THROTTLE_MEMORY + 1
+    bucket.pause(None)
+    assert bucket.paused_for == budgets.DEFAULT_THROTTLE_PAUSE
+
+
+def test_retry_after_is_honoured_as_given(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=10)
+    bucket.pause(None)
+    clock.now += 1.5
+    bucket.pause(7.0)
+    assert bucket.paused_for == 7.0
+
+
+# -- EC2 ---------------------------------------------------------------------------------------------
+
+
+async def test_ec2_describes_have_a_budget_with_a_burst(clock: VirtualClock) -> None:
+    request_budgets = budgets.RequestBudgets(clock=clock, sleep=clock.sleep)
+    ec2 = request_budgets.ec2("eu-west-1")
+    assert ec2 is request_budgets.ec2("eu-west-1") is not request_budgets.control("eu-west-1")
+    assert ec2.rate == budgets.DEFAULT_EC2_RATE < budgets.EC2_DESCRIBE_LIMIT
+    # Half of EC2's refill, and the same half of its bucket as burst: never beyond what AWS allows.
+    assert ec2.burst == 50 < budgets.EC2_DESCRIBE_BURST
+    for _ in range(50):
+        await ec2.acquire()
+    assert clock.now == 1000.0
+    await ec2.acquire()
+    assert clock.now == pytest.approx(1000.1)
+    assert budgets.RequestBudgets(ec2_rate=4).ec2("r").rate == 4

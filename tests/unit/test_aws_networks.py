@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from lambda_vpc_operator.aws import clients, errors, metrics, networks
+from lambda_vpc_operator.aws import budgets, clients, errors, metrics, networks
 from lambda_vpc_operator.models.networks import Tenancy
 
 REGION = "eu-west-1"
@@ -261,3 +261,42 @@ async def test_a_slow_describe_does_not_hold_the_region_for_ever(aws_clients: cl
     assert answered == ["slow", "subnet-2"]
     release.set()
     await slow
+
+
+async def test_each_describe_takes_an_ec2_token_and_a_throttle_pauses_every_ec2_reader(
+    aws_clients: clients.AwsClients, stub: Stubber
+) -> None:
+    # aws-facts "EC2 request buckets and paging": RequestLimitExceeded, and no Retry-After to honour.
+    known = networks.Networks(aws_clients)
+    bucket = known.budgets.ec2(REGION)
+    stub.add_response("describe_subnets", {"Subnets": [subnet("subnet-a")]}, by_filter("subnet-id", "subnet-a"))
+    stub.add_client_error("describe_vpcs", "RequestLimitExceeded", "Request limit exceeded.", 503,
+                          expected_params=by_filter("vpc-id", "vpc-1"))  # fmt: skip
+    with pytest.raises(errors.Throttled):
+        await known.describe(REGION, ["subnet-a"], [])
+    assert bucket.paused_for > 0  # the whole EC2 budget of the region waits, not just this caller
+    assert not bucket.try_acquire()
+
+
+@pytest.mark.parametrize("pages", [1, 2])
+async def test_each_page_takes_a_token_and_the_last_one_none_more(
+    aws_clients: clients.AwsClients, stub: Stubber, pages: int
+) -> None:
+    # An EC2 budget of three tokens (burst: 5 s worth at 0.6/s): a page is a request, an absent
+    # NextToken means no further request, so no token is taken for one.
+    known = networks.Networks(aws_clients, budgets=budgets.RequestBudgets(ec2_rate=0.6))
+    bucket = known.budgets.ec2(REGION)
+    first: dict[str, Any] = {"Subnets": [subnet("subnet-a")]}
+    if pages == 2:
+        first["NextToken"] = "page-2"
+        stub.add_response("describe_subnets", first, by_filter("subnet-id", "subnet-a", "subnet-b"))
+        stub.add_response("describe_subnets", {"Subnets": [subnet("subnet-b")]},
+                          {**by_filter("subnet-id", "subnet-a", "subnet-b"), "NextToken": "page-2"})  # fmt: skip
+    else:
+        stub.add_response("describe_subnets", first, by_filter("subnet-id", "subnet-a", "subnet-b"))
+    stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-1")]}, by_filter("vpc-id", "vpc-1"))
+    facts = await known.describe(REGION, ["subnet-a", "subnet-b"], [])
+    assert set(facts.subnets) == ({"subnet-a", "subnet-b"} if pages == 2 else {"subnet-a"})
+    assert bucket.burst == pytest.approx(3)
+    # The pages and one DescribeVpcs: the budget is spent exactly when three requests were sent.
+    assert bucket.try_acquire() is (pages == 1)

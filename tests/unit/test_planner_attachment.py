@@ -866,3 +866,10 @@ def test_event_types_are_warning_for_stalls_and_normal_for_progress(
     updating_plan = plan_attachment(make_spec(), situation(make_observation(vpc=ELSEWHERE)))
     assert [e.type for e in stalled_plan.events] == [EventType.WARNING]
     assert [e.type for e in updating_plan.events] == [EventType.NORMAL]
+
+
+def test_resync_looks_are_spread_never_sooner_than_asked() -> None:
+    # A restart wakes every attachment at once; their resyncs must not stay in lockstep for ever.
+    assert delays.resync_delay(600.0, 0.0) == 600.0
+    spread = [delays.resync_delay(600.0, j / 10) for j in range(10)]
+    assert spread == sorted(set(spread)) and spread[-1] < 600.0 * (1 + delays.RESYNC_JITTER)

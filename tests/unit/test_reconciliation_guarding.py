@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from lambda_vpc_operator.planner import guards, planning
 from lambda_vpc_operator.planner.conditions import Reason
 from lambda_vpc_operator.planner.policies import Policy, PolicySet
 from lambda_vpc_operator.planner.validation import Severity
-from lambda_vpc_operator.reconciliation.guarding import Context, Guard
+from lambda_vpc_operator.reconciliation.guarding import Context, Guard, OwnerTag
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reconciler import AttachmentView
 
@@ -73,13 +74,13 @@ class FakeAws:
         self.calls.append("SimulatePrincipalPolicy")
         return self.permissions
 
-    async def list_tags(self, arn: str) -> dict[str, str]:
+    async def list_tags(self, arn: str, **_: Any) -> dict[str, str]:
         self.calls.append("ListTags")
         if self.list_tags_error is not None:
             raise self.list_tags_error
         return dict(self.tags_on_aws)
 
-    async def tag(self, arn: str, tags: dict[str, str]) -> None:
+    async def tag(self, arn: str, tags: dict[str, str], **_: Any) -> None:
         self.calls.append(f"TagResource {tags}")
         if self.tag_error is not None:
             raise self.tag_error
@@ -198,21 +199,53 @@ class Claims:
 async def look(
     guard: Guard, observed: FunctionObservation, sit: planning.Situation, ctx: Context, *,
     adoption: str = "Refuse", claim: dict[str, Any] | None = None, claims: Claims | None = None,
+    defer: Callable[[OwnerTag], None] | None = None,
 ) -> planning.Situation:  # fmt: skip
     spec = AttachmentSpec.model_validate({**SPEC, "adoption": adoption})
     owner = guard.owner("team-a", "orders")
     status = {"ownership": claim} if claim else {}
-    return await guard.function(owner, spec, REF, observed, sit, ctx, status, (claims or Claims()).record)
+    return await guard.function(owner, spec, REF, observed, sit, ctx, status, (claims or Claims()).record, defer)
 
 
-async def test_an_untagged_function_outside_any_vpc_is_claimed_then_tagged(guard: Guard, aws: FakeAws) -> None:
+async def test_an_untagged_function_outside_any_vpc_is_claimed_then_changed_then_tagged(
+    guard: Guard, aws: FakeAws
+) -> None:
     claims = Claims()
-    after = await look(guard, observation(**DETACHED_FN), situation(), context({}), claims=claims)
+    later: list[OwnerTag] = []
+    after = await look(guard, observation(**DETACHED_FN), situation(), context({}), claims=claims, defer=later.append)
     assert after.problems == () and after.action_failure is None and after.conflict_with is None
-    assert aws.calls == ["ListTags", "SimulatePrincipalPolicy", f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"]
+    # The claim is on record before any AWS write; the tag waits for the reconciler (after the update).
+    assert aws.calls == ["ListTags", "SimulatePrincipalPolicy"]
     (claim,) = claims.written
     assert claim["functionArn"] == observation().arn and claim["ownerTag"] == MINE and claim["adopted"] is False
-    assert after.just_claimed  # no VpcConfig write before a later look sees our tag stuck
+    assert not after.just_claimed  # the VpcConfig write goes now, guarded by the RevisionId just read
+    (owner_tag,) = later
+    assert await owner_tag() is None
+    assert aws.calls[2:] == ["ListTags", f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"]
+
+
+async def test_the_tag_of_a_claim_in_place_costs_the_critical_path_nothing(guard: Guard, aws: FakeAws) -> None:
+    # A later look: our claim on record, our VpcConfig on the function, no tag yet. Nothing is asked
+    # before the report; the deferred tag reads the tags first and leaves a tag that appeared alone.
+    recorded = {"functionArn": observation().arn, "ownerTag": MINE, "claimedTime": "t", "adopted": False}
+    later: list[OwnerTag] = []
+    claims = Claims()
+    after = await look(guard, observation(), situation(), context({}), claim=recorded, claims=claims,
+                       defer=later.append)  # fmt: skip
+    assert after.problems == () and not after.just_claimed and claims.written == []
+    assert aws.calls == ["SimulatePrincipalPolicy"]
+    aws.tags_on_aws = {guards.OWNER_TAG: "another-cluster/team-a/orders"}
+    (owner_tag,) = later
+    assert await owner_tag() is None
+    assert aws.calls[1:] == ["ListTags"]  # not overwritten: the next look's GetFunction shows whose it is
+
+
+async def test_an_adoption_is_still_tagged_first_and_confirmed_before_any_change(guard: Guard, aws: FakeAws) -> None:
+    # Someone's function (in a VPC): TagResource is last-writer-wins, so a later look must see our tag.
+    later: list[OwnerTag] = []
+    after = await look(guard, observation(), situation(), context({}), adoption="Adopt", defer=later.append)
+    assert later == [] and after.just_claimed
+    assert aws.calls[-1] == f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"
 
 
 async def test_a_tag_getfunction_hid_is_found_before_taking_anything(guard: Guard, aws: FakeAws) -> None:

@@ -59,6 +59,15 @@ kopf has no leader election; peering makes every pod but the highest-priority on
 {{- if gt (int .Values.replicas) 1 }}true{{ end }}
 {{- end }}
 
+{{/*
+watchNamespaces holds a kopf pattern (a glob, a negation or a comma list), not only namespace names:
+"true" or "". A pattern's namespaces are not known when the chart renders (and may come and go), so
+its RBAC is a ClusterRole, and kopf peering (a KopfPeering in each exact namespace) is refused.
+*/}}
+{{- define "lambda-vpc-operator.namespacePatterns" -}}
+{{- range .Values.watchNamespaces }}{{ if regexMatch "[*?!,[]" . }}true{{ end }}{{ end }}
+{{- end }}
+
 {{/* The name of kopf's peering object; the operator's default (models/settings.py). */}}
 {{- define "lambda-vpc-operator.peeringName" -}}
 lambda-vpc-operator

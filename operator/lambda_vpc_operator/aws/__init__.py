@@ -26,7 +26,7 @@ from lambda_vpc_operator.aws import (
     routes,
     selections,
 )
-from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_GET_FUNCTION_RATE
+from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_EC2_RATE, DEFAULT_GET_FUNCTION_RATE
 from lambda_vpc_operator.models.settings import DEFAULT_LIFECYCLE_INTERVAL, DEFAULT_RESYNC_INTERVAL
 
 
@@ -58,11 +58,12 @@ class AwsGateway:
         session: boto3.Session | None = None,
         sweep_interval: float = DEFAULT_RESYNC_INTERVAL,  # one sweep per resync
         lifecycle_interval: float = DEFAULT_LIFECYCLE_INTERVAL,
+        ec2_rate: float = DEFAULT_EC2_RATE,
     ) -> AwsGateway:
         aws_clients = clients.AwsClients(default_region, session=session)
-        request_budgets = budgets.RequestBudgets(control_rate, get_function_rate)
+        request_budgets = budgets.RequestBudgets(control_rate, get_function_rate, ec2_rate)
         lambda_functions = functions.LambdaFunctions(aws_clients, request_budgets)
-        known = networks.Networks(aws_clients)
+        known = networks.Networks(aws_clients, budgets=request_budgets)
         return cls(
             clients=aws_clients,
             budgets=request_budgets,
@@ -71,9 +72,9 @@ class AwsGateway:
             observer=observer.SweepingObserver(
                 lambda_functions, sweep_interval=sweep_interval, lifecycle_interval=lifecycle_interval
             ),
-            interfaces=interfaces.Interfaces(aws_clients),
+            interfaces=interfaces.Interfaces(aws_clients, budgets=request_budgets),
             roles=roles.Roles(aws_clients),
-            routes=routes.RouteTables(aws_clients),
+            routes=routes.RouteTables(aws_clients, budgets=request_budgets),
             identity=identities.Identity(aws_clients),
             aliases=aliases.Aliases(aws_clients, request_budgets),
             selections=selections.Selections(aws_clients, known),

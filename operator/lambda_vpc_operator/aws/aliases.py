@@ -52,7 +52,9 @@ class Aliases:
             params: dict[str, Any] = {"FunctionName": ref.api_name}
             if marker:
                 params["Marker"] = marker
-            page = await calling.call(client, "ListAliases", self.budgets.control(region), **params)
+            page = await calling.call(
+                client, "ListAliases", self.budgets.control(region), priority=budgets.Priority.BACKGROUND, **params
+            )
             found.extend(a for a in (_alias(item) for item in page.get("Aliases") or ()) if a is not None)
             marker = page.get("NextMarker")
             if not marker:
@@ -70,6 +72,7 @@ class Aliases:
             self.clients.lambda_(region),
             "GetFunctionConfiguration",
             self.budgets.control(region),
+            priority=budgets.Priority.BACKGROUND,
             FunctionName=ref.api_name,
             Qualifier=version,
         )

@@ -1,14 +1,22 @@
-"""How many Lambda API requests we allow ourselves per second, per region.
+"""How many AWS requests we allow ourselves per second, per region, and in which order.
 
 AWS rate-limits the Lambda control plane per account and region (aws-facts "Rate limits"):
 GetFunction has a bucket of 100 requests/s of its own, and every other control-plane call
 (ListFunctions, UpdateFunctionConfiguration, TagResource, ...) shares 15 requests/s with every other
-tool in the account, a limit that cannot be raised. An operator that spends that share starves CI
-pipelines and consoles, so we meter ourselves below it with token buckets.
+tool in the account, a limit that cannot be raised. EC2 meters its non-mutating calls (every
+Describe* we send) in buckets of 100 refilled at 20/s (aws-facts "EC2 request buckets and paging").
+An operator that spends those shares starves CI pipelines and consoles, so we meter ourselves below
+them with token buckets.
 
 botocore's standard retry mode retries throttles but ignores Retry-After (aws-facts "Errors"), so a
 ``Throttled`` error pauses the whole bucket: every caller of the region backs off together instead
-of each discovering the throttle on its own.
+of each discovering the throttle on its own. Without a Retry-After (EC2 never sends one) the pause
+grows while throttles keep coming (1 s doubling to ``MAX_THROTTLE_PAUSE``).
+
+Waiters are served by priority, not in arrival order (``Priority``): a user's spec change before a
+drift correction before an owner tag; a waiter counts as arrived ``AGING`` seconds earlier per level
+above it, so a burst of low-priority writes (a restart waking every attachment) never delays a spec
+change by more than that, and nothing waits for ever.
 
 One operator uses one account's credentials, so buckets are keyed by region alone.
 """
@@ -16,6 +24,10 @@ One operator uses one account's credentials, so buckets are keyed by region alon
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import enum
+import heapq
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 
@@ -29,12 +41,26 @@ DEFAULT_CONTROL_RATE = 10.0
 GET_FUNCTION_LIMIT = 100.0
 # Our share of it: half, so observing many attachments never throttles other readers.
 DEFAULT_GET_FUNCTION_RATE = 50.0
+# AWS: EC2's non-mutating actions (Describe*), per account, region and API: refill 20/s, bucket 100
+# (aws-facts "EC2 request buckets and paging"). Filtered calls only: unfiltered ones have 10/s and 50.
+EC2_DESCRIBE_LIMIT = 20.0
+EC2_DESCRIBE_BURST = 100.0
+# Our share: half of the refill, and the same share of the bucket as burst (10/s, 50 saved up).
+DEFAULT_EC2_RATE = 10.0
 # Reads that only inform (ListAliases for status.aliases) take at most this share of our control
 # rate, and never wait for it: a look without a token reads at a later look. Their steady cost (one
 # per attachment and resync) then stays bounded whatever the number of attachments.
 INFORMATION_SHARE = 0.2
-# A throttle without Retry-After: AWS buckets refill per second, so one second drains the excess.
+# A throttle without Retry-After: AWS buckets refill per second, so one second drains the excess;
+# each throttle soon after a pause doubles the next one, up to the max.
 DEFAULT_THROTTLE_PAUSE = 1.0
+MAX_THROTTLE_PAUSE = 30.0
+# A throttle this long after the last pause ended starts again from DEFAULT_THROTTLE_PAUSE.
+THROTTLE_MEMORY = 30.0
+# Seconds of waiting worth one priority level: a waiter is served as if it had arrived this much
+# earlier per level above it. Half the default resync interval: a drift correction waits at most
+# 5 minutes longer than first come, first served would make it, an owner tag at most 10.
+AGING = 300.0
 
 # Float slack when counting tokens: refills are computed from clock differences, which lose bits on a
 # large monotonic clock; without slack a caller could wait for 1e-15 of a token forever.
@@ -44,12 +70,29 @@ Clock = Callable[[], float]
 Sleeper = Callable[[float], Awaitable[None]]
 
 
+class Priority(enum.IntEnum):
+    """Why a request is sent; lower goes first (``AGING`` seconds of waiting per level)."""
+
+    SPEC_CHANGE = 0  # a user changed the spec (or deletes the attachment): someone is waiting for it
+    DRIFT = 1  # putting back what someone changed behind our back
+    OWNERSHIP = 2  # the owner tag of a function already as wanted, and its removal
+    BACKGROUND = 3  # reads that only inform (aliases)
+
+
+@dataclasses.dataclass(order=True)
+class _Waiter:
+    due: float  # arrival, plus AGING per level below the first: the heap's order
+    seq: int  # ties: first come, first served
+    event: asyncio.Event = dataclasses.field(compare=False, default_factory=asyncio.Event)
+
+
 class RequestBudget:
     """An asyncio token bucket: ``rate`` tokens a second, at most ``burst`` saved up.
 
-    ``acquire()`` waits for a token; waiters are served first come, first served. ``pause()``
-    empties the bucket and refuses tokens until the pause is over. ``clock`` and ``sleep`` are
-    injectable so that tests can run on a virtual clock.
+    ``acquire(priority)`` waits for a token; waiters are served by ``Priority`` with aging (a heap),
+    and only the first of them sleeps for the next token. ``pause()`` empties the bucket and refuses
+    tokens until the pause is over. ``clock`` and ``sleep`` are injectable so that tests can run on a
+    virtual clock.
     """
 
     def __init__(
@@ -71,30 +114,73 @@ class RequestBudget:
         self._tokens = self.burst
         self._updated = clock()
         self._paused_until = float("-inf")
-        self._lock = asyncio.Lock()
+        self._backoff = DEFAULT_THROTTLE_PAUSE
+        self._waiters: list[_Waiter] = []
+        self._seq = itertools.count()
+        self._sleeping = False  # the first waiter sleeps for the next token; the others wait for their turn
         # What the metrics call this budget (lambda_vpc_operator_budget_wait_seconds_total{budget,region}).
         self.name = name
         self.region = region
 
-    async def acquire(self) -> None:
+    async def acquire(self, priority: Priority = Priority.SPEC_CHANGE) -> None:
         """Wait until one request may be sent, then take its token."""
         started = self._clock()
-        async with self._lock:
-            while (delay := self._take()) > 0:
-                await self._sleep(delay)
+        if self._waiters or self._take() > 0:
+            await self._wait_turn(_Waiter(started + AGING * priority, next(self._seq)))
         waited = self._clock() - started
         if waited > 0 and self.name:
             metrics.budgets.waited(self.name, self.region, waited)
 
+    async def _wait_turn(self, me: _Waiter) -> None:
+        heapq.heappush(self._waiters, me)
+        try:
+            while True:
+                if self._waiters[0] is not me or self._sleeping:
+                    me.event.clear()
+                    await me.event.wait()
+                    continue
+                delay = self._take()
+                if delay <= 0:
+                    heapq.heappop(self._waiters)
+                    return
+                self._sleeping = True
+                try:
+                    await self._sleep(delay)
+                finally:
+                    self._sleeping = False
+                # Someone more urgent may have arrived meanwhile: its turn now.
+                self._wake_first()
+        finally:
+            if me in self._waiters:  # cancelled while waiting
+                self._waiters.remove(me)
+                heapq.heapify(self._waiters)
+            self._wake_first()
+
+    def _wake_first(self) -> None:
+        if self._waiters:
+            self._waiters[0].event.set()
+
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a token now."""
+        return len(self._waiters)
+
     def try_acquire(self) -> bool:
-        """Take a token if one is there now; never wait (for requests that can be put off)."""
-        return self._take() == 0.0
+        """Take a token if one is there now and nobody waits for it; never wait (for requests that can
+        be put off)."""
+        return not self._waiters and self._take() == 0.0
 
     def pause(self, seconds: float | None) -> None:
-        """AWS throttled us: send nothing for ``seconds`` (a default if AWS gave no Retry-After)."""
+        """AWS throttled us: send nothing for ``seconds``, or, without a Retry-After, for a pause that
+        doubles while throttles keep coming."""
         now = self._clock()
-        seconds = DEFAULT_THROTTLE_PAUSE if seconds is None else max(seconds, 0.0)
-        self._paused_until = max(self._paused_until, now + seconds)
+        if seconds is None:
+            if now < self._paused_until:
+                return  # a request sent before the pause began: it is already being honoured
+            recent = now - self._paused_until <= THROTTLE_MEMORY
+            self._backoff = min(self._backoff * 2, MAX_THROTTLE_PAUSE) if recent else DEFAULT_THROTTLE_PAUSE
+            seconds = self._backoff
+        self._paused_until = max(self._paused_until, now + max(seconds, 0.0))
         # Start empty after the pause: a full burst right after a throttle would be throttled again.
         self._tokens = 0.0
         self._updated = max(self._updated, self._paused_until)
@@ -119,23 +205,26 @@ class RequestBudget:
 
 
 class RequestBudgets:
-    """The two Lambda budgets of each region, created on first use."""
+    """The Lambda and EC2 budgets of each region, created on first use."""
 
     def __init__(
         self,
         control_rate: float = DEFAULT_CONTROL_RATE,
         get_function_rate: float = DEFAULT_GET_FUNCTION_RATE,
+        ec2_rate: float = DEFAULT_EC2_RATE,
         *,
         clock: Clock = time.monotonic,
         sleep: Sleeper = asyncio.sleep,
     ) -> None:
         self.control_rate = control_rate
         self.get_function_rate = get_function_rate
+        self.ec2_rate = ec2_rate
         self._clock = clock
         self._sleep = sleep
         self._control: dict[str, RequestBudget] = {}
         self._get_function: dict[str, RequestBudget] = {}
         self._information: dict[str, RequestBudget] = {}
+        self._ec2: dict[str, RequestBudget] = {}
 
     def control(self, region: str) -> RequestBudget:
         """The budget for every Lambda control-plane call except GetFunction (15/s shared by all)."""
@@ -162,3 +251,13 @@ class RequestBudgets:
                 region=region,
             )
         return self._information[region]
+
+    def ec2(self, region: str) -> RequestBudget:
+        """The budget for every EC2 Describe* (AWS: a bucket of 100 refilled at 20/s per API); the
+        burst is the same share of EC2's bucket as the rate is of its refill."""
+        if region not in self._ec2:
+            self._ec2[region] = RequestBudget(
+                self.ec2_rate, self.ec2_rate * EC2_DESCRIBE_BURST / EC2_DESCRIBE_LIMIT, clock=self._clock,
+                sleep=self._sleep, name="ec2", region=region,
+            )  # fmt: skip
+        return self._ec2[region]

@@ -22,6 +22,8 @@ from lambda_vpc_operator.aws import budgets, errors, metrics
 # default executor that every look's GetFunction and every status write use.
 INVOKE_THREADS = 8
 INVOKES = concurrent.futures.ThreadPoolExecutor(max_workers=INVOKE_THREADS, thread_name_prefix="invoke")
+# EC2's continuation token (botocore ec2 paginators: input and output "NextToken").
+NEXT_TOKEN = "NextToken"
 
 
 async def call(
@@ -30,16 +32,20 @@ async def call(
     budget: budgets.RequestBudget | None = None,
     executor: concurrent.futures.Executor | None = None,
     /,
+    *,
+    priority: budgets.Priority = budgets.Priority.SPEC_CHANGE,
     **params: Any,
 ) -> dict[str, Any]:
     """Send ``operation`` (its AWS name, e.g. "GetFunction") with ``params``; return the response.
 
-    ``executor``: the threads to block (None: the loop's default executor).
+    ``executor``: the threads to block (None: the loop's default executor); ``priority``: why we
+    send it, which orders the waiters of the budget (AWS parameter names are capitalised, so they
+    never collide with it).
     """
     service = _service(client)
     method = getattr(client, xform_name(operation))
     if budget is not None:
-        await budget.acquire()
+        await budget.acquire(priority)
     try:
         with errors.translating():
             if executor is None:
@@ -55,28 +61,39 @@ async def call(
     return response
 
 
-async def call_pages(client: Any, operation: str, /, **params: Any) -> list[dict[str, Any]]:
+async def call_pages(
+    client: Any,
+    operation: str,
+    /,
+    *,
+    budget: budgets.RequestBudget | None = None,
+    priority: budgets.Priority = budgets.Priority.SPEC_CHANGE,
+    **params: Any,
+) -> list[dict[str, Any]]:
     """Send a paginated ``operation`` through botocore's paginator; return every page.
 
-    The pages are read in one worker thread, so no budget meters them: use this for services whose
-    limits we do not meter (EC2), with filters that keep the result to a page or two.
+    Each page is one request, read in a worker thread. With a ``budget`` (EC2's Describe*), each
+    takes a token first, and a throttle pauses the budget, as for ``call``; a page without EC2's
+    ``NextToken`` is the last one, so no token is taken for a request that is never sent.
     """
     service = _service(client)
-
-    def reading() -> list[dict[str, Any]]:
+    try:
         # In the translated block: the paginator raises botocore's errors too (e.g. a bad token).
-        paginator = client.get_paginator(xform_name(operation))
+        with errors.translating():
+            pages_left = iter(client.get_paginator(xform_name(operation)).paginate(**params))
         pages: list[dict[str, Any]] = []
-        for page in paginator.paginate(**params):
+        while not pages or budget is None or pages[-1].get(NEXT_TOKEN):
+            if budget is not None:
+                await budget.acquire(priority)
+            with errors.translating():
+                page = await asyncio.to_thread(next, pages_left, None)
+            if page is None:
+                break
             metrics.calls.count(service, operation)
             pages.append(page)
         return pages
-
-    try:
-        with errors.translating():
-            return await asyncio.to_thread(reading)
     except errors.AwsError as exc:
-        _record_failure(service, operation, exc, None)
+        _record_failure(service, operation, exc, budget)
         raise
 
 
@@ -89,7 +106,7 @@ def _record_failure(
 ) -> None:
     metrics.calls.count(service, operation, exc.failure.kind.value)
     if isinstance(exc, errors.Throttled):
-        # Per budget; requests no budget meters (EC2) are counted under their service.
+        # Per budget; requests no budget meters (IAM, STS) are counted under their service.
         metrics.budgets.throttled(budget.name if budget is not None and budget.name else service, _region(budget))
     if budget is not None and isinstance(exc, errors.Throttled):
         budget.pause(exc.retry_after)

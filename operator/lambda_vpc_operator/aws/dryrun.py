@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from lambda_vpc_operator.aws import budgets
 from lambda_vpc_operator.aws import functions as aws_functions
 from lambda_vpc_operator.models import functions
 
@@ -31,14 +32,21 @@ class DryRunFunctions(aws_functions.LambdaFunctions):
         self.writes: list[Write] = []
 
     async def update_vpc(
-        self, ref: functions.FunctionRef, vpc: functions.VpcSettings, revision_id: str | None = None
+        self,
+        ref: functions.FunctionRef,
+        vpc: functions.VpcSettings,
+        revision_id: str | None = None,
+        *,
+        priority: budgets.Priority = budgets.Priority.SPEC_CHANGE,
     ) -> functions.FunctionObservation:
         self.writes.append(Write("UpdateFunctionConfiguration", {
             "FunctionName": ref.api_name, "VpcConfig": vpc.to_aws(), "RevisionId": revision_id,
         }))  # fmt: skip
         raise DryRun("UpdateFunctionConfiguration")
 
-    async def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+    async def tag(
+        self, arn: str, tags: Mapping[str, str], *, priority: budgets.Priority = budgets.Priority.OWNERSHIP
+    ) -> None:
         self.writes.append(Write("TagResource", {"Resource": arn, "Tags": dict(tags)}))
 
     async def invoke(

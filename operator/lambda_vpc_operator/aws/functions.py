@@ -66,6 +66,8 @@ class LambdaFunctions:
         ref: functions.FunctionRef,
         vpc: functions.VpcSettings,
         revision_id: str | None = None,
+        *,
+        priority: budgets.Priority = budgets.Priority.SPEC_CHANGE,
     ) -> functions.FunctionObservation:
         """UpdateFunctionConfiguration with only VpcConfig; RevisionId makes it conditional.
 
@@ -80,6 +82,7 @@ class LambdaFunctions:
             self.clients.lambda_(region),
             "UpdateFunctionConfiguration",
             self.budgets.control(region),
+            priority=priority,
             **params,
         )
         self._wrote(region, ref.name)
@@ -138,26 +141,38 @@ class LambdaFunctions:
         params: dict[str, Any] = {"MaxItems": LIST_PAGE_SIZE}
         if marker:
             params["Marker"] = marker
-        page = await calling.call(self.clients.lambda_(region), "ListFunctions", self.budgets.control(region), **params)
+        # A sweep looks for drift: it waits behind the spec changes users are waiting for.
+        page = await calling.call(
+            self.clients.lambda_(region),
+            "ListFunctions",
+            self.budgets.control(region),
+            priority=budgets.Priority.DRIFT,
+            **params,
+        )
         with errors.reading("ListFunctions"):
             found = [functions.FunctionObservation.from_aws(item) for item in page.get("Functions") or ()]
         return found, page.get("NextMarker") or None
 
-    async def list_tags(self, arn: str) -> dict[str, str]:
+    async def list_tags(
+        self, arn: str, *, priority: budgets.Priority = budgets.Priority.SPEC_CHANGE
+    ) -> dict[str, str]:
         """ListTags on a function ARN: the tags even where GetFunction omits them (aws-facts "IAM")."""
         region = _arn_region(arn) or self.clients.default_region
         response = await calling.call(
-            self.clients.lambda_(region), "ListTags", self.budgets.control(region), Resource=arn
+            self.clients.lambda_(region), "ListTags", self.budgets.control(region), priority=priority, Resource=arn
         )
         return {str(k): str(v) for k, v in (response.get("Tags") or {}).items()}
 
-    async def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+    async def tag(
+        self, arn: str, tags: Mapping[str, str], *, priority: budgets.Priority = budgets.Priority.OWNERSHIP
+    ) -> None:
         """TagResource on a function ARN (its region is read from the ARN)."""
         region = _arn_region(arn) or self.clients.default_region
         await calling.call(
             self.clients.lambda_(region),
             "TagResource",
             self.budgets.control(region),
+            priority=priority,
             Resource=arn,
             Tags=dict(tags),
         )
@@ -170,6 +185,7 @@ class LambdaFunctions:
             self.clients.lambda_(region),
             "UntagResource",
             self.budgets.control(region),
+            priority=budgets.Priority.OWNERSHIP,
             Resource=arn,
             TagKeys=list(keys),
         )

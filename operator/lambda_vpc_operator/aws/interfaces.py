@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lambda_vpc_operator.aws import calling, clients
+from lambda_vpc_operator.aws.budgets import RequestBudgets
 from lambda_vpc_operator.models import interfaces
 
 # Short: a waiting attachment polls every 2 s at first (planner.delays.FIRST_WAIT), and an ENI
@@ -46,10 +47,12 @@ class Interfaces:
         clients: clients.AwsClients,
         ttl: float = INTERFACES_TTL,
         clock: Callable[[], float] = time.monotonic,
+        budgets: RequestBudgets | None = None,
     ) -> None:
         self.clients = clients
         self.ttl = ttl
         self.clock = clock
+        self.budgets = budgets or RequestBudgets()  # EC2's Describe* budget, shared with the other readers
         self._cache: dict[_Key, tuple[float, Enis]] = {}
         self._in_flight: dict[_Key, asyncio.Task[Enis]] = {}
 
@@ -80,6 +83,7 @@ class Interfaces:
         pages = await calling.call_pages(
             self.clients.ec2(region),
             "DescribeNetworkInterfaces",
+            budget=self.budgets.ec2(region),
             Filters=[
                 {"Name": "interface-type", "Values": [interfaces.LAMBDA_INTERFACE_TYPE]},
                 {"Name": "vpc-id", "Values": [vpc_id]},

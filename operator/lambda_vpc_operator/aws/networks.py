@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from lambda_vpc_operator.aws import calling, clients
+from lambda_vpc_operator.aws.budgets import RequestBudgets
 from lambda_vpc_operator.models import networks
 
 # The state of an IPv6 CIDR association that is usable (others: associating, disassociating, ...).
@@ -74,8 +75,11 @@ class Networks:
         ttl: float = FACTS_TTL,
         clock: Callable[[], float] = time.monotonic,
         lock_wait: float = LOCK_WAIT,
+        budgets: RequestBudgets | None = None,
     ) -> None:
         self.clients = clients
+        # EC2's Describe* budget (aws-facts "EC2 request buckets and paging"), shared with the other readers.
+        self.budgets = budgets or RequestBudgets()
         self.ttl = ttl
         self.lock_wait = lock_wait
         self._subnets = _FactCache(clock)
@@ -125,17 +129,22 @@ class Networks:
         refresh: bool,
     ) -> networks.NetworkFacts:
         ec2 = self.clients.ec2(region)
+        budget = self.budgets.ec2(key)
         # An empty filter would not mean "nothing": only stale ids are asked for, never none.
         missing = self._subnets.stale(key, subnet_ids, refresh)
         if missing:
             fetched: dict[str, networks.SubnetFacts] = {}
-            for page in await calling.call_pages(ec2, "DescribeSubnets", Filters=_filter("subnet-id", missing)):
+            for page in await calling.call_pages(
+                ec2, "DescribeSubnets", budget=budget, Filters=_filter("subnet-id", missing)
+            ):
                 fetched.update((s.subnet_id, s) for s in map(_subnet, page.get("Subnets") or ()))
             self._subnets.store(key, missing, fetched, self.ttl)
         missing = self._groups.stale(key, security_group_ids, refresh)
         if missing:
             found_groups: dict[str, networks.SecurityGroupFacts] = {}
-            pages = await calling.call_pages(ec2, "DescribeSecurityGroups", Filters=_filter("group-id", missing))
+            pages = await calling.call_pages(
+                ec2, "DescribeSecurityGroups", budget=budget, Filters=_filter("group-id", missing)
+            )
             for page in pages:
                 found_groups.update((g.group_id, g) for g in map(_group, page.get("SecurityGroups") or ()))
             self._groups.store(key, missing, found_groups, self.ttl)
@@ -146,7 +155,9 @@ class Networks:
         missing = self._vpcs.stale(key, vpc_ids, refresh)
         if missing:
             found_vpcs: dict[str, networks.VpcFacts] = {}
-            for page in await calling.call_pages(ec2, "DescribeVpcs", Filters=_filter("vpc-id", missing)):
+            for page in await calling.call_pages(
+                ec2, "DescribeVpcs", budget=budget, Filters=_filter("vpc-id", missing)
+            ):
                 found_vpcs.update((v.vpc_id, v) for v in map(_vpc, page.get("Vpcs") or ()))
             self._vpcs.store(key, missing, found_vpcs, self.ttl)
         vpcs: dict[str, networks.VpcFacts] = self._vpcs.get(key, vpc_ids)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from lambda_vpc_operator.aws import calling, clients
+from lambda_vpc_operator.aws.budgets import RequestBudgets
 from lambda_vpc_operator.models import routes
 
 # Route tables change rarely; the same as the other network facts (aws.networks.FACTS_TTL).
@@ -27,10 +28,12 @@ class RouteTables:
         clients: clients.AwsClients,
         ttl: float = ROUTES_TTL,
         clock: Callable[[], float] = time.monotonic,
+        budgets: RequestBudgets | None = None,
     ) -> None:
         self.clients = clients
         self.ttl = ttl
         self.clock = clock
+        self.budgets = budgets or RequestBudgets()  # EC2's Describe* budget, shared with the other readers
         self._cache: dict[tuple[str, str], tuple[float, routes.VpcRoutes]] = {}
 
     async def of_vpcs(
@@ -43,7 +46,10 @@ class RouteTables:
         if stale:
             tables: dict[str, list[routes.RouteTableFacts]] = {v: [] for v in stale}
             pages = await calling.call_pages(
-                self.clients.ec2(region), "DescribeRouteTables", Filters=[{"Name": "vpc-id", "Values": stale}]
+                self.clients.ec2(region),
+                "DescribeRouteTables",
+                budget=self.budgets.ec2(key),
+                Filters=[{"Name": "vpc-id", "Values": stale}],
             )
             for page in pages:
                 for item in page.get("RouteTables") or ():

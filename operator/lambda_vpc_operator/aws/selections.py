@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lambda_vpc_operator.aws import calling, clients, networks
+from lambda_vpc_operator.aws.budgets import RequestBudgets
 from lambda_vpc_operator.models import networks as facts
 from lambda_vpc_operator.models.attachments import ANY_VALUE
 
@@ -51,11 +52,14 @@ class Selections:
         known: networks.Networks,
         ttl: float = SELECTION_TTL,
         clock: Callable[[], float] = time.monotonic,
+        budgets: RequestBudgets | None = None,
     ) -> None:
         self.clients = clients
         self.known = known
         self.ttl = ttl
         self.clock = clock
+        # EC2's Describe* budget: the preflight's (``known``) unless told otherwise.
+        self.budgets = budgets or known.budgets
         self._cache: dict[_Key, tuple[float, tuple[Any, ...]]] = {}  # key -> (read at, facts)
         self._locks: dict[_Key, asyncio.Lock] = {}
 
@@ -86,13 +90,14 @@ class Selections:
             if read_at >= oldest:
                 return cached
             ec2 = self.clients.ec2(region)
+            budget = self.budgets.ec2(key[1])
             filters = tag_filters(tags, vpc_id)
             if kind == "subnets":
-                pages = await calling.call_pages(ec2, "DescribeSubnets", Filters=filters)
+                pages = await calling.call_pages(ec2, "DescribeSubnets", budget=budget, Filters=filters)
                 items = [s for p in pages for s in p.get("Subnets") or () if has_tags(s, tags)]
                 found: tuple[Any, ...] = tuple(networks.subnet_facts(s) for s in items)
             else:
-                pages = await calling.call_pages(ec2, "DescribeSecurityGroups", Filters=filters)
+                pages = await calling.call_pages(ec2, "DescribeSecurityGroups", budget=budget, Filters=filters)
                 items = [g for p in pages for g in p.get("SecurityGroups") or () if has_tags(g, tags)]
                 found = tuple(networks.group_facts(g) for g in items)
             self._cache[key] = (self.clock(), found)

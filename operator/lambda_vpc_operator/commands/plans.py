@@ -153,8 +153,9 @@ async def plan_all(
     namespace_labels: Mapping[str, str] | None = None,
 ) -> list[Result]:
     aws = gateway or AwsGateway.create(
-        settings.default_region, control_rate=settings.control_rate, get_function_rate=settings.get_function_rate
-    )
+        settings.default_region, control_rate=settings.control_rate, get_function_rate=settings.get_function_rate,
+        ec2_rate=settings.ec2_rate,
+    )  # fmt: skip
     results = []
     for n, document in enumerate(documents, 1):
         meta = document.get("metadata") or {}

@@ -62,6 +62,8 @@ class OperatorSettings:
     # Our share of the account's 15 requests/s for Lambda control-plane calls (aws-facts).
     control_rate: float = 10.0
     get_function_rate: float = 50.0
+    # Our share of EC2's 20 requests/s refill for the Describe* we send (aws-facts "EC2 request buckets").
+    ec2_rate: float = 10.0
     log_format: LogFormat = LogFormat.FULL
     liveness_endpoint: str | None = None
     standalone: bool = True  # no kopf peering (one replica, Deployment strategy Recreate)

@@ -14,6 +14,9 @@ REREAD = 0.5
 # A missing function is usually a typo or an ordering problem in a GitOps repo; look again now
 # and then, not at the pace of a transition.
 FUNCTION_NOT_FOUND_RECHECK = 300.0
+# Steady looks are spread over this fraction of the resync interval (upwards only: never sooner than
+# asked): a thousand attachments woken together by a restart do not all resync together for ever.
+RESYNC_JITTER = 0.1
 # Lambda's TooManyRequestsException says how long to wait; when it does not, wait this long.
 THROTTLE_FALLBACK = 5.0
 
@@ -33,3 +36,8 @@ def role_delay(attempt: int) -> float:
 def wait_delay(attempt: int) -> float:
     """Delay before the next look at a transition in progress: 2 s growing to 30 s."""
     return min(MAX_WAIT, FIRST_WAIT * GROWTH ** max(0, attempt))
+
+
+def resync_delay(interval: float, jitter: float) -> float:
+    """The resync ``interval`` stretched by up to RESYNC_JITTER; ``jitter`` in [0, 1)."""
+    return interval * (1.0 + RESYNC_JITTER * jitter)

@@ -267,6 +267,20 @@ def tags_unreadable(failure: Failure) -> Problem:
     )  # fmt: skip
 
 
+# Warning Event: a fresh claim's owner tag was refused after the update (the claim is in status).
+OWNER_TAG_REFUSED = "OwnerTagRefused"
+
+
+def owner_tag_refused(failure: Failure) -> Problem:
+    """The tag of a claim recorded in status.ownership was refused: other installations cannot see it."""
+    return Problem(
+        Severity.WARNING, OWNER_TAG_REFUSED, "spec.functionName",
+        f"The operator may not tag the function ({failure.code}: {failure.message}): its claim is in "
+        f"status.ownership, but other clusters cannot see it without the {owners.TAG} tag. Grant the operator "
+        "lambda:TagResource (docs/iam-policy.json)",
+    )  # fmt: skip
+
+
 def not_adopted(function: str, vpc: str, previous_owner: str | None) -> Problem:
     """What AWS holds now, and how to take the function over."""
     holds = [f"sits in {vpc}"] if vpc else []

@@ -6,8 +6,11 @@ Four checks stop an attachment before any AWS write (``planner.guards``, ``plann
    lists VPCs, with the VPC EC2 reports for the subnets (the preflight's cached facts);
 2. ``spec.requireInternetAccess``: the route tables of the subnets' VPC (``aws.routes``);
 3. ownership: the function's ``lambdavpc.dev/owner`` tag (from the GetFunction the reconciler
-   reads anyway); an unowned function is claimed in status.ownership, then tagged (TagResource),
-   before it is changed; one in a VPC or tagged before only with ``spec.adoption: Adopt``;
+   reads anyway); an unowned function is claimed in status.ownership before any AWS write, changed
+   (the RevisionId of the write guards against a concurrent writer), and tagged once the update is
+   done, off the critical path (``OwnerTag``, after the look's report); one in a VPC or tagged
+   before only with ``spec.adoption: Adopt``, and then tagged first and changed after a later look
+   has seen the tag stick;
 4. the execution role (``aws.roles``: SimulatePrincipalPolicy, cached per role), as ``--role-check``
    says: advice by default (a warning; AWS' refusal at the call is the authority), a stall with
    ``require``, not asked with ``off``.
@@ -29,6 +32,7 @@ from typing import Any
 import pydantic
 
 from lambda_vpc_operator.aws import AwsGateway
+from lambda_vpc_operator.aws.budgets import Priority
 from lambda_vpc_operator.aws.errors import AwsError
 from lambda_vpc_operator.models import owners
 from lambda_vpc_operator.models.attachments import AttachmentSpec
@@ -49,6 +53,10 @@ logger = logging.getLogger(__name__)
 # read it makes (the account, the subnets' VPC) gets this long, then the answer is given without it
 # (a warning; the reconcile-time check decides). The read goes on and fills the cache for the next.
 ADMISSION_AWS_BUDGET = 2.0
+
+
+# The owner tag of a fresh claim, sent after the look's report: its failure, or None.
+OwnerTag = Callable[[], Awaitable[Failure | None]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,10 +191,12 @@ class Guard:
         context: Context,
         status: Mapping[str, Any],
         record: Callable[[dict[str, Any]], Awaitable[None]],
+        defer: Callable[[OwnerTag], None] | None = None,
     ) -> planning.Situation:
         """Ownership (recording the claim, then tagging the function, when it is ours to take) and the
         execution role. ``status`` is the attachment's status as it stands; ``record`` writes a new
-        status.ownership."""
+        status.ownership; ``defer`` takes the owner tag of a fresh claim, for the reconciler to send
+        after its report when the look sent no update (None: sent now, as a dry run wants it)."""
         history = history_of(status, observed.arn)
 
         def decide(tags: Mapping[str, str]) -> guards.OwnershipDecision:
@@ -196,15 +206,19 @@ class Guard:
             )  # fmt: skip
 
         decision = decide(observed.tags or {})
-        if decision.kind in TAKING and not observed.busy:
+        seen: Mapping[str, str] = observed.tags or {}
+        if decision.kind in TAKING and not observed.busy and not history.claimed:
             # About to take it: GetFunction's Tags are only there for a caller allowed lambda:ListTags
             # (aws-facts "IAM"), and "no tags" must not be mistaken for "nobody's": ask ListTags itself.
+            # Once: with our claim on record, the look that recorded it asked (and was allowed), so
+            # GetFunction's Tags are the truth; asking at every look would make a throttled account
+            # need two control-plane calls in a row (ListTags, then the update) for any progress.
             tags = await self._tags(observed)
             if isinstance(tags, Failure):
                 if tags.kind == FailureKind.ACCESS_DENIED:
                     return dataclasses.replace(situation, problems=(*situation.problems, guards.tags_unreadable(tags)))
                 return dataclasses.replace(situation, read_failure=tags)
-            decision = decide(tags)
+            seen, decision = tags, decide(tags)
         if decision.kind == guards.Ownership.CONFLICT:
             return dataclasses.replace(situation, conflict_with=decision.other)
         situation = dataclasses.replace(situation, conflict_with=None)
@@ -244,6 +258,20 @@ class Guard:
                 await record(_claim(me, observed, decision, self.now()))
             elif claim.get("ownerTag") != me.tag_value:
                 await record({**claim, "ownerTag": me.tag_value})  # re-tagged under a new cluster name
+            if decision.kind == guards.Ownership.CLAIM and not seen.get(owners.TAG):
+                # Nobody's function (no VPC, no tag): the tag is off the critical path (docs/design.md
+                # "Ownership off the critical path"). The update goes first, with the RevisionId just
+                # read: a concurrent writer makes it fail (PreconditionFailed) and the next look finds
+                # the function in their VPC, no longer ours to claim. The tag follows once the update is
+                # done (TagResource is refused while it runs), after the look's report.
+                async def owner_tag() -> Failure | None:
+                    return await self._tag_if_untagged(observed, me)
+
+                if defer is None:  # at once: the tags were just read
+                    failure = await self._tag(observed, me)
+                    return situation if failure is None else dataclasses.replace(situation, action_failure=failure)
+                defer(owner_tag)
+                return situation
             failure = await self._tag(observed, me)
             if failure is not None:
                 return dataclasses.replace(situation, action_failure=failure)
@@ -252,16 +280,27 @@ class Guard:
             situation = dataclasses.replace(situation, just_claimed=True)
         return situation
 
-    async def _tags(self, observed: FunctionObservation) -> Mapping[str, str] | Failure:
+    async def _tags(
+        self, observed: FunctionObservation, priority: Priority = Priority.SPEC_CHANGE
+    ) -> Mapping[str, str] | Failure:
         try:
-            return await self.aws.functions.list_tags(observed.arn)
+            return await self.aws.functions.list_tags(observed.arn, priority=priority)
         except AwsError as exc:
             logger.info("%s: ListTags refused: %s", observed.name, exc.failure.code)
             return exc.failure
 
+    async def _tag_if_untagged(self, observed: FunctionObservation, me: owners.Owner) -> Failure | None:
+        """The owner tag of a fresh claim, unless a tag appeared since (the next look decides then)."""
+        tags = await self._tags(observed, Priority.OWNERSHIP)
+        if isinstance(tags, Failure):
+            return tags
+        if tags.get(owners.TAG):
+            return None
+        return await self._tag(observed, me)
+
     async def _tag(self, observed: FunctionObservation, me: owners.Owner) -> Failure | None:
         try:
-            await self.aws.functions.tag(observed.arn, {owners.TAG: me.tag_value})
+            await self.aws.functions.tag(observed.arn, {owners.TAG: me.tag_value}, priority=Priority.OWNERSHIP)
         except AwsError as exc:
             logger.info("%s: TagResource refused: %s", me.key, exc.failure.code)
             if exc.failure.kind == FailureKind.ACCESS_DENIED:

@@ -35,6 +35,7 @@ class AttachmentMemory:
     policy_denied: bool | None = None  # the last look's policy verdict: a policy change that flips it wakes us
     aliases_generation: int | None = None  # the generation whose aliases were read (again at resync)
     failures: int = 0  # consecutive looks that raised (planner.errors), 0 after a look that did not
+    owner_tag_failures: int = 0  # a fresh claim's owner tag refused in a row (throttled, busy): growing delays
     last_error: str | None = None  # the last such error as posted: the same one is not posted again
     selection_generation: int | None = None  # the generation the selectors were resolved for (again at resync)
     selection: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (subnet ids, group ids) resolved

@@ -17,6 +17,7 @@ from typing import Any
 import pydantic
 
 from lambda_vpc_operator.aws import AwsGateway
+from lambda_vpc_operator.aws.budgets import Priority
 from lambda_vpc_operator.aws.errors import AwsError, FunctionNotReady, UnexpectedAnswer
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
@@ -26,6 +27,8 @@ from lambda_vpc_operator.models.settings import OperatorSettings
 from lambda_vpc_operator.planner import aliases as alias_planning
 from lambda_vpc_operator.planner import (
     conditions,
+    delays,
+    guards,
     networking,
     planning,
     reactivation,
@@ -96,6 +99,11 @@ class _Recorder:
 
     def post(self, event: Event) -> None:
         self.events.append(event)
+
+
+def _write_priority(situation: planning.Situation) -> Priority:
+    """Why an update is sent: putting back a drift (the generation was applied before) or a user's change."""
+    return Priority.DRIFT if situation.applied_generation == situation.generation else Priority.SPEC_CHANGE
 
 
 def _sooner(a: float | None, b: float | None) -> float | None:
@@ -211,7 +219,7 @@ class Reconciler:
                 ),
             )
             await self._report(view, reporter, memory, status, plan, None, observed_ok=False)
-            return self.settings.resync_interval
+            return self._resync()
         resolution = await selecting.resolve(
             self.aws, spec, ref.region or self.settings.default_region, memory, status, generation, resync
         )
@@ -222,7 +230,7 @@ class Reconciler:
             )
             await self._report(view, reporter, memory, status, plan, None, observed_ok=False)
             memory.attempt, memory.resync_due = memory.attempt + 1, plan.requeue_after is None
-            return plan.requeue_after or self.settings.resync_interval
+            return plan.requeue_after or self._resync()
         spec = resolution.spec  # literal ids from here on: the policy, preflight and plan judge them
         status = await self._write(reporter, memory, status, resolution.status_fields)
         for event in resolution.events:
@@ -241,10 +249,11 @@ class Reconciler:
         )
         observed: FunctionObservation | None = None
         observed_ok = False
+        owner_tags: list[guarding.OwnerTag] = []  # a fresh claim's tag, sent after the report
         if context is not None:
             # Guardrails: the tenant policy before any AWS call; ownership from the function's tag.
             situation, observed, observed_ok = await self._guarded_look(
-                view, spec, ref, situation, memory, reporter, context, fresh=fresh
+                view, spec, ref, situation, memory, reporter, context, owner_tags.append, fresh=fresh
             )
         elif conflict_with is None:
             desired = planning.desired_vpc(spec)
@@ -258,11 +267,14 @@ class Reconciler:
         situation = dataclasses.replace(situation, network=network)
 
         plan = planning.plan_attachment(spec, situation)
+        updating = plan.action is not None
         if plan.action is not None:
             for event in plan.events:
                 reporter.post(event)
             try:
-                observed = await self.aws.functions.update_vpc(ref, plan.action.vpc, plan.action.revision_id)
+                observed = await self.aws.functions.update_vpc(
+                    ref, plan.action.vpc, plan.action.revision_id, priority=_write_priority(situation)
+                )
                 observed_ok = True
                 memory.update_generation = generation
                 network = await self._network(ref, spec, observed, status, memory, generation)
@@ -315,6 +327,23 @@ class Reconciler:
             # The attempt is on record before the invoke: a restart in between does not repeat it.
             result = await self._invoke(ref, revival.invoke)
             await self._write(reporter, memory, status, {"reactivation": {**revival.status, "lastResult": result}})
+        retag_after: float | None = None
+        if owner_tags and not updating and observed is not None and not observed.busy:
+            # After the report: Ready never waits for the tag. Not in a look that sent (or tried) an
+            # update: TagResource is refused while it runs (aws-facts "Errors"), and a refused update
+            # goes first at the next look; a later look tags then.
+            tag_failure = await owner_tags[0]()
+            if tag_failure is None:
+                memory.owner_tag_failures = 0
+            else:
+                logger.info("%s: owner tag not written yet: %s", view.key, tag_failure.code)
+                if tag_failure.kind == FailureKind.ACCESS_DENIED:
+                    # A human must grant lambda:TagResource: say so once, retry at resync pace.
+                    guarding.post_once(memory, reporter, generation, (guards.owner_tag_refused(tag_failure),))
+                else:
+                    # Throttled, busy: again soon, 2 s growing to 30 s, not at resync pace.
+                    retag_after = delays.wait_delay(memory.owner_tag_failures)
+                    memory.owner_tag_failures += 1
 
         if plan.outcome in (Outcome.WAIT, Outcome.UPDATE):
             memory.attempt += 1
@@ -324,10 +353,16 @@ class Reconciler:
             memory.update_generation = None  # our write took effect: a later failure is not ours
         if any(e.reason == Reason.SLOW_PROVISIONING for e in plan.events):
             memory.slow_generation = generation  # posted once per generation
+        if retag_after is not None:
+            return min(plan.requeue_after or retag_after, retag_after)
         if plan.requeue_after is None:
             memory.resync_due = True
-            return self.settings.resync_interval
+            return self._resync()
         return min(plan.requeue_after, self.settings.resync_interval)
+
+    def _resync(self) -> float:
+        """The resync interval, jittered upwards: looks started together (a restart) drift apart."""
+        return delays.resync_delay(self.settings.resync_interval, random.random())
 
     async def _guarded_look(
         self,
@@ -338,6 +373,7 @@ class Reconciler:
         memory: AttachmentMemory,
         reporter: Reporter,
         context: guarding.Context,
+        defer: Callable[[guarding.OwnerTag], None] | None = None,
         *,
         fresh: bool = True,
     ) -> tuple[planning.Situation, FunctionObservation | None, bool]:
@@ -377,6 +413,7 @@ class Reconciler:
 
         situation = await self.guard.function(
             self.guard.owner(view.namespace, view.name), spec, ref, observed, situation, context, status, record,
+            defer,
         )  # fmt: skip
         guarding.post_once(memory, reporter, generation, tuple(situation.problems[before:]))
         return situation, observed, True

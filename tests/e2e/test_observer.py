@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness import Namespace, Target, wait_for, watch_log
+from lambda_vpc_operator.kube.clusters import derived_cluster_name
 from lambda_vpc_sandbox.aws.control import SimulatorControl
 from lambda_vpc_sandbox.processes import OperatorProcess
 
@@ -61,6 +62,11 @@ def short_lifecycle(
     yield from _own_operator(target, make_namespace, request, LIFECYCLE_RESYNC, LIFECYCLE)
 
 
+def own_owner_tag(target: Target, ns: Namespace, name: str) -> str:
+    """The owner tag our own operator writes: its cluster name digests the namespace it watches."""
+    return f"{derived_cluster_name([ns.name], target.api)}/{ns.name}/{name}"
+
+
 def account_functions(target: Target) -> int:
     pages = target.lambda_.get_paginator("list_functions").paginate()
     return sum(len(page["Functions"]) for page in pages)
@@ -75,13 +81,17 @@ def test_steady_observation_costs_a_sweep_per_resync(
     functions = target.make_functions("observer", ATTACHMENTS)
     for name, function in zip(names, functions, strict=True):
         ns.create(name, function, net.subnets[:2], [net.app_sg])
-    for name in names:
+    for name, function in zip(names, functions, strict=True):
         ns.wait_ready(name)
+        # The owner tag comes after Ready (docs/design.md "Ownership off the critical path"), and the
+        # observer reads a function it tagged once more: both belong to convergence, not to rest.
+        target.wait_owner_tag(function, own_owner_tag(target, ns, name))
     pages = math.ceil(account_functions(target) / 50)
 
-    # At rest: the first sweep may be under way; count whole sweeps from a clean slate.
-    wait_for(lambda: target.calls()["lambda:ListFunctions"] >= pages or None, 20, 0.1, what="a first sweep",
-             describe=target.calls)  # fmt: skip
+    # At rest: two whole sweeps after the last tag, so every look has made its read after our tag.
+    target.reset_calls()
+    wait_for(lambda: target.calls()["lambda:ListFunctions"] >= 2 * pages or None, target.timeout(6 * RESYNC + 20),
+             0.1, what="two sweeps after the owner tags", describe=target.calls)  # fmt: skip
     target.reset_calls()
     started = time.monotonic()
     wait_for(
@@ -120,6 +130,13 @@ def test_a_state_change_without_a_new_revision_is_read_each_lifecycle_interval(
     function = target.make_function("observer-idle")
     ns.create("fn", function, net.subnets[:2], [net.app_sg], reactivation={"policy": "Disabled"})
     ns.wait_ready("fn")
+    # The owner tag comes after Ready and its write makes the observer read the function once more.
+    target.wait_owner_tag(function, own_owner_tag(target, ns, "fn"))
+    pages = math.ceil(account_functions(target) / 50)
+    target.reset_calls()
+    wait_for(lambda: target.calls()["lambda:ListFunctions"] >= 2 * pages or None,
+             target.timeout(20 * LIFECYCLE_RESYNC + 10), 0.1, what="two sweeps after the owner tag",
+             describe=target.calls)  # fmt: skip
     target.reset_calls()
     started = time.monotonic()
     # Idle (aws-facts "Observer": Inactive keeps the RevisionId, and ListFunctions has no State).

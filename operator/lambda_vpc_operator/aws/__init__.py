@@ -13,6 +13,7 @@ import dataclasses
 import boto3
 
 from lambda_vpc_operator.aws import (
+    accounts,
     aliases,
     budgets,
     clients,
@@ -25,7 +26,7 @@ from lambda_vpc_operator.aws import (
     routes,
     selections,
 )
-from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_GET_FUNCTION_RATE
+from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_GET_FUNCTION_RATE, RequestBudgets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,9 @@ class AwsGateway:
     aliases: aliases.Aliases
     # Subnets and groups chosen by tags (spec.subnetSelector, spec.securityGroupSelector).
     selections: selections.Selections
+    # The role sessions of attachments in other accounts (spec.roleArn), each with a gateway of its
+    # own; None in those gateways themselves (a role is never assumed through another role).
+    accounts: accounts.Accounts | None = None
 
     @classmethod
     def create(
@@ -54,9 +58,14 @@ class AwsGateway:
         control_rate: float = DEFAULT_CONTROL_RATE,
         get_function_rate: float = DEFAULT_GET_FUNCTION_RATE,
         session: boto3.Session | None = None,
+        request_budgets: RequestBudgets | None = None,
+        *,
+        assumes: bool = True,
     ) -> AwsGateway:
+        """The operator's own gateway (``assumes``: with the pool of role sessions), or, from
+        ``accounts.Accounts``, a role session's, with its account's ``request_budgets``."""
         aws_clients = clients.AwsClients(default_region, session=session)
-        request_budgets = budgets.RequestBudgets(control_rate, get_function_rate)
+        request_budgets = request_budgets or budgets.RequestBudgets(control_rate, get_function_rate)
         lambda_functions = functions.LambdaFunctions(aws_clients, request_budgets)
         known = networks.Networks(aws_clients)
         return cls(
@@ -71,4 +80,14 @@ class AwsGateway:
             identity=identities.Identity(aws_clients),
             aliases=aliases.Aliases(aws_clients, request_budgets),
             selections=selections.Selections(aws_clients, known),
+            accounts=accounts.Accounts(
+                aws_clients,
+                lambda role_session, role_budgets: cls.create(
+                    default_region, session=role_session, request_budgets=role_budgets, assumes=False
+                ),
+                control_rate=control_rate,
+                get_function_rate=get_function_rate,
+            )
+            if assumes
+            else None,
         )

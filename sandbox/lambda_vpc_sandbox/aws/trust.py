@@ -139,7 +139,7 @@ def _list_of_dicts(value: Any) -> list[dict[str, Any]]:
 def refusal(access_key: str | None, account: str, form: dict[str, list[str]]) -> wire.Response | None:
     """AccessDenied for an AssumeRole AWS would refuse (no such role, not trusted); None to serve it."""
     role_arn = (form.get("RoleArn") or [""])[0]
-    external_id = (form.get("ExternalId") or [None])[0]
+    external_id = next(iter(form.get("ExternalId") or ()), None)
     role = _role(role_arn)
     # aws-facts "Trust policies": a missing role and an untrusting one get the same AccessDenied.
     if role is None or not trusts(role.assume_role_policy_document, caller_arn(access_key, account), external_id):

@@ -33,7 +33,7 @@ from lambda_vpc_operator.aws.errors import AwsError
 from lambda_vpc_operator.models import owners
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
-from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
+from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, claim_key
 from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.models.settings import OperatorSettings, RoleCheck
 from lambda_vpc_operator.planner import guards, planning, policies
@@ -355,7 +355,9 @@ class Guard:
             else:
                 vpc_ids = vpcs_of(facts, request.subnet_ids, request.security_group_ids)
                 verdict = policies.evaluate(dataclasses.replace(request, vpc_ids=vpc_ids), context.policies)
-        function_changed = old_spec is None or _function_key(old_spec, self.settings) != ref.key
+        function_changed = old_spec is None or _function_key(old_spec, self.settings) != _function_key(
+            spec, self.settings
+        )
         me = f"{namespace}/{name}"
         others = sorted(c for c in context.claimants if c != me) if function_changed else []
         return guards.admission(verdict, parsed.function_name, others, vpc_error=vpc_error)
@@ -369,7 +371,8 @@ def _role_account(role_arn: str | None) -> str | None:
 
 def _function_key(spec: Mapping[str, Any], settings: OperatorSettings) -> str | None:
     try:
-        return FunctionRef.parse(str(spec.get("functionName", "")), spec.get("region") or settings.default_region).key
+        region = spec.get("region") or settings.default_region
+        return claim_key(str(spec.get("functionName", "")), region, spec.get("roleArn"))
     except ValueError:
         return None
 

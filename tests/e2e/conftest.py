@@ -32,6 +32,7 @@ import rbac_audit
 from harness import LOGS, Namespace, Network, Target, free_port, unique_name, watch_log
 from lambda_vpc_sandbox import manifests
 from lambda_vpc_sandbox.aws import AwsSimulator, SimConfig, SimulatorControl, seed_demo_account
+from lambda_vpc_sandbox.aws.partners import seed_second_account
 from lambda_vpc_sandbox.aws.seeding import handler_zip
 from lambda_vpc_sandbox.kube.running import EmulatorThread
 from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY, simulated_aws_env
@@ -134,6 +135,8 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
         # Every operator of the suite runs under exactly docs/iam-policy.json (the harness's own
         # "testing" key stays unrestricted): the least-privilege policy is proven by every test.
         control.set_principal_policy(OPERATOR_ACCESS_KEY, json.loads(IAM_POLICY.read_text()))
+        # A second account, whose roles grant the operator docs/iam-policy.json there too (test_accounts).
+        partner = seed_second_account(aws.endpoint_url, REGION, operator_policy=json.loads(IAM_POLICY.read_text()))
         api = manifests.api_client(kube.kubeconfig_path)
         manifests.install_crds(api)
         session = boto3.Session(
@@ -165,6 +168,7 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
             operator_env=simulated_aws_env(aws.endpoint_url, REGION),
             zip_file=handler_zip(),
         )
+        target.partner = partner
         target.cluster_name = _cluster_name(api)
         target.own_calls.attach(target.lambda_, "lambda")
         target.own_calls.attach(target.ec2, "ec2")

@@ -794,6 +794,9 @@ class Reconciler:
                 reporter.post(Event(EventType.WARNING, Reason.POLICY_DENIED, "Released without touching the "
                                     f"function: {stop.conditions[0].message if stop.conditions else ''}"))  # fmt: skip
                 return None
+            if not claim.get("functionArn"):
+                # Never claimed a function through that role: nothing of it is on AWS, nothing to wait for.
+                return None
             if stop.conditions is not None:
                 await self._write(reporter, memory, status, {
                     "conditions": conditions.merge(

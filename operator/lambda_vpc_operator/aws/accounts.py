@@ -35,6 +35,8 @@ from lambda_vpc_operator.aws import budgets, clients, errors, metrics
 # botocore sts model, AssumeRole.RoleSessionName (roleSessionNameType): 2 to 64 of [\w+=,.@-].
 MAX_SESSION_NAME = 64
 _NOT_IN_SESSION_NAME = re.compile(r"[^\w+=,.@-]", re.ASCII)
+# A long namespace keeps at most this much of a cut session name, so the attachment's name shows too.
+MAX_NAMESPACE_PART = 24
 # Hex digits of the digest that keeps a truncated session name unique.
 DIGEST_LENGTH = 8
 # botocore sts model, AssumeRole.DurationSeconds: 900 to 43200, at most the role's MaxSessionDuration
@@ -57,7 +59,10 @@ def session_name(namespace: str, name: str) -> str:
     if len(full) <= MAX_SESSION_NAME:
         return full
     digest = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:DIGEST_LENGTH]
-    return f"{full[: MAX_SESSION_NAME - DIGEST_LENGTH - 1]}-{digest}"
+    space = MAX_SESSION_NAME - DIGEST_LENGTH - 1  # "<namespace>.<name>-<digest>"
+    ns_part = _NOT_IN_SESSION_NAME.sub("-", namespace)[:MAX_NAMESPACE_PART]
+    name_part = _NOT_IN_SESSION_NAME.sub("-", name)[: space - len(ns_part) - 1]
+    return f"{ns_part}.{name_part}-{digest}"
 
 
 def account_of(role_arn: str) -> str:

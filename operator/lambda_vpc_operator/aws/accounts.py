@@ -21,6 +21,7 @@ import asyncio
 import collections
 import dataclasses
 import hashlib
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -45,6 +46,18 @@ DURATION_SECONDS = 3600
 # Role sessions (with their clients) kept; the least recently used is dropped past this and
 # assumed again at its next look.
 MAX_SESSIONS = 512
+
+class _QuietRefusal(logging.Filter):
+    """botocore logs a refused refresh with its traceback at WARNING, at every retry; the refusal is
+    an AssumeRoleFailed condition and one line of ours (reconciliation), so keep the line, drop the trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and "Refreshing temporary credentials failed" in record.getMessage():
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+logging.getLogger("botocore.credentials").addFilter(_QuietRefusal())
 
 _ROLE_ARN = re.compile(r"^arn:(?P<partition>[^:]+):iam::(?P<account>\d{12}):role/(?P<name>.+)$")
 

@@ -699,6 +699,12 @@ class Reconciler:
             applied_generation=view.status.get("appliedGeneration"),
             resync=True,
         )
+        target, stop = await self._account(view, spec, ref, memory, view.status, context)
+        if target is None:
+            assert stop is not None
+            return Preview(spec, ref, situation, stop, None, stop.events)
+        if target is not self:
+            return await target.preview(view, context)  # in the role's account, its writes recorded too
         observed: FunctionObservation | None = None
         if context is not None:
             situation, observed, _ = await self._guarded_look(view, spec, ref, situation, memory, reporter, context)

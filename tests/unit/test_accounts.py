@@ -248,3 +248,65 @@ def test_the_roles_of_policies() -> None:
         "namespaceSelector": {}, "defaultRoleArn": ROLE, "roleArns": [OTHER_ROLE, "arn:aws:iam::*:role/team-*"],
     })  # fmt: skip
     assert statements.roles_of([("p", spec)]) == ([ROLE, OTHER_ROLE], ["arn:aws:iam::*:role/team-*"])
+
+
+# -- the reconciler's account step ---------------------------------------------------------------
+
+
+def reconciler_and_sts() -> tuple[Any, Any]:
+    from lambda_vpc_operator.aws import AwsGateway
+    from lambda_vpc_operator.models.settings import OperatorSettings
+    from lambda_vpc_operator.reconciliation.reconciler import Reconciler
+
+    session = boto3.Session(aws_access_key_id="home", aws_secret_access_key="home", region_name="us-east-1")
+    gateway = AwsGateway.create("us-east-1", session=session)
+    return Reconciler(gateway, OperatorSettings()), gateway.clients.sts()
+
+
+async def account_step(spec: dict[str, Any], rules: PolicySet, status: dict[str, Any] | None = None) -> Any:
+    from lambda_vpc_operator.reconciliation import guarding
+    from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
+    from lambda_vpc_operator.reconciliation.reconciler import AttachmentView
+
+    reconciler, sts = reconciler_and_sts()
+    spec = {"functionName": "orders", "subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"], **spec}
+    view = AttachmentView("team-a", "orders", 1, spec, status or {})
+    parsed, ref = reconciler.parse(view)
+    with Stubber(sts) as stub:
+        stub.add_client_error("assume_role", "AccessDenied", "not authorized to perform: sts:AssumeRole", 403)
+        target, plan = await reconciler._account(
+            view, parsed, ref, AttachmentMemory(), status or {}, guarding.Context(rules)
+        )
+        try:
+            stub.assert_no_pending_responses()  # the refusal was consumed: AssumeRole was sent
+            assumed = True
+        except AssertionError:
+            assumed = False
+    return reconciler, target, plan, assumed
+
+
+async def test_without_a_role_the_look_stays_in_the_operators_account() -> None:
+    reconciler, target, plan, assumed = await account_step({}, PolicySet(mode=PolicyMode.ALLOW_ALL))
+    assert target is reconciler and plan is None and not assumed
+
+
+async def test_a_role_the_policy_denies_is_never_assumed() -> None:
+    rules = PolicySet((policy(roleArns=[OTHER_ROLE]),))
+    _, target, plan, assumed = await account_step({"roleArn": ROLE}, rules)
+    assert target is None and not assumed
+    stalled = {c.type: c for c in plan.conditions}[ConditionType.STALLED]
+    assert stalled.reason == Reason.POLICY_DENIED and ROLE in stalled.message and "spec.roleArn" in stalled.message
+
+
+async def test_a_refused_role_stalls_assume_role_failed() -> None:
+    rules = PolicySet((policy(defaultRoleArn=ROLE),))
+    _, target, plan, assumed = await account_step({}, rules)
+    assert target is None and assumed
+    assert {c.reason for c in plan.conditions} == {Reason.ASSUME_ROLE_FAILED}
+
+
+async def test_a_role_in_another_account_than_the_claimed_function_is_refused() -> None:
+    status = {"ownership": {"functionArn": "arn:aws:lambda:us-east-1:333333333333:function:orders"}}
+    _, target, plan, assumed = await account_step({"roleArn": ROLE}, PolicySet((policy(roleArns=[ROLE]),)), status)
+    assert target is None and not assumed
+    assert {c.reason for c in plan.conditions} == {Reason.INVALID_SPEC}

@@ -371,6 +371,20 @@ class Reconciler:
         if choice.arn is None:
             return self, None
         previous = status.get("conditions") or ()
+        held = str((status.get("ownership") or {}).get("functionArn") or "")
+        if held and (account := FunctionRef.parse(held).account) and account != accounts.account_of(choice.arn):
+            # The function this attachment manages is in another account than the role now named:
+            # acting through it would leave that function with nobody to release it.
+            message = (
+                f"{choice.field} {choice.arn} is in another account than {held}, which this attachment manages "
+                "(status.ownership); put back a role of that account, or delete this attachment (which releases "
+                "that function) and create a new one"
+            )
+            plan = Plan(outcome=Outcome.STALLED, conditions=(
+                conditions.ready(Status.FALSE, Reason.INVALID_SPEC, message),
+                conditions.stalled(Reason.INVALID_SPEC, message),
+            ))  # fmt: skip
+            return None, dataclasses.replace(plan, events=planning.transition_events(previous, plan))
         if context is not None:
             denied = await self.guard.policy(view.namespace, spec, ref, context)
             memory.policy_denied = bool(denied)

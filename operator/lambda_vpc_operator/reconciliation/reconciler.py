@@ -809,7 +809,7 @@ class Reconciler:
         target, stop = await self._account(view, spec, ref, memory, status, context)
         if target is None:
             assert stop is not None
-            if memory.policy_denied:
+            if any(c.reason == Reason.POLICY_DENIED for c in stop.conditions or ()):
                 # The policy no longer allows the role: the operator does not act there, not even to detach.
                 reporter.post(Event(EventType.WARNING, Reason.POLICY_DENIED, "Released without touching the "
                                     f"function: {stop.conditions[0].message if stop.conditions else ''}"))  # fmt: skip

@@ -86,7 +86,7 @@ def subnets_of(lam: Any, name: str) -> set[str]:
 
 
 def test_an_attachment_in_a_second_account_through_its_role(
-    target: Target, ns: Namespace, partner: Any, partner_lambda: Any, make_policy: Callable[..., str]
+    target: Target, make_policy: Callable[..., str], ns: Namespace, partner: Any, partner_lambda: Any
 ) -> None:
     # The same function name in both accounts: only the role's account's function may change.
     name = target.make_function("xacct")
@@ -104,7 +104,7 @@ def test_an_attachment_in_a_second_account_through_its_role(
 
 
 def test_a_role_the_policy_does_not_allow_is_denied(
-    target: Target, ns: Namespace, partner: Any, partner_lambda: Any, make_policy: Callable[..., str]
+    target: Target, make_policy: Callable[..., str], ns: Namespace, partner: Any, partner_lambda: Any
 ) -> None:
     name = make_partner_function(target, partner, partner_lambda)
     policy = make_policy(ns, roleArns=["arn:aws:iam::*:role/someone-else"])
@@ -117,7 +117,7 @@ def test_a_role_the_policy_does_not_allow_is_denied(
 
 
 def test_the_policy_default_role_is_used(
-    target: Target, ns: Namespace, partner: Any, partner_lambda: Any, make_policy: Callable[..., str]
+    target: Target, make_policy: Callable[..., str], ns: Namespace, partner: Any, partner_lambda: Any
 ) -> None:
     """No roleArn in the spec: the namespace's policy maps it to an account (defaultRoleArn)."""
     name = make_partner_function(target, partner, partner_lambda)
@@ -130,7 +130,7 @@ def test_the_policy_default_role_is_used(
 
 
 def test_a_trust_policy_not_naming_the_operator_stalls(
-    target: Target, ns: Namespace, partner: Any, partner_lambda: Any, make_policy: Callable[..., str]
+    target: Target, make_policy: Callable[..., str], ns: Namespace, partner: Any, partner_lambda: Any
 ) -> None:
     name = make_partner_function(target, partner, partner_lambda)
     make_policy(ns, roleArns=[partner.untrusting_role_arn])

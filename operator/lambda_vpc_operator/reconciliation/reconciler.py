@@ -368,10 +368,23 @@ class Reconciler:
             return self, None
         rules = context.policies if context is not None else None
         choice = policy_rules.role_for(spec.role_arn, view.namespace, rules or policy_rules.PolicySet())
-        if choice.arn is None:
-            return self, None
         previous = status.get("conditions") or ()
         held = str((status.get("ownership") or {}).get("functionArn") or "")
+        if choice.arn is None:
+            home = self.aws.identity.known
+            if held and home and (account := FunctionRef.parse(held).account) and account != home:
+                # Claimed through a role no longer named (a defaultRoleArn gone): never act on it with
+                # the operator's own identity, in the wrong account. A deletion lets it go untouched.
+                message = (
+                    f"{held}, which this attachment manages, is in account {account} and no role of it is named "
+                    "any more (spec.roleArn, or the namespace policy's defaultRoleArn)"
+                )
+                plan = Plan(outcome=Outcome.STALLED, conditions=(
+                    conditions.ready(Status.FALSE, Reason.POLICY_DENIED, message),
+                    conditions.stalled(Reason.POLICY_DENIED, message),
+                ))  # fmt: skip
+                return None, dataclasses.replace(plan, events=planning.transition_events(previous, plan))
+            return self, None
         if held and (account := FunctionRef.parse(held).account) and account != accounts.account_of(choice.arn):
             # The function this attachment manages is in another account than the role now named:
             # acting through it would leave that function with nobody to release it.

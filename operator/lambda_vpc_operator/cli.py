@@ -187,6 +187,19 @@ def _policy_iam(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    # The roles the policies let attachments act through: each needs a trust policy naming the operator.
+    literal, patterns = statements.roles_of(found)
+    external_ids: dict[str, set[str]] = {}
+    for document in yaml.safe_load_all(text):
+        spec = (document or {}).get("spec") or {}
+        if (document or {}).get("kind") == "LambdaVpcAttachment" and spec.get("externalId"):
+            external_ids.setdefault(str(spec.get("roleArn") or ""), set()).add(str(spec["externalId"]))
+    operator_role = args.operator_role_arn or statements.OPERATOR_ROLE_PLACEHOLDER.format(partition=args.partition)
+    for role in [*literal, *patterns]:
+        ids = external_ids.get(role, set()) | set(args.external_id or ()) | external_ids.get("", set())
+        kind = "each role matching" if role in patterns else "role"
+        sys.stdout.write(f"# Trust policy of {kind} {role} (sts:AssumeRole by the operator):\n")
+        sys.stdout.write(json.dumps(statements.trust_policy(operator_role, ids), indent=2) + "\n")
     return 0
 
 
@@ -351,6 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     iam.add_argument("-f", "--file", required=True, help="YAML file with LambdaVpcPolicy objects (- for stdin)")
     iam.add_argument("--partition", default="aws", help="ARN partition of function names (aws, aws-cn, ...)")
+    iam.add_argument(
+        "--operator-role-arn",
+        help="the operator's own role (its IRSA / Pod Identity role), the principal of the trust policies printed "
+        "for the roles the policies allow (default: a placeholder to replace)",
+    )
+    iam.add_argument(
+        "--external-id", action="append",
+        help="an sts:ExternalId attachments send (spec.externalId); repeatable. Attachments in the file add theirs",
+    )  # fmt: skip
     iam.set_defaults(handler=_policy_iam)
 
     plan = commands.add_parser(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lambda_vpc_sandbox import manifests
+from lambda_vpc_sandbox.aws.partners import seed_second_account
 from lambda_vpc_sandbox.aws.seeding import seed_demo_account
 from lambda_vpc_sandbox.aws.server import AwsSimulator
 from lambda_vpc_sandbox.kube.running import EmulatorThread
@@ -75,11 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.aws_port
     ) as aws:
         account = seed_demo_account(aws.endpoint_url, region=REGION)
+        policy: Path = args.iam_policy or _default_iam_policy()
+        # A second account whose roles the operator assumes (examples/kubectl/06-cross-account.yaml),
+        # granting it there what docs/iam-policy.json grants it at home.
+        partner = seed_second_account(
+            aws.endpoint_url, REGION, operator_policy=policy.read_text() if policy.exists() else None
+        )
         client = manifests.api_client(kube.kubeconfig_path)
         manifests.install_crds(client)
         print(f"Kubernetes API emulator: {kube.url}  (export KUBECONFIG={kube.kubeconfig_path})")
-        print(f"AWS simulator:           {aws.endpoint_url}  (seeded account {account.account_id})")
-        policy: Path = args.iam_policy or _default_iam_policy()
+        print(f"AWS simulator:           {aws.endpoint_url}  (seeded accounts {account.account_id} and "
+              f"{partner.account_id}, role {partner.target_role_arn})")  # fmt: skip
         if policy.exists():
             # The operator gets exactly the permissions it gets on AWS (AccessDenied beyond them).
             aws.control.set_principal_policy(OPERATOR_ACCESS_KEY, policy.read_text())

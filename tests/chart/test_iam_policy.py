@@ -24,7 +24,7 @@ PACKAGE = ROOT / "operator" / "lambda_vpc_operator"
 POLICY = ROOT / "docs" / "iam-policy.json"
 CALLERS = {"call", "call_pages"}  # aws/calling.py
 # Methods that return a boto3 client: AwsClients' (aws/clients.py) and boto3's own.
-CLIENT_FACTORIES = {"lambda_", "lambda_invoke", "ec2", "client", "_client"}
+CLIENT_FACTORIES = {"lambda_", "lambda_invoke", "ec2", "sts", "client", "_client"}
 # IAM actions whose name differs from the API operation's (the IAM service authorization reference).
 ACTION_NAMES = {("lambda", "Invoke"): "InvokeFunction"}
 # Actions AWS checks on the caller of an operation beyond the operation's own action.
@@ -220,6 +220,7 @@ def test_the_policy_grants_nothing_more() -> None:
 RESOURCE_SCOPES = {
     "lambda": "arn:aws:lambda:*:*:function:*",  # every Lambda action we call but ListFunctions
     "iam": "arn:aws:iam::*:role/*",  # SimulatePrincipalPolicy: the execution roles it checks
+    "sts": "arn:aws:iam::*:role/*",  # AssumeRole: the roles of other accounts (spec.roleArn, defaultRoleArn)
 }
 # Actions that support no resource-level scope: granted on "*" (lambda:ListFunctions, EC2 Describe*).
 UNSCOPED = {"lambda:ListFunctions"}

@@ -37,6 +37,7 @@ import rbac_audit
 from harness import LOGS, Namespace, Network, Target, free_port, simulator_process, unique_name, watch_log
 from lambda_vpc_sandbox import manifests
 from lambda_vpc_sandbox.aws import SimConfig, SimulatorControl, seed_demo_account
+from lambda_vpc_sandbox.aws.partners import seed_second_account
 from lambda_vpc_sandbox.aws.seeding import handler_zip
 from lambda_vpc_sandbox.kube.control import KubeControl
 from lambda_vpc_sandbox.kube.running import EmulatorThread
@@ -148,6 +149,8 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
         # Every operator of the suite runs under exactly docs/iam-policy.json (the harness's own
         # "testing" key stays unrestricted): the least-privilege policy is proven by every test.
         control.set_principal_policy(OPERATOR_ACCESS_KEY, json.loads(IAM_POLICY.read_text()))
+        # A second account, whose roles grant the operator docs/iam-policy.json there too (test_accounts).
+        partner = seed_second_account(aws_url, REGION, operator_policy=json.loads(IAM_POLICY.read_text()))
         api = manifests.api_client(kube.kubeconfig_path)
         manifests.install_crds(api)
         session = boto3.Session(
@@ -180,6 +183,7 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
             operator_env=simulated_aws_env(aws_url, REGION),
             zip_file=handler_zip(),
         )
+        target.partner = partner
         target.cluster_name = _cluster_name(api)
         target.own_calls.attach(target.lambda_, "lambda")
         target.own_calls.attach(target.ec2, "ec2")

@@ -204,6 +204,9 @@ class Target:
     cluster_name: str = ""
     # The session operator's Prometheus endpoint (--metrics-port), when this suite started it.
     metrics_url: str | None = None
+    # A second account whose roles the operator may assume (lambda_vpc_sandbox.aws.partners.PartnerAccount);
+    # None on a real target.
+    partner: Any = None
 
     def owner_tag(self, namespace: object, name: str) -> str:
         """The lambdavpc.dev/owner value the operator writes for attachment namespace/name."""

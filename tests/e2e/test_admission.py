@@ -432,3 +432,22 @@ def test_kubectl_apply_through_the_api_server_shows_the_webhooks_denial(
 
         wait_for(applied, target.timeout(15), 0.2, what="kubectl apply to pass the webhook")
         assert ns.get("orders") is not None
+
+
+def test_a_role_the_policy_does_not_allow_is_refused(
+    target: Target, hook: Webhook, make_namespace: Callable[[str], Namespace], make_policy: Callable[..., str]
+) -> None:
+    """spec.roleArn is judged from the indexes alone (no AWS call): a role outside spec.roleArns is refused."""
+    ns = make_namespace(PREFIX)
+    policy = make_policy(labelled(target, ns), roleArns=["arn:aws:iam::222222222222:role/allowed-*"])
+    role = "arn:aws:iam::222222222222:role/lambda-vpc-operator-target"
+
+    def has_policy() -> str | None:
+        request = review_request("CREATE", attachment("orders", ns.name, "orders-api", roleArn=role))
+        message = denied(hook.review(request))
+        return message if policy in message else None
+
+    message = wait_for(has_policy, target.timeout(15), 0.2, what=f"a denial naming {policy}")
+    assert message.startswith("PolicyDenied: ") and role in message and "spec.roleArn" in message
+    allowed = attachment("orders", ns.name, "orders-api", roleArn="arn:aws:iam::222222222222:role/allowed-x")
+    until_allowed(target, hook, lambda: review_request("CREATE", allowed))

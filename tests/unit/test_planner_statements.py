@@ -129,3 +129,21 @@ def test_crd_command_writes_every_crd(tmp_path: pathlib.Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lambdavpcattachments.yaml", "lambdavpcpolicies.yaml"]
     for path in tmp_path.iterdir():
         assert path.read_text() == (REPO / "crds" / path.name).read_text()
+
+
+def test_policy_iam_prints_the_trust_policy_of_each_role(tmp_path: pathlib.Path, capsys: Any) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "apiVersion: lambdavpc.dev/v1alpha1\nkind: LambdaVpcPolicy\nmetadata: {name: partner}\n"
+        "spec:\n  namespaceSelector: {}\n  defaultRoleArn: arn:aws:iam::222222222222:role/target\n"
+        "---\napiVersion: lambdavpc.dev/v1alpha1\nkind: LambdaVpcAttachment\nmetadata: {name: a, namespace: b}\n"
+        "spec: {functionName: f, roleArn: 'arn:aws:iam::222222222222:role/target', externalId: ext-1,\n"
+        "       subnetIds: [subnet-1], securityGroupIds: [sg-1]}\n"
+    )
+    operator = "arn:aws:iam::123456789012:role/lambda-vpc-operator"
+    assert cli.main(["policy", "iam", "-f", str(path), "--operator-role-arn", operator]) == 0
+    identity, trust = capsys.readouterr().out.split("# Trust policy of role arn:aws:iam::222222222222:role/target")
+    assert json.loads(identity)["Statement"][0]["Action"] == list(statements.ACTIONS)
+    (allow,) = json.loads(trust.split("\n", 1)[1])["Statement"]
+    assert allow["Principal"] == {"AWS": operator}
+    assert allow["Condition"] == {"StringEquals": {"sts:ExternalId": "ext-1"}}

@@ -13,6 +13,7 @@ import dataclasses
 import boto3
 
 from lambda_vpc_operator.aws import (
+    accounts,
     aliases,
     budgets,
     clients,
@@ -26,7 +27,12 @@ from lambda_vpc_operator.aws import (
     routes,
     selections,
 )
-from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_EC2_RATE, DEFAULT_GET_FUNCTION_RATE
+from lambda_vpc_operator.aws.budgets import (
+    DEFAULT_CONTROL_RATE,
+    DEFAULT_EC2_RATE,
+    DEFAULT_GET_FUNCTION_RATE,
+    RequestBudgets,
+)
 from lambda_vpc_operator.models.settings import DEFAULT_LIFECYCLE_INTERVAL, DEFAULT_RESYNC_INTERVAL
 
 
@@ -48,6 +54,9 @@ class AwsGateway:
     aliases: aliases.Aliases
     # Subnets and groups chosen by tags (spec.subnetSelector, spec.securityGroupSelector).
     selections: selections.Selections
+    # The role sessions of attachments in other accounts (spec.roleArn), each with a gateway of its
+    # own; None in those gateways themselves (a role is never assumed through another role).
+    accounts: accounts.Accounts | None = None
 
     @classmethod
     def create(
@@ -59,9 +68,14 @@ class AwsGateway:
         sweep_interval: float = DEFAULT_RESYNC_INTERVAL,  # one sweep per resync
         lifecycle_interval: float = DEFAULT_LIFECYCLE_INTERVAL,
         ec2_rate: float = DEFAULT_EC2_RATE,
+        request_budgets: RequestBudgets | None = None,
+        *,
+        assumes: bool = True,
     ) -> AwsGateway:
+        """The operator's own gateway (``assumes``: with the pool of role sessions), or, from
+        ``accounts.Accounts``, a role session's, with its account's ``request_budgets``."""
         aws_clients = clients.AwsClients(default_region, session=session)
-        request_budgets = budgets.RequestBudgets(control_rate, get_function_rate, ec2_rate)
+        request_budgets = request_budgets or budgets.RequestBudgets(control_rate, get_function_rate, ec2_rate)
         lambda_functions = functions.LambdaFunctions(aws_clients, request_budgets)
         known = networks.Networks(aws_clients, budgets=request_budgets)
         return cls(
@@ -78,4 +92,20 @@ class AwsGateway:
             identity=identities.Identity(aws_clients),
             aliases=aliases.Aliases(aws_clients, request_budgets),
             selections=selections.Selections(aws_clients, known),
+            accounts=accounts.Accounts(
+                aws_clients,
+                lambda role_session, role_budgets: cls.create(
+                    default_region,
+                    session=role_session,
+                    sweep_interval=sweep_interval,
+                    lifecycle_interval=lifecycle_interval,
+                    request_budgets=role_budgets,
+                    assumes=False,
+                ),
+                control_rate=control_rate,
+                get_function_rate=get_function_rate,
+                ec2_rate=ec2_rate,
+            )
+            if assumes
+            else None,
         )

@@ -68,6 +68,11 @@ class AwsClients:
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
 
+    @property
+    def session(self) -> boto3.Session:
+        """The boto3 session the clients are built from (aws.accounts shares its service models)."""
+        return self._session
+
     def lambda_(self, region: str | None = None) -> Any:
         """Lambda control plane (GetFunction, UpdateFunctionConfiguration, ...), standard retries."""
         return self._client("lambda", region, "control", LAMBDA_CONFIG)

@@ -31,6 +31,12 @@ class DryRunFunctions(aws_functions.LambdaFunctions):
         super().__init__(real.clients, real.budgets)
         self.writes: list[Write] = []
 
+    def sharing(self, real: aws_functions.LambdaFunctions) -> DryRunFunctions:
+        """The same dry run over another account's functions (a role session's): one list of writes."""
+        other = DryRunFunctions(real)
+        other.writes = self.writes
+        return other
+
     async def update_vpc(
         self,
         ref: functions.FunctionRef,

@@ -28,6 +28,8 @@ from lambda_vpc_operator.models import failures
 # A Retry-After beyond this is treated as this: a malformed or absurd value must not stall every
 # caller of a budget for hours. Lambda's own throttles ask for seconds.
 MAX_RETRY_AFTER = 300.0
+# The STS operation behind an attachment's spec.roleArn (aws.accounts).
+ASSUME_ROLE = "AssumeRole"
 # How much of an unparsable answer a message quotes.
 MAX_PARSER_TEXT = 200
 
@@ -101,6 +103,12 @@ class FunctionNotReady(AwsError):
     """
 
 
+class AssumeRoleFailed(AwsError):
+    """sts:AssumeRole of the attachment's role was refused (AccessDenied: the role does not exist or
+    its trust policy does not name the operator, or wants another ExternalId; AWS does not say which),
+    or STS refused the request as sent. Needs a human on the role's side: retried slowly."""
+
+
 _CLASSES: dict[str, type[AwsError]] = {
     # Lambda.
     "ResourceNotFoundException": FunctionNotFound,
@@ -151,6 +159,7 @@ _KINDS: dict[type[AwsError], failures.FailureKind] = {
     ServiceError: failures.FailureKind.SERVICE_ERROR,
     UnexpectedAnswer: failures.FailureKind.SERVICE_ERROR,
     RolePermissionsRefused: failures.FailureKind.ROLE_PERMISSIONS,
+    AssumeRoleFailed: failures.FailureKind.ASSUME_ROLE,
     # No kind of its own in models.failures: "busy, try later" is what CONFLICT means to the planner.
     FunctionNotReady: failures.FailureKind.CONFLICT,
 }
@@ -248,6 +257,10 @@ def _translate_client_error(exc: botocore_exceptions.ClientError) -> AwsError:
     message = str(error.get("Message") or "")
     status = _int_or_none(metadata.get("HTTPStatusCode"))
     cls = RolePermissionsRefused if role_refusal(code, message) else _CLASSES.get(code) or _class_for_status(status)
+    if exc.operation_name == ASSUME_ROLE and cls in (AccessDenied, InvalidParameter):
+        # The refreshable credentials of a role raise STS' own error from inside any call (a Lambda
+        # GetFunction, an EC2 Describe*): it is about the role, not about that call's permission.
+        cls = AssumeRoleFailed
     retry_after = _retry_after(response) if cls is Throttled else None
     return _build(cls, code or (str(status) if status else "Unknown"), message, retry_after)
 

@@ -24,7 +24,7 @@ from lambda_vpc_operator.handlers.policies import Guardrails
 from lambda_vpc_operator.handlers.reporting import KopfReporter
 from lambda_vpc_operator.kube.statuses import StatusWriter
 from lambda_vpc_operator.models import attachments
-from lambda_vpc_operator.models.functions import FunctionRef
+from lambda_vpc_operator.models.functions import claim_key
 from lambda_vpc_operator.planner import errors as error_planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType
@@ -86,7 +86,7 @@ def memory_of(memo: Any) -> AttachmentMemory:
 
 def function_key(spec: Any, default_region: str) -> str | None:
     try:
-        return FunctionRef.parse(str(spec.get("functionName", "")), spec.get("region") or default_region).key
+        return claim_key(str(spec.get("functionName", "")), spec.get("region") or default_region, spec.get("roleArn"))
     except ValueError:
         return None
 

@@ -23,7 +23,7 @@ import kopf
 
 from lambda_vpc_operator.handlers import logs, metrics
 from lambda_vpc_operator.models import attachments, policies
-from lambda_vpc_operator.models.functions import FunctionRef
+from lambda_vpc_operator.models.functions import claim_key
 from lambda_vpc_operator.models.settings import OperatorSettings, WebhookSettings
 from lambda_vpc_operator.planner import policies as policy_rules
 from lambda_vpc_operator.reconciliation.guarding import Context, Guard
@@ -106,7 +106,7 @@ class Guardrails:
 
 def _function_key(spec: Mapping[str, Any], default_region: str) -> str | None:
     try:
-        return FunctionRef.parse(str(spec.get("functionName", "")), spec.get("region") or default_region).key
+        return claim_key(str(spec.get("functionName", "")), spec.get("region") or default_region, spec.get("roleArn"))
     except ValueError:
         return None
 

@@ -97,6 +97,10 @@ VpcId = Annotated[str, Field(pattern=r"^vpc-[0-9a-z]+$", max_length=1024)]
 # EC2 tag keys: 1 to 128 characters; values up to 256 (aws-facts "Tags").
 TAGS_FIELD: dict[str, Any] = {"min_length": 1, "max_length": 50}
 TagValue = Annotated[str, Field(max_length=256)]
+# An IAM role's ARN (arn:PARTITION:iam::ACCOUNT:role/PATH/NAME): its account is where the operator acts.
+ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
+# botocore sts model, AssumeRole.ExternalId (externalIdType): 2 to 1224 of [\w+=,.@:/-].
+EXTERNAL_ID_PATTERN = r"^[\w+=,.@:/-]+$"
 
 
 class SecurityGroupSelector(_Model):
@@ -177,6 +181,22 @@ class AttachmentSpec(_Model):
         default=None,
         pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$",
         description="AWS region of the function; defaults to the operator's region (or the ARN's). Immutable.",
+    )
+    role_arn: str | None = Field(
+        default=None,
+        pattern=ROLE_ARN_PATTERN,
+        max_length=2048,
+        description="An IAM role in the function's account the operator assumes (sts:AssumeRole) to act on it; "
+        "the namespace's LambdaVpcPolicy must allow it (spec.roleArns). Absent: the policy's defaultRoleArn, "
+        "else the operator's own identity.",
+    )
+    external_id: str | None = Field(
+        default=None,
+        pattern=EXTERNAL_ID_PATTERN,
+        min_length=2,
+        max_length=1224,
+        description="The sts:ExternalId the role's trust policy requires, if any (with roleArn or the policy's "
+        "defaultRoleArn).",
     )
     deletion_policy: DeletionPolicy = Field(
         default=DeletionPolicy.DETACH,

@@ -22,6 +22,9 @@ class FailureKind(enum.StrEnum):
     # InvalidParameterValueException because the function's execution role may not create ENIs: the
     # role is fixed outside the spec, and IAM propagation makes the refusal pass by itself (retried).
     ROLE_PERMISSIONS = "RolePermissions"
+    # sts:AssumeRole of spec.roleArn (or the policy's defaultRoleArn) refused: the role is missing, or
+    # its trust policy does not name the operator (or wants another ExternalId). Fixed on AWS' side.
+    ASSUME_ROLE = "AssumeRole"
 
 
 @dataclasses.dataclass(frozen=True)

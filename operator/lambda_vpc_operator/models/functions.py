@@ -120,6 +120,15 @@ class FunctionRef:
         return self.name
 
 
+def claim_key(function_name: str, region: str | None, role_arn: str | None = None) -> str:
+    """Identity for conflict detection (the claims index): ``FunctionRef.key``, prefixed with the
+    account of ``spec.roleArn`` when the attachment acts through a role in another account, so two
+    functions of one name in two accounts are two functions. ValueError for a bad function name."""
+    key = FunctionRef.parse(function_name, region).key
+    parts = (role_arn or "").split(":")
+    return f"{parts[4]}/{key}" if len(parts) > 5 and parts[4] else key
+
+
 @dataclasses.dataclass(frozen=True)
 class VpcSettings:
     """A VpcConfig in comparable form: order-free, with every empty spelling normalised."""

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from lambda_vpc_operator.models import attachments
-from lambda_vpc_operator.models.attachments import LIST_SET, SecurityGroupId, SubnetId
+from lambda_vpc_operator.models.attachments import LIST_SET, ROLE_ARN_PATTERN, SecurityGroupId, SubnetId
 
 GROUP = attachments.GROUP  # one API group, one version for both kinds
 VERSION = attachments.VERSION
@@ -35,6 +35,8 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 VpcId = Annotated[str, Field(pattern=r"^vpc-[0-9a-z]+$", max_length=1024)]
 # A function name or ARN pattern: the characters of both forms plus the glob's * ? [ ] !.
 FunctionPattern = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9_:*?\[\]!.-]+$")]
+# A role ARN pattern: the characters of a role ARN plus the glob's * ? [ ] !.
+RolePattern = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^arn:[\w+=,.@/:*?\[\]!-]+$")]
 
 
 class PolicyMode(enum.StrEnum):
@@ -109,6 +111,26 @@ class PolicySpec(_Model):
         description=(
             "Security groups allowed; every group of an attachment must be listed (lambda:SecurityGroupIds). "
             "Absent: any."
+        ),
+    )
+
+
+    role_arns: list[RolePattern] | None = Field(
+        default=None,
+        min_length=1,
+        json_schema_extra=LIST_SET,
+        description=(
+            "Glob patterns (* ? [...]) of the IAM roles an attachment may name in spec.roleArn (the operator "
+            "assumes them). Absent: no role may be named (a confused deputy otherwise)."
+        ),
+    )
+    default_role_arn: str | None = Field(
+        default=None,
+        pattern=ROLE_ARN_PATTERN,
+        max_length=2048,
+        description=(
+            "The role the operator assumes for an attachment of a selected namespace that names none, so "
+            "tenants need not write role ARNs. Needs no roleArns entry."
         ),
     )
 

@@ -78,6 +78,8 @@ class Reason(enum.StrEnum):
     # when AWS refuses the role at the call (aws-facts "Refusals").
     ROLE_MISSING_PERMISSIONS = "RoleMissingPermissions"
     NO_INTERNET_ROUTE = "NoInternetRoute"  # requireInternetAccess, but a subnet has no NAT route
+    # sts:AssumeRole of spec.roleArn / the policy's defaultRoleArn refused (planner.accounts): Stalled, retried slowly
+    ASSUME_ROLE_FAILED = "AssumeRoleFailed"
     # AliasesCurrent (planner.aliases): True, False (a warning, not a failure), Unknown
     ALIASES_MATCH_SPEC = "AliasesMatchSpec"
     STALE_ALIASES = "StaleAliases"  # an alias invokes a version published with another VpcConfig

@@ -136,6 +136,14 @@ def _failure_stall(failure: Failure, function: str) -> Plan:
     """A refusal no retry fixes: name it and what to do."""
     if failure.kind == FailureKind.NOT_FOUND:
         return _not_found(function)
+    if failure.kind == FailureKind.ASSUME_ROLE:
+        # Refused while refreshing the role's credentials mid-look (planner.accounts says the rest).
+        return _stall(
+            Reason.ASSUME_ROLE_FAILED,
+            f"sts:AssumeRole of the attachment's role was refused ({failure.code}: {failure.message}); fix the "
+            "role's trust policy (`lambda-vpc-operator policy iam` prints it)",
+            requeue_after=delays.ROLE_MAX_WAIT,
+        )
     if failure.kind == FailureKind.ACCESS_DENIED:
         return _stall(
             Reason.ACCESS_DENIED,

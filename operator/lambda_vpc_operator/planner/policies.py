@@ -15,6 +15,12 @@ Rules:
   constrain.
 - An attachment is allowed when at least one applicable policy allows it. When no policy applies,
   the operator's ``PolicyMode`` decides: ``enforce`` denies, ``allow-all`` allows.
+- A role the operator would assume (``spec.roleArn``, else the first applicable policy's
+  ``defaultRoleArn`` by name: ``role_for``) must be allowed by the same policy that allows the rest:
+  it matches one of its ``roleArns`` globs, or is its ``defaultRoleArn``. A policy without either
+  allows no role (unlike the id lists, absent means none: naming any role a tenant can reach would
+  make the operator a confused deputy). ``allow-all`` mode allows any role in a namespace no policy
+  selects.
 - The VPC is known only after EC2 was asked (the spec names subnets, not the VPC). Without it, a
   policy that lists VPCs and allows everything else gives ``UNDECIDED``; the caller asks EC2 and
   evaluates again (the reconciler), or lets it pass with a warning (the admission webhook).
@@ -54,6 +60,8 @@ class Request:
     subnet_ids: frozenset[str]
     security_group_ids: frozenset[str]
     vpc_ids: frozenset[str] | None = None  # None: not known yet (EC2 not asked)
+    role_arn: str | None = None  # the role the operator would assume (None: its own identity)
+    role_field: str = "spec.roleArn"  # where that role comes from, for messages
 
     @property
     def function(self) -> str:
@@ -133,6 +141,29 @@ def function_matches(patterns: Iterable[str], name: str, arn: str | None) -> boo
     return False
 
 
+def role_matches(patterns: Iterable[str], arn: str) -> bool:
+    """A roleArns glob (* ? [...], case-sensitive: IAM role names are matched as written) against a role ARN."""
+    return any(fnmatch.fnmatchcase(arn, pattern) for pattern in patterns)
+
+
+@dataclasses.dataclass(frozen=True)
+class RoleChoice:
+    """The role an attachment is acted on through, and the field it comes from (None: the operator's own)."""
+
+    arn: str | None
+    field: str = "spec.roleArn"
+
+
+def role_for(spec_role: str | None, namespace: str, policies: PolicySet) -> RoleChoice:
+    """spec.roleArn, else the defaultRoleArn of the first applicable policy (by name) that has one."""
+    if spec_role:
+        return RoleChoice(spec_role)
+    for policy in applicable(policies, namespace):
+        if policy.spec.default_role_arn:
+            return RoleChoice(policy.spec.default_role_arn, f"spec.defaultRoleArn of LambdaVpcPolicy {policy.name}")
+    return RoleChoice(None)
+
+
 def _ids(ids: Iterable[str]) -> str:
     return ", ".join(sorted(ids))
 
@@ -147,6 +178,13 @@ def judge(policy: Policy, request: Request) -> tuple[Outcome, str]:
         return Outcome.DENIED, (
             f"{where}: function {request.function} matches none of spec.functions [{_ids(spec.functions)}]{unknown_arn}"
         )
+    if request.role_arn is not None and not (
+        role_matches(spec.role_arns or (), request.role_arn) or request.role_arn == spec.default_role_arn
+    ):
+        allowed = f"matches none of spec.roleArns [{_ids(spec.role_arns)}]" if spec.role_arns else (
+            "is not allowed: the policy has no spec.roleArns (nor this defaultRoleArn)"
+        )
+        return Outcome.DENIED, f"{where}: role {request.role_arn} ({request.role_field}) {allowed}"
     if spec.subnet_ids is not None and (extra := request.subnet_ids - set(spec.subnet_ids)):
         return Outcome.DENIED, f"{where}: subnet(s) {_ids(extra)} not in spec.subnetIds"
     if spec.security_group_ids is not None and (extra := request.security_group_ids - set(spec.security_group_ids)):

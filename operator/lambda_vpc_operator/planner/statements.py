@@ -74,3 +74,39 @@ def statement(name: str, spec: PolicySpec, partition: str = "aws") -> dict[str, 
 def policy_document(policies: Iterable[tuple[str, PolicySpec]], partition: str = "aws") -> dict[str, Any]:
     """One IAM policy document with a statement per LambdaVpcPolicy."""
     return {"Version": "2012-10-17", "Statement": [statement(name, spec, partition) for name, spec in policies]}
+
+
+# -- the roles in other accounts (spec.roleArn, defaultRoleArn) ------------------------------
+
+ASSUME_ROLE = "sts:AssumeRole"
+# What `policy iam` names as the operator when it is not told (--operator-role-arn): a reader
+# replaces it; the operator's real identity is what `aws sts get-caller-identity` says in its pod.
+OPERATOR_ROLE_PLACEHOLDER = "arn:{partition}:iam::OPERATOR_ACCOUNT_ID:role/lambda-vpc-operator"
+
+
+def roles_of(policies: Iterable[tuple[str, PolicySpec]]) -> tuple[list[str], list[str]]:
+    """(role ARNs the policies name literally: defaultRoleArn and roleArns without a glob,
+    roleArns patterns, whose roles each need the same trust policy)."""
+    literal: set[str] = set()
+    patterns: set[str] = set()
+    for _, spec in policies:
+        if spec.default_role_arn:
+            literal.add(spec.default_role_arn)
+        for pattern in spec.role_arns or ():
+            (patterns if any(c in pattern for c in "*?[") else literal).add(pattern)
+    return sorted(literal), sorted(patterns)
+
+
+def trust_policy(operator_role_arn: str, external_ids: Iterable[str] = ()) -> dict[str, Any]:
+    """The trust policy a target role needs: the operator's role may sts:AssumeRole it (aws-facts
+    "Trust policies"), with an sts:ExternalId condition when attachments send one."""
+    allow: dict[str, Any] = {
+        "Sid": "LambdaVpcOperator",
+        "Effect": "Allow",
+        "Principal": {"AWS": operator_role_arn},
+        "Action": ASSUME_ROLE,
+    }
+    ids = sorted(set(external_ids))
+    if ids:
+        allow["Condition"] = {"StringEquals": {"sts:ExternalId": ids[0] if len(ids) == 1 else ids}}
+    return {"Version": "2012-10-17", "Statement": [allow]}

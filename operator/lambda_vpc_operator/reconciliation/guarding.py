@@ -37,7 +37,7 @@ from lambda_vpc_operator.aws.errors import AwsError
 from lambda_vpc_operator.models import owners
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
-from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
+from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, claim_key
 from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.models.settings import OperatorSettings, RoleCheck
 from lambda_vpc_operator.planner import guards, planning, policies
@@ -90,12 +90,21 @@ class Guard:
 
     # -- the policy --------------------------------------------------------------------------
 
-    async def request(self, namespace: str, spec: AttachmentSpec, ref: FunctionRef) -> policies.Request:
+    async def request(
+        self, namespace: str, spec: AttachmentSpec, ref: FunctionRef, rules: policies.PolicySet | None = None
+    ) -> policies.Request:
         """The policy's view of an attachment (the VPC not known yet)."""
-        account = ref.account or await self.aws.identity.account_id()
-        return self._request(namespace, spec, ref, account)
+        rules = rules or policies.PolicySet()
+        role = policies.role_for(spec.role_arn, namespace, rules)
+        # A function named without an ARN lives in the role's account, else in the operator's own.
+        account = ref.account or _role_account(role.arn) or await self.aws.identity.account_id()
+        return self._request(namespace, spec, ref, account, rules)
 
-    def _request(self, namespace: str, spec: AttachmentSpec, ref: FunctionRef, account: str | None) -> policies.Request:
+    def _request(
+        self, namespace: str, spec: AttachmentSpec, ref: FunctionRef, account: str | None, rules: policies.PolicySet
+    ) -> policies.Request:
+        role = policies.role_for(spec.role_arn, namespace, rules)
+        account = account or _role_account(role.arn)
         region = ref.region or self.settings.default_region
         # A function named without an ARN is in the operator's account, and partition (STS says which).
         partition = ref.partition if ref.account else self.aws.identity.partition or ref.partition
@@ -107,13 +116,15 @@ class Guard:
             # A selector's ids are known only once resolved (the reconciler's look): judged then.
             subnet_ids=frozenset(spec.subnet_ids or ()),
             security_group_ids=frozenset(spec.security_group_ids or ()),
+            role_arn=role.arn,
+            role_field=role.field,
         )
 
     async def policy(
         self, namespace: str, spec: AttachmentSpec, ref: FunctionRef, context: Context
     ) -> tuple[Problem, ...]:
         """PolicyDenied from what the spec alone says; nothing if allowed or if the VPC must decide."""
-        verdict = policies.evaluate(await self.request(namespace, spec, ref), context.policies)
+        verdict = policies.evaluate(await self.request(namespace, spec, ref, context.policies), context.policies)
         problem = guards.policy_problem(verdict)
         return (problem,) if problem is not None else ()
 
@@ -123,7 +134,7 @@ class Guard:
         """PolicyDenied, now that EC2 said which VPC the subnets and groups are in."""
         if not policies.needs_vpc(context.policies, namespace):
             return ()
-        request = await self.request(namespace, spec, ref)
+        request = await self.request(namespace, spec, ref, context.policies)
         vpc_ids = vpcs_of(facts, request.subnet_ids, request.security_group_ids)
         verdict = policies.evaluate(dataclasses.replace(request, vpc_ids=vpc_ids), context.policies)
         problem = guards.policy_problem(verdict)
@@ -139,7 +150,7 @@ class Guard:
             ref = FunctionRef.parse(parsed.function_name, parsed.region or self.settings.default_region)
         except (pydantic.ValidationError, ValueError):
             return False
-        request = self._request(namespace, parsed, ref, ref.account or self.aws.identity.known)
+        request = self._request(namespace, parsed, ref, ref.account or self.aws.identity.known, context.policies)
         verdict = policies.evaluate(request, context.policies)
         return verdict.outcome == policies.Outcome.UNDECIDED or verdict.denied != denied
 
@@ -362,10 +373,12 @@ class Guard:
         except ValueError:
             return guards.Admission(True)
         try:
-            request = await asyncio.wait_for(self.request(namespace, parsed, ref), ADMISSION_AWS_BUDGET)
+            request = await asyncio.wait_for(
+                self.request(namespace, parsed, ref, context.policies), ADMISSION_AWS_BUDGET
+            )
         except (TimeoutError, AwsError):
             # Without the account, a rule naming function ARNs stays undecided: the reconciler decides.
-            request = self._request(namespace, parsed, ref, ref.account)
+            request = self._request(namespace, parsed, ref, ref.account, context.policies)
         verdict = policies.evaluate(request, context.policies)
         vpc_error: str | None = None
         if verdict.outcome == policies.Outcome.UNDECIDED:
@@ -381,15 +394,24 @@ class Guard:
             else:
                 vpc_ids = vpcs_of(facts, request.subnet_ids, request.security_group_ids)
                 verdict = policies.evaluate(dataclasses.replace(request, vpc_ids=vpc_ids), context.policies)
-        function_changed = old_spec is None or _function_key(old_spec, self.settings) != ref.key
+        function_changed = old_spec is None or _function_key(old_spec, self.settings) != _function_key(
+            spec, self.settings
+        )
         me = f"{namespace}/{name}"
         others = sorted(c for c in context.claimants if c != me) if function_changed else []
         return guards.admission(verdict, parsed.function_name, others, vpc_error=vpc_error)
 
 
+def _role_account(role_arn: str | None) -> str | None:
+    """The account of a role ARN (arn:PARTITION:iam::ACCOUNT:role/...), None without one."""
+    parts = (role_arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[2] == "iam" and parts[4] else None
+
+
 def _function_key(spec: Mapping[str, Any], settings: OperatorSettings) -> str | None:
     try:
-        return FunctionRef.parse(str(spec.get("functionName", "")), spec.get("region") or settings.default_region).key
+        region = spec.get("region") or settings.default_region
+        return claim_key(str(spec.get("functionName", "")), region, spec.get("roleArn"))
     except ValueError:
         return None
 

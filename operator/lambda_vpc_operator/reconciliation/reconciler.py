@@ -16,7 +16,7 @@ from typing import Any
 
 import pydantic
 
-from lambda_vpc_operator.aws import AwsGateway
+from lambda_vpc_operator.aws import AwsGateway, accounts, dryrun
 from lambda_vpc_operator.aws.budgets import Priority
 from lambda_vpc_operator.aws.errors import AwsError, FunctionNotReady, UnexpectedAnswer
 from lambda_vpc_operator.models.attachments import AttachmentSpec
@@ -24,6 +24,7 @@ from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, FunctionState, VpcSettings
 from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.settings import OperatorSettings
+from lambda_vpc_operator.planner import accounts as account_planning
 from lambda_vpc_operator.planner import aliases as alias_planning
 from lambda_vpc_operator.planner import (
     conditions,
@@ -38,6 +39,7 @@ from lambda_vpc_operator.planner import (
     validation,
 )
 from lambda_vpc_operator.planner import errors as error_planning
+from lambda_vpc_operator.planner import policies as policy_rules
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
 from lambda_vpc_operator.planner.validation import Problem, Severity
@@ -220,6 +222,30 @@ class Reconciler:
             )
             await self._report(view, reporter, memory, status, plan, None, observed_ok=False)
             return self._resync()
+        target, stop = await self._account(view, spec, ref, memory, status, context)
+        if target is None:
+            # A role the policy does not allow, or one STS refused: Stalled, nothing else read or written.
+            assert stop is not None
+            await self._report(view, reporter, memory, status, stop, None, observed_ok=False)
+            memory.attempt, memory.resync_due = memory.attempt + 1, stop.requeue_after is None
+            return min(stop.requeue_after or self._resync(), self.settings.resync_interval)
+        return await target._look(view, reporter, memory, status, spec, ref, resync, fresh, conflict_with, context)
+
+    async def _look(
+        self,
+        view: AttachmentView,
+        reporter: Reporter,
+        memory: AttachmentMemory,
+        status: Mapping[str, Any],
+        spec: AttachmentSpec,
+        ref: FunctionRef,
+        resync: bool,
+        fresh: bool,
+        conflict_with: str | None,
+        context: guarding.Context | None,
+    ) -> float:
+        """``reconcile`` once the spec parsed and the account is known: this reconciler's AWS is its."""
+        generation = view.generation
         resolution = await selecting.resolve(
             self.aws, spec, ref.region or self.settings.default_region, memory, status, generation, resync
         )
@@ -363,6 +389,71 @@ class Reconciler:
     def _resync(self) -> float:
         """The resync interval, jittered upwards: looks started together (a restart) drift apart."""
         return delays.resync_delay(self.settings.resync_interval, random.random())
+
+    async def _account(
+        self,
+        view: AttachmentView,
+        spec: AttachmentSpec,
+        ref: FunctionRef,
+        memory: AttachmentMemory,
+        status: Mapping[str, Any],
+        context: guarding.Context | None,
+    ) -> tuple[Reconciler | None, Plan | None]:
+        """The reconciler of the attachment's account: this one, or one acting through the role the
+        attachment names (or its policy's defaultRoleArn). (None, a Stalled plan) when the policy does
+        not allow that role (decided before any AWS call: no role is assumed for a tenant the policy
+        does not trust) or STS refuses it; (None, a wait) when STS is away for a moment."""
+        if self.aws.accounts is None:
+            return self, None
+        rules = context.policies if context is not None else None
+        choice = policy_rules.role_for(spec.role_arn, view.namespace, rules or policy_rules.PolicySet())
+        previous = status.get("conditions") or ()
+        held = str((status.get("ownership") or {}).get("functionArn") or "")
+        if choice.arn is None:
+            home = self.aws.identity.known
+            if held and home and (account := FunctionRef.parse(held).account) and account != home:
+                # Claimed through a role no longer named (a defaultRoleArn gone): never act on it with
+                # the operator's own identity, in the wrong account. A deletion lets it go untouched.
+                message = (
+                    f"{held}, which this attachment manages, is in account {account} and no role of it is named "
+                    "any more (spec.roleArn, or the namespace policy's defaultRoleArn)"
+                )
+                plan = Plan(outcome=Outcome.STALLED, conditions=(
+                    conditions.ready(Status.FALSE, Reason.POLICY_DENIED, message),
+                    conditions.stalled(Reason.POLICY_DENIED, message),
+                ))  # fmt: skip
+                return None, dataclasses.replace(plan, events=planning.transition_events(previous, plan))
+            return self, None
+        if held and (account := FunctionRef.parse(held).account) and account != accounts.account_of(choice.arn):
+            # The function this attachment manages is in another account than the role now named:
+            # acting through it would leave that function with nobody to release it.
+            message = (
+                f"{choice.field} {choice.arn} is in another account than {held}, which this attachment manages "
+                "(status.ownership); put back a role of that account, or delete this attachment (which releases "
+                "that function) and create a new one"
+            )
+            plan = Plan(outcome=Outcome.STALLED, conditions=(
+                conditions.ready(Status.FALSE, Reason.INVALID_SPEC, message),
+                conditions.stalled(Reason.INVALID_SPEC, message),
+            ))  # fmt: skip
+            return None, dataclasses.replace(plan, events=planning.transition_events(previous, plan))
+        if context is not None:
+            denied = await self.guard.policy(view.namespace, spec, ref, context)
+            memory.policy_denied = bool(denied)
+            if denied:
+                return None, selectors.plan_unresolved(denied[0], None, previous, memory.attempt)
+        role = accounts.RoleSession(choice.arn, spec.external_id, accounts.session_name(view.namespace, view.name))
+        try:
+            gateway = await self.aws.accounts.assume(role)
+        except AwsError as exc:
+            logger.info("%s: sts:AssumeRole of %s failed: %s", view.key, choice.arn, exc.failure.code)
+            if exc.failure.transient:
+                return None, selectors.plan_unresolved(None, exc.failure, previous, memory.attempt)
+            return None, account_planning.plan_assume_failure(choice.arn, exc.failure, previous, memory.attempt)
+        if isinstance(self.aws.functions, dryrun.DryRunFunctions):
+            # `plan`: the role's account is previewed with its writes recorded, as the operator's own.
+            gateway = dataclasses.replace(gateway, functions=self.aws.functions.sharing(gateway.functions))
+        return Reconciler(gateway, self.settings, self.now), None
 
     async def _guarded_look(
         self,
@@ -681,6 +772,12 @@ class Reconciler:
             applied_generation=view.status.get("appliedGeneration"),
             resync=True,
         )
+        target, stop = await self._account(view, spec, ref, memory, view.status, context)
+        if target is None:
+            assert stop is not None
+            return Preview(spec, ref, situation, stop, None, stop.events)
+        if target is not self:
+            return await target.preview(view, context)  # in the role's account, its writes recorded too
         observed: FunctionObservation | None = None
         if context is not None:
             situation, observed, _ = await self._guarded_look(view, spec, ref, situation, memory, reporter, context)
@@ -768,6 +865,42 @@ class Reconciler:
             ref = FunctionRef.parse(str(claim["functionArn"]))
         if spec is None or ref is None:
             return None
+        target, stop = await self._account(view, spec, ref, memory, status, context)
+        if target is None:
+            assert stop is not None
+            if any(c.reason == Reason.POLICY_DENIED for c in stop.conditions or ()):
+                # The policy no longer allows the role: the operator does not act there, not even to detach.
+                reporter.post(Event(EventType.WARNING, Reason.POLICY_DENIED, "Released without touching the "
+                                    f"function: {stop.conditions[0].message if stop.conditions else ''}"))  # fmt: skip
+                return None
+            if not claim.get("functionArn"):
+                # Never claimed a function through that role: nothing of it is on AWS, nothing to wait for.
+                return None
+            if stop.conditions is not None:
+                await self._write(reporter, memory, status, {
+                    "conditions": conditions.merge(
+                        status.get("conditions") or (), stop.conditions, generation=view.generation, now=self.clock()
+                    ),
+                })  # fmt: skip
+            for event in stop.events:
+                reporter.post(event)
+            memory.attempt += 1
+            return stop.requeue_after if stop.requeue_after is not None else self.settings.resync_interval
+        return await target._release_look(view, reporter, memory, owned, context, status, claim, spec, ref)
+
+    async def _release_look(
+        self,
+        view: AttachmentView,
+        reporter: Reporter,
+        memory: AttachmentMemory,
+        owned: bool,
+        context: guarding.Context | None,
+        status: Mapping[str, Any],
+        claim: Mapping[str, Any],
+        spec: AttachmentSpec,
+        ref: FunctionRef,
+    ) -> float | None:
+        """``release`` once the account is known: this reconciler's AWS is the function's."""
         observed, failure = await self._observe(ref)
         if failure is None and observed is None:
             failure = Failure(FailureKind.NOT_FOUND, "ResourceNotFoundException", "function not found")

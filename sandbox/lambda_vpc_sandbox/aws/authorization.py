@@ -109,6 +109,10 @@ def query_request(operation: str, body: bytes, query: dict[str, list[str]]) -> R
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         role = (form.get("PolicySourceArn") or query.get("PolicySourceArn") or ["*"])[0]
         return Request(operation, role)
+    if operation == "sts:AssumeRole":
+        # IAM: sts:AssumeRole is authorized on the role's ARN (the caller's side of a cross-account assume).
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        return Request(operation, (form.get("RoleArn") or query.get("RoleArn") or ["*"])[0])
     return Request(operation, "*")
 
 

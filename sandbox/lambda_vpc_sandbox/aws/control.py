@@ -35,6 +35,21 @@ def _scope(args: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _create_account_role(backend: SimulatorBackend, args: dict[str, Any]) -> str:
+    """A role in any account, made as that account's administrator would (an Organizations account
+    comes with OrganizationAccountAccessRole): the way into an account nobody can sign for yet."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[str(args["account"])]["aws"]
+    name = str(args["role_name"])
+    trust = args["trust_policy"]
+    role = iam.create_role(name, trust if isinstance(trust, str) else json.dumps(trust), "/", None, "", [], None)
+    policy = args.get("policy")
+    if policy is not None:
+        iam.put_role_policy(name, "inline", policy if isinstance(policy, str) else json.dumps(policy))
+    return str(role.arn)
+
+
 def _calls(backend: SimulatorBackend, args: dict[str, Any]) -> Any:
     return dict(backend.counter.served)
 
@@ -107,6 +122,7 @@ ROUTES: dict[str, Route] = {
     "allow": lambda b, a: (
         b.denied_operations.difference_update(a["operations"]) if a.get("operations") else b.denied_operations.clear()
     ),
+    "create_account_role": _create_account_role,
     "set_principal_policy": lambda b, a: b.set_principal_policy(str(a["access_key"]), a["document"]),
     "clear_principal_policy": lambda b, a: b.clear_principal_policy(a.get("access_key")),
     "refused": lambda b, a: {key: dict(counts) for key, counts in b.refused.items()},
@@ -344,6 +360,14 @@ class SimulatorControl:
         allow on the request's resource, no ``Tags`` in GetFunction without lambda:ListTags.
         Keys without a principal policy may do everything. ``deny`` still applies on top."""
         self._call("set_principal_policy", access_key=access_key, document=document)
+
+    def create_account_role(
+        self, account: str, name: str, trust_policy: str | dict[str, Any], policy: str | dict[str, Any] | None = None
+    ) -> str:
+        """Create role ``name`` in ``account`` (its trust policy, an inline permission policy); its ARN.
+        Assume it (sts:AssumeRole, from a principal its trust policy names) to act in that account."""
+        return str(self._call("create_account_role", account=account, role_name=name, trust_policy=trust_policy,
+                              policy=policy))  # fmt: skip
 
     def clear_principal_policy(self, access_key: str | None = None) -> None:
         """Drop the principal policy of ``access_key`` (of every key when None)."""

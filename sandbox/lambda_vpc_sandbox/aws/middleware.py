@@ -18,7 +18,19 @@ import time
 import urllib.parse
 from collections.abc import Iterable
 
-from . import authorization, control, custom_ids, exceptions, faults, paging, patches, permissions, routing, wire
+from . import (
+    authorization,
+    control,
+    custom_ids,
+    exceptions,
+    faults,
+    paging,
+    patches,
+    permissions,
+    routing,
+    trust,
+    wire,
+)
 from .backend import SimulatorBackend, configure_moto
 from .config import DEFAULT_ACCOUNT_ID
 from .responses import LambdaResponses
@@ -144,6 +156,11 @@ class SimulatorMiddleware:
                 refusal = self._refusal(caller, identity, operation, request)
                 if refusal is not None:
                     return refusal
+                if operation == trust.ACTION:
+                    # aws-facts "Trust policies": moto assumes any role, even a missing one; AWS does not.
+                    denied = trust.refusal(identity.access_key, account_of(identity.access_key), form)
+                    if denied is not None:
+                        return denied  # the role's trust policy refused, not the caller's own policy
                 if operation in self.backend.broken_operations:
                     # Fault injection: the answer of an endpoint that lacks the operation (plain moto).
                     return permissions.html_500()
@@ -191,9 +208,15 @@ class SimulatorMiddleware:
             time.sleep(seconds)
 
     def _caller(self, identity: routing.RequestIdentity) -> authorization.Caller:
+        account = account_of(identity.access_key)
+        statements = self.backend.principal_policies.get(identity.access_key or "")
+        role = trust.assumed_role(identity.access_key, account) if statements is None else None
+        if role is not None:
+            # aws-facts "Trust policies": a role session may do what the role's policies allow, no more.
+            statements = tuple(permissions.role_statements(account, role) or ())
         return authorization.Caller(
-            account=account_of(identity.access_key),
-            statements=self.backend.principal_policies.get(identity.access_key or ""),
+            account=account,
+            statements=statements,
             denied_operations=frozenset(self.backend.denied_operations),
         )
 

@@ -26,6 +26,7 @@ from .backend import SimulatorBackend, configure_moto
 from .config import SimConfig
 from .control import SimulatorControl
 from .middleware import SimulatorMiddleware
+from .partners import seed_second_account
 from .seeding import seed_demo_account
 
 
@@ -131,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         output: dict[str, Any] = {"endpoint_url": simulator.endpoint_url, "region": args.region}
         if not args.no_seed:
             output["demo"] = seed_demo_account(simulator.endpoint_url, args.region).to_dict()
+            # The second account of examples/kubectl/06-cross-account.yaml (its roles may do anything).
+            output["partner"] = seed_second_account(simulator.endpoint_url, args.region).to_dict()
         print(json.dumps(output, indent=2), flush=True)
         print("AWS simulator running; Ctrl-C stops it.", file=sys.stderr, flush=True)
         threading.Event().wait()

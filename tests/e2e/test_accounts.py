@@ -1,0 +1,143 @@
+"""Functions in another account: spec.roleArn, the policy's roleArns and defaultRoleArn, AssumeRoleFailed.
+
+The simulator's second account (``lambda_vpc_sandbox.aws.partners``, seeded by conftest) has a role
+trusting the operator's own role and holding docs/iam-policy.json, and one trusting another account
+only. The session operator runs with ``--policy-mode allow-all``; each test's policy selects its own
+namespace by a label, so it decides for that namespace alone (a policy that selects a namespace
+allows no role it does not list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import kubernetes
+import pytest
+
+from harness import API_VERSION, GROUP, VERSION, Namespace, Target, condition, unique_name, wait_for
+from lambda_vpc_operator.models import policies
+from lambda_vpc_sandbox.aws.partners import admin_session
+
+pytestmark = pytest.mark.e2e
+
+TENANT_LABEL = "e2e.lambdavpc.dev/tenant"
+
+
+@pytest.fixture
+def partner(target: Target) -> Any:
+    if target.partner is None:
+        pytest.skip("needs the simulator's second account")
+    return target.partner
+
+
+@pytest.fixture
+def partner_lambda(target: Target, partner: Any) -> Any:
+    """A Lambda client in the second account (through its administrator role)."""
+    endpoint = target.operator_env["AWS_ENDPOINT_URL"]
+    return admin_session(endpoint, partner.admin_role_arn, target.region).client("lambda", endpoint_url=endpoint)
+
+
+@pytest.fixture
+def make_policy(target: Target) -> Iterator[Callable[..., str]]:
+    created: list[str] = []
+
+    def make(ns: Namespace, **spec: Any) -> str:
+        target.core.patch_namespace(ns.name, {"metadata": {"labels": {TENANT_LABEL: ns.name}}})
+        name = unique_name("e2e-accounts", 60)
+        body = {"apiVersion": API_VERSION, "kind": policies.KIND, "metadata": {"name": name},
+                "spec": {"namespaceSelector": {"matchLabels": {TENANT_LABEL: ns.name}}, **spec}}  # fmt: skip
+        target.custom.create_cluster_custom_object(GROUP, VERSION, policies.PLURAL, body)
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        try:
+            target.custom.delete_cluster_custom_object(GROUP, VERSION, policies.PLURAL, name)
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+def make_partner_function(target: Target, partner: Any, lam: Any, name: str | None = None) -> str:
+    """A detached function in the second account (``name``: the same name as one of the first's)."""
+    name = name or unique_name("e2e-partner", 64)
+    lam.create_function(
+        FunctionName=name, Runtime="python3.12", Role=partner.execution_role_arn, Handler="lambda_function.handler",
+        Code={"ZipFile": target.zip_file}, Tags={"project": "lambda-vpc-operator-e2e"},
+    )  # fmt: skip
+
+    def active() -> bool:
+        config = lam.get_function(FunctionName=name)["Configuration"]
+        return config.get("State") == "Active" and config.get("LastUpdateStatus") in (None, "Successful")
+
+    wait_for(active, target.timeout(30), 0.1, what=f"{name} Active in the second account")
+    return name
+
+
+def partner_network(partner: Any) -> tuple[list[str], list[str]]:
+    return [partner.private_subnet_a_id, partner.private_subnet_b_id], [partner.app_sg_id]
+
+
+def subnets_of(lam: Any, name: str) -> set[str]:
+    vpc = lam.get_function(FunctionName=name)["Configuration"].get("VpcConfig") or {}
+    return set(vpc.get("SubnetIds") or ())
+
+
+def test_an_attachment_in_a_second_account_through_its_role(
+    target: Target, make_policy: Callable[..., str], ns: Namespace, partner: Any, partner_lambda: Any
+) -> None:
+    # The same function name in both accounts: only the role's account's function may change.
+    name = target.make_function("xacct")
+    make_partner_function(target, partner, partner_lambda, name)
+    make_policy(ns, roleArns=["arn:aws:iam::*:role/lambda-vpc-operator-t*"])
+    subnets, groups = partner_network(partner)
+    ns.create("xacct", name, subnets, groups, roleArn=partner.target_role_arn)
+    obj = ns.wait_ready("xacct")
+    assert f":{partner.account_id}:function:{name}" in obj["status"]["functionArn"]
+    assert subnets_of(partner_lambda, name) == set(subnets)
+    assert target.vpc(name).detached, "the operator's own account's function of that name was changed"
+    # The deletion goes through the role too: the function in the second account is detached.
+    ns.delete("xacct")
+    wait_for(lambda: not subnets_of(partner_lambda, name), target.timeout(30), 0.2, what="detached in the partner")
+
+
+def test_a_role_the_policy_does_not_allow_is_denied(
+    target: Target, make_policy: Callable[..., str], ns: Namespace, partner: Any, partner_lambda: Any
+) -> None:
+    name = make_partner_function(target, partner, partner_lambda)
+    policy = make_policy(ns, roleArns=["arn:aws:iam::*:role/someone-else"])
+    subnets, groups = partner_network(partner)
+    ns.create("denied", name, subnets, groups, roleArn=partner.target_role_arn)
+    obj = ns.wait_stalled("denied", "PolicyDenied")
+    message = condition(obj, "Stalled")["message"]
+    assert partner.target_role_arn in message and "spec.roleArn" in message and policy in message
+    assert not subnets_of(partner_lambda, name)
+
+
+def test_the_policy_default_role_is_used(
+    target: Target, make_policy: Callable[..., str], ns: Namespace, partner: Any, partner_lambda: Any
+) -> None:
+    """No roleArn in the spec: the namespace's policy maps it to an account (defaultRoleArn)."""
+    name = make_partner_function(target, partner, partner_lambda)
+    make_policy(ns, defaultRoleArn=partner.target_role_arn)
+    subnets, groups = partner_network(partner)
+    ns.create("defaulted", name, subnets, groups)
+    obj = ns.wait_ready("defaulted")
+    assert f":{partner.account_id}:function:{name}" in obj["status"]["functionArn"]
+    assert subnets_of(partner_lambda, name) == set(subnets)
+
+
+def test_a_trust_policy_not_naming_the_operator_stalls(
+    target: Target, make_policy: Callable[..., str], ns: Namespace, partner: Any, partner_lambda: Any
+) -> None:
+    name = make_partner_function(target, partner, partner_lambda)
+    make_policy(ns, roleArns=[partner.untrusting_role_arn])
+    subnets, groups = partner_network(partner)
+    ns.create("untrusted", name, subnets, groups, roleArn=partner.untrusting_role_arn)
+    obj = ns.wait_stalled("untrusted", "AssumeRoleFailed")
+    message = condition(obj, "Stalled")["message"]
+    assert partner.untrusting_role_arn in message and "AccessDenied" in message and "trust policy" in message
+    assert condition(obj, "Ready")["reason"] == "AssumeRoleFailed"
+    assert not subnets_of(partner_lambda, name)

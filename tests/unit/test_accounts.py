@@ -1,0 +1,312 @@
+"""Other accounts: session names, role globs and defaultRoleArn, AssumeRoleFailed, the role session pool."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+import boto3
+import pytest
+from botocore import exceptions as botocore_exceptions
+from botocore.stub import Stubber
+
+from lambda_vpc_operator.aws import accounts, budgets, clients, errors
+from lambda_vpc_operator.models.failures import Failure, FailureKind
+from lambda_vpc_operator.models.policies import PolicyMode, PolicySpec
+from lambda_vpc_operator.planner import accounts as account_planning
+from lambda_vpc_operator.planner import planning, statements
+from lambda_vpc_operator.planner.conditions import ConditionType, Reason
+from lambda_vpc_operator.planner.plans import Outcome
+from lambda_vpc_operator.planner.policies import Outcome as Verdict
+from lambda_vpc_operator.planner.policies import Policy, PolicySet, Request, evaluate, role_for, role_matches
+
+ROLE = "arn:aws:iam::222222222222:role/lambda-vpc-operator-target"
+OTHER_ROLE = "arn:aws:iam::333333333333:role/lambda-vpc-operator-target"
+# botocore sts model, AssumeRole.RoleSessionName: 2 to 64 of [\w+=,.@-].
+SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$", re.ASCII)
+
+
+# -- session names -------------------------------------------------------------------------------
+
+
+def test_a_session_name_names_the_namespace_and_the_attachment() -> None:
+    assert accounts.session_name("team-a", "orders") == "team-a.orders"
+
+
+def test_a_long_session_name_is_cut_to_64_and_stays_unique() -> None:
+    namespace = "n" * 63
+    first = accounts.session_name(namespace, "a" * 253)
+    second = accounts.session_name(namespace, "a" * 252 + "b")
+    assert len(first) == len(second) == 64
+    assert first != second
+    assert first.startswith("n" * accounts.MAX_NAMESPACE_PART + ".aaaa")  # both parts still show
+    assert SESSION_NAME.match(first) and SESSION_NAME.match(second)
+
+
+def test_session_names_keep_to_aws_alphabet() -> None:
+    # Kubernetes names are already in it; anything else (a future, laxer name) is replaced.
+    name = accounts.session_name("team-a", "we!rd name/ü")
+    assert SESSION_NAME.match(name), name
+
+
+def test_the_account_of_a_role() -> None:
+    assert accounts.account_of(ROLE) == "222222222222"
+    assert accounts.account_of("arn:aws-cn:iam::111111111111:role/path/x") == "111111111111"
+    with pytest.raises(ValueError):
+        accounts.account_of("arn:aws:iam::222222222222:user/x")
+
+
+# -- the policy: roleArns and defaultRoleArn -----------------------------------------------------
+
+
+def policy(name: str = "team-a", **spec: Any) -> Policy:
+    spec.setdefault("namespaceSelector", {})
+    return Policy(name, PolicySpec.model_validate(spec))
+
+
+def request(role: str | None, field: str = "spec.roleArn") -> Request:
+    return Request(
+        namespace="team-a", function_name="orders", function_arn=None, subnet_ids=frozenset({"subnet-a"}),
+        security_group_ids=frozenset({"sg-1"}), role_arn=role, role_field=field,
+    )  # fmt: skip
+
+
+def test_role_globs() -> None:
+    assert role_matches(["arn:aws:iam::222222222222:role/lambda-vpc-operator-*"], ROLE)
+    assert role_matches(["arn:aws:iam::*:role/lambda-vpc-operator-target"], OTHER_ROLE)
+    assert not role_matches(["arn:aws:iam::222222222222:role/other-*"], ROLE)
+    assert not role_matches([], ROLE)
+
+
+def test_a_role_listed_in_role_arns_is_allowed() -> None:
+    rules = PolicySet((policy(roleArns=["arn:aws:iam::222222222222:role/*"]),))
+    assert evaluate(request(ROLE), rules).outcome == Verdict.ALLOWED
+
+
+def test_a_role_outside_role_arns_is_denied_naming_role_and_field() -> None:
+    rules = PolicySet((policy(roleArns=["arn:aws:iam::222222222222:role/*"]),))
+    verdict = evaluate(request(OTHER_ROLE), rules)
+    assert verdict.outcome == Verdict.DENIED
+    assert OTHER_ROLE in verdict.message and "spec.roleArn" in verdict.message and "spec.roleArns" in verdict.message
+
+
+def test_a_policy_without_role_arns_allows_no_role() -> None:
+    rules = PolicySet((policy(functions=["*"]),))
+    verdict = evaluate(request(ROLE), rules)
+    assert verdict.outcome == Verdict.DENIED and "no spec.roleArns" in verdict.message
+    # ...and the operator's own identity as before.
+    assert evaluate(request(None), rules).outcome == Verdict.ALLOWED
+
+
+def test_enforce_without_a_policy_denies_a_role_allow_all_allows_it() -> None:
+    assert evaluate(request(ROLE), PolicySet()).outcome == Verdict.DENIED
+    assert evaluate(request(ROLE), PolicySet(mode=PolicyMode.ALLOW_ALL)).outcome == Verdict.ALLOWED
+
+
+def test_the_default_role_is_used_when_the_spec_names_none_and_is_allowed_by_its_policy() -> None:
+    rules = PolicySet((policy("b-second", defaultRoleArn=OTHER_ROLE), policy("a-first", defaultRoleArn=ROLE)))
+    choice = role_for(None, "team-a", rules)
+    assert choice.arn == ROLE and "LambdaVpcPolicy a-first" in choice.field  # the first by name
+    assert evaluate(request(choice.arn, choice.field), rules).outcome == Verdict.ALLOWED
+    # The spec's own role wins over the default.
+    assert role_for(OTHER_ROLE, "team-a", rules).arn == OTHER_ROLE
+    assert role_for(None, "team-a", PolicySet()).arn is None
+
+
+def test_a_default_role_of_a_policy_that_does_not_select_the_namespace_is_not_used() -> None:
+    rules = PolicySet((policy(namespaceSelector={"matchLabels": {"team": "b"}}, defaultRoleArn=ROLE),))
+    assert role_for(None, "team-a", rules).arn is None
+
+
+def test_the_policy_crd_refuses_a_default_role_that_is_not_a_role() -> None:
+    with pytest.raises(ValueError):
+        PolicySpec.model_validate({"namespaceSelector": {}, "defaultRoleArn": "arn:aws:iam::1:user/x"})
+
+
+# -- AssumeRoleFailed ----------------------------------------------------------------------------
+
+REFUSED = Failure(FailureKind.ASSUME_ROLE, "AccessDenied", f"not authorized to perform: sts:AssumeRole on {ROLE}")
+
+
+def test_a_refused_assume_role_stalls_naming_the_role_and_aws_message() -> None:
+    plan = account_planning.plan_assume_failure(ROLE, REFUSED, (), 0)
+    assert plan.outcome == Outcome.STALLED and plan.action is None
+    by_type = {c.type: c for c in plan.conditions or ()}
+    stalled = by_type[ConditionType.STALLED]
+    assert stalled.reason == Reason.ASSUME_ROLE_FAILED == by_type[ConditionType.READY].reason
+    assert ROLE in stalled.message and "AccessDenied" in stalled.message and "trust policy" in stalled.message
+    assert [(e.reason, e.message.split(":")[0]) for e in plan.events] == [("Stalled", Reason.ASSUME_ROLE_FAILED)]
+    # Reported again: no second Event.
+    stored = [{"type": "Stalled", "status": "True", "reason": Reason.ASSUME_ROLE_FAILED}]
+    assert account_planning.plan_assume_failure(ROLE, REFUSED, stored, 1).events == ()
+
+
+def test_a_refused_assume_role_is_retried_slowly() -> None:
+    delays = [account_planning.plan_assume_failure(ROLE, REFUSED, (), n).requeue_after for n in range(12)]
+    assert delays[0] == account_planning.FIRST_RETRY
+    assert all(d is not None and 60.0 <= d <= 300.0 for d in delays)
+    assert delays == sorted(delays)  # never faster after more refusals
+
+
+def test_assume_role_refused_mid_look_stalls_too() -> None:
+    plan = planning._failure_stall(REFUSED, "orders")
+    assert plan.outcome == Outcome.STALLED and plan.requeue_after
+    assert {c.reason for c in plan.conditions or ()} == {Reason.ASSUME_ROLE_FAILED}
+
+
+def test_sts_refusals_translate_to_assume_role_failed() -> None:
+    for code in ("AccessDenied", "InvalidParameterValue"):
+        exc = botocore_exceptions.ClientError({"Error": {"Code": code, "Message": "no"}}, "AssumeRole")
+        translated = errors.translate(exc)
+        assert isinstance(translated, errors.AssumeRoleFailed)
+        assert translated.failure.kind == FailureKind.ASSUME_ROLE and not translated.failure.transient
+    throttled = botocore_exceptions.ClientError({"Error": {"Code": "Throttling", "Message": "slow"}}, "AssumeRole")
+    assert isinstance(errors.translate(throttled), errors.Throttled)  # STS away: transient, not the role
+    other = botocore_exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetFunction")
+    assert type(errors.translate(other)) is errors.AccessDenied
+
+
+# -- the pool of role sessions -------------------------------------------------------------------
+
+
+def home() -> clients.AwsClients:
+    session = boto3.Session(aws_access_key_id="home", aws_secret_access_key="home", region_name="us-east-1")
+    return clients.AwsClients("us-east-1", session=session)
+
+
+class Built:
+    def __init__(self, session: boto3.Session, request_budgets: budgets.RequestBudgets) -> None:
+        self.session = session
+        self.budgets = request_budgets
+
+
+def credentials(key: str) -> dict[str, Any]:
+    expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+    return {"Credentials": {"AccessKeyId": key, "SecretAccessKey": "s", "SessionToken": "t", "Expiration": expiry}}
+
+
+async def test_one_assume_role_per_session_clients_built_once_budgets_per_account() -> None:
+    aws = home()
+    pool = accounts.Accounts(aws, Built)
+    first = accounts.RoleSession(ROLE, "ext-1", accounts.session_name("team-a", "orders"))
+    second = accounts.RoleSession(ROLE, None, accounts.session_name("team-a", "billing"))
+    other = accounts.RoleSession(OTHER_ROLE, None, accounts.session_name("team-a", "orders"))
+    with Stubber(aws.sts()) as sts:
+        sts.add_response("assume_role", credentials("ASIAFIRSTEXAMPLE0"), {
+            "RoleArn": ROLE, "RoleSessionName": "team-a.orders", "ExternalId": "ext-1",
+            "DurationSeconds": accounts.DURATION_SECONDS,
+        })  # fmt: skip
+        gateway = await pool.assume(first)
+        assert await pool.assume(first) is gateway  # cached: no second AssumeRole (the Stubber would refuse it)
+        assert gateway.session.get_credentials().get_frozen_credentials().access_key == "ASIAFIRSTEXAMPLE0"
+        sts.assert_no_pending_responses()
+    assert pool.gateway(second) is not gateway
+    assert pool.gateway(second).budgets is gateway.budgets  # one account, one budget
+    assert pool.gateway(other).budgets is not gateway.budgets
+
+
+async def test_a_refused_assume_role_raises_assume_role_failed_and_is_asked_again() -> None:
+    aws = home()
+    pool = accounts.Accounts(aws, Built)
+    role = accounts.RoleSession(ROLE, None, "team-a.orders")
+    with Stubber(aws.sts()) as sts:
+        sts.add_client_error("assume_role", "AccessDenied", f"not authorized to perform: sts:AssumeRole on {ROLE}", 403)
+        with pytest.raises(errors.AssumeRoleFailed) as caught:
+            await pool.assume(role)
+        assert ROLE in caught.value.failure.message
+        sts.add_response("assume_role", credentials("ASIALATEREXAMPLE0"))
+        gateway = await pool.assume(role)  # fixed since: the next look assumes it
+        assert gateway.session.get_credentials().get_frozen_credentials().access_key == "ASIALATEREXAMPLE0"
+
+
+def test_the_pool_drops_the_least_recently_used_session() -> None:
+    pool = accounts.Accounts(home(), Built, max_sessions=2)
+    sessions = [accounts.RoleSession(ROLE, None, f"team-a.n{i}") for i in range(3)]
+    first = pool.gateway(sessions[0])
+    pool.gateway(sessions[1])
+    assert pool.gateway(sessions[0]) is first  # used again: kept
+    pool.gateway(sessions[2])
+    assert pool.gateway(sessions[0]) is first
+    assert pool.gateway(sessions[1]) is not None  # dropped, then built again
+
+
+# -- policy iam: the trust policy of a target role -----------------------------------------------
+
+
+def test_the_trust_policy_names_the_operator_and_the_external_id() -> None:
+    operator = "arn:aws:iam::123456789012:role/lambda-vpc-operator"
+    document = statements.trust_policy(operator, ["ext-1"])
+    (allow,) = document["Statement"]
+    assert allow["Principal"] == {"AWS": operator} and allow["Action"] == "sts:AssumeRole"
+    assert allow["Condition"] == {"StringEquals": {"sts:ExternalId": "ext-1"}}
+    assert "Condition" not in statements.trust_policy(operator)["Statement"][0]
+
+
+def test_the_roles_of_policies() -> None:
+    spec = PolicySpec.model_validate({
+        "namespaceSelector": {}, "defaultRoleArn": ROLE, "roleArns": [OTHER_ROLE, "arn:aws:iam::*:role/team-*"],
+    })  # fmt: skip
+    assert statements.roles_of([("p", spec)]) == ([ROLE, OTHER_ROLE], ["arn:aws:iam::*:role/team-*"])
+
+
+# -- the reconciler's account step ---------------------------------------------------------------
+
+
+def reconciler_and_sts() -> tuple[Any, Any]:
+    from lambda_vpc_operator.aws import AwsGateway
+    from lambda_vpc_operator.models.settings import OperatorSettings
+    from lambda_vpc_operator.reconciliation.reconciler import Reconciler
+
+    session = boto3.Session(aws_access_key_id="home", aws_secret_access_key="home", region_name="us-east-1")
+    gateway = AwsGateway.create("us-east-1", session=session)
+    return Reconciler(gateway, OperatorSettings()), gateway.clients.sts()
+
+
+async def account_step(spec: dict[str, Any], rules: PolicySet, status: dict[str, Any] | None = None) -> Any:
+    from lambda_vpc_operator.reconciliation import guarding
+    from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
+    from lambda_vpc_operator.reconciliation.reconciler import AttachmentView
+
+    reconciler, sts = reconciler_and_sts()
+    spec = {"functionName": "orders", "subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"], **spec}
+    view = AttachmentView("team-a", "orders", 1, spec, status or {})
+    parsed, ref = reconciler.parse(view)
+    with Stubber(sts) as stub:
+        stub.add_client_error("assume_role", "AccessDenied", "not authorized to perform: sts:AssumeRole", 403)
+        target, plan = await reconciler._account(
+            view, parsed, ref, AttachmentMemory(), status or {}, guarding.Context(rules)
+        )
+        try:
+            stub.assert_no_pending_responses()  # the refusal was consumed: AssumeRole was sent
+            assumed = True
+        except AssertionError:
+            assumed = False
+    return reconciler, target, plan, assumed
+
+
+async def test_without_a_role_the_look_stays_in_the_operators_account() -> None:
+    reconciler, target, plan, assumed = await account_step({}, PolicySet(mode=PolicyMode.ALLOW_ALL))
+    assert target is reconciler and plan is None and not assumed
+
+
+async def test_a_role_the_policy_denies_is_never_assumed() -> None:
+    rules = PolicySet((policy(roleArns=[OTHER_ROLE]),))
+    _, target, plan, assumed = await account_step({"roleArn": ROLE}, rules)
+    assert target is None and not assumed
+    stalled = {c.type: c for c in plan.conditions}[ConditionType.STALLED]
+    assert stalled.reason == Reason.POLICY_DENIED and ROLE in stalled.message and "spec.roleArn" in stalled.message
+
+
+async def test_a_refused_role_stalls_assume_role_failed() -> None:
+    rules = PolicySet((policy(defaultRoleArn=ROLE),))
+    _, target, plan, assumed = await account_step({}, rules)
+    assert target is None and assumed
+    assert {c.reason for c in plan.conditions} == {Reason.ASSUME_ROLE_FAILED}
+
+
+async def test_a_role_in_another_account_than_the_claimed_function_is_refused() -> None:
+    status = {"ownership": {"functionArn": "arn:aws:lambda:us-east-1:333333333333:function:orders"}}
+    _, target, plan, assumed = await account_step({"roleArn": ROLE}, PolicySet((policy(roleArns=[ROLE]),)), status)
+    assert target is None and not assumed
+    assert {c.reason for c in plan.conditions} == {Reason.INVALID_SPEC}

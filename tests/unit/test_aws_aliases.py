@@ -90,6 +90,20 @@ async def test_list_aliases_is_put_off_when_the_information_share_is_spent(
     assert await reader.of_function(REF) is None
 
 
+async def test_list_aliases_stands_aside_for_a_while_after_a_throttle(
+    aws_clients: clients.AwsClients, stub: Stubber
+) -> None:
+    clock = VirtualClock()
+    request_budgets = budgets.RequestBudgets(clock=clock, sleep=clock.sleep)
+    reader = aliases.Aliases(aws_clients, request_budgets)
+    request_budgets.control(REGION).pause(1.0)  # AWS throttled the account's control plane
+    clock.now += 1.5  # the pause is over, but the account is busy: no request (the stub has none)
+    assert await reader.of_function(REF) is None
+    clock.now += budgets.INFORMATION_QUIET_AFTER_THROTTLE
+    stub.add_response("list_aliases", {"Aliases": []}, {"FunctionName": ARN})
+    assert await reader.of_function(REF) == ()
+
+
 async def test_no_aliases_is_an_empty_tuple(reader: aliases.Aliases, stub: Stubber) -> None:
     stub.add_response("list_aliases", {"Aliases": []}, {"FunctionName": ARN})
     assert await reader.of_function(REF) == ()

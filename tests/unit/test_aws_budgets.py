@@ -147,6 +147,14 @@ def test_try_acquire_refuses_while_paused(clock: VirtualClock) -> None:
     assert bucket.try_acquire()
 
 
+def test_a_throttle_is_remembered_after_its_pause(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=10)
+    assert not bucket.throttled_within(60)
+    bucket.pause(2.0)
+    clock.now += 30
+    assert bucket.throttled_within(60) and not bucket.throttled_within(29)
+
+
 def test_information_reads_get_a_small_share_of_the_control_rate(clock: VirtualClock) -> None:
     request_budgets = budgets.RequestBudgets(control_rate=10, clock=clock, sleep=clock.sleep)
     share = request_budgets.information("eu-west-1")

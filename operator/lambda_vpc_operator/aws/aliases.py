@@ -40,9 +40,12 @@ class Aliases:
         """ListAliases, every page (Marker/NextMarker), each page under the control-plane budget.
 
         None, without a request, when the information share of the budget has no token now
-        (``budgets.INFORMATION_SHARE``): the caller asks again at a later look.
+        (``budgets.INFORMATION_SHARE``) or AWS throttled the account lately
+        (``budgets.INFORMATION_QUIET_AFTER_THROTTLE``): the caller asks again at a later look.
         """
         region = self._region(ref)
+        if self.budgets.control(region).throttled_within(budgets.INFORMATION_QUIET_AFTER_THROTTLE):
+            return None
         if not self.budgets.information(region).try_acquire():
             return None
         client = self.clients.lambda_(region)

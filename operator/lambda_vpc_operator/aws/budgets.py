@@ -51,6 +51,10 @@ DEFAULT_EC2_RATE = 10.0
 # rate, and never wait for it: a look without a token reads at a later look. Their steady cost (one
 # per attachment and resync) then stays bounded whatever the number of attachments.
 INFORMATION_SHARE = 0.2
+# ... and none at all for this long after AWS throttled the bucket: the account's own budget (15/s,
+# shared with every tool) is then the limit, not ours, and what only informs must not take what a
+# waiting write needs.
+INFORMATION_QUIET_AFTER_THROTTLE = 60.0
 # A throttle without Retry-After: AWS buckets refill per second, so one second drains the excess;
 # each throttle soon after a pause doubles the next one, up to the max.
 DEFAULT_THROTTLE_PAUSE = 1.0
@@ -114,6 +118,7 @@ class RequestBudget:
         self._tokens = self.burst
         self._updated = clock()
         self._paused_until = float("-inf")
+        self._throttled_at = float("-inf")
         self._backoff = DEFAULT_THROTTLE_PAUSE
         self._waiters: list[_Waiter] = []
         self._seq = itertools.count()
@@ -174,6 +179,7 @@ class RequestBudget:
         """AWS throttled us: send nothing for ``seconds``, or, without a Retry-After, for a pause that
         doubles while throttles keep coming."""
         now = self._clock()
+        self._throttled_at = now
         if seconds is None:
             if now < self._paused_until:
                 return  # a request sent before the pause began: it is already being honoured
@@ -184,6 +190,10 @@ class RequestBudget:
         # Start empty after the pause: a full burst right after a throttle would be throttled again.
         self._tokens = 0.0
         self._updated = max(self._updated, self._paused_until)
+
+    def throttled_within(self, seconds: float) -> bool:
+        """Whether AWS throttled this bucket in the last ``seconds``."""
+        return self._clock() - self._throttled_at <= seconds
 
     @property
     def paused_for(self) -> float:

@@ -14,21 +14,29 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import json
 import os
 import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import boto3
+import botocore.config
 import kubernetes
 import pytest
+import yaml
 
 from lambda_vpc_operator.models import attachments
+from lambda_vpc_sandbox import manifests
+from lambda_vpc_sandbox.aws import AwsSimulator, SimConfig, seed_demo_account
 from lambda_vpc_sandbox.aws.control import SimulatorControl
-from lambda_vpc_sandbox.processes import OperatorProcess
+from lambda_vpc_sandbox.aws.seeding import handler_zip
+from lambda_vpc_sandbox.kube.running import EmulatorThread
+from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY, OperatorProcess, simulated_aws_env
 
 GROUP, VERSION, PLURAL = attachments.GROUP, attachments.VERSION, attachments.PLURAL
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -364,6 +372,93 @@ class Target:
         return subprocess.run(
             [KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, timeout=self.timeout(timeout)
         )
+
+
+CLIENT_CONFIG = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 10})
+HELM = REPO / ".tools" / "bin" / "helm"
+CHART = REPO / "charts" / "lambda-vpc-operator"
+
+
+@contextlib.contextmanager
+def emulator_target(
+    tmp: Path,
+    sim_config: SimConfig,
+    region: str,
+    namespaces: Sequence[str],
+    iam_policy: Path | None,
+    resync_interval: float,
+) -> Iterator[Target]:
+    """The Kubernetes emulator and the AWS simulator in this process, a seeded demo account, our CRDs,
+    and a Target for them with no operator yet (``Target.start_operator`` starts them).
+
+    The simulator holds the operator's access key to ``iam_policy``, as IAM would; the harness's own
+    "testing" key stays unrestricted. ``namespaces`` (the operators' --namespace) name the cluster
+    as the operator derives it, for ``Target.owner_tag``.
+    """
+    from lambda_vpc_operator.kube.clusters import derived_cluster_name
+
+    with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as kube, AwsSimulator(config=sim_config) as aws:
+        control = aws.control
+        control.reset()  # moto's backends are process-global (aws-facts "moto 5.2")
+        demo = seed_demo_account(aws.endpoint_url, region)
+        if iam_policy is not None:
+            control.set_principal_policy(OPERATOR_ACCESS_KEY, json.loads(iam_policy.read_text()))
+        api = manifests.api_client(kube.kubeconfig_path)
+        manifests.install_crds(api)
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", aws_session_token="testing",
+            region_name=region,
+        )  # fmt: skip
+        target = Target(
+            name="emulators",
+            kubeconfig=kube.kubeconfig_path,
+            kube_audit=kube.emulator.audit_by_agent,
+            api=api,
+            lambda_=session.client("lambda", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),
+            ec2=session.client("ec2", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),
+            region=region,
+            account_id=demo.account_id,
+            network=Network(
+                vpc_id=demo.vpc_id,
+                subnets=demo.private_subnet_ids,
+                app_sg=demo.app_sg_id,
+                db_sg=demo.db_sg_id,
+                other_vpc_subnet=demo.second_subnet_id,
+                other_vpc_sg=demo.second_sg_id,
+                dedicated_subnet=demo.dedicated_subnet_id,
+                dedicated_sg=demo.dedicated_sg_id,
+            ),
+            role_arn=demo.role_arn,
+            resync_interval=resync_interval,
+            sim=control,
+            operator_env=simulated_aws_env(aws.endpoint_url, region),
+            zip_file=handler_zip(),
+        )
+        target.cluster_name = derived_cluster_name(list(namespaces), api)
+        target.own_calls.attach(target.lambda_, "lambda")
+        target.own_calls.attach(target.ec2, "ec2")
+        yield target
+
+
+def peering_crds() -> list[dict[str, Any]]:
+    """kopf's peering CRDs exactly as the chart ships them (rendered with replicas > 1)."""
+    if not HELM.exists():
+        pytest.skip("helm is not installed: run `make tools`")
+    rendered = subprocess.run(
+        [str(HELM), "template", "x", str(CHART), "--set", "replicas=2", "--show-only", "templates/peering.yaml"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+def install_peering_crds(api: kubernetes.client.ApiClient) -> None:
+    extensions: Any = kubernetes.client.ApiextensionsV1Api(api)
+    for crd in peering_crds():
+        try:
+            extensions.create_custom_resource_definition(crd)
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 409:
+                raise
 
 
 def free_port() -> int:

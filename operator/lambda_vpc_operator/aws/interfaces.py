@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lambda_vpc_operator.aws import calling, clients
+from lambda_vpc_operator.aws import calling, clients, sharing
 from lambda_vpc_operator.models import interfaces
 
 # Short: a waiting attachment polls every 2 s at first (planner.delays.FIRST_WAIT), and an ENI
@@ -51,7 +51,7 @@ class Interfaces:
         self.ttl = ttl
         self.clock = clock
         self._cache: dict[_Key, tuple[float, Enis]] = {}
-        self._in_flight: dict[_Key, asyncio.Task[Enis]] = {}
+        self._in_flight: dict[_Key, asyncio.Task[sharing.Outcome[Enis]]] = {}
 
     async def in_vpc(self, region: str | None, vpc_id: str, *, max_age: float | None = None) -> Enis:
         """Every Lambda ENI of ``vpc_id``, no older than ``max_age`` seconds (default: the TTL)."""
@@ -63,11 +63,13 @@ class Interfaces:
         task = self._in_flight.get(key)
         if task is None:
             # A request already in flight started after any cached answer: it is fresh enough.
-            task = asyncio.create_task(self._fetch(key), name=f"describing ENIs of {key[0]}/{key[1]}")
+            task = asyncio.create_task(
+                sharing.settled(self._fetch(key)), name=f"describing ENIs of {key[0]}/{key[1]}"
+            )
             self._in_flight[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
         # Shielded: one caller's cancellation must not cancel the request the others wait for.
-        return await asyncio.shield(task)
+        return (await asyncio.shield(task)).unwrap()
 
     async def serving(
         self,
@@ -104,7 +106,7 @@ class Interfaces:
         self._cache[key] = (started, found)
         return found
 
-    def _forget(self, key: _Key, task: asyncio.Task[Enis]) -> None:
+    def _forget(self, key: _Key, task: asyncio.Task[sharing.Outcome[Enis]]) -> None:
         if self._in_flight.get(key) is task:
             del self._in_flight[key]
         # Retrieve the outcome so that a request whose callers all gave up is not logged as unhandled.

@@ -19,6 +19,7 @@ from lambda_vpc_operator.models.settings import (
     LogFormat,
     OperatorSettings,
     RoleCheck,
+    WatchSettings,
     WebhookSettings,
 )
 
@@ -47,6 +48,7 @@ def _run(args: argparse.Namespace) -> int:
         policy_mode=PolicyMode(args.policy_mode),
         role_check=RoleCheck(args.role_check),
         webhook=_webhook(args),
+        watching=_watching(args),
     )
     kopf.configure(
         verbose=args.verbose,
@@ -114,6 +116,19 @@ def _webhook(args: argparse.Namespace) -> WebhookSettings | None:
         keyfile=args.webhook_key,
         cafile=args.webhook_ca,
     )
+
+
+def _watching(args: argparse.Namespace) -> WatchSettings:
+    watching = WatchSettings(
+        server_timeout=args.watch_server_timeout,
+        client_timeout=args.watch_client_timeout,
+        inactivity_timeout=args.watch_inactivity_timeout,
+        connect_timeout=args.watch_connect_timeout,
+    )
+    if watching.client_timeout <= watching.server_timeout:
+        # Else every healthy stream is cut on our side before the API server ends it cleanly.
+        raise SystemExit("--watch-client-timeout must be longer than --watch-server-timeout")
+    return watching
 
 
 def _crd(args: argparse.Namespace) -> int:
@@ -249,6 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--stall-after-errors", type=int, default=10,
         help="consecutive failed looks (ReconcileError) before an attachment is Stalled (still retried)",
     )  # fmt: skip
+    run.add_argument(
+        "--watch-inactivity-timeout", type=_seconds, default=WatchSettings.inactivity_timeout,
+        help="seconds a watch stream may carry nothing (not even a BOOKMARK) before it is reopened: "
+        "the bound on how long a silently dead connection hides changes",
+    )  # fmt: skip
+    run.add_argument(
+        "--watch-server-timeout", type=_seconds, default=WatchSettings.server_timeout,
+        help="seconds the API server is asked to keep each watch stream open (timeoutSeconds)",
+    )  # fmt: skip
+    run.add_argument(
+        "--watch-client-timeout", type=_seconds, default=WatchSettings.client_timeout,
+        help="seconds after which we end any watch stream ourselves (above --watch-server-timeout)",
+    )  # fmt: skip
+    run.add_argument(
+        "--watch-connect-timeout", type=_seconds, default=WatchSettings.connect_timeout,
+        help="seconds to open a watch connection before trying again",
+    )  # fmt: skip
     run.add_argument("--log-format", choices=[f.value for f in LogFormat], default=LogFormat.FULL.value)
     run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (e.g. 9090)")
     run.add_argument("--liveness", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz")
@@ -326,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`sandbox kube` or `sandbox aws` starts one emulator alone; `sandbox --help` for options",
     )  # fmt: skip
     return parser
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: a number of seconds above 0")
+    return seconds
 
 
 def _label(value: str) -> str:

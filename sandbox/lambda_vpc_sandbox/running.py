@@ -10,6 +10,7 @@ table until every attachment has settled. Then it keeps running for kubectl unti
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -55,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kube-port", type=int, default=0)
     parser.add_argument("--aws-port", type=int, default=0)
     parser.add_argument("--resync-interval", type=float, default=30.0)
+    parser.add_argument(
+        "--kube-faults", type=Path, default=None, metavar="FILE",
+        help='Kubernetes API faults to inject from the start: JSON {"rules": [...], "seed": N} (docs/reliability.md)',
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     workdir: Path = args.dir.resolve()
@@ -62,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     examples: Path = args.examples or _default_examples()
     kubeconfig = workdir / "kubeconfig"
 
-    with EmulatorThread(port=args.kube_port, kubeconfig_path=kubeconfig) as kube, AwsSimulator(
+    kube_thread = EmulatorThread(port=args.kube_port, kubeconfig_path=kubeconfig)
+    if args.kube_faults is not None:
+        spec = json.loads(args.kube_faults.read_text(encoding="utf-8"))
+        kube_thread.emulator.faults.inject(list(spec["rules"]), spec.get("seed"))
+    with kube_thread as kube, AwsSimulator(
         port=args.aws_port
     ) as aws:
         account = seed_demo_account(aws.endpoint_url, region=REGION)

@@ -41,6 +41,7 @@ from harness import (
 from lambda_vpc_sandbox import manifests
 from lambda_vpc_sandbox.aws import SimConfig, SimulatorControl
 from lambda_vpc_sandbox.aws.seeding import handler_zip
+from lambda_vpc_sandbox.kube.control import KubeControl
 from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY
 
 REGION = "us-east-1"
@@ -252,6 +253,15 @@ def make_namespace(target: Target, request: pytest.FixtureRequest) -> Iterator[C
 def ns(make_namespace: Callable[[], Namespace]) -> Namespace:
     """This test's namespace."""
     return make_namespace()
+
+
+@pytest.fixture
+def kube_faults(target: Target) -> Iterator[KubeControl]:
+    """The Kubernetes emulator's control API (fault injection); its faults are cleared afterwards."""
+    if target.kube_control is None:
+        pytest.skip("needs the Kubernetes API emulator (fault injection)")
+    yield target.kube_control
+    target.kube_control.clear_faults()  # a test's injected faults never outlive it
 
 
 @pytest.fixture

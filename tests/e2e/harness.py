@@ -35,6 +35,7 @@ from lambda_vpc_sandbox import manifests
 from lambda_vpc_sandbox.aws import AwsSimulator, SimConfig, seed_demo_account
 from lambda_vpc_sandbox.aws.control import SimulatorControl
 from lambda_vpc_sandbox.aws.seeding import handler_zip
+from lambda_vpc_sandbox.kube.control import KubeControl
 from lambda_vpc_sandbox.kube.running import EmulatorThread
 from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY, OperatorProcess, simulated_aws_env
 
@@ -193,6 +194,8 @@ class Target:
     role_arn: str
     resync_interval: float
     sim: SimulatorControl | None = None
+    # The Kubernetes emulator's control API (fault injection); None on a real cluster.
+    kube_control: KubeControl | None = None
     operator: OperatorProcess | None = None
     operator_log: Path | None = None
     operator_env: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -413,6 +416,7 @@ def emulator_target(
             name="emulators",
             kubeconfig=kube.kubeconfig_path,
             kube_audit=kube.emulator.audit_by_agent,
+            kube_control=kube.control,
             api=api,
             lambda_=session.client("lambda", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),
             ec2=session.client("ec2", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),

@@ -44,8 +44,11 @@ def register(registry: kopf.OperatorRegistry, ours: OperatorSettings) -> None:
         settings.peering.priority = ours.priority
         settings.peering.mandatory = not ours.standalone
         settings.execution.max_workers = 16
-        settings.watching.server_timeout = 300
-        settings.watching.client_timeout = 330
+        # A watch stream that died silently must not hide changes for ever (models.settings.WatchSettings).
+        settings.watching.server_timeout = ours.watching.server_timeout
+        settings.watching.client_timeout = ours.watching.client_timeout
+        settings.watching.inactivity_timeout = ours.watching.inactivity_timeout
+        settings.watching.connect_timeout = ours.watching.connect_timeout
 
     if not ours.standalone:
 

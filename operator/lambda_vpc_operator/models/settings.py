@@ -32,6 +32,25 @@ class LogFormat(enum.StrEnum):
 
 
 @dataclasses.dataclass(frozen=True)
+class WatchSettings:
+    """kopf's watch-stream timeouts (docs/design.md "Watch streams that die silently").
+
+    A watch connection can die without a word (a NAT or load balancer forgetting the flow, an API
+    server gone away without a FIN): the stream stays open and silent, and changes to attachments
+    are never seen until it ends. These bound that: ``inactivity`` ends a stream that carried
+    nothing, not even a BOOKMARK, for that long (API servers send one about every minute to
+    watches that allow them, kopf does); ``server`` asks the API server to end each stream cleanly
+    (timeoutSeconds, as client-go's 5 to 10 minutes); ``client`` ends any stream on our side, a
+    backstop above ``server``; ``connect`` gives up a connection attempt that hangs.
+    """
+
+    server_timeout: float = 300.0
+    client_timeout: float = 330.0
+    inactivity_timeout: float = 70.0
+    connect_timeout: float = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
 class OperatorSettings:
     default_region: str = "us-east-1"
     resync_interval: float = DEFAULT_RESYNC_INTERVAL
@@ -57,6 +76,7 @@ class OperatorSettings:
     role_check: RoleCheck = RoleCheck.AUTO
     # The validating admission webhook; None: not served (the reconciler still enforces the policy).
     webhook: WebhookSettings | None = None
+    watching: WatchSettings = WatchSettings()
 
 
 @dataclasses.dataclass(frozen=True)

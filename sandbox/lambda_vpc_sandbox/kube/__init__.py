@@ -13,13 +13,16 @@ why, and for what is not emulated. Modules, from the outside in:
   server-side apply and managedFields; `strategic`: strategic merge patches of built-ins;
   `store`: objects, the resourceVersion counter and watch history; `resources`: the registry of
   served resources; `errors`: Status errors;
+- `faults` and `control`: injected faults (dropped, stalled and expired watches, 409, 429, 5xx,
+  latency) and the ``/_kube/`` control API with its client `KubeControl`;
 - `admission`: validating webhooks, called by `server`; `protobuf`: the protobuf request bodies
   Go clients (helm, kubectl) send;
 - `schemas` (structural pruning, defaulting, validation of custom resources), `tables` and
   `jsonpaths` (printer columns) are written separately and used by `cluster` and `rendering`.
 """
 
+from lambda_vpc_sandbox.kube.control import KubeControl
 from lambda_vpc_sandbox.kube.running import EmulatorThread, kubeconfig, main
 from lambda_vpc_sandbox.kube.server import AuditKey, KubeEmulator
 
-__all__ = ["AuditKey", "EmulatorThread", "KubeEmulator", "kubeconfig", "main"]
+__all__ = ["AuditKey", "EmulatorThread", "KubeControl", "KubeEmulator", "kubeconfig", "main"]

@@ -125,6 +125,9 @@ class Cluster:
         start: tuple[str, str] | None = None
         if continue_token:
             rv, start = _decode_continue(continue_token)
+            if rv < self.store.bucket(resource.storage_key).expired_rv:
+                # As the real server once etcd compacted past the token's revision.
+                raise errors.Expired(CONTINUE_EXPIRED)
         matching = sorted(
             (
                 obj
@@ -623,6 +626,15 @@ def _sort_key(obj: Obj) -> tuple[str, str]:
 def _encode_continue(rv: int, start: tuple[str, str]) -> str:
     raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": list(start)}).encode()
     return base64.urlsafe_b64encode(raw).decode()
+
+
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new "
+    "list without the continue parameter, or use the continue token in this response to retrieve the "
+    "remainder of the results. Continuing with the provided token results in an inconsistent list - objects "
+    "that were created, modified, or deleted between the time the first chunk was returned and now may show "
+    "up in the list."
+)
 
 
 def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:

@@ -17,10 +17,13 @@ class StatusError(Exception):
     code: int = 500  # subclasses set theirs; a webhook's denial sets its own per instance
     reason: str = "InternalError"
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = dict(headers or {})  # HTTP headers of the answer besides Content-Type (Retry-After)
 
     def as_status(self) -> dict[str, Any]:
         status: dict[str, Any] = {
@@ -88,6 +91,33 @@ class Expired(StatusError):
 
     code = 410
     reason = "Expired"
+
+
+class TooManyRequests(StatusError):
+    """429 from API Priority and Fairness: ``Retry-After`` header and ``details.retryAfterSeconds``."""
+
+    code = 429
+    reason = "TooManyRequests"
+
+    def __init__(self, retry_after: int | None) -> None:
+        super().__init__(
+            "Too many requests, please try again later.",
+            details={} if retry_after is None else {"retryAfterSeconds": retry_after},
+            headers={} if retry_after is None else {"Retry-After": str(retry_after)},
+        )
+
+
+# The reasons real servers give with each 5xx code (metav1.StatusReason).
+SERVER_ERROR_REASONS = {500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
+
+
+class ServerError(StatusError):
+    """A 5xx Status: 500 InternalError, 503 ServiceUnavailable, 504 Timeout."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = SERVER_ERROR_REASONS.get(code, "InternalError")
 
 
 class UnsupportedMediaType(StatusError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import json
 import pathlib
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from typing import Any, Self
 
 import yaml
 
-from lambda_vpc_sandbox.kube import server
+from lambda_vpc_sandbox.kube import control, server
 
 CONTEXT = "lambda-vpc-sandbox"
 STARTUP_TIMEOUT = 30.0  # seconds; starting takes milliseconds, this only catches a stuck loop
@@ -143,6 +144,11 @@ class EmulatorThread:
 
         return asyncio.run_coroutine_threadsafe(invoke(), self._loop).result(timeout)
 
+    @property
+    def control(self) -> control.KubeControl:
+        """The control API over HTTP (fault injection), as another process would use it."""
+        return control.KubeControl(self.url)
+
     def install_crd(self, crd: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self.call(self.emulator.install_crd, crd)
         return result
@@ -173,7 +179,7 @@ class EmulatorThread:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``lambda-vpc-operator sandbox kube [--port N] [--kubeconfig PATH] [--crds DIR]``."""
+    """``lambda-vpc-operator sandbox kube [--port N] [--kubeconfig PATH] [--crds DIR] [--faults FILE]``."""
     parser = argparse.ArgumentParser(
         prog="lambda-vpc-operator sandbox kube",
         description="Run the in-memory Kubernetes API emulator until Ctrl-C.",
@@ -183,10 +189,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--crds", type=pathlib.Path, default=None, help="a folder of CRD YAML files to install"
     )
+    parser.add_argument(
+        "--faults",
+        metavar="FILE",
+        type=pathlib.Path,
+        help='fault rules to inject from the start: JSON {"rules": [...], "seed": N} (docs/reliability.md)',
+    )
     args = parser.parse_args(argv)
 
     crds = load_crds(args.crds) if args.crds is not None else []
     emulator = EmulatorThread(port=args.port, kubeconfig_path=args.kubeconfig, crds=crds)
+    if args.faults is not None:
+        spec = json.loads(args.faults.read_text(encoding="utf-8"))
+        emulator.emulator.faults.inject(list(spec["rules"]), spec.get("seed"))  # checked before serving
     with emulator:
         # Ctrl-C may come as soon as the lines are out (a test reads them, then interrupts): be ready first.
         try:

@@ -33,7 +33,8 @@ What is not emulated (each answered with a clear Status where a client could try
   Established at once; conversion webhooks are not emulated (versions differ in apiVersion only).
 
 Deliberate fidelity: an expired watch resourceVersion gets an ERROR event with a 410 Status of
-reason ``Expired`` (as current servers send, older ones said ``Gone``); a failed JSON patch
+reason ``Expired`` (as current servers send, older ones said ``Gone``), and an expired continue
+token a 410 ``Expired`` Status; a failed JSON patch
 ``test`` is 422 ``Invalid`` (kopf relies on it), while a stale resourceVersion in a PUT or merge
 patch body is 409 ``Conflict``.
 
@@ -43,6 +44,7 @@ OpenAPI: a minimal ``/openapi/v3`` makes kubectl 1.32 leave validation to the se
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import dataclasses
@@ -59,8 +61,10 @@ from multidict import CIMultiDict
 from lambda_vpc_sandbox.kube import (
     admission,
     cluster,
+    control,
     discovery,
     errors,
+    faults,
     objects,
     openapi,
     protobuf,
@@ -121,6 +125,8 @@ class KubeEmulator(kmock.RawHandler):
         # The same, by the client's product token (kopf, lambda-vpc-operator, kubectl, ...), so a
         # test can tell the operator's requests from its own.
         self.audit_by_agent: collections.Counter[tuple[str, AuditKey]] = collections.Counter()
+        # Injected faults (`faults`); driven by `KubeControl` over HTTP or directly from Python.
+        self.faults = faults.Faults()
 
     # ---- the Python API ----------------------------------------------------------------------
 
@@ -143,7 +149,7 @@ class KubeEmulator(kmock.RawHandler):
         try:
             return await self._serve(raw)
         except errors.StatusError as e:
-            return _json_response(e.as_status(), status=e.code)
+            return _json_response(e.as_status(), status=e.code, headers=e.headers)
         except Exception as e:  # a bug here must reach the client as a 500 Status, not a hang
             logger.exception("The Kubernetes emulator failed on %s %s", raw.method, raw.path_qs)
             return _json_response(errors.StatusError(f"emulator error: {e!r}").as_status(), status=500)
@@ -152,18 +158,32 @@ class KubeEmulator(kmock.RawHandler):
         query = {key: raw.query[key] for key in raw.query}
         route = routes.parse(raw.method, raw.path, query)
         if route is None:
+            if raw.path.startswith(control.PREFIX):
+                call = raw.path[len(control.PREFIX) :].strip("/")
+                status, answer = control.handle(self.faults, self.cluster.store, call, await raw.read())
+                return _json_response(answer, status=status)
             return self._serve_non_resource(raw)
         if route.verb is None:
             raise errors.method_not_allowed()
         namespaced = route.namespace is not None
         key = AuditKey(route.verb.value, route.group, route.plural, route.subresource or "", namespaced)
+        agent = raw.headers.get("User-Agent", "").split("/", 1)[0]
         self.audit[key] += 1
-        self.audit_by_agent[raw.headers.get("User-Agent", "").split("/", 1)[0], key] += 1
+        self.audit_by_agent[agent, key] += 1
 
         resource = self.cluster.registry.get(route.group, route.version, route.plural)
         if resource is None:
             raise errors.path_not_found()
         self._check_scope(resource, route)
+        request = faults.Request(
+            route.verb.value, route.plural, route.group, route.subresource or "", route.namespace or "",
+            route.name or "", agent,
+        )  # fmt: skip
+        fault = self.faults.plan(request)
+        if fault.latency:
+            await asyncio.sleep(fault.latency)  # the emulator's loop serves other requests meanwhile
+        if fault.terminal is not None and not (fault.expired_watch and route.verb is Verb.WATCH):
+            raise faults.terminal_error(fault.terminal, request)
 
         shape = rendering.negotiate(raw.headers.get("Accept", ""))
         options = cluster.WriteOptions(
@@ -193,6 +213,10 @@ class KubeEmulator(kmock.RawHandler):
                     timeout=_float(query.get("timeoutSeconds")),
                     bookmark_interval=self.bookmark_interval,
                     present=lambda obj: self._present_event(resource, obj, shape),
+                    expire=fault.expired_watch,
+                    drop_after=fault.drop_after,
+                    stall=fault.stall,
+                    stall_seconds=fault.stall_seconds,
                 ),
             )
         if route.verb is Verb.LIST:
@@ -446,12 +470,13 @@ def _json_response(
     status: int = 200,
     content_type: str = rendering.JSON,
     warnings: list[str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> aiohttp.web.Response:
-    headers: CIMultiDict[str] = CIMultiDict()
-    headers["Content-Type"] = content_type
+    sent: CIMultiDict[str] = CIMultiDict(headers or {})
+    sent["Content-Type"] = content_type
     for warning in warnings or ():
-        headers.add("Warning", f"299 - {json.dumps(warning)}")
-    return aiohttp.web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
+        sent.add("Warning", f"299 - {json.dumps(warning)}")
+    return aiohttp.web.Response(body=json.dumps(body).encode(), status=status, headers=sent)
 
 
 def _recorder(seen: list[tuple[Obj, Obj | None]]) -> cluster.AdmissionHook:

@@ -150,6 +150,18 @@ class Store:
         if bucket is not None:
             bucket.subscriptions.discard(subscription)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def compact(self) -> int:
+        """Forget every kept event, as an etcd compaction at the current revision: a watch or a
+        continue token from an older resourceVersion then gets 410 Expired. Returns that revision."""
+        for bucket in self._buckets.values():
+            bucket.history.clear()
+            bucket.expired_rv = self.rv
+        return self.rv
+
     def close_all(self) -> None:
         """End every live watch (before the HTTP server shuts down and waits for its handlers)."""
         self._closed = True

@@ -28,6 +28,7 @@ from lambda_vpc_sandbox.kube import errors, resources, store
 
 Obj = dict[str, Any]
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+_STALL_POLL = 0.2  # seconds between checks whether a stalled watch's client is gone
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +42,12 @@ class WatchRequest:
     timeout: float | None  # seconds, from timeoutSeconds
     bookmark_interval: float
     present: Callable[[Obj], Obj]  # the object as this client asked to see it (version, Table)
+    # Injected faults (`faults`): an ERROR 410 at once; the connection cut ``drop_after`` seconds
+    # in; or silence (for ``stall_seconds``, else until the client goes away).
+    expire: bool = False
+    drop_after: float | None = None
+    stall: bool = False
+    stall_seconds: float | None = None
 
 
 def _matches(watch: WatchRequest, obj: Obj | None) -> bool:
@@ -92,8 +99,12 @@ async def serve(
     initial: list[bytes] = []
     expired: errors.Expired | None = None
 
+    if watch.stall:
+        return await _stall(request, data, watch)
     # No awaits from here to the subscription: nothing can change the store in between.
-    if rv and rv != "0" and not watch.send_initial_events:
+    if watch.expire:
+        expired = errors.Expired(f"too old resource version: {rv or data.rv} ({data.rv})")
+    elif rv and rv != "0" and not watch.send_initial_events:
         try:
             since = int(rv)
         except ValueError:
@@ -129,13 +140,47 @@ async def serve(
         if initial:
             await response.write(b"".join(initial))
         assert subscription is not None
-        await _follow(response, data, watch, subscription)
+        if watch.drop_after is not None:
+            try:
+                await asyncio.wait_for(_follow(response, data, watch, subscription), watch.drop_after)
+            except TimeoutError:
+                _cut(request)
+                return response
+        else:
+            await _follow(response, data, watch, subscription)
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client went away: nothing more to send (cancellation propagates as usual)
     finally:
         if subscription is not None:
             data.unsubscribe(key, subscription)
+    return response
+
+
+def _cut(request: aiohttp.web.BaseRequest) -> None:
+    """Close the connection mid-stream, no final chunk: the client sees the body end too early."""
+    if request.transport is not None:
+        request.transport.close()
+
+
+async def _stall(
+    request: aiohttp.web.BaseRequest, data: store.Store, watch: WatchRequest
+) -> aiohttp.web.StreamResponse:
+    """A zombie watch: headers, then nothing (not even BOOKMARKs or the end at timeoutSeconds).
+    Nothing is subscribed, so nothing piles up; the stream ends when the client goes away, the
+    server stops, or ``stall_seconds`` pass (then cut, as a dead connection finally reset)."""
+    response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    try:
+        await response.prepare(request)
+    except ConnectionResetError:
+        return response
+    deadline = None if watch.stall_seconds is None else time.monotonic() + watch.stall_seconds
+    while request.transport is not None and not request.transport.is_closing() and not data.closed:
+        if deadline is not None and time.monotonic() >= deadline:
+            _cut(request)
+            break
+        await asyncio.sleep(_STALL_POLL)
     return response
 
 

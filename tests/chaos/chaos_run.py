@@ -85,6 +85,7 @@ class Settings:
     resync_interval: float = 10.0
     quiesce_timeout: float = 600.0
     takeovers: tuple[str, ...] = ("SIGKILL", "SIGTERM")
+    kube_faults: bool = True
     workdir: Path | None = None
 
 
@@ -109,6 +110,32 @@ def fault_rules(storm: bool) -> list[dict[str, Any]]:
     ]
 
 
+# The operator's requests only (User-Agent products): the run's own reads and writes are spared.
+OPERATOR_CLIENTS = ["kopf", "lambda-vpc-operator"]
+# A silent watch stream is given up after this many seconds (kopf's default, 70 s, is for production).
+WATCH_FLAGS = [
+    "--watch-inactivity-timeout", "10", "--watch-server-timeout", "30",
+    "--watch-client-timeout", "40", "--watch-connect-timeout", "5",
+]  # fmt: skip
+
+
+def kube_fault_rules() -> list[dict[str, Any]]:
+    """What the API server does to the operator's requests (sandbox kube.faults kinds)."""
+    rules: list[dict[str, Any]] = [
+        {"kind": "drop", "verbs": "watch", "rate": 0.2, "params": {"after": 5.0}},
+        {"kind": "stall", "verbs": "watch", "rate": 0.1},  # a zombie stream, until kopf gives it up
+        # 410 on watches only: kopf lists without a resourceVersion, which a real server never expires.
+        {"kind": "expired", "verbs": "watch", "rate": 0.05},
+        {"kind": "conflict", "verbs": ["patch", "update"], "rate": 0.05},
+        {"kind": "throttle", "rate": 0.03, "params": {"retry_after": 1}},
+        {"kind": "throttle", "rate": 0.01, "params": {"retry_after": None}},
+        {"kind": "server_error", "rate": 0.02},
+        {"kind": "server_error", "rate": 0.01, "params": {"status": 503}},
+        {"kind": "latency", "rate": 0.03, "params": {"seconds": 0.3}},
+    ]
+    return [{**rule, "clients": OPERATOR_CLIENTS} for rule in rules]
+
+
 def config_of(spec: dict[str, Any]) -> Config:
     return frozenset(spec.get("subnetIds") or ()), frozenset(spec.get("securityGroupIds") or ())
 
@@ -131,6 +158,7 @@ class Operators:
     def __init__(self, target: Target, log: Path, resync: float, extra: Sequence[str] = ()) -> None:
         self.target, self.log, self.resync, self.extra = target, log, resync, list(extra)
         self.starts = 0
+        self.processes: list[OperatorProcess] = []
         self.ours: set[str] = set()  # app ids of every start
         self.stops: list[dict[str, Any]] = []
         self.unexpected_exits: list[dict[str, Any]] = []
@@ -141,7 +169,13 @@ class Operators:
         self.ours.add(app)
         process = self.target.start_operator([NAMESPACE], self.log, self.resync, self.extra,
                                              env={"AWS_SDK_UA_APP_ID": app})  # fmt: skip
+        self.processes.append(process)
         return process, app
+
+    def close(self) -> None:
+        """Whatever happened to the run, no operator process outlives it."""
+        for process in self.processes:
+            process.stop(timeout=5.0)
 
     def stop(self, process: OperatorProcess, how: str, app: str, **context: Any) -> dict[str, Any]:
         """Send ``how`` (a signal name) and wait for the exit; a graceful stop that hangs is killed."""
@@ -149,6 +183,8 @@ class Operators:
         record: dict[str, Any] = {"signal": how, "app": app, "at": time.time(), **context}
         if popen is None or popen.poll() is not None:
             record["already_exited"] = True
+            if popen is not None:  # it died by itself before our signal
+                self.unexpected_exits.append({"app": app, "at": record["at"], "code": popen.returncode})
         else:
             popen.send_signal(SIGNALS[how])
             started = time.monotonic()
@@ -343,79 +379,92 @@ def run(settings: Settings) -> dict[str, Any]:
         target.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
         ns = Namespace(target, NAMESPACE)
         workload = Workload(ns, target, random.Random(rng.random()))
-        operators = Operators(target, log, settings.resync_interval)
-        summary["setup_seconds"] = round(time.monotonic() - started, 1)
+        operators = Operators(target, log, settings.resync_interval, WATCH_FLAGS)
+        killer: Killer | None = None
+        try:
+            summary["setup_seconds"] = round(time.monotonic() - started, 1)
 
-        # -- chaos ----------------------------------------------------------------------------------
-        chaos_started = time.monotonic()
-        sim.inject_faults(fault_rules(storm=False), settings.seed)
-        chaos_seconds = settings.operations / settings.ops_per_second + settings.attachments / 20
-        killer = Killer(operators, target, settings.kills, chaos_seconds, random.Random(rng.random()))
-        killer.start()
-        injected: collections.Counter[str] = collections.Counter()
+            # -- chaos ----------------------------------------------------------------------------------
+            chaos_started = time.monotonic()
+            sim.inject_faults(fault_rules(storm=False), settings.seed)
+            kube = target.kube_control if settings.kube_faults else None
+            if kube is not None:
+                kube.inject_faults(kube_fault_rules(), settings.seed)
+            chaos_seconds = settings.operations / settings.ops_per_second + settings.attachments / 20
+            killer = Killer(operators, target, settings.kills, chaos_seconds, random.Random(rng.random()))
+            killer.start()
+            injected: collections.Counter[str] = collections.Counter()
 
-        def harvest() -> None:  # inject_faults resets the counts: keep them first
-            for kind, per_op in sim.injected().items():
-                injected[kind] += sum(per_op.values())
+            def harvest() -> None:  # inject_faults resets the counts: keep them first
+                for kind, per_op in sim.injected().items():
+                    injected[kind] += sum(per_op.values())
 
-        storms = 0
-        next_storm = time.monotonic() + rng.uniform(10, 30)
-        for i, function in enumerate(managed):
-            workload.create(f"a-{i:04d}", function)
-            time.sleep(0.05)
-        done = 0
-        pace = 1.0 / settings.ops_per_second
-        while done < settings.operations or (killer.is_alive() and killer.done < settings.kills):
+            storms = 0
+            next_storm = time.monotonic() + rng.uniform(10, 30)
+            for i, function in enumerate(managed):
+                workload.create(f"a-{i:04d}", function)
+                time.sleep(0.05)
+            done = 0
+            pace = 1.0 / settings.ops_per_second
+            while done < settings.operations or (killer.is_alive() and killer.done < settings.kills):
+                if killer.error is not None:
+                    raise killer.error
+                if done < settings.operations:
+                    workload.step()
+                    done += 1
+                if time.monotonic() >= next_storm:  # a conflict storm: most updates refused for 5 s
+                    harvest()
+                    sim.inject_faults(fault_rules(storm=True), settings.seed + 1000 + storms)
+                    time.sleep(5.0)
+                    harvest()
+                    sim.inject_faults(fault_rules(storm=False), settings.seed + 2000 + storms)
+                    storms += 1
+                    next_storm = time.monotonic() + rng.uniform(20, 40)
+                time.sleep(rng.uniform(0.5, 1.5) * pace)
+            killer.halt.set()
+            killer.join()
             if killer.error is not None:
                 raise killer.error
-            if done < settings.operations:
-                workload.step()
-                done += 1
-            if time.monotonic() >= next_storm:  # a conflict storm: most updates refused for 5 s
-                harvest()
-                sim.inject_faults(fault_rules(storm=True), settings.seed + 1000 + storms)
-                time.sleep(5.0)
-                harvest()
-                sim.inject_faults(fault_rules(storm=False), settings.seed + 2000 + storms)
-                storms += 1
-                next_storm = time.monotonic() + rng.uniform(20, 40)
-            time.sleep(rng.uniform(0.5, 1.5) * pace)
-        killer.halt.set()
-        killer.join()
-        if killer.error is not None:
-            raise killer.error
-        harvest()
-        sim.clear_faults()
-        killer.ensure_running()
-        operator, app = killer.process, killer.app
-        summary["chaos_seconds"] = round(time.monotonic() - chaos_started, 1)
+            harvest()
+            sim.clear_faults()
+            kube_injected = kube.injected() if kube is not None else {}
+            if kube is not None:
+                kube.clear_faults()
+            killer.ensure_running()
+            operator, app = killer.process, killer.app
+            summary["chaos_seconds"] = round(time.monotonic() - chaos_started, 1)
 
-        # -- quiescence -----------------------------------------------------------------------------
-        quiet_started = time.monotonic()
-        live = {i.name: i for i in workload.items.values() if i.live}
-        try:
-            wait_for(lambda: settled(ns, live), settings.quiesce_timeout, 1.0, what="quiescence",
-                     describe=lambda: "\n".join(settled_problems(ns, live)[:20]))  # fmt: skip
-            summary["quiesced"] = True
-        except WaitTimeout as exc:
-            summary["quiesced"] = False
-            summary["quiescence_problems"] = str(exc)[-4000:]
-        summary["quiescence_seconds"] = round(time.monotonic() - quiet_started, 1)
-        # A window of one resync of every attachment: the operator writes nothing more to AWS.
-        target.reset_calls()
-        with contextlib.suppress(WaitTimeout):
-            target.wait_reads(len(live), timeout=3 * settings.resync_interval + 30)
-        quiet_calls = target.calls()
-        sim.set_rate_limits(False)  # the checks' own reads
+            # -- quiescence -----------------------------------------------------------------------------
+            quiet_started = time.monotonic()
+            live = {i.name: i for i in workload.items.values() if i.live}
+            try:
+                wait_for(lambda: settled(ns, live), settings.quiesce_timeout, 1.0, what="quiescence",
+                         describe=lambda: "\n".join(settled_problems(ns, live)[:20]))  # fmt: skip
+                summary["quiesced"] = True
+            except WaitTimeout as exc:
+                summary["quiesced"] = False
+                summary["quiescence_problems"] = str(exc)[-4000:]
+            summary["quiescence_seconds"] = round(time.monotonic() - quiet_started, 1)
+            # A window of one resync of every attachment: the operator writes nothing more to AWS.
+            target.reset_calls()
+            with contextlib.suppress(WaitTimeout):
+                target.wait_reads(len(live), timeout=3 * settings.resync_interval + 30)
+            quiet_calls = target.calls()
+            sim.set_rate_limits(False)  # the checks' own reads
 
-        checks = check(target, ns, workload, operators, revisions, quiet_calls)
-        operators.stop(operator, "SIGINT", app, mode="end of the chaos phase")
+            checks = check(target, ns, workload, operators, revisions, quiet_calls)
+            operators.stop(operator, "SIGINT", app, mode="end of the chaos phase")
 
-        # -- peering --------------------------------------------------------------------------------
-        sim.set_rate_limits(True)
-        peering = peering_phase(target, ns, workload, log, settings, rng)
-        sim.set_rate_limits(False)
-        checks.update(peering.pop("checks"))
+            # -- peering --------------------------------------------------------------------------------
+            sim.set_rate_limits(True)
+            peering = peering_phase(target, ns, workload, log, settings, rng)
+            sim.set_rate_limits(False)
+            checks.update(peering.pop("checks"))
+        finally:
+            if killer is not None:
+                killer.halt.set()
+                killer.join()
+            operators.close()
 
     kills = [s for s in operators.stops if s.get("mode") != "end of the chaos phase"]
     summary.update({
@@ -433,6 +482,8 @@ def run(settings: Settings) -> dict[str, Any]:
         },
         "faults_injected": dict(injected),
         "faults_injected_total": sum(injected.values()),
+        "kube_faults_injected": {kind: sum(per.values()) for kind, per in kube_injected.items()},
+        "kube_faults_injected_total": sum(sum(per.values()) for per in kube_injected.values()),
         "conflict_storms": storms,
         "peering": peering,
         "checks": checks,
@@ -471,9 +522,11 @@ def settled(ns: Namespace, live: dict[str, Item]) -> bool:
 
 # -- the checks ------------------------------------------------------------------------------------
 
-TRACEBACK = re.compile(r"^Traceback \(most recent call last\)")
+TRACEBACK = "Traceback (most recent call last):"
+CHAINED = ("The above exception was the direct cause", "During handling of the above exception")
 LOOK_FAILED = re.compile(r"failed \((\d+) in a row\): (\w[\w.]*)")
-EXCEPTION_LINE = re.compile(r"^(\w[\w.]*(?:Error|Exception|Interrupt|Exit)\b.*)$")
+# What logged a traceback (the line before it), and whether that is a problem.
+RECOVERED = re.compile(r"^(Throttling for \S+ seconds due to an unexpected error|Request attempt)")
 
 
 def check(
@@ -588,24 +641,59 @@ def _subclasses(cls: type) -> set[str]:
 OURS = _subclasses(aws_errors.AwsError)
 
 
+def tracebacks(lines: list[str]) -> list[tuple[str, str, bool]]:
+    """Each traceback chain in a log: (the message logged with it, its last exception, a crash).
+
+    A chain with no message of its own (right after another chain, or first) is an uncaught
+    exception, and so is one through runpy's frames: the process died of it.
+    """
+    chains: list[tuple[str, str, bool]] = []
+    previous, in_chain, index = "", False, 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith(TRACEBACK):
+            if not (in_chain and previous.startswith(CHAINED)):
+                chains.append(("" if in_chain else previous, "", False))
+            crash = False
+            index += 1
+            while index < len(lines) and (not lines[index] or lines[index].startswith(" ")):
+                crash = crash or "<frozen runpy>" in lines[index]
+                index += 1
+            last = lines[index] if index < len(lines) else ""
+            message, _, was_crash = chains[-1]
+            chains[-1] = (message, last.split(":", 1)[0][:120], was_crash or crash or not message)
+            in_chain, previous = True, last
+        elif line.strip():
+            in_chain = in_chain and line.startswith(CHAINED)
+            previous = line
+        index += 1
+    return chains
+
+
 def log_findings(log: Path) -> dict[str, Any]:
-    text = log.read_text(errors="replace").splitlines() if log.exists() else []
-    tracebacks: collections.Counter[str] = collections.Counter()
+    """Looks that ended in an exception (ours or raw), and every traceback, by what logged it."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
     failed: collections.Counter[str] = collections.Counter()
-    for index, line in enumerate(text):
-        if TRACEBACK.search(line):
-            # The exception is the first unindented line after the frames.
-            for follow in text[index + 1 : index + 200]:
-                if follow and not follow.startswith(" "):
-                    tracebacks[follow.split(":", 1)[0][:120]] += 1
-                    break
+    for line in lines:
         match = LOOK_FAILED.search(line)
         if match:
             failed[match.group(2)] += 1
+    recovered: collections.Counter[str] = collections.Counter()
+    problems: collections.Counter[str] = collections.Counter()
+    for message, exception, crash in tracebacks(lines):
+        if crash and exception == "KeyboardInterrupt":
+            recovered["SIGINT before kopf's signal handlers (a kill)"] += 1
+        elif crash:
+            problems[f"process died of {exception}"] += 1
+        elif RECOVERED.match(message):
+            recovered[f"{RECOVERED.match(message).group(1)[:40]}: {exception}"] += 1  # type: ignore[union-attr]
+        else:
+            problems[f"{message[:100]} -> {exception}"] += 1
     return {
-        "tracebacks_in_log": dict(tracebacks),
         "looks_failed_by_exception": dict(failed),
-        "violations_raw_exceptions": sorted(set(tracebacks) | {k for k in failed if k not in OURS}),
+        "kopf_request_errors_retried": dict(recovered),
+        "tracebacks_not_retried": dict(problems),
+        "violations_raw_exceptions": sorted(k for k in failed if k not in OURS) + sorted(problems),
     }
 
 
@@ -619,7 +707,7 @@ def peering_phase(
     assert target.sim is not None
     sim = target.sim
     install_peering_crds(target.api)
-    peered = ["--peering", "--priority", "random"]
+    peered = ["--peering", "--priority", "random", *WATCH_FLAGS]
     operators = Operators(target, log.with_name("peering.log"), settings.resync_interval, peered)
     journal = sim.journal()
     since = journal[-1]["seq"] + 1 if journal else 0
@@ -659,18 +747,30 @@ def peering_phase(
             if process.running:
                 operators.stop(process, "SIGINT", app, mode="end")
     entries = [e for e in sim.journal(since=since) if e.get("agent") in operators.ours and _api(e)]
-    # One actor at a time: each replica's requests form one unbroken run in the journal; a replica
-    # that sends again after another one took over was acting beside it.
-    runs: list[str] = []
+    # One actor at a time: the sender of AWS requests changes only at a handover: the second replica
+    # starting (it may outrank the first), each kill, each restart (it may outrank the survivor).
+    runs: list[list[Any]] = []  # [agent, first, last, requests]
     for e in entries:
-        if not runs or runs[-1] != e["agent"]:
-            runs.append(e["agent"])
-    twice = sorted(agent for agent, n in collections.Counter(runs).items() if n > 1)
+        if runs and runs[-1][0] == e["agent"]:
+            runs[-1][2:] = [e["at"], runs[-1][3] + 1]
+        else:
+            runs.append([e["agent"], e["at"], e["at"], 1])
+    handovers = 1 + 2 * len(settings.takeovers)
+    # A stopped replica's requests answered after its successor's first one: its looks winding down.
+    overlap = []
+    for stop in (s for s in operators.stops if s.get("mode") == "takeover"):
+        after = [e["at"] for e in entries if e["agent"] != stop["app"] and e["at"] > stop["at"]]
+        late = [e for e in entries if e["agent"] == stop["app"] and after and e["at"] > min(after)]
+        overlap.append({"signal": stop["signal"], "requests": len(late),
+                        "writes": sum(bool(e.get("write")) for e in late),
+                        "seconds": round(max(e["at"] for e in late) - min(after), 2) if late else 0.0})  # fmt: skip
     result.update({
         "requests_by_replica": dict(collections.Counter(e["agent"] for e in entries)),
-        "sender_sequence": runs,
+        "sender_runs": [f"{agent}: {n} requests" for agent, _, _, n in runs],
+        "stopped_replica_after_takeover": overlap,
         "checks": {
-            "violations_peering_interleaved": twice,
+            "violations_peering_interleaved": [f"{len(runs)} runs of senders for {handovers} handovers"]
+            if len(runs) - 1 > handovers else [],
             "violations_peering_no_takeover": [t for t in result["takeovers"] if "seconds" not in t],
         },
         "log": str(operators.log),
@@ -708,6 +808,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--resync-interval", type=float, default=defaults.resync_interval)
     parser.add_argument("--quiesce-timeout", type=float, default=defaults.quiesce_timeout)
     parser.add_argument("--takeovers", default=",".join(defaults.takeovers), help="signals, comma-separated")
+    parser.add_argument("--no-kube-faults", action="store_true", help="AWS faults only")
     parser.add_argument("--dir", type=Path, default=None, help="where the logs go (default: a temporary folder)")
     parser.add_argument("--output", type=Path, default=None, help="also write the JSON summary here")
     args = parser.parse_args(argv)
@@ -716,7 +817,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         operations=args.operations if args.operations is not None else 3 * args.attachments,
         kills=args.kills, seed=args.seed, ops_per_second=args.ops_per_second,
         resync_interval=args.resync_interval, quiesce_timeout=args.quiesce_timeout,
-        takeovers=tuple(t.strip() for t in args.takeovers.split(",") if t.strip()),
+        takeovers=tuple(t.strip() for t in args.takeovers.split(",") if t.strip()), kube_faults=not args.no_kube_faults,
         workdir=args.dir.resolve() if args.dir else None,
     )  # fmt: skip
     summary = run(settings)

@@ -9,6 +9,7 @@ import pytest
 
 from harness import Namespace, Target, wait_for, watch_log
 from lambda_vpc_sandbox.aws.control import SimulatorControl
+from lambda_vpc_sandbox.kube.control import KubeControl
 from lambda_vpc_sandbox.processes import OperatorProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
@@ -84,3 +85,30 @@ def test_graceful_stop_while_a_shared_read_fails_exits_cleanly(
     sim.clear_faults()
     operator.start()
     ns.wait_ready("stopping-0")
+
+
+def test_start_while_the_api_server_sheds_load(
+    target: Target, make_namespace: Callable[[str], Namespace], kube_faults: KubeControl,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The operator reads namespace kube-system once at startup (its cluster name): a 503 there
+    stopped it with advice about permissions (found by the chaos run). It retries, then starts."""
+    if target.operator_log is None:
+        pytest.skip("the operator runs elsewhere")
+    ns = make_namespace("e2x")
+    kube_faults.inject_faults([{
+        "kind": "server_error", "verbs": "get", "resources": "namespaces", "clients": "lambda-vpc-operator",
+        "limit": 3, "params": {"status": 503},
+    }])  # fmt: skip
+    log = target.operator_log.with_name(f"operator-{ns.name}.log")
+    watch_log(request.node, log)
+    operator = target.start_operator([ns.name], log, RESYNC)
+    try:
+        net = target.network
+        ns.create("shed", target.make_function("shed"), net.subnets[:1], [net.app_sg])
+        ns.wait_ready("shed")
+        assert sum(kube_faults.injected().get("server_error", {}).values()) == 3
+        assert operator.running
+        ns.release_all()
+    finally:
+        operator.stop()

@@ -386,6 +386,7 @@ def run(settings: Settings) -> dict[str, Any]:
 
             # -- chaos ----------------------------------------------------------------------------------
             chaos_started = time.monotonic()
+            sim.reset_calls()
             sim.inject_faults(fault_rules(storm=False), settings.seed)
             kube = target.kube_control if settings.kube_faults else None
             if kube is not None:
@@ -433,6 +434,13 @@ def run(settings: Settings) -> dict[str, Any]:
             killer.ensure_running()
             operator, app = killer.process, killer.app
             summary["chaos_seconds"] = round(time.monotonic() - chaos_started, 1)
+            served, throttled = sim.calls(), sim.throttled()
+            summary["aws_requests_during_chaos"] = {
+                "served": sum(served.values()),
+                "throttled_by_the_budgets": sum(throttled.values()),
+                "per_second": round((sum(served.values()) + sum(throttled.values())) / summary["chaos_seconds"], 1),
+                "top": dict(collections.Counter(served).most_common(6)),
+            }
 
             # -- quiescence -----------------------------------------------------------------------------
             quiet_started = time.monotonic()
@@ -467,6 +475,7 @@ def run(settings: Settings) -> dict[str, Any]:
             operators.close()
 
     kills = [s for s in operators.stops if s.get("mode") != "end of the chaos phase"]
+    (workdir / "stops.json").write_text(json.dumps(operators.stops, indent=1) + "\n")
     summary.update({
         "attachments": settings.attachments,
         "unmanaged_functions": len(bystanders),

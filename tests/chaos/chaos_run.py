@@ -396,7 +396,8 @@ def run(settings: Settings) -> dict[str, Any]:
             killer.start()
             injected: collections.Counter[str] = collections.Counter()
 
-            def harvest() -> None:  # inject_faults resets the counts: keep them first
+            def harvest() -> None:  # the counts run on across inject_faults, until clear_faults
+                injected.clear()
                 for kind, per_op in sim.injected().items():
                     injected[kind] += sum(per_op.values())
 

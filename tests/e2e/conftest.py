@@ -1,10 +1,15 @@
 """End-to-end fixtures: a target (emulators by default, or a real cluster and AWS) and the operator.
 
-Default target: the Kubernetes API emulator (``EmulatorThread``) and the AWS simulator
-(``AwsSimulator``, short delays, AWS' rate limits on) in this process, a seeded demo account, our
-CRDs, and ONE operator child process for the whole directory (``lambda-vpc-operator run
---namespace 'e2e-*'``), reached over real HTTP through a kubeconfig and ``AWS_ENDPOINT_URL``. The
-simulator holds the operator's access key to docs/iam-policy.json, as IAM would.
+Default target: the Kubernetes API emulator (``EmulatorThread``) in this process and the AWS
+simulator (short delays, AWS' rate limits on) in a child process of its own (moto is
+process-global), a seeded demo account, our CRDs, and ONE operator child process for the whole
+directory (``lambda-vpc-operator run --namespace 'e2e-*'``), reached over real HTTP through a
+kubeconfig and ``AWS_ENDPOINT_URL``. The simulator holds the operator's access key to
+docs/iam-policy.json, as IAM would.
+
+Under pytest-xdist (pyproject's addopts) each worker that runs e2e tests has a session of its own:
+its own emulator, simulator and operator on free ports, its own temporary directory, and its own
+end-of-session checks (the IAM policy refused nothing, the chart's RBAC allows every request).
 
 Real target: set ``LVO_E2E_KUBECONFIG`` (and the other ``LVO_E2E_*`` variables, docs/testing.md).
 The run is refused unless the kubeconfig's current context is ``LVO_E2E_CONTEXT``, so a cluster
@@ -156,7 +161,15 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
             assert not missing, f"the chart's RBAC refuses requests the operator made: {missing}"
 
 
+def _refuse_parallel_sessions() -> None:
+    """One cluster and one account hold one session: two session operators would both serve ``e2e-*``."""
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1) > 1:
+        pytest.exit("Refusing to run end-to-end tests against a real target from several pytest-xdist workers: "
+                    "add -n 0 to the command line (docs/testing.md).", returncode=4)  # fmt: skip
+
+
 def _real_target(tmp: Path, kubeconfig: Path) -> Iterator[Target]:
+    _refuse_parallel_sessions()
     _refuse_foreign_context(kubeconfig)
     subnets = _env_list("LVO_E2E_SUBNETS", 3)
     groups = _env_list("LVO_E2E_SECURITY_GROUPS", 2)

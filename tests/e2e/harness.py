@@ -16,8 +16,10 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -32,7 +34,7 @@ import yaml
 
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_sandbox import manifests
-from lambda_vpc_sandbox.aws import AwsSimulator, SimConfig, seed_demo_account
+from lambda_vpc_sandbox.aws import SimConfig, seed_demo_account
 from lambda_vpc_sandbox.aws.control import SimulatorControl
 from lambda_vpc_sandbox.aws.seeding import handler_zip
 from lambda_vpc_sandbox.kube.control import KubeControl
@@ -377,6 +379,45 @@ class Target:
         )
 
 
+def free_port() -> int:
+    """A TCP port free on loopback now (for an operator's metrics or webhook)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def simulator_process(log: Path, startup_timeout: float = 60.0) -> Iterator[str]:
+    """The AWS simulator (``python -m lambda_vpc_sandbox.aws --no-seed``) as a child process; its URL.
+
+    Not in this process: moto's backends are process-global (aws-facts "moto 5.2"), and under
+    pytest-xdist the same worker also runs tests/sandbox and tests/unit, whose moto resets would
+    wipe this session's account. The harness drives it over HTTP only (boto3, ``SimulatorControl``).
+    """
+    # No default AMIs: moto loads ~1300 on every reset, and no test here starts an instance.
+    env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+    command = [sys.executable, "-m", "lambda_vpc_sandbox.aws", "--port", "0", "--no-seed"]
+    with log.open("wb") as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env)
+        try:
+            assert process.stdout is not None
+            lines: list[str] = []
+            deadline = time.monotonic() + startup_timeout
+            while not (lines and lines[-1].rstrip() == "}"):  # its endpoint, as indented JSON
+                line = process.stdout.readline().decode()
+                if not line or time.monotonic() > deadline:
+                    raise RuntimeError(f"the AWS simulator did not start: {log.read_text()[-2000:]}")
+                lines.append(line)
+            yield str(json.loads("".join(lines))["endpoint_url"])
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 CLIENT_CONFIG = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 10})
 HELM = REPO / ".tools" / "bin" / "helm"
 CHART = REPO / "charts" / "lambda-vpc-operator"
@@ -391,8 +432,9 @@ def emulator_target(
     iam_policy: Path | None,
     resync_interval: float,
 ) -> Iterator[Target]:
-    """The Kubernetes emulator and the AWS simulator in this process, a seeded demo account, our CRDs,
-    and a Target for them with no operator yet (``Target.start_operator`` starts them).
+    """The Kubernetes emulator in this process and the AWS simulator in a child process
+    (``simulator_process``), a seeded demo account, our CRDs, and a Target for them with no operator
+    yet (``Target.start_operator`` starts them).
 
     The simulator holds the operator's access key to ``iam_policy``, as IAM would; the harness's own
     "testing" key stays unrestricted. ``namespaces`` (the operators' --namespace) name the cluster
@@ -400,10 +442,18 @@ def emulator_target(
     """
     from lambda_vpc_operator.kube.clusters import derived_cluster_name
 
-    with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as kube, AwsSimulator(config=sim_config) as aws:
-        control = aws.control
-        control.reset()  # moto's backends are process-global (aws-facts "moto 5.2")
-        demo = seed_demo_account(aws.endpoint_url, region)
+    with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as kube, simulator_process(tmp / "aws.log") as aws_url:
+        control = SimulatorControl(aws_url)
+        control.reset()  # the config back to the simulator's defaults, then ``sim_config``'s delays
+        control.set_delays(
+            create=sim_config.create_delay,
+            update=sim_config.update_delay,
+            eni_create=sim_config.eni_create_delay,
+            eni_delete=sim_config.eni_delete_delay,
+        )
+        control.set_rate_limits(sim_config.rate_limits_enabled, sim_config.control_per_s, sim_config.get_function_per_s)
+        assert control.config() == sim_config.to_dict(), "the simulator does not run the wanted SimConfig"
+        demo = seed_demo_account(aws_url, region)
         if iam_policy is not None:
             control.set_principal_policy(OPERATOR_ACCESS_KEY, json.loads(iam_policy.read_text()))
         api = manifests.api_client(kube.kubeconfig_path)
@@ -418,8 +468,8 @@ def emulator_target(
             kube_audit=kube.emulator.audit_by_agent,
             kube_control=kube.control,
             api=api,
-            lambda_=session.client("lambda", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),
-            ec2=session.client("ec2", endpoint_url=aws.endpoint_url, config=CLIENT_CONFIG),
+            lambda_=session.client("lambda", endpoint_url=aws_url, config=CLIENT_CONFIG),
+            ec2=session.client("ec2", endpoint_url=aws_url, config=CLIENT_CONFIG),
             region=region,
             account_id=demo.account_id,
             network=Network(
@@ -435,7 +485,7 @@ def emulator_target(
             role_arn=demo.role_arn,
             resync_interval=resync_interval,
             sim=control,
-            operator_env=simulated_aws_env(aws.endpoint_url, region),
+            operator_env=simulated_aws_env(aws_url, region),
             zip_file=handler_zip(),
         )
         target.cluster_name = derived_cluster_name(list(namespaces), api)
@@ -463,13 +513,6 @@ def install_peering_crds(api: kubernetes.client.ApiClient) -> None:
         except kubernetes.client.ApiException as exc:
             if exc.status != 409:
                 raise
-
-
-def free_port() -> int:
-    """A TCP port free on loopback now (for an operator's metrics or webhook)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def unique_name(prefix: str, limit: int = 63) -> str:

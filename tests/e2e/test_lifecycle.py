@@ -75,6 +75,7 @@ def test_states_lambda_will_not_run_stall_with_the_fix(
     assert condition(obj, "Reconciling") == {}
     assert obj["status"]["state"] == state
     assert target.updates() == 0
+    ns.wait_event("fn", "Stalled", timeout=10)  # posted after the status write: wait, do not race
     assert ns.event_reasons("fn")["Stalled"] == 1
 
 

@@ -30,6 +30,9 @@ from .networking import Combo, EniStatus, Failure, HyperplaneEni, VpcSettings
 INVOCATION_STATUS = {"RequestResponse": 200, "Event": 202, "DryRun": 204}
 
 
+# The refill rates a test may set (a slow refill makes a burst measurable on a busy machine).
+RATE_KEYS = ("control_per_s", "get_function_per_s", "ec2_non_mutating_per_s", "ec2_unfiltered_per_s")
+
 class ControlError(Exception):
     """A control call that cannot be done (unknown function, nothing to replace...)."""
 
@@ -665,14 +668,14 @@ class SimulatorBackend:
                 setattr(self.config, f"{key}_delay", float(value))
         return self.config.to_dict()
 
-    def set_rate_limits(
-        self, enabled: bool, control_per_s: float | None = None, get_function_per_s: float | None = None
-    ) -> dict[str, Any]:
+    def set_rate_limits(self, enabled: bool, **rates: float | None) -> dict[str, Any]:
+        """``rates``: control_per_s, get_function_per_s, ec2_non_mutating_per_s, ec2_unfiltered_per_s."""
         self.config.rate_limits_enabled = enabled
-        if control_per_s is not None:
-            self.config.control_per_s = float(control_per_s)
-        if get_function_per_s is not None:
-            self.config.get_function_per_s = float(get_function_per_s)
+        for key, value in rates.items():
+            if key not in RATE_KEYS:
+                raise ControlError(f"Unknown rate {key!r}; known: {', '.join(RATE_KEYS)}.", 400)
+            if value is not None:
+                setattr(self.config, key, float(value))
         self.budgets.configure(budgets.Limits.from_config(self.config))
         return self.config.to_dict()
 

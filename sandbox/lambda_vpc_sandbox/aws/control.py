@@ -54,7 +54,7 @@ ROUTES: dict[str, Route] = {
         eni_delete=a.get("eni_delete"),
     ),
     "set_rate_limits": lambda b, a: b.set_rate_limits(
-        bool(a["enabled"]), a.get("control_per_s"), a.get("get_function_per_s")
+        bool(a["enabled"]), **{key: value for key, value in a.items() if key != "enabled"}
     ),
     "inject_update_failure": lambda b, a: b.inject_update_failure(
         a["function"],
@@ -203,15 +203,22 @@ class SimulatorControl:
         )
 
     def set_rate_limits(
-        self, enabled: bool, control_per_s: float | None = None, get_function_per_s: float | None = None
+        self,
+        enabled: bool,
+        control_per_s: float | None = None,
+        get_function_per_s: float | None = None,
+        ec2_non_mutating_per_s: float | None = None,
+        ec2_unfiltered_per_s: float | None = None,
     ) -> dict[str, Any]:
-        """Switch the Lambda request budgets on/off and set their rates (buckets start full)."""
+        """Switch the request budgets on/off and set their refill rates (buckets start full)."""
         return dict(
             self._call(
                 "set_rate_limits",
                 enabled=enabled,
                 control_per_s=control_per_s,
                 get_function_per_s=get_function_per_s,
+                ec2_non_mutating_per_s=ec2_non_mutating_per_s,
+                ec2_unfiltered_per_s=ec2_unfiltered_per_s,
             )
         )
 

@@ -7,7 +7,9 @@ and measures, all on this machine:
 - seconds until every attachment is Ready, and the AWS calls it took, per operation;
 - the operator's resident memory (VmRSS) and CPU seconds at convergence;
 - AWS calls and Kubernetes writes during a quiet period afterwards (steady state), with a short
-  resync interval so that several resyncs happen.
+  resync interval so that several resyncs happen; per resync, by operation (ListFunctions counted
+  per page), beside what per-object polling would send (one GetFunction per attachment) and the
+  observer's bound (ceil(functions in the account / 50) ListFunctions pages per sweep).
 
 Numbers go to stdout as JSON; docs/benchmarks.md records what a run measured. Usage:
 
@@ -18,13 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import socket
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import boto3
+from prometheus_client.parser import text_string_to_metric_families
 
 from lambda_vpc_sandbox import manifests
 from lambda_vpc_sandbox.aws.config import SimConfig
@@ -45,6 +51,25 @@ def _proc_stats(pid: int) -> dict[str, float]:
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
     return {"rss_mib": round(rss_kb / 1024, 1), "cpu_seconds": round(cpu, 2)}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _observer_reads(port: int) -> dict[str, float]:
+    """The operator's observer counters (GetFunction by reason, looks served) from its /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "lambda_vpc_operator_observer_reads_total":
+                found[f"GetFunction:{sample.labels['reason']}"] = sample.value
+            elif sample.name == "lambda_vpc_operator_observer_served_total":
+                found["served from the snapshot"] = sample.value
+    return found
 
 
 def main() -> int:
@@ -83,9 +108,11 @@ def main() -> int:
             [account.private_subnet_b_id, account.private_subnet_c_id],
             [account.private_subnet_a_id, account.private_subnet_c_id],
         ]
+        metrics_port = _free_port()
         operator = OperatorProcess(
             kube.kubeconfig_path, simulated_aws_env(aws.endpoint_url, REGION),
-            ["--resync-interval", str(args.resync_interval), "--policy-mode", "allow-all"],
+            ["--resync-interval", str(args.resync_interval), "--policy-mode", "allow-all",
+             "--metrics-port", str(metrics_port)],
             log_path=Path(".sandbox/bench-operator.log"),
         )  # fmt: skip
         with operator:
@@ -120,10 +147,15 @@ def main() -> int:
             # with pods); count what the operator still spends. 0 rewritten must hold even so.
             aws.control.set_free_address_jitter(20)
             aws.control.reset_calls()
+            reads_before = _observer_reads(metrics_port)
             versions = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
                         for o in manifests.list_attachments(client)}  # fmt: skip
             time.sleep(args.quiet_period)
             quiet_calls = aws.control.calls()
+            reads_after = _observer_reads(metrics_port)
+            account_functions = sum(
+                len(page["Functions"]) for page in lam.get_paginator("list_functions").paginate()
+            )  # after the count: the benchmark's own listing is not the operator's
             after = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
                      for o in manifests.list_attachments(client)}  # fmt: skip
             rewritten = sum(after[k] != v for k, v in versions.items())
@@ -140,6 +172,14 @@ def main() -> int:
         "quiet_period_seconds": args.quiet_period,
         "resync_interval_seconds": args.resync_interval,
         "aws_calls_in_quiet_period": quiet_calls,
+        "functions_in_account": account_functions,
+        "aws_calls_per_resync": {
+            op: round(count * args.resync_interval / args.quiet_period, 2) for op, count in sorted(quiet_calls.items())
+        },
+        "list_functions_pages_per_sweep": math.ceil(account_functions / 50),
+        "per_object_polling_calls_per_resync": n,
+        # Why the observer still sent GetFunctions at rest (planner.sweeps.ReadReason), and the looks it served.
+        "observer_in_quiet_period": {k: round(v - reads_before.get(k, 0.0)) for k, v in sorted(reads_after.items())},
         "objects_rewritten_in_quiet_period": rewritten,
         "operator_after_quiet_period": steady,
     }

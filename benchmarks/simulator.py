@@ -5,6 +5,7 @@ creates N functions attached to a VPC over three subnet pairs (a few shared Hype
 the operator's benchmark), lets them become Active, then measures over real HTTP:
 
 - GetFunction requests/s from one client (each request also settles the simulated clock);
+- one ListFunctions sweep (pages of 50, as the operator's observer reads them) and its cost a page;
 - the seconds the simulator takes to process N idle transitions (the clock moved 14 days at once).
 
 Numbers go to stdout as JSON; docs/benchmarks.md "Simulator" records what a run measured. Usage:
@@ -55,6 +56,13 @@ def measure(functions: int) -> dict[str, Any]:
         for index in range(REQUESTS):
             lam.get_function(FunctionName=f"bench-{index % functions}")
         per_request = (time.perf_counter() - started) / REQUESTS
+        started, pages, marker = time.perf_counter(), 0, None
+        while True:
+            page = lam.list_functions(MaxItems=50, **({"Marker": marker} if marker else {}))
+            pages, marker = pages + 1, page.get("NextMarker")
+            if not marker:
+                break
+        sweep = time.perf_counter() - started
         started = time.perf_counter()
         simulator.control.advance(15 * 24 * 3600)  # every function idle at once
         idle = time.perf_counter() - started
@@ -64,6 +72,9 @@ def measure(functions: int) -> dict[str, Any]:
             "create_s": round(created, 2),
             "get_function_per_s": round(1 / per_request),
             "get_function_ms": round(per_request * 1000, 2),
+            "list_functions_pages": pages,
+            "list_functions_sweep_s": round(sweep, 2),
+            "list_functions_page_ms": round(sweep / pages * 1000, 2),
             "idle_transitions_s": round(idle, 2),
             "states_after_idle": sorted(states),
         }

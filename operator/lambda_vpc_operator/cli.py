@@ -15,6 +15,7 @@ import yaml
 from lambda_vpc_operator.models import crds, owners
 from lambda_vpc_operator.models.policies import PolicyMode
 from lambda_vpc_operator.models.settings import (
+    DEFAULT_LIFECYCLE_INTERVAL,
     DEFAULT_RESYNC_INTERVAL,
     LogFormat,
     OperatorSettings,
@@ -36,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
         cluster_name=args.cluster_name or _derived_cluster_name(args.namespace or ()),
         default_region=args.region,
         resync_interval=args.resync_interval,
+        lifecycle_interval=args.lifecycle_interval,
         namespaces=tuple(args.namespace or ()),
         control_rate=args.control_rate,
         get_function_rate=args.get_function_rate,
@@ -63,6 +65,8 @@ def _run(args: argparse.Namespace) -> int:
         settings.default_region,
         control_rate=settings.control_rate,
         get_function_rate=settings.get_function_rate,
+        sweep_interval=settings.resync_interval,
+        lifecycle_interval=settings.lifecycle_interval,
     )
     registry = kopf.OperatorRegistry()
     configuring.register(registry, settings)
@@ -249,7 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument(
         "--resync-interval", type=float, default=DEFAULT_RESYNC_INTERVAL,
-        help="seconds between re-reads of a steady attachment (drift, Inactive)",
+        help="seconds between re-reads of a steady attachment (drift, Inactive); also how often the "
+        "observer sweeps each region (ListFunctions pages)",
+    )  # fmt: skip
+    run.add_argument(
+        "--lifecycle-interval", type=float, default=DEFAULT_LIFECYCLE_INTERVAL,
+        help="seconds after which a steady function's State (which ListFunctions omits) is read again "
+        "with GetFunction",
     )  # fmt: skip
     run.add_argument(
         "--control-rate", type=float, default=10.0,

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from lambda_vpc_operator import cli
-from lambda_vpc_operator.models.settings import DEFAULT_RESYNC_INTERVAL
+from lambda_vpc_operator.models.settings import DEFAULT_LIFECYCLE_INTERVAL, DEFAULT_RESYNC_INTERVAL
 from shipping import CHART, ROOT, HelmFailed, find
 
 Render = Callable[..., list[dict[str, Any]]]
@@ -217,6 +217,7 @@ def test_defaults_are_the_clis_defaults(default_values: dict[str, Any], values_s
     run = _run_parser()
     defaults = run.parse_args([])
     assert default_values["resyncInterval"] == defaults.resync_interval == DEFAULT_RESYNC_INTERVAL
+    assert default_values["lifecycleInterval"] == defaults.lifecycle_interval == DEFAULT_LIFECYCLE_INTERVAL
     assert default_values["controlRate"] == defaults.control_rate
     assert default_values["getFunctionRate"] == defaults.get_function_rate
     (log_format,) = [action for action in run._actions if action.dest == "log_format"]

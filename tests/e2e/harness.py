@@ -358,6 +358,11 @@ class Target:
         args += ["--resync-interval", f"{resync_interval:g}", "--region", self.region]
         if "--log-format" not in args:
             args += ["--log-format", "plain"]
+        if "--lifecycle-interval" not in args:
+            # The suite changes State without a new RevisionId (idle functions, set_state) and waits for the
+            # operator's GetFunctions (wait_reads): every look reads State, as before the observer.
+            # test_observer.py runs the default (aws.observer serves steady looks from its sweep).
+            args += ["--lifecycle-interval", os.environ.get("LVO_E2E_LIFECYCLE_INTERVAL") or "0"]
         # These tests are about attachments, not tenancy: no LambdaVpcPolicy needed (docs/policy.md).
         args += ["--policy-mode", "allow-all"]
         return OperatorProcess(self.kubeconfig, {**self.operator_env, **(env or {})}, args, log_path=log).start()

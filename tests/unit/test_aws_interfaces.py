@@ -10,6 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from lambda_vpc_operator.aws import clients, errors, interfaces, metrics
+from lambda_vpc_operator.models import interfaces as models_interfaces
 from lambda_vpc_operator.models.failures import FailureKind
 
 REGION = "eu-west-1"
@@ -92,7 +93,9 @@ async def test_serving_maps_by_subnet_and_exact_group_set_never_by_description(
         eni("eni-ours", "subnet-a", ["sg-2", "sg-1"]),
         eni("eni-elsewhere", "subnet-c", ["sg-1", "sg-2"]),
     ]}, expected())  # fmt: skip
-    found = await enis.serving(REGION, VPC, ["subnet-a", "subnet-b"], ["sg-1", "sg-2"])
+    found = models_interfaces.interfaces_by_subnet(
+        await enis.in_vpc(REGION, VPC), ["subnet-a", "subnet-b"], ["sg-1", "sg-2"]
+    )
     assert {s: e.interface_id for s, e in found.items()} == {"subnet-a": "eni-ours"}
 
 

@@ -139,3 +139,18 @@ def test_looks_that_raised_are_exposed_by_handler_and_error() -> None:
     text = prometheus_client.generate_latest(metrics.registry(aws_metrics.CallCounter(), errors)).decode()
     assert 'lambda_vpc_operator_reconcile_errors_total{error="UnexpectedAnswer",handler="reconcile"} 2.0' in text
     assert 'lambda_vpc_operator_reconcile_errors_total{error="KeyError",handler="release"} 1.0' in text
+
+
+def test_the_observer_says_its_way_and_why_it_read() -> None:
+    from lambda_vpc_operator.aws import metrics as aws_metrics
+
+    aws_metrics.observer.reset()
+    aws_metrics.observer.way("eu-west-1", "get")
+    aws_metrics.observer.read("changed")
+    aws_metrics.observer.serve()
+    text = prometheus_client.generate_latest(metrics.REGISTRY).decode()
+    assert sample(text, "lambda_vpc_operator_observer_way", region="eu-west-1", way="get") == 1
+    assert sample(text, "lambda_vpc_operator_observer_way", region="eu-west-1", way="list") == 0
+    assert sample(text, "lambda_vpc_operator_observer_reads_total", reason="changed") == 1
+    assert sample(text, "lambda_vpc_operator_observer_served_total") == 1
+    aws_metrics.observer.reset()

@@ -20,12 +20,14 @@ from lambda_vpc_operator.aws import (
     identities,
     interfaces,
     networks,
+    observer,
     observing,
     roles,
     routes,
     selections,
 )
 from lambda_vpc_operator.aws.budgets import DEFAULT_CONTROL_RATE, DEFAULT_GET_FUNCTION_RATE
+from lambda_vpc_operator.models.settings import DEFAULT_LIFECYCLE_INTERVAL, DEFAULT_RESYNC_INTERVAL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +56,8 @@ class AwsGateway:
         control_rate: float = DEFAULT_CONTROL_RATE,
         get_function_rate: float = DEFAULT_GET_FUNCTION_RATE,
         session: boto3.Session | None = None,
+        sweep_interval: float = DEFAULT_RESYNC_INTERVAL,  # one sweep per resync
+        lifecycle_interval: float = DEFAULT_LIFECYCLE_INTERVAL,
     ) -> AwsGateway:
         aws_clients = clients.AwsClients(default_region, session=session)
         request_budgets = budgets.RequestBudgets(control_rate, get_function_rate)
@@ -64,7 +68,9 @@ class AwsGateway:
             budgets=request_budgets,
             functions=lambda_functions,
             networks=known,
-            observer=observing.GetFunctionObserver(lambda_functions),
+            observer=observer.SweepingObserver(
+                lambda_functions, sweep_interval=sweep_interval, lifecycle_interval=lifecycle_interval
+            ),
             interfaces=interfaces.Interfaces(aws_clients),
             roles=roles.Roles(aws_clients),
             routes=routes.RouteTables(aws_clients),

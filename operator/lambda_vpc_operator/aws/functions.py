@@ -9,7 +9,7 @@ the 15/s bucket the whole account shares; Invoke (data plane) by neither. Answer
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from lambda_vpc_operator.aws import budgets, calling, clients, errors
@@ -17,6 +17,10 @@ from lambda_vpc_operator.models import functions
 
 # AWS returns at most 50 functions a page, whatever MaxItems says (ListFunctions, aws-facts).
 LIST_PAGE_SIZE = 50
+
+# Told (region, function name) after each write that went through: the observer's last reading of
+# that function is then out of date (aws.observer).
+WriteListener = Callable[[str, str], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +39,11 @@ class LambdaFunctions:
     def __init__(self, clients: clients.AwsClients, budgets: budgets.RequestBudgets) -> None:
         self.clients = clients
         self.budgets = budgets
+        self.listeners: list[WriteListener] = []
+
+    def _wrote(self, region: str, name: str) -> None:
+        for listener in self.listeners:
+            listener(region, name)
 
     def region_of(self, ref: functions.FunctionRef) -> str:
         return ref.region or self.clients.default_region
@@ -73,6 +82,7 @@ class LambdaFunctions:
             self.budgets.control(region),
             **params,
         )
+        self._wrote(region, ref.name)
         with errors.reading("UpdateFunctionConfiguration"):
             return functions.FunctionObservation.from_aws(response)
 
@@ -113,20 +123,25 @@ class LambdaFunctions:
         (aws-facts): those fields of the observations are None; ask ``get`` for them.
         """
         region = region or self.clients.default_region
-        client = self.clients.lambda_(region)
         marker: str | None = None
         while True:
-            params: dict[str, Any] = {"MaxItems": LIST_PAGE_SIZE}
-            if marker:
-                params["Marker"] = marker
-            page = await calling.call(client, "ListFunctions", self.budgets.control(region), **params)
-            with errors.reading("ListFunctions"):
-                found = [functions.FunctionObservation.from_aws(item) for item in page.get("Functions") or ()]
+            found, marker = await self.list_page(region, marker)
             for observation in found:
                 yield observation
-            marker = page.get("NextMarker")
             if not marker:
                 return
+
+    async def list_page(
+        self, region: str, marker: str | None = None
+    ) -> tuple[list[functions.FunctionObservation], str | None]:
+        """One ListFunctions page (at most ``LIST_PAGE_SIZE``) and the NextMarker (None: the last page)."""
+        params: dict[str, Any] = {"MaxItems": LIST_PAGE_SIZE}
+        if marker:
+            params["Marker"] = marker
+        page = await calling.call(self.clients.lambda_(region), "ListFunctions", self.budgets.control(region), **params)
+        with errors.reading("ListFunctions"):
+            found = [functions.FunctionObservation.from_aws(item) for item in page.get("Functions") or ()]
+        return found, page.get("NextMarker") or None
 
     async def list_tags(self, arn: str) -> dict[str, str]:
         """ListTags on a function ARN: the tags even where GetFunction omits them (aws-facts "IAM")."""
@@ -146,6 +161,7 @@ class LambdaFunctions:
             Resource=arn,
             Tags=dict(tags),
         )
+        self._wrote(region, _arn_name(arn))
 
     async def untag(self, arn: str, keys: Sequence[str]) -> None:
         """UntagResource on a function ARN (a deletion removes our owner tag)."""
@@ -157,6 +173,7 @@ class LambdaFunctions:
             Resource=arn,
             TagKeys=list(keys),
         )
+        self._wrote(region, _arn_name(arn))
 
 
 def _arn_region(arn: str) -> str | None:
@@ -165,3 +182,9 @@ def _arn_region(arn: str) -> str | None:
     if len(parts) > 3 and parts[0] == "arn" and parts[3]:
         return parts[3]
     return None
+
+
+def _arn_name(arn: str) -> str:
+    """arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME -> NAME (a bare name stays itself)."""
+    parts = arn.split(":")
+    return parts[6] if len(parts) > 6 else arn

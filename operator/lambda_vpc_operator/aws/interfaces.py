@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lambda_vpc_operator.aws import calling, clients, sharing
@@ -70,19 +70,6 @@ class Interfaces:
             task.add_done_callback(lambda done: self._forget(key, done))
         # Shielded: one caller's cancellation must not cancel the request the others wait for.
         return (await asyncio.shield(task)).unwrap()
-
-    async def serving(
-        self,
-        region: str | None,
-        vpc_id: str,
-        subnet_ids: Iterable[str],
-        group_ids: Iterable[str],
-        *,
-        max_age: float | None = None,
-    ) -> Mapping[str, interfaces.InterfaceFacts]:
-        """The ENI of each subnet for exactly ``group_ids`` (subnets without one are absent)."""
-        enis = await self.in_vpc(region, vpc_id, max_age=max_age)
-        return interfaces.interfaces_by_subnet(enis, subnet_ids, group_ids)
 
     def age(self, region: str | None, vpc_id: str) -> float | None:
         """Seconds since the cached answer for the VPC was fetched; None if there is none."""

@@ -83,3 +83,43 @@ class BudgetMeter:
 
 
 budgets = BudgetMeter()
+
+
+class ObserverMeter:
+    """What the observer (aws.observer) did: the way each place is swept, and why functions were read.
+
+    ``way`` is per place (today a region): the metric and a log line say which way the observer
+    chose, since that decides what steady observation costs. ``reads`` counts GetFunctions by
+    ``planner.sweeps.ReadReason``; ``served`` the looks answered from the snapshot at no cost.
+    """
+
+    def __init__(self) -> None:
+        self._ways: dict[str, str] = {}
+        self._reads: collections.Counter[str] = collections.Counter()
+        self._served = 0
+        self._lock = threading.Lock()
+
+    def way(self, place: str, way: str) -> None:
+        with self._lock:
+            self._ways[place] = way
+
+    def read(self, reason: str) -> None:
+        with self._lock:
+            self._reads[reason] += 1
+
+    def serve(self) -> None:
+        with self._lock:
+            self._served += 1
+
+    def snapshot(self) -> tuple[dict[str, str], dict[str, int], int]:
+        with self._lock:
+            return dict(self._ways), dict(self._reads), self._served
+
+    def reset(self) -> None:
+        with self._lock:
+            self._ways.clear()
+            self._reads.clear()
+            self._served = 0
+
+
+observer = ObserverMeter()

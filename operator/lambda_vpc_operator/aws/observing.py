@@ -9,9 +9,9 @@ Concurrent observations of the same function (several handlers or timers waking 
 coalesced into one request: every caller that asks while a request is in flight gets its answer,
 which is no older than the moment that caller asked.
 
-The ``Observer`` protocol leaves room for a batched observer later: one that serves the VpcConfig of
-many attachments from ListFunctions pages (50 functions a request) and falls back to GetFunction
-only for functions whose State or LastUpdateStatus matters (busy, failed or inactive ones).
+The operator runs the batched observer, ``aws.observer.SweepingObserver`` (ListFunctions pages,
+GetFunction only where a function moved); this one reads every time (tests, and the model of
+per-object polling).
 """
 
 from __future__ import annotations
@@ -28,8 +28,12 @@ _Key = tuple[str, str]
 
 
 class Observer(Protocol):
-    async def observe(self, ref: FunctionRef) -> FunctionObservation | None:
-        """The function as AWS reports it now; None if it does not exist."""
+    async def observe(self, ref: FunctionRef, *, fresh: bool = True) -> FunctionObservation | None:
+        """The function as AWS reports it; None if it does not exist.
+
+        ``fresh``: read it now; False lets a batched observer (aws.observer) answer from its last
+        sweep when nothing says the function moved (a steady look at resync).
+        """
         ...
 
 
@@ -40,7 +44,7 @@ class GetFunctionObserver:
         self.functions = functions
         self._in_flight: dict[_Key, asyncio.Task[sharing.Outcome[FunctionObservation | None]]] = {}
 
-    async def observe(self, ref: FunctionRef) -> FunctionObservation | None:
+    async def observe(self, ref: FunctionRef, *, fresh: bool = True) -> FunctionObservation | None:
         key = (self.functions.region_of(ref), ref.name)
         task = self._in_flight.get(key)
         if task is None:

@@ -45,9 +45,12 @@ NETWORK_READY = f"{PREFIX}_network_ready_seconds"
 REACTIVATIONS = f"{PREFIX}_reactivations"
 DRIFT = f"{PREFIX}_drift"
 WEBHOOK_DECISIONS = f"{PREFIX}_webhook_decisions"
+OBSERVER_WAY = f"{PREFIX}_observer_way"
+OBSERVER_READS = f"{PREFIX}_observer_reads"
+OBSERVER_SERVED = f"{PREFIX}_observer_served"
 NAMES = (
     AWS_REQUESTS, THROTTLES, BUDGET_WAIT, ATTACHMENTS, RECONCILE_DURATION, RECONCILE_ERRORS, NETWORK_READY,
-    REACTIVATIONS, DRIFT, WEBHOOK_DECISIONS,
+    REACTIVATIONS, DRIFT, WEBHOOK_DECISIONS, OBSERVER_WAY, OBSERVER_READS, OBSERVER_SERVED,
 )  # fmt: skip
 
 # Event reasons that count as drift (planner.planning posts them on the transition).
@@ -151,10 +154,37 @@ class ReconcileErrorsCollector(Collector):
         yield family
 
 
+class ObserverCollector(Collector):
+    """Exposes aws.metrics.observer: the way each place is swept (1 for the way in use), GetFunctions
+    by reason (planner.sweeps.ReadReason), and looks served from the snapshot at no AWS cost."""
+
+    def __init__(self, meter: metrics.ObserverMeter) -> None:
+        self.meter = meter
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        ways, reads, served = self.meter.snapshot()
+        way = GaugeMetricFamily(
+            OBSERVER_WAY, "How the observer sweeps each region: list (ListFunctions pages) or get (GetFunction "
+            "per managed function); 1 for the way in use.", labels=["region", "way"],
+        )  # fmt: skip
+        for place, chosen in sorted(ways.items()):
+            for option in ("list", "get"):
+                way.add_metric([place, option], 1.0 if option == chosen else 0.0)
+        yield way
+        read = CounterMetricFamily(
+            OBSERVER_READS, "GetFunction requests of the observer, by why the snapshot would not do.", labels=["reason"]
+        )
+        for reason, n in sorted(reads.items()):
+            read.add_metric([reason], n)
+        yield read
+        yield CounterMetricFamily(OBSERVER_SERVED, "Looks answered from the observer's snapshot, no request.", served)
+
+
 REGISTRY = prometheus_client.CollectorRegistry()
 REGISTRY.register(AwsRequestsCollector(metrics.calls))
 REGISTRY.register(BudgetCollector(metrics.budgets))
 REGISTRY.register(ReconcileErrorsCollector(failing.errors))
+REGISTRY.register(ObserverCollector(metrics.observer))
 attachments = Attachments()
 REGISTRY.register(attachments)
 reconcile_duration = prometheus_client.Histogram(

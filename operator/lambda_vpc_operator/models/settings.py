@@ -10,6 +10,9 @@ from lambda_vpc_operator.models.policies import PolicyMode
 # Steady attachments are re-read this often to notice drift and Inactive functions. GetFunction
 # has its own 100 requests/s bucket (aws-facts), so 10 minutes costs 1,000 functions ~1.7 req/s.
 DEFAULT_RESYNC_INTERVAL = 600.0
+# A steady function's State (which ListFunctions omits) is read with GetFunction this often (aws.observer).
+# Inactive comes after 14 idle days (aws-facts "Inactive functions"): an hour's delay costs nothing.
+DEFAULT_LIFECYCLE_INTERVAL = 3600.0
 
 
 class RoleCheck(enum.StrEnum):
@@ -54,6 +57,7 @@ class WatchSettings:
 class OperatorSettings:
     default_region: str = "us-east-1"
     resync_interval: float = DEFAULT_RESYNC_INTERVAL
+    lifecycle_interval: float = DEFAULT_LIFECYCLE_INTERVAL
     namespaces: tuple[str, ...] = ()  # empty: every namespace (cluster-wide)
     # Our share of the account's 15 requests/s for Lambda control-plane calls (aws-facts).
     control_rate: float = 10.0

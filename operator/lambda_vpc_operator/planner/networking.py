@@ -238,7 +238,7 @@ def overlay(
     found: dict[str, InterfaceFacts] = {}
     if applied_here and network.enis is not None:
         found = interfaces_by_subnet(network.enis, desired.subnet_ids, desired.security_group_ids)
-    missing = [s for s in sorted(desired.subnet_ids) if s not in found or not found[s].usable]
+    missing = readiness.unready_subnets(desired, found)  # what NetworkReady waits for, defined once
     before = conditions.find(current, ConditionType.NETWORK_READY)
     was_ready = (
         before is not None and before.get("status") == Status.TRUE and before.get("observedGeneration") == generation

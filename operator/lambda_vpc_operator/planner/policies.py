@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from lambda_vpc_operator.models.policies import (
     NAMESPACE_NAME_LABEL,
@@ -196,7 +196,3 @@ def evaluate(request: Request, policies: PolicySet) -> Verdict:
 def needs_vpc(policies: PolicySet, namespace: str) -> bool:
     """Whether some applicable policy lists VPCs (so the VPC must be known to decide)."""
     return any(p.spec.vpc_ids is not None for p in applicable(policies, namespace))
-
-
-def parse_policies(items: Sequence[tuple[str, PolicySpec]]) -> tuple[Policy, ...]:
-    return tuple(Policy(name, spec) for name, spec in items)

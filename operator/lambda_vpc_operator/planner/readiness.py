@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
 from lambda_vpc_operator.models.interfaces import USABLE_STATUSES, InterfaceFacts, interfaces_by_subnet
@@ -33,10 +33,12 @@ def lambda_ready(desired: VpcSettings, observed: FunctionObservation) -> bool:
 
 def subnets_without_interface(desired: VpcSettings, enis: Iterable[InterfaceFacts]) -> list[str]:
     """Desired subnets whose ENI is missing or not (yet) usable, sorted."""
-    found = interfaces_by_subnet(enis, desired.subnet_ids, desired.security_group_ids)
-    return sorted(
-        s for s in desired.subnet_ids if s not in found or found[s].status not in READY_INTERFACE_STATUSES
-    )
+    return unready_subnets(desired, interfaces_by_subnet(enis, desired.subnet_ids, desired.security_group_ids))
+
+
+def unready_subnets(desired: VpcSettings, found: Mapping[str, InterfaceFacts]) -> list[str]:
+    """Desired subnets without a usable ENI among ``found`` (the ENI of each subnet), sorted."""
+    return sorted(s for s in desired.subnet_ids if s not in found or found[s].status not in READY_INTERFACE_STATUSES)
 
 
 def network_ready(desired: VpcSettings, observed: FunctionObservation, enis: Iterable[InterfaceFacts]) -> bool:

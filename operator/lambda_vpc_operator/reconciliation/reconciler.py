@@ -196,6 +196,9 @@ class Reconciler:
             })  # fmt: skip
 
         resync, memory.resync_due = memory.resync_due, False
+        # Only a steady look at resync may take the observer's snapshot (aws.observer); a new generation,
+        # a transition, a restart or a reconcile request (controls.forget_caches) reads the function now.
+        fresh = not resync or memory.preflight_generation != generation
         try:
             spec, ref = self.parse(view)
             _same_function(ref, status.get("ownership"))
@@ -241,14 +244,14 @@ class Reconciler:
         if context is not None:
             # Guardrails: the tenant policy before any AWS call; ownership from the function's tag.
             situation, observed, observed_ok = await self._guarded_look(
-                view, spec, ref, situation, memory, reporter, context
+                view, spec, ref, situation, memory, reporter, context, fresh=fresh
             )
         elif conflict_with is None:
             desired = planning.desired_vpc(spec)
             problems, failure = await self._preflight(ref, desired, generation, memory, reporter, resync)
             situation = dataclasses.replace(situation, problems=problems, read_failure=failure)
             if failure is None and not validation.errors_of(list(problems)):
-                observed, failure = await self._observe(ref)
+                observed, failure = await self._observe(ref, fresh=fresh)
                 observed_ok = failure is None
                 situation = dataclasses.replace(situation, observed=observed, read_failure=failure)
         network = await self._network(ref, spec, observed, status, memory, generation)
@@ -335,6 +338,8 @@ class Reconciler:
         memory: AttachmentMemory,
         reporter: Reporter,
         context: guarding.Context,
+        *,
+        fresh: bool = True,
     ) -> tuple[planning.Situation, FunctionObservation | None, bool]:
         """Policy, preflight (network, routes), GetFunction, ownership and role: each step only if the
         ones before found no error, so a denied attachment costs no AWS call at all. Returns the
@@ -359,7 +364,7 @@ class Reconciler:
         situation = dataclasses.replace(situation, problems=problems, read_failure=failure)
         if failure is not None or validation.errors_of(list(problems)):
             return situation, None, False
-        observed, failure = await self._observe(ref)
+        observed, failure = await self._observe(ref, fresh=fresh)
         situation = dataclasses.replace(situation, observed=observed, read_failure=failure)
         if observed is None:
             return situation, None, failure is None
@@ -557,9 +562,12 @@ class Reconciler:
                 failures[version] = exc.failure
         return alias_planning.AliasReading(found, versions, failures)
 
-    async def _observe(self, ref: FunctionRef) -> tuple[FunctionObservation | None, Failure | None]:
+    async def _observe(
+        self, ref: FunctionRef, *, fresh: bool = True
+    ) -> tuple[FunctionObservation | None, Failure | None]:
+        """The function from the observer: its snapshot for a steady look (``fresh`` False), else read now."""
         try:
-            return await self.aws.observer.observe(ref), None
+            return await self.aws.observer.observe(ref, fresh=fresh), None
         except UnexpectedAnswer:
             # Not AWS being away (which keeps the last conditions): an answer we cannot read is
             # ReconcileError, with its Event and metric, and Stalled if it persists (planner.errors).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import re
 from collections.abc import Callable
@@ -294,10 +295,6 @@ class LambdaResponses:
         return wire.json_response(200, payload, headers)
 
     def list_functions(self) -> wire.Response:
-        response = self.forward(None)
-        if not response.ok:
-            return response
-        items = sorted(response.json().get("Functions", []), key=_list_key)
         # aws-facts "Lambda function configuration": at most 50 a page, Marker/NextMarker.
         size = self.backend.config.list_page_size
         max_items = self.query.get("MaxItems", [None])[0]
@@ -307,14 +304,38 @@ class LambdaResponses:
             except ValueError:
                 raise exceptions.InvalidParameterValue(f"MaxItems must be a number: {max_items}") from None
         marker = self.query.get("Marker", [None])[0]
-        if marker:
-            after = _decode_marker(marker)
+        after = _decode_marker(marker) if marker else None
+        if self.query.get("FunctionVersion", [None])[0] is not None:
+            return self._list_versions(size, after)
+        # $LATEST only (the default): a page costs its own 50 functions, not the account's. Only
+        # the names are sorted; moto renders just the page (its ListFunctions renders them all).
+        latest = sorted(self.region.lambdas.list_functions(), key=lambda f: str(f.function_name))
+        names = [str(f.function_name) for f in latest]
+        # Past the marker's function ($LATEST sorts before that function's versions: _list_key).
+        start = bisect.bisect_right(names, after[0]) if after is not None else 0
+        page, rest = latest[start : start + size], latest[start + size :]
+        functions = []
+        for moto_fn in page:
+            fn = self.backend.record(self.region, str(moto_fn.function_name))
+            # aws-facts: ListFunctions includes VpcConfig and RevisionId but NOT State / LastUpdateStatus.
+            functions.append(self._render(moto_fn.get_configuration(), fn, lifecycle=False))
+        result: dict[str, Any] = {"Functions": functions}
+        if rest:
+            result["NextMarker"] = _encode_marker((names[start + len(page) - 1], ""))
+        return wire.json_response(200, result)
+
+    def _list_versions(self, size: int, after: tuple[str, str] | None) -> wire.Response:
+        """FunctionVersion=ALL: every version too, from moto's full answer (the operator never asks)."""
+        response = self.forward(None)
+        if not response.ok:
+            return response
+        items = sorted(response.json().get("Functions", []), key=_list_key)
+        if after is not None:
             items = [item for item in items if _list_key(item) > after]
         page, rest = items[:size], items[size:]
         functions = []
         for cfg in page:
             fn = self.backend.record(self.region, str(cfg.get("FunctionName", "")))
-            # aws-facts: ListFunctions includes VpcConfig but NOT State / LastUpdateStatus.
             functions.append(self._render(cfg, fn, lifecycle=False))
         result: dict[str, Any] = {"Functions": functions}
         if rest:

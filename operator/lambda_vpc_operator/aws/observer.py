@@ -1,0 +1,224 @@
+"""One observer per place (today a region; an opaque key): every managed function for a few requests.
+
+Before, each attachment's look sent a GetFunction at each resync, one request per attachment, as
+per-object polling does. Here a sweep per place, at most once per ``sweep_interval`` (the resync
+interval), pages ListFunctions (50 functions a request, VpcConfig and RevisionId included, from the
+shared control budget: aws-facts "Lambda function configuration", "Rate limits") and keeps the
+items of the functions the looks asked about. A look then gets the last GetFunction's answer at no
+cost unless ``planner.sweeps.read_reason`` says otherwise: the look asks for a fresh reading (a new
+generation, a transition, a wake-up), the listing shows another RevisionId or VpcConfig, the last
+reading was Pending or InProgress, we wrote to the function since, or its State was not read for
+``lifecycle_interval`` (ListFunctions omits State, LastUpdateStatus and Tags). When the account
+holds many more functions than are managed, listing it costs more than a GetFunction per managed
+function from GetFunction's own bucket: the sweep then reads those instead (``sweeps.choose_way``,
+re-counted by a listing once per ``lifecycle_interval``) and says so in a metric and a log line.
+
+Concurrent looks at one function share one GetFunction, and concurrent looks in one place share
+one sweep (single-flight, as before). Only observation is shared: writes stay per attachment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from lambda_vpc_operator.aws import errors, metrics
+from lambda_vpc_operator.aws import functions as aws_functions
+from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
+from lambda_vpc_operator.models.settings import DEFAULT_LIFECYCLE_INTERVAL
+from lambda_vpc_operator.planner import sweeps
+
+logger = logging.getLogger(__name__)
+
+# A function no look asked about for this many sweep intervals (and for the lifecycle interval) is no
+# longer managed here. Not shorter: a look may wait a long while for the control budget (a burst of
+# new attachments), and a function forgotten meanwhile costs a GetFunction at its next look.
+FORGET_AFTER_SWEEPS = 3
+
+_Key = tuple[str, str]  # (place, function name)
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class _Place:
+    """What the observer knows of one place: the way it sweeps it and the last listing."""
+
+    way: sweeps.Way = sweeps.Way.LIST
+    swept_at: float | None = None
+    account_functions: int | None = None  # from the last listing
+    counted_at: float | None = None
+    listed: dict[str, FunctionObservation | None] = dataclasses.field(default_factory=dict)
+    listed_at: float | None = None
+
+    def listing(self, name: str) -> sweeps.Listed | None:
+        if self.listed_at is None or name not in self.listed:
+            return None  # not managed when the place was last listed
+        return sweeps.Listed(self.listed[name], self.listed_at)
+
+
+class SweepingObserver:
+    """``observing.Observer`` from one sweep per place; a GetFunction only where a function moved."""
+
+    def __init__(
+        self,
+        functions: aws_functions.LambdaFunctions,
+        *,
+        sweep_interval: float,
+        lifecycle_interval: float = DEFAULT_LIFECYCLE_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.functions = functions
+        self.sweep_interval = sweep_interval
+        self.lifecycle_interval = lifecycle_interval
+        self.clock = clock
+        self._known: dict[_Key, sweeps.Known] = {}
+        self._asked: dict[_Key, float] = {}
+        self._written: dict[_Key, float] = {}
+        self._places: dict[str, _Place] = {}
+        self._reading: dict[_Key, asyncio.Task[FunctionObservation | None]] = {}
+        self._sweeping: dict[str, asyncio.Task[None]] = {}
+        functions.listeners.append(self.wrote)
+
+    def place_of(self, ref: FunctionRef) -> str:
+        """The key of the observer that sees ``ref`` (its region, today)."""
+        return self.functions.region_of(ref)
+
+    def way(self, place: str) -> sweeps.Way:
+        state = self._places.get(place)
+        return state.way if state is not None else sweeps.Way.LIST
+
+    def wrote(self, place: str, name: str) -> None:
+        """A write of ours went through: the next look reads the function again."""
+        self._written[place, name] = self.clock()
+
+    async def observe(self, ref: FunctionRef, *, fresh: bool = True) -> FunctionObservation | None:
+        place = self.place_of(ref)
+        key = (place, ref.name)
+        now = self.clock()
+        self._asked[key] = now
+        known = self._known.get(key)
+        state = self._places.get(place)
+        reason = self._reason(key, known, state, now, fresh)
+        if known is not None and reason in (None, sweeps.ReadReason.POLLED):
+            # Only a decision the sweep could change waits for one (at most one per interval): the
+            # listing, or (Way.GET) the periodic recount that may switch back to listing.
+            state = await self._swept(place)
+            reason = self._reason(key, known, state, now, fresh)
+        if reason is None and known is not None:
+            metrics.observer.serve()
+            return known.observation
+        metrics.observer.read((reason or sweeps.ReadReason.FIRST).value)
+        return await self._read(ref, key)
+
+    def _reason(
+        self, key: _Key, known: sweeps.Known | None, state: _Place | None, now: float, fresh: bool
+    ) -> sweeps.ReadReason | None:
+        return sweeps.read_reason(
+            known,
+            state.listing(key[1]) if state is not None else None,
+            way=state.way if state is not None else sweeps.Way.LIST,
+            now=now,
+            lifecycle_interval=self.lifecycle_interval,
+            fresh=fresh,
+            written_at=self._written.get(key),
+        )
+
+    # -- GetFunction, one in flight per function --------------------------------------------
+
+    async def _read(self, ref: FunctionRef, key: _Key) -> FunctionObservation | None:
+        task = self._reading.get(key)
+        if task is None:
+            task = asyncio.create_task(self._get(ref, key), name=f"observing {key[0]}/{key[1]}")
+            self._reading[key] = task
+            task.add_done_callback(lambda done: _forget(self._reading, key, done))
+        # Shielded: one caller's cancellation must not cancel the request the others wait for.
+        return await asyncio.shield(task)
+
+    async def _get(self, ref: FunctionRef, key: _Key) -> FunctionObservation | None:
+        started = self.clock()  # the answer is at least as fresh as the moment it was asked for
+        try:
+            observation: FunctionObservation | None = await self.functions.get(ref)
+        except errors.FunctionNotFound:
+            observation = None
+        self._known[key] = sweeps.Known(observation, started)
+        return observation
+
+    # -- the sweep, one in flight per place ---------------------------------------------------
+
+    async def _swept(self, place: str) -> _Place:
+        """The place's state, swept at most ``sweep_interval`` ago."""
+        state = self._places.setdefault(place, _Place())
+        if state.swept_at is not None and self.clock() - state.swept_at < self.sweep_interval:
+            return state
+        task = self._sweeping.get(place)
+        if task is None:
+            task = asyncio.create_task(self._sweep(place, state), name=f"sweeping {place}")
+            self._sweeping[place] = task
+            task.add_done_callback(lambda done: _forget(self._sweeping, place, done))
+        await asyncio.shield(task)
+        return state
+
+    async def _sweep(self, place: str, state: _Place) -> None:
+        started = self.clock()
+        managed = self._managed(place, started)
+        control = self.functions.budgets.control(place).rate
+        get_function = self.functions.budgets.get_function(place).rate
+        way = sweeps.choose_way(state.account_functions, len(managed), control, get_function)
+        recount = state.counted_at is None or started - state.counted_at >= self.lifecycle_interval
+        if way == sweeps.Way.LIST or recount:
+            try:
+                total, listed = await self._list(place, managed)
+            except errors.AwsError as exc:
+                # Never a hot loop: this sweep reads each function instead, the next one lists again.
+                logger.warning("Observer for %s: ListFunctions failed (%s); reading each function with "
+                               "GetFunction until the next sweep", place, exc.failure.code)  # fmt: skip
+                way = sweeps.Way.GET
+            else:
+                state.account_functions, state.counted_at = total, started
+                state.listed, state.listed_at = listed, started
+                way = sweeps.choose_way(total, len(managed), control, get_function)
+        if way != state.way or state.swept_at is None:
+            pages = sweeps.list_pages(state.account_functions or 0)
+            logger.info(
+                "Observer for %s sweeps by %s: %s functions in the account (%d ListFunctions pages at %g/s), "
+                "%d managed (GetFunction at %g/s)",
+                place, "ListFunctions" if way == sweeps.Way.LIST else "GetFunction per managed function",
+                state.account_functions if state.account_functions is not None else "?", pages, control,
+                len(managed), get_function,
+            )  # fmt: skip
+        state.way, state.swept_at = way, started
+        metrics.observer.way(place, way.value)
+
+    async def _list(self, place: str, managed: set[str]) -> tuple[int, dict[str, FunctionObservation | None]]:
+        """Page through ListFunctions: the account's function count, and the managed functions' items."""
+        found: dict[str, FunctionObservation | None] = dict.fromkeys(managed)
+        total, marker = 0, None
+        while True:
+            items, marker = await self.functions.list_page(place, marker)
+            total += len(items)
+            for item in items:
+                if item.name in found:
+                    found[item.name] = item
+            if marker is None:
+                return total, found
+
+    def _managed(self, place: str, now: float) -> set[str]:
+        """The functions of ``place`` looks asked about lately; the others are forgotten."""
+        horizon = now - max(FORGET_AFTER_SWEEPS * self.sweep_interval, self.lifecycle_interval)
+        for key in [k for k, asked in self._asked.items() if k[0] == place and asked < horizon]:
+            for table in (self._asked, self._known, self._written):
+                table.pop(key, None)
+        return {name for (where, name) in self._asked if where == place}
+
+
+def _forget(table: dict[K, asyncio.Task[T]], key: K, task: asyncio.Task[T]) -> None:
+    if table.get(key) is task:
+        del table[key]
+    # Retrieve the outcome so that a request whose callers all gave up is not logged as unhandled.
+    if not task.cancelled():
+        task.exception()

@@ -733,9 +733,11 @@ def peering_phase(
     def converged() -> bool:
         return settled(ns, {i.name: i for i in sample})
 
+    steady_from = time.time()
     try:
         nudge()
         wait_for(converged, 120, 0.5, what="the peered replicas converging")
+        steady_from = time.time()  # both replicas have seen each other by now
         for how in settings.takeovers:
             actor = active_agent(sim, since, {app for _, app in replicas.values()})
             if actor is None:
@@ -757,15 +759,12 @@ def peering_phase(
             if process.running:
                 operators.stop(process, "SIGINT", app, mode="end")
     entries = [e for e in sim.journal(since=since) if e.get("agent") in operators.ours and _api(e)]
-    # One actor at a time: the sender of AWS requests changes only at a handover: the second replica
-    # starting (it may outrank the first), each kill, each restart (it may outrank the survivor).
-    runs: list[list[Any]] = []  # [agent, first, last, requests]
-    for e in entries:
-        if runs and runs[-1][0] == e["agent"]:
-            runs[-1][2:] = [e["at"], runs[-1][3] + 1]
-        else:
-            runs.append([e["agent"], e["at"], e["at"], 1])
-    handovers = 1 + 2 * len(settings.takeovers)
+    # One actor at a time, once both replicas run: the sender of AWS requests changes only at a
+    # handover, each stop or each restart (the restarted replica may outrank the survivor). Started
+    # together, both may act until each has seen the other's keepalive: counted apart (startup).
+    startup = _runs([e for e in entries if e["at"] < steady_from])
+    runs = _runs([e for e in entries if e["at"] >= steady_from])
+    handovers = 2 * len(settings.takeovers)
     # A stopped replica's requests answered after its successor's first one: its looks winding down.
     overlap = []
     for stop in (s for s in operators.stops if s.get("mode") == "takeover"):
@@ -776,6 +775,8 @@ def peering_phase(
                         "seconds": round(max(e["at"] for e in late) - min(after), 2) if late else 0.0})  # fmt: skip
     result.update({
         "requests_by_replica": dict(collections.Counter(e["agent"] for e in entries)),
+        "sender_runs_at_startup": [f"{agent}: {n} requests" for agent, _, _, n in startup],
+        "startup_overlap_seconds": round(_overlap(startup), 2),
         "sender_runs": [f"{agent}: {n} requests" for agent, _, _, n in runs],
         "stopped_replica_after_takeover": overlap,
         "checks": {
@@ -786,6 +787,23 @@ def peering_phase(
         "log": str(operators.log),
     })  # fmt: skip
     return result
+
+
+def _runs(entries: list[dict[str, Any]]) -> list[list[Any]]:
+    """Consecutive requests of one sender: [agent, first, last, requests]."""
+    runs: list[list[Any]] = []
+    for e in entries:
+        if runs and runs[-1][0] == e["agent"]:
+            runs[-1][2:] = [e["at"], runs[-1][3] + 1]
+        else:
+            runs.append([e["agent"], e["at"], e["at"], 1])
+    return runs
+
+
+def _overlap(runs: list[list[Any]]) -> float:
+    """Seconds from the first switch of sender to the last switch back to an earlier one (0: none)."""
+    returns = [run[1] for i, run in enumerate(runs) if any(r[0] == run[0] for r in runs[:i - 1])]
+    return max(returns) - runs[1][1] if returns and len(runs) > 1 else 0.0
 
 
 def _api(entry: dict[str, Any]) -> bool:

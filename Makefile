@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv tools test lint sandbox crds chart-schema bench clean
+.PHONY: all venv tools test lint sandbox crds chart-schema bench chaos clean
 
 all: test
 
@@ -46,6 +46,10 @@ chart-schema: venv
 N ?= 200
 bench: venv
 	$(PY) benchmarks/converge.py --attachments $(N)
+
+# The full chaos run (docs/reliability.md): ARGS for size and seed, e.g. ARGS="--attachments 300 --seed 2".
+chaos: venv tools
+	$(PY) tests/chaos/chaos_run.py --attachments 200 --kills 50 --seed 1 --dir .sandbox/chaos --output .sandbox/chaos/summary.json $(ARGS)
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -23,25 +23,31 @@ log since the test began is added to the report.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
-import botocore.config
 import pytest
 import yaml
 
 import rbac_audit
-from harness import LOGS, Namespace, Network, Target, free_port, simulator_process, unique_name, watch_log
+from harness import (
+    CLIENT_CONFIG,
+    LOGS,
+    Namespace,
+    Network,
+    Target,
+    emulator_target,
+    free_port,
+    unique_name,
+    watch_log,
+)
 from lambda_vpc_sandbox import manifests
-from lambda_vpc_sandbox.aws import SimConfig, SimulatorControl, seed_demo_account
-from lambda_vpc_sandbox.aws.partners import seed_second_account
+from lambda_vpc_sandbox.aws import SimConfig, SimulatorControl
 from lambda_vpc_sandbox.aws.seeding import handler_zip
 from lambda_vpc_sandbox.kube.control import KubeControl
-from lambda_vpc_sandbox.kube.running import EmulatorThread
-from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY, simulated_aws_env
+from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY
 
 REGION = "us-east-1"
 NAMESPACE_GLOB = "e2e-*"
@@ -54,7 +60,6 @@ SIM_CONFIG = SimConfig(create_delay=0.2, update_delay=0.5, eni_create_delay=1.5,
 REAL_TIMEOUT_SCALE = 20.0
 LOG_TAIL_LINES = 200
 
-CLIENT_CONFIG = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 10})
 # The operator's least-privilege policy: the simulator answers the operator as IAM would a principal
 # holding exactly this (AccessDenied beyond it; GetFunction's Tags only with lambda:ListTags).
 IAM_POLICY = Path(__file__).resolve().parents[2] / "docs" / "iam-policy.json"
@@ -134,59 +139,10 @@ def _start_session_operator(target: Target, log: Path) -> None:
 
 
 def _emulator_target(tmp: Path) -> Iterator[Target]:
-    with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as kube, simulator_process(tmp / "aws.log") as aws_url:
-        control = SimulatorControl(aws_url)
-        control.reset()  # the config back to the simulator's defaults, then the session's delays
-        control.set_delays(
-            create=SIM_CONFIG.create_delay,
-            update=SIM_CONFIG.update_delay,
-            eni_create=SIM_CONFIG.eni_create_delay,
-            eni_delete=SIM_CONFIG.eni_delete_delay,
-        )
-        control.set_rate_limits(SIM_CONFIG.rate_limits_enabled, SIM_CONFIG.control_per_s, SIM_CONFIG.get_function_per_s)
-        assert control.config() == SIM_CONFIG.to_dict(), "the simulator does not run the session's SimConfig"
-        demo = seed_demo_account(aws_url, REGION)
-        # Every operator of the suite runs under exactly docs/iam-policy.json (the harness's own
-        # "testing" key stays unrestricted): the least-privilege policy is proven by every test.
-        control.set_principal_policy(OPERATOR_ACCESS_KEY, json.loads(IAM_POLICY.read_text()))
-        # A second account, whose roles grant the operator docs/iam-policy.json there too (test_accounts).
-        partner = seed_second_account(aws_url, REGION, operator_policy=json.loads(IAM_POLICY.read_text()))
-        api = manifests.api_client(kube.kubeconfig_path)
-        manifests.install_crds(api)
-        session = boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", aws_session_token="testing",
-            region_name=REGION,
-        )  # fmt: skip
-        target = Target(
-            name="emulators",
-            kubeconfig=kube.kubeconfig_path,
-            kube_audit=kube.emulator.audit_by_agent,
-            kube_control=kube.control,
-            api=api,
-            lambda_=session.client("lambda", endpoint_url=aws_url, config=CLIENT_CONFIG),
-            ec2=session.client("ec2", endpoint_url=aws_url, config=CLIENT_CONFIG),
-            region=REGION,
-            account_id=demo.account_id,
-            network=Network(
-                vpc_id=demo.vpc_id,
-                subnets=demo.private_subnet_ids,
-                app_sg=demo.app_sg_id,
-                db_sg=demo.db_sg_id,
-                other_vpc_subnet=demo.second_subnet_id,
-                other_vpc_sg=demo.second_sg_id,
-                dedicated_subnet=demo.dedicated_subnet_id,
-                dedicated_sg=demo.dedicated_sg_id,
-            ),
-            role_arn=demo.role_arn,
-            resync_interval=RESYNC_INTERVAL,
-            sim=control,
-            operator_env=simulated_aws_env(aws_url, REGION),
-            zip_file=handler_zip(),
-        )
-        target.partner = partner
-        target.cluster_name = _cluster_name(api)
-        target.own_calls.attach(target.lambda_, "lambda")
-        target.own_calls.attach(target.ec2, "ec2")
+    with emulator_target(tmp, SIM_CONFIG, REGION, [NAMESPACE_GLOB], IAM_POLICY, RESYNC_INTERVAL) as target:
+        control, audit = target.sim, target.kube_audit
+        assert control is not None and audit is not None
+        target.cluster_name = _cluster_name(target.api)
         _start_session_operator(target, tmp / "operator.log")
         try:
             yield target
@@ -199,7 +155,7 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
         assert not refused, f"docs/iam-policy.json refuses requests the operator made: {refused}"
         # Issue 6: every request the operators made in this suite is allowed by the chart's RBAC.
         if rbac_audit.helm_available():
-            requests = rbac_audit.operator_requests(kube.emulator.audit_by_agent)
+            requests = rbac_audit.operator_requests(audit)
             assert requests, "the emulator recorded no request of the operator"
             missing = rbac_audit.refused(requests)
             assert not missing, f"the chart's RBAC refuses requests the operator made: {missing}"

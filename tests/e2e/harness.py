@@ -22,17 +22,25 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import boto3
+import botocore.config
 import kubernetes
 import pytest
+import yaml
 
 from lambda_vpc_operator.models import attachments
+from lambda_vpc_sandbox import manifests
+from lambda_vpc_sandbox.aws import SimConfig, seed_demo_account
 from lambda_vpc_sandbox.aws.control import SimulatorControl
+from lambda_vpc_sandbox.aws.partners import seed_second_account
+from lambda_vpc_sandbox.aws.seeding import handler_zip
 from lambda_vpc_sandbox.kube.control import KubeControl
-from lambda_vpc_sandbox.processes import OperatorProcess
+from lambda_vpc_sandbox.kube.running import EmulatorThread
+from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY, OperatorProcess, simulated_aws_env
 
 GROUP, VERSION, PLURAL = attachments.GROUP, attachments.VERSION, attachments.PLURAL
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -427,6 +435,107 @@ def simulator_process(log: Path, startup_timeout: float = 60.0) -> Iterator[str]
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+CLIENT_CONFIG = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 10})
+HELM = REPO / ".tools" / "bin" / "helm"
+CHART = REPO / "charts" / "lambda-vpc-operator"
+
+
+@contextlib.contextmanager
+def emulator_target(
+    tmp: Path,
+    sim_config: SimConfig,
+    region: str,
+    namespaces: Sequence[str],
+    iam_policy: Path | None,
+    resync_interval: float,
+) -> Iterator[Target]:
+    """The Kubernetes emulator in this process and the AWS simulator in a child process
+    (``simulator_process``), a seeded demo account, our CRDs, and a Target for them with no operator
+    yet (``Target.start_operator`` starts them).
+
+    The simulator holds the operator's access key to ``iam_policy``, as IAM would; the harness's own
+    "testing" key stays unrestricted. ``namespaces`` (the operators' --namespace) name the cluster
+    as the operator derives it, for ``Target.owner_tag``.
+    """
+    from lambda_vpc_operator.kube.clusters import derived_cluster_name
+
+    with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as kube, simulator_process(tmp / "aws.log") as aws_url:
+        control = SimulatorControl(aws_url)
+        control.reset()  # the config back to the simulator's defaults, then ``sim_config``'s delays
+        control.set_delays(
+            create=sim_config.create_delay,
+            update=sim_config.update_delay,
+            eni_create=sim_config.eni_create_delay,
+            eni_delete=sim_config.eni_delete_delay,
+        )
+        control.set_rate_limits(sim_config.rate_limits_enabled, sim_config.control_per_s, sim_config.get_function_per_s)
+        assert control.config() == sim_config.to_dict(), "the simulator does not run the wanted SimConfig"
+        demo = seed_demo_account(aws_url, region)
+        policy = json.loads(iam_policy.read_text()) if iam_policy is not None else None
+        if policy is not None:
+            control.set_principal_policy(OPERATOR_ACCESS_KEY, policy)
+        # A second account, whose roles grant the operator the same policy there (test_accounts).
+        partner = seed_second_account(aws_url, region, operator_policy=policy)
+        api = manifests.api_client(kube.kubeconfig_path)
+        manifests.install_crds(api)
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", aws_session_token="testing",
+            region_name=region,
+        )  # fmt: skip
+        target = Target(
+            name="emulators",
+            kubeconfig=kube.kubeconfig_path,
+            kube_audit=kube.emulator.audit_by_agent,
+            kube_control=kube.control,
+            api=api,
+            lambda_=session.client("lambda", endpoint_url=aws_url, config=CLIENT_CONFIG),
+            ec2=session.client("ec2", endpoint_url=aws_url, config=CLIENT_CONFIG),
+            region=region,
+            account_id=demo.account_id,
+            network=Network(
+                vpc_id=demo.vpc_id,
+                subnets=demo.private_subnet_ids,
+                app_sg=demo.app_sg_id,
+                db_sg=demo.db_sg_id,
+                other_vpc_subnet=demo.second_subnet_id,
+                other_vpc_sg=demo.second_sg_id,
+                dedicated_subnet=demo.dedicated_subnet_id,
+                dedicated_sg=demo.dedicated_sg_id,
+            ),
+            role_arn=demo.role_arn,
+            resync_interval=resync_interval,
+            sim=control,
+            operator_env=simulated_aws_env(aws_url, region),
+            zip_file=handler_zip(),
+        )
+        target.partner = partner
+        target.cluster_name = derived_cluster_name(list(namespaces), api)
+        target.own_calls.attach(target.lambda_, "lambda")
+        target.own_calls.attach(target.ec2, "ec2")
+        yield target
+
+
+def peering_crds() -> list[dict[str, Any]]:
+    """kopf's peering CRDs exactly as the chart ships them (rendered with replicas > 1)."""
+    if not HELM.exists():
+        pytest.skip("helm is not installed: run `make tools`")
+    rendered = subprocess.run(
+        [str(HELM), "template", "x", str(CHART), "--set", "replicas=2", "--show-only", "templates/peering.yaml"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+def install_peering_crds(api: kubernetes.client.ApiClient) -> None:
+    extensions: Any = kubernetes.client.ApiextensionsV1Api(api)
+    for crd in peering_crds():
+        try:
+            extensions.create_custom_resource_definition(crd)
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 409:
+                raise
 
 
 def unique_name(prefix: str, limit: int = 63) -> str:

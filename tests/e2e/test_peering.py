@@ -7,47 +7,22 @@ replica creates the KopfPeering object if it is missing, and exactly one of them
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
-import yaml
 
-from harness import Namespace, Target, wait_for, watch_log
+from harness import Namespace, Target, install_peering_crds, wait_for, watch_log
 
 pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
-
-ROOT = Path(__file__).resolve().parents[2]
-HELM = ROOT / ".tools" / "bin" / "helm"
-CHART = ROOT / "charts" / "lambda-vpc-operator"
-
-
-def peering_crds() -> list[dict[str, Any]]:
-    """kopf's peering CRDs exactly as the chart ships them (rendered with replicas > 1)."""
-    if not HELM.exists():
-        pytest.skip("helm is not installed: run `make tools`")
-    rendered = subprocess.run(
-        [str(HELM), "template", "x", str(CHART), "--set", "replicas=2", "--show-only", "templates/peering.yaml"],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    return [d for d in yaml.safe_load_all(rendered) if d]
-
 
 def test_two_replicas_one_actor(
     target: Target, make_namespace: Callable[[str], Namespace], request: pytest.FixtureRequest
 ) -> None:
     if target.operator is None:
         pytest.skip("the operator runs elsewhere")
-    api: Any = kubernetes.client.ApiextensionsV1Api(target.api)
-    for crd in peering_crds():
-        try:
-            api.create_custom_resource_definition(crd)
-        except kubernetes.client.ApiException as exc:
-            if exc.status != 409:
-                raise
+    install_peering_crds(target.api)
     ns = make_namespace("peer")
     assert target.operator_log is not None
     logs = [target.operator_log.with_name(f"operator-{ns.name}-{i}.log") for i in (1, 2)]

@@ -1,4 +1,5 @@
-"""An operator restart with everything in sync costs no AWS write and no status write."""
+"""An operator restart with everything in sync costs no AWS write and no status write; a graceful stop
+while AWS fails is clean."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness import Namespace, Target, watch_log
+from harness import Namespace, Target, wait_for, watch_log
+from lambda_vpc_sandbox.aws.control import SimulatorControl
+from lambda_vpc_sandbox.kube.control import KubeControl
 from lambda_vpc_sandbox.processes import OperatorProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.simulator]
@@ -54,3 +57,58 @@ def test_restart_in_sync_writes_nothing(target: Target, own_operator: tuple[Name
     assert target.updates() == 0, target.calls()
     assert {name: ns.get(name)["metadata"]["resourceVersion"] for name in names} == versions  # type: ignore[index]
     assert {name: len(ns.events(name)) for name in names} == events
+
+
+def test_graceful_stop_while_a_shared_read_fails_exits_cleanly(
+    target: Target, own_operator: tuple[Namespace, OperatorProcess], sim: SimulatorControl
+) -> None:
+    """SIGINT (kopf's graceful stop) while GetFunctions are in flight and fail: kopf re-raises the
+    exception of any task left in the loop, so a failed shared read made the operator exit 1 with a
+    traceback (found by the chaos run). It exits 0, and a restart carries on."""
+    ns, operator = own_operator
+    net = target.network
+    for i, function in enumerate(target.make_functions("stopping", 2)):
+        ns.create(f"stopping-{i}", function, net.subnets[:2], [net.app_sg])
+        ns.wait_ready(f"stopping-{i}")
+    assert operator.log_path is not None
+    offset = operator.log_path.stat().st_size
+    sim.inject_faults([
+        {"operations": "lambda:GetFunction", "kind": "latency", "params": {"seconds": 3.0}},
+        {"operations": "lambda:GetFunction", "kind": "server_error"},
+    ])  # fmt: skip
+    wait_for(lambda: sum(sim.injected().get("latency", {}).values()) >= 1, 10, 0.1, what="a GetFunction in flight")
+
+    code = operator.stop()
+    tail = operator.log_path.read_bytes()[offset:].decode("utf-8", "replace")
+    assert code == 0, tail
+    assert "Traceback" not in tail, tail
+    sim.clear_faults()
+    operator.start()
+    ns.wait_ready("stopping-0")
+
+
+def test_start_while_the_api_server_sheds_load(
+    target: Target, make_namespace: Callable[[str], Namespace], kube_faults: KubeControl,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The operator reads namespace kube-system once at startup (its cluster name): a 503 there
+    stopped it with advice about permissions (found by the chaos run). It retries, then starts."""
+    if target.operator_log is None:
+        pytest.skip("the operator runs elsewhere")
+    ns = make_namespace("e2x")
+    kube_faults.inject_faults([{
+        "kind": "server_error", "verbs": "get", "resources": "namespaces", "clients": "lambda-vpc-operator",
+        "limit": 3, "params": {"status": 503},
+    }])  # fmt: skip
+    log = target.operator_log.with_name(f"operator-{ns.name}.log")
+    watch_log(request.node, log)
+    operator = target.start_operator([ns.name], log, RESYNC)
+    try:
+        net = target.network
+        ns.create("shed", target.make_function("shed"), net.subnets[:1], [net.app_sg])
+        ns.wait_ready("shed")
+        assert sum(kube_faults.injected().get("server_error", {}).values()) == 3
+        assert operator.running
+        ns.release_all()
+    finally:
+        operator.stop()

@@ -223,3 +223,26 @@ async def test_a_function_no_look_asks_about_is_forgotten_after_the_lifecycle_in
     clock.now += SWEEP
     await seen.observe(ref("fn-00000"), fresh=False)
     assert set(seen._places[REGION].listed) == {"fn-00000"}
+
+
+async def test_a_shared_read_never_leaves_a_failed_task() -> None:
+    """kopf re-raises the exception of every task left when it stops: a shared GetFunction that
+    failed while its caller was cancelled made a graceful stop crash (found by the chaos run)."""
+    seen, fake, _ = make(account=3)
+    failure = errors.ServiceError(Failure(FailureKind.SERVICE_ERROR, "ServiceException", "boom"))
+    started = asyncio.Event()
+
+    async def failing(ref: FunctionRef) -> FunctionObservation:
+        started.set()
+        await asyncio.sleep(0.01)
+        raise failure
+
+    fake.get = failing  # type: ignore[method-assign]
+    caller = asyncio.create_task(seen.observe(ref("fn-00001"), fresh=True))
+    await started.wait()
+    shared = list(seen._reading.values())
+    caller.cancel()
+    await asyncio.wait(shared)
+    assert [task.exception() for task in shared] == [None]  # what kopf's reraise reads
+    with pytest.raises(errors.ServiceError):
+        await seen.observe(ref("fn-00001"), fresh=True)  # a caller that waits gets the error itself

@@ -119,3 +119,23 @@ async def test_one_caller_giving_up_does_not_cancel_the_others() -> None:
     observation = await patient
     assert observation is not None and observation.name == "payments"
     assert slow.requests == 1
+
+
+async def test_a_shared_request_never_leaves_a_failed_task(
+    observer: observing.GetFunctionObserver, stub: Stubber
+) -> None:
+    """kopf re-raises the exception of every task left when it stops (run_tasks' "hung" tasks): a
+    shared read that failed while its caller was being cancelled made a graceful stop crash. The
+    task holds the error as its value; callers still get it raised."""
+    stub.add_client_error("get_function", "ServiceException", "Internal error", 500)
+    stub.add_client_error("get_function", "ServiceException", "Internal error", 500)
+    caller = asyncio.create_task(observer.observe(REF))
+    while not observer._in_flight:
+        await asyncio.sleep(0)
+    shared = next(iter(observer._in_flight.values()))
+    caller.cancel()
+    await asyncio.wait([shared])
+    assert shared.exception() is None  # what kopf's reraise reads
+    assert isinstance(shared.result().error, errors.AwsError)
+    with pytest.raises(errors.AwsError):
+        await observer.observe(REF)  # a caller that waits gets the error itself

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lambda_vpc_operator.aws import calling, clients
+from lambda_vpc_operator.aws import calling, clients, sharing
 from lambda_vpc_operator.aws.budgets import RequestBudgets
 from lambda_vpc_operator.models import interfaces
 
@@ -54,7 +54,7 @@ class Interfaces:
         self.clock = clock
         self.budgets = budgets or RequestBudgets()  # EC2's Describe* budget, shared with the other readers
         self._cache: dict[_Key, tuple[float, Enis]] = {}
-        self._in_flight: dict[_Key, asyncio.Task[Enis]] = {}
+        self._in_flight: dict[_Key, asyncio.Task[sharing.Outcome[Enis]]] = {}
 
     async def in_vpc(self, region: str | None, vpc_id: str, *, max_age: float | None = None) -> Enis:
         """Every Lambda ENI of ``vpc_id``, no older than ``max_age`` seconds (default: the TTL)."""
@@ -66,11 +66,13 @@ class Interfaces:
         task = self._in_flight.get(key)
         if task is None:
             # A request already in flight started after any cached answer: it is fresh enough.
-            task = asyncio.create_task(self._fetch(key), name=f"describing ENIs of {key[0]}/{key[1]}")
+            task = asyncio.create_task(
+                sharing.settled(self._fetch(key)), name=f"describing ENIs of {key[0]}/{key[1]}"
+            )
             self._in_flight[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
         # Shielded: one caller's cancellation must not cancel the request the others wait for.
-        return await asyncio.shield(task)
+        return (await asyncio.shield(task)).unwrap()
 
     def age(self, region: str | None, vpc_id: str) -> float | None:
         """Seconds since the cached answer for the VPC was fetched; None if there is none."""
@@ -95,7 +97,7 @@ class Interfaces:
         self._cache[key] = (started, found)
         return found
 
-    def _forget(self, key: _Key, task: asyncio.Task[Enis]) -> None:
+    def _forget(self, key: _Key, task: asyncio.Task[sharing.Outcome[Enis]]) -> None:
         if self._in_flight.get(key) is task:
             del self._in_flight[key]
         # Retrieve the outcome so that a request whose callers all gave up is not logged as unhandled.

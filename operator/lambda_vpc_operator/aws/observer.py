@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from lambda_vpc_operator.aws import errors, metrics
+from lambda_vpc_operator.aws import errors, metrics, sharing
 from lambda_vpc_operator.aws import functions as aws_functions
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
 from lambda_vpc_operator.models.settings import DEFAULT_LIFECYCLE_INTERVAL
@@ -80,8 +80,9 @@ class SweepingObserver:
         self._asked: dict[_Key, float] = {}
         self._written: dict[_Key, float] = {}
         self._places: dict[str, _Place] = {}
-        self._reading: dict[_Key, asyncio.Task[FunctionObservation | None]] = {}
-        self._sweeping: dict[str, asyncio.Task[None]] = {}
+        # Shared tasks hold their exception as their value (aws.sharing): kopf re-raises a failed one at exit.
+        self._reading: dict[_Key, asyncio.Task[sharing.Outcome[FunctionObservation | None]]] = {}
+        self._sweeping: dict[str, asyncio.Task[sharing.Outcome[None]]] = {}
         functions.listeners.append(self.wrote)
 
     def place_of(self, ref: FunctionRef) -> str:
@@ -133,11 +134,11 @@ class SweepingObserver:
     async def _read(self, ref: FunctionRef, key: _Key) -> FunctionObservation | None:
         task = self._reading.get(key)
         if task is None:
-            task = asyncio.create_task(self._get(ref, key), name=f"observing {key[0]}/{key[1]}")
+            task = asyncio.create_task(sharing.settled(self._get(ref, key)), name=f"observing {key[0]}/{key[1]}")
             self._reading[key] = task
             task.add_done_callback(lambda done: _forget(self._reading, key, done))
         # Shielded: one caller's cancellation must not cancel the request the others wait for.
-        return await asyncio.shield(task)
+        return (await asyncio.shield(task)).unwrap()
 
     async def _get(self, ref: FunctionRef, key: _Key) -> FunctionObservation | None:
         started = self.clock()  # the answer is at least as fresh as the moment it was asked for
@@ -157,10 +158,10 @@ class SweepingObserver:
             return state
         task = self._sweeping.get(place)
         if task is None:
-            task = asyncio.create_task(self._sweep(place, state), name=f"sweeping {place}")
+            task = asyncio.create_task(sharing.settled(self._sweep(place, state)), name=f"sweeping {place}")
             self._sweeping[place] = task
             task.add_done_callback(lambda done: _forget(self._sweeping, place, done))
-        await asyncio.shield(task)
+        (await asyncio.shield(task)).unwrap()
         return state
 
     async def _sweep(self, place: str, state: _Place) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from lambda_vpc_operator.aws import errors
+from lambda_vpc_operator.aws import errors, sharing
 from lambda_vpc_operator.aws import functions as aws_functions
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
 
@@ -42,17 +42,17 @@ class GetFunctionObserver:
 
     def __init__(self, functions: aws_functions.LambdaFunctions) -> None:
         self.functions = functions
-        self._in_flight: dict[_Key, asyncio.Task[FunctionObservation | None]] = {}
+        self._in_flight: dict[_Key, asyncio.Task[sharing.Outcome[FunctionObservation | None]]] = {}
 
     async def observe(self, ref: FunctionRef, *, fresh: bool = True) -> FunctionObservation | None:
         key = (self.functions.region_of(ref), ref.name)
         task = self._in_flight.get(key)
         if task is None:
-            task = asyncio.create_task(self._read(ref), name=f"observing {key[0]}/{key[1]}")
+            task = asyncio.create_task(sharing.settled(self._read(ref)), name=f"observing {key[0]}/{key[1]}")
             self._in_flight[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
         # Shielded: one caller's cancellation must not cancel the request the others wait for.
-        return await asyncio.shield(task)
+        return (await asyncio.shield(task)).unwrap()
 
     async def _read(self, ref: FunctionRef) -> FunctionObservation | None:
         try:
@@ -60,7 +60,7 @@ class GetFunctionObserver:
         except errors.FunctionNotFound:
             return None
 
-    def _forget(self, key: _Key, task: asyncio.Task[FunctionObservation | None]) -> None:
+    def _forget(self, key: _Key, task: asyncio.Task[sharing.Outcome[FunctionObservation | None]]) -> None:
         if self._in_flight.get(key) is task:
             del self._in_flight[key]
         # Retrieve the outcome so that a request whose callers all gave up is not logged as unhandled.

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lambda_vpc_operator.aws import calling, clients, errors
+from lambda_vpc_operator.aws import calling, clients, errors, sharing
 from lambda_vpc_operator.models.failures import FailureKind
 from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, RolePermissions
 
@@ -47,7 +47,7 @@ class Roles:
         self.denied_ttl = denied_ttl
         self.clock = clock
         self._cache: dict[_Key, tuple[float, RolePermissions]] = {}
-        self._in_flight: dict[_Key, asyncio.Task[RolePermissions]] = {}
+        self._in_flight: dict[_Key, asyncio.Task[sharing.Outcome[RolePermissions]]] = {}
 
     async def permissions(self, role_arn: str, actions: tuple[str, ...] = ENI_ACTIONS) -> RolePermissions:
         """The role's decision for each action (cached); raises ``errors.AwsError`` only if transient."""
@@ -57,10 +57,10 @@ class Roles:
             return cached[1]
         task = self._in_flight.get(key)
         if task is None:
-            task = asyncio.create_task(self._ask(role_arn, key[1]), name=f"simulating {role_arn}")
+            task = asyncio.create_task(sharing.settled(self._ask(role_arn, key[1])), name=f"simulating {role_arn}")
             self._in_flight[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
-        return await asyncio.shield(task)
+        return (await asyncio.shield(task)).unwrap()
 
     async def _ask(self, role_arn: str, actions: tuple[str, ...]) -> RolePermissions:
         ttl = self.denied_ttl  # a role missing permissions, or IAM failing, is usually fixed soon
@@ -88,7 +88,7 @@ class Roles:
         self._cache[(role_arn, actions)] = (self.clock() + ttl, answer)
         return answer
 
-    def _forget(self, key: _Key, task: asyncio.Task[RolePermissions]) -> None:
+    def _forget(self, key: _Key, task: asyncio.Task[sharing.Outcome[RolePermissions]]) -> None:
         if self._in_flight.get(key) is task:
             del self._in_flight[key]
         if not task.cancelled():

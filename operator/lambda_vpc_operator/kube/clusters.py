@@ -10,14 +10,23 @@ explicit ``--cluster-name`` (the chart's ``clusterName``) keeps the tags valid.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import kubernetes
+import urllib3
 
 from lambda_vpc_operator.kube.statuses import load_kube_config
 
 IDENTITY_NAMESPACE = "kube-system"
+# Read once at startup, when an API server may be restarting or shedding load (API Priority and
+# Fairness): a transient answer is retried (0.5 s doubling, about 15 s in all, Retry-After honoured up
+# to 10 s) rather than stopping the operator with advice about permissions (found by the chaos run).
+TRANSIENT = frozenset({429, 500, 502, 503, 504})
+ATTEMPTS = 6
+FIRST_DELAY = 0.5
+MAX_RETRY_AFTER = 10.0
 
 
 class ClusterIdentityUnknown(Exception):
@@ -27,14 +36,40 @@ class ClusterIdentityUnknown(Exception):
 def cluster_identity(api_client: kubernetes.client.ApiClient | None = None) -> str:
     """The uid of the kube-system namespace (needs ``get`` on that one namespace)."""
     api: Any = kubernetes.client.CoreV1Api(api_client or load_kube_config())
-    try:
-        namespace = api.read_namespace(IDENTITY_NAMESPACE)
-    except kubernetes.client.ApiException as exc:
-        raise ClusterIdentityUnknown(f"reading namespace {IDENTITY_NAMESPACE}: {exc.status} {exc.reason}") from None
+    namespace = _read_with_retries(lambda: api.read_namespace(IDENTITY_NAMESPACE), time.sleep)
     uid = namespace.metadata.uid if namespace.metadata is not None else None
     if not uid:
         raise ClusterIdentityUnknown(f"namespace {IDENTITY_NAMESPACE} has no uid")
     return str(uid)
+
+
+def _read_with_retries(read: Callable[[], Any], sleep: Callable[[float], None]) -> Any:
+    delay = FIRST_DELAY
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return read()
+        except kubernetes.client.ApiException as exc:
+            if exc.status not in TRANSIENT:
+                raise ClusterIdentityUnknown(
+                    f"reading namespace {IDENTITY_NAMESPACE}: {exc.status} {exc.reason}"
+                ) from None
+            failure, wait = f"{exc.status} {exc.reason}", _retry_after(exc) or delay
+        except urllib3.exceptions.HTTPError as exc:  # no answer at all (the client's own retries spent)
+            failure, wait = f"{type(exc).__name__}: {exc}", delay
+        if attempt == ATTEMPTS:
+            raise ClusterIdentityUnknown(
+                f"reading namespace {IDENTITY_NAMESPACE}: {failure} ({ATTEMPTS} attempts)"
+            ) from None
+        sleep(min(wait, MAX_RETRY_AFTER))
+        delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _retry_after(exc: kubernetes.client.ApiException) -> float | None:
+    try:
+        return float((exc.headers or {}).get("Retry-After", ""))
+    except ValueError:
+        return None
 
 
 def derived_cluster_name(namespaces: Sequence[str] = (), api_client: kubernetes.client.ApiClient | None = None) -> str:

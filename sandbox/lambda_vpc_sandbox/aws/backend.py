@@ -20,7 +20,7 @@ from typing import Any
 
 from moto.awslambda.exceptions import UnknownFunctionException
 
-from . import budgets, config, exceptions, faults, networking, permissions
+from . import budgets, config, exceptions, faults, journal, networking, permissions
 from .clock import Clock
 from .functions import FunctionRecord, Operation, OperationKind, State
 from .networking import Combo, EniStatus, Failure, HyperplaneEni, VpcSettings
@@ -134,6 +134,7 @@ class SimulatorBackend:
         self.clock = Clock()
         self.counter = budgets.CallCounter()
         self.faults = faults.Faults()  # its own lock: the middleware draws faults without ours
+        self.journal = journal.Journal()  # its own lock: requests are recorded once answered
         self._clear()
 
     def _clear(self) -> None:
@@ -166,6 +167,7 @@ class SimulatorBackend:
         self.role_changes: dict[str, float] = {}
         self.counter.reset()
         self.faults.reset()
+        self.journal.reset()
         self._timers: list[_Timer] = []
         self._sequence = itertools.count()
 

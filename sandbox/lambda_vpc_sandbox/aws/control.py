@@ -129,6 +129,8 @@ ROUTES: dict[str, Route] = {
     "inject_faults": lambda b, a: b.faults.inject(list(a["rules"]), a.get("seed")),
     "clear_faults": lambda b, a: b.faults.reset(),
     "injected": lambda b, a: b.faults.injected(),
+    "journal": lambda b, a: b.journal.entries(int(a.get("since", 0)), bool(a.get("writes_only", False))),
+    "clear_journal": lambda b, a: b.journal.reset(),
 }
 
 
@@ -415,6 +417,15 @@ class SimulatorControl:
     def injected(self) -> dict[str, dict[str, int]]:
         """Faults injected so far, by kind and ``service:Operation``."""
         return {str(k): {str(o): int(n) for o, n in v.items()} for k, v in self._call("injected").items()}
+
+    def journal(self, since: int = 0, writes_only: bool = False) -> list[dict[str, Any]]:
+        """Requests answered so far (``aws.journal``), from sequence number ``since`` on: seq, at
+        (wall clock), operation, status (0: reset), agent (the User-Agent's ``app/<id>``), operator,
+        access_key, and for Lambda requests function, write, body (VpcConfig, RevisionId, Tags)."""
+        return list(self._call("journal", since=since, writes_only=writes_only or None))
+
+    def clear_journal(self) -> None:
+        self._call("clear_journal")
 
     def reset(self) -> None:
         """moto's backends and all simulator state back to new (config, clock, counters and

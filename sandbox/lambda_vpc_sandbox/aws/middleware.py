@@ -68,6 +68,10 @@ def _function_arn(method: str, path: str, query: dict[str, list[str]], account: 
     return f"arn:aws:lambda:{region}:{account}:function:{name}"
 
 
+class _Reset(Exception):
+    """A fault drew a connection reset (raised to ``handle``, which records, then resets)."""
+
+
 class SimulatorMiddleware:
     """WSGI app: our behaviour around moto's ``DomainDispatcherApplication``."""
 
@@ -91,13 +95,39 @@ class SimulatorMiddleware:
         identity = routing.identify(headers.get("authorization"))
         self._slow_invoke(identity, method, path, query)
         operation = self._name(identity, method, path, query, body, headers)
+        status = 0  # a reset: no answer
+        try:
+            response = self._answer(environ, body, method, path, query, headers, identity, operation)
+            status = response.status
+            return response
+        except _Reset:
+            pass  # recorded below, then the connection is reset
+        finally:
+            # Recorded before a reset closes the connection: a client that saw it finds it here.
+            self.backend.journal.record(
+                operation, status, headers.get("user-agent", ""), identity.access_key or "",
+                self._function(identity, method, path, query), body, query,
+            )  # fmt: skip
+        raise faults.reset_connection(environ)
+
+    def _answer(
+        self,
+        environ: wire.Environ,
+        body: bytes,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        identity: routing.RequestIdentity,
+        operation: str | None,
+    ) -> wire.Response:
         plan = self.backend.faults.plan(operation)
         if plan is faults.NO_FAULTS:
             return self._serve(environ, body, method, path, query, headers, identity)
         if plan.latency > 0:
             time.sleep(plan.latency)  # aws-facts "Fault kinds on the wire": slow, with no lock held
         if plan.reset_before:
-            raise faults.reset_connection(environ)
+            raise _Reset
         if plan.terminal is not None:
             account, region = account_of(identity.access_key), identity.region or DEFAULT_REGION
             return faults.terminal_answer(
@@ -108,8 +138,19 @@ class SimulatorMiddleware:
         key = (identity.access_key or "", method, path, str(environ.get("QUERY_STRING", "")), text)
         response = self.backend.faults.after(plan, key, response, self.backend.clock.now())
         if plan.reset_after:
-            raise faults.reset_connection(environ)  # served (a write is done), the answer lost
+            raise _Reset  # served (a write is done), the answer lost
         return response
+
+    @staticmethod
+    def _function(
+        identity: routing.RequestIdentity, method: str, path: str, query: dict[str, list[str]]
+    ) -> str:
+        """The function a Lambda request names (FunctionName, or a TagResource's Resource ARN)."""
+        if identity.service != routing.LAMBDA:
+            return ""
+        match = routing.match_lambda(method, path, query)
+        params = match.params if match is not None else {}
+        return str(params.get("FunctionName") or params.get("Resource") or params.get("ARN") or "")
 
     @staticmethod
     def _name(

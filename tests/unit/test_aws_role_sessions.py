@@ -11,7 +11,7 @@ import pytest
 from botocore import exceptions as botocore_exceptions
 from botocore.stub import Stubber
 
-from lambda_vpc_operator.aws import accounts, budgets, clients, errors
+from lambda_vpc_operator.aws import AwsGateway, accounts, budgets, clients, errors, observer, observing
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.policies import PolicyMode, PolicySpec
 from lambda_vpc_operator.planner import accounts as account_planning
@@ -218,6 +218,15 @@ async def test_a_refused_assume_role_raises_assume_role_failed_and_is_asked_agai
         sts.add_response("assume_role", credentials("ASIALATEREXAMPLE0"))
         gateway = await pool.assume(role)  # fixed since: the next look assumes it
         assert gateway.session.get_credentials().get_frozen_credentials().access_key == "ASIALATEREXAMPLE0"
+
+
+def test_a_role_session_reads_its_function_and_never_sweeps_the_roles_account() -> None:
+    # A sweep per session would list the whole role account once per attachment naming the role.
+    session = boto3.Session(aws_access_key_id="k", aws_secret_access_key="s", region_name="eu-west-1")
+    own = AwsGateway.create("eu-west-1", session=session)
+    role_gateway = AwsGateway.create("eu-west-1", session=session, assumes=False)
+    assert isinstance(own.observer, observer.SweepingObserver) and own.accounts is not None
+    assert isinstance(role_gateway.observer, observing.GetFunctionObserver) and role_gateway.accounts is None
 
 
 def test_the_pool_drops_the_least_recently_used_session() -> None:

@@ -83,9 +83,14 @@ class AwsGateway:
             budgets=request_budgets,
             functions=lambda_functions,
             networks=known,
+            # A role session manages one attachment's function (its session name names the
+            # attachment): a GetFunction per look, never a sweep of the role's whole account per
+            # session. The operator's own gateway sweeps (aws.observer).
             observer=observer.SweepingObserver(
                 lambda_functions, sweep_interval=sweep_interval, lifecycle_interval=lifecycle_interval
-            ),
+            )
+            if assumes
+            else observing.GetFunctionObserver(lambda_functions),
             interfaces=interfaces.Interfaces(aws_clients, budgets=request_budgets),
             roles=roles.Roles(aws_clients),
             routes=routes.RouteTables(aws_clients, budgets=request_budgets),

@@ -52,6 +52,7 @@ def _run(args: argparse.Namespace) -> int:
         liveness_endpoint=args.liveness,
         standalone=not args.peering,
         priority=args.priority,
+        peering_lifetime=args.peering_lifetime,
         reactivation_window=args.reactivation_window,
         stall_after_errors=args.stall_after_errors,
         policy_mode=PolicyMode(args.policy_mode),
@@ -337,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="peering priority, or 'random' (what each replica of a Deployment should use)",
     )  # fmt: skip
     run.add_argument(
+        "--peering-lifetime", type=_peering_lifetime, default=OperatorSettings.peering_lifetime,
+        help="seconds a replica's peering record counts as alive: the longest a standby waits to take over "
+        "from a killed replica (renewed 5-10 s before it runs out; at least 15)",
+    )  # fmt: skip
+    run.add_argument(
         "--policy-mode", choices=[m.value for m in PolicyMode], default=PolicyMode.ENFORCE.value,
         help="an attachment in a namespace no LambdaVpcPolicy selects: enforce (deny, the default) or allow-all",
     )  # fmt: skip
@@ -424,6 +430,15 @@ def _label(value: str) -> str:
     if "=" not in value:
         raise argparse.ArgumentTypeError(f"{value!r}: KEY=VALUE")
     return value
+
+
+def _peering_lifetime(value: str) -> int:
+    """kopf renews a peering record 5-10 s before its lifetime ends: below 15 s it would renew
+    almost constantly."""
+    seconds = int(value)
+    if seconds < 15:
+        raise argparse.ArgumentTypeError(f"--peering-lifetime must be at least 15 seconds, not {seconds}")
+    return seconds
 
 
 def _priority(value: str) -> int:

@@ -28,13 +28,17 @@ def test_two_replicas_one_actor(
     logs = [target.operator_log.with_name(f"operator-{ns.name}-{i}.log") for i in (1, 2)]
     for log in logs:
         watch_log(request.node, log)
-    args = ["--peering", "--priority", "random"]
+    args = ["--peering", "--priority", "random", "--peering-lifetime", "20"]
     replicas = [target.start_operator([ns.name], log, 2.0, args) for log in logs]
     try:
         peering = wait_for(
             lambda: _peering(target, ns.name), 20, 0.2, what="the KopfPeering object created by the operator"
         )
         assert peering["kind"] == "KopfPeering"
+        # Each replica announces the lifetime it was given: a standby takes over at most 20 s after
+        # the active one is killed (kopf's default would be 60 s).
+        records = wait_for(lambda: _records(target, ns.name, 2), 20, 0.2, what="both replicas' peering records")
+        assert sorted(r["lifetime"] for r in records) == [20, 20], records
         target.reset_calls()
         net = target.network
         function = target.make_function("peered")
@@ -48,6 +52,13 @@ def test_two_replicas_one_actor(
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def _records(target: Target, namespace: str, n: int) -> list[dict[str, Any]] | None:
+    """The peers' records (kopf keeps them in the peering object's status, one key per peer)."""
+    status = (_peering(target, namespace) or {}).get("status") or {}
+    records = [r for r in status.values() if isinstance(r, dict)]
+    return records if len(records) >= n else None
 
 
 def _peering(target: Target, namespace: str) -> dict[str, Any] | None:

@@ -42,6 +42,7 @@ def register(registry: kopf.OperatorRegistry, ours: OperatorSettings) -> None:
         settings.peering.standalone = ours.standalone
         settings.peering.name = ours.peering_name
         settings.peering.priority = ours.priority
+        settings.peering.lifetime = ours.peering_lifetime
         settings.peering.mandatory = not ours.standalone
         settings.execution.max_workers = 16
         # A watch stream that died silently must not hide changes for ever (models.settings.WatchSettings).

@@ -69,6 +69,9 @@ class OperatorSettings:
     standalone: bool = True  # no kopf peering (one replica, Deployment strategy Recreate)
     priority: int = 0
     peering_name: str = "lambda-vpc-operator"
+    # Seconds a replica's peering record counts as alive (kopf renews it 5-10 s before): a standby
+    # takes over at most this long after the active replica was killed. kopf's default is 60.
+    peering_lifetime: int = 30
     # Before a second reactivation invoke, the first gets this long (doubling per attempt).
     reactivation_window: float = 60.0
     # Consecutive looks that raised (ReconcileError) before the attachment is Stalled (planner.errors).

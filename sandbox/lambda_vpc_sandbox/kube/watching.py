@@ -16,6 +16,7 @@ adds BOOKMARK events while idle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import time
@@ -185,6 +186,20 @@ async def _stall(
 
 
 async def _follow(
+    response: aiohttp.web.StreamResponse,
+    data: store.Store,
+    watch: WatchRequest,
+    subscription: store.Subscription,
+) -> None:
+    """Stream the subscription's events until the watch ends or the client goes away. Under a drop
+    fault this runs as the task of ``asyncio.wait_for``: a write to the cut connection must end it
+    quietly, not leave a task whose exception nobody retrieves."""
+    # aiohttp's ClientConnectionResetError is a ConnectionResetError: the transport is closing.
+    with contextlib.suppress(ConnectionResetError):
+        await _stream(response, data, watch, subscription)
+
+
+async def _stream(
     response: aiohttp.web.StreamResponse,
     data: store.Store,
     watch: WatchRequest,

@@ -24,7 +24,7 @@ from lambda_vpc_operator.handlers.policies import Guardrails
 from lambda_vpc_operator.handlers.reporting import KopfReporter
 from lambda_vpc_operator.kube.statuses import StatusWriter
 from lambda_vpc_operator.models import attachments
-from lambda_vpc_operator.models.functions import claim_key
+from lambda_vpc_operator.models.functions import spec_claim_key
 from lambda_vpc_operator.planner import errors as error_planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType
@@ -84,13 +84,6 @@ def memory_of(memo: Any) -> AttachmentMemory:
     return memory
 
 
-def function_key(spec: Any, default_region: str) -> str | None:
-    try:
-        return claim_key(str(spec.get("functionName", "")), spec.get("region") or default_region, spec.get("roleArn"))
-    except ValueError:
-        return None
-
-
 def owner_of(claims: kopf.Index[str, Claim], key: str | None) -> str | None:
     if key is None or key not in claims:
         return None
@@ -137,7 +130,7 @@ def register(
     def function_claims(
         namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, **_: Any
     ) -> dict[str, Claim]:
-        key = function_key(spec, default_region)
+        key = spec_claim_key(spec, default_region)
         created = str(meta.get("creationTimestamp") or "")
         claim = Claim(denied=policy_denied(status), created=created, key=f"{namespace}/{name}")
         return {key: claim} if key else {}
@@ -218,7 +211,7 @@ def register(
                 view.spec.get("subnetIds") or (), view.spec.get("securityGroupIds") or (),
             )  # fmt: skip
         function_claims: kopf.Index[str, Claim] = kwargs["function_claims"]
-        owner = owner_of(function_claims, function_key(view.spec, default_region))
+        owner = owner_of(function_claims, spec_claim_key(view.spec, default_region))
         conflict = owner if owner not in (None, view.key) else None
         context = None
         if guardrails is not None:
@@ -244,7 +237,7 @@ def register(
                 f"{view.spec.get('functionName')} without any AWS call; its VpcConfig and owner tag are as they were"
             )))  # fmt: skip
             return
-        owner = owner_of(function_claims, function_key(view.spec, default_region))
+        owner = owner_of(function_claims, spec_claim_key(view.spec, default_region))
         owned = owner in (None, view.key)
         context = guardrails.context(kwargs, view.namespace, view.spec) if guardrails is not None else None
         while True:

@@ -23,7 +23,7 @@ import kopf
 
 from lambda_vpc_operator.handlers import logs, metrics
 from lambda_vpc_operator.models import attachments, policies
-from lambda_vpc_operator.models.functions import claim_key
+from lambda_vpc_operator.models.functions import spec_claim_key
 from lambda_vpc_operator.models.settings import OperatorSettings, WebhookSettings
 from lambda_vpc_operator.planner import policies as policy_rules
 from lambda_vpc_operator.reconciliation.guarding import Context, Guard
@@ -77,7 +77,7 @@ class Guardrails:
         labels = {namespace: dict(next(iter(label_index.get(namespace, ())), {}))}
         claimants: frozenset[str] = frozenset()
         claims = indexes.get(CLAIMS_INDEX) or {}
-        key = _function_key(spec, self.settings.default_region)
+        key = spec_claim_key(spec, self.settings.default_region)
         if key is not None and key in claims:
             claimants = frozenset(claim.key for claim in claims[key])
         return Context(policy_rules.PolicySet(found, labels, self.settings.policy_mode), claimants)
@@ -102,13 +102,6 @@ class Guardrails:
                 live.memory.wake.set()
                 woken += 1
         return woken
-
-
-def _function_key(spec: Mapping[str, Any], default_region: str) -> str | None:
-    try:
-        return claim_key(str(spec.get("functionName", "")), spec.get("region") or default_region, spec.get("roleArn"))
-    except ValueError:
-        return None
 
 
 def register(registry: kopf.OperatorRegistry, guardrails: Guardrails) -> None:

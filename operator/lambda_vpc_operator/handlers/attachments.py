@@ -39,13 +39,6 @@ LONGEST_IN_HANDLER_WAIT = 60.0
 WAKE_HANDLER = "wake_on_spec_change"
 
 
-class _QuietWakeups(logging.Filter):
-    """kopf logs every successful handler at INFO; the wake-up handler runs on every watch event."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return WAKE_HANDLER not in record.getMessage()
-
-
 @dataclasses.dataclass(frozen=True, order=True)
 class Claim:
     """An attachment's claim on a function; the oldest claim owns it (unless the function's owner tag
@@ -124,7 +117,7 @@ def register(
     guardrails: Guardrails | None = None,
 ) -> None:
     default_region = reconciler.settings.default_region
-    logging.getLogger("kopf.objects").addFilter(_QuietWakeups())
+    logging.getLogger("kopf.objects").addFilter(logs.QuietHandlers(WAKE_HANDLER))
 
     @kopf.index(*RESOURCE, id="function_claims", registry=registry)
     def function_claims(

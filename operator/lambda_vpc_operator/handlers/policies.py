@@ -43,12 +43,6 @@ _QUIET = ("wake_on_policy_change", "wake_on_namespace_change")
 logger = logging.getLogger(__name__)
 
 
-class _QuietWakeups(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not any(name in message for name in _QUIET)
-
-
 @dataclasses.dataclass
 class _Live:
     memory: AttachmentMemory
@@ -106,7 +100,7 @@ class Guardrails:
 
 def register(registry: kopf.OperatorRegistry, guardrails: Guardrails) -> None:
     settings = guardrails.settings
-    logging.getLogger("kopf.objects").addFilter(_QuietWakeups())
+    logging.getLogger("kopf.objects").addFilter(logs.QuietHandlers(*_QUIET))
 
     @kopf.index(*POLICY_RESOURCE, id=POLICIES_INDEX, registry=registry)
     def lambda_vpc_policies(name: str, spec: kopf.Spec, body: kopf.Body, **_: Any) -> dict[str, Any]:

@@ -240,7 +240,7 @@ async def test_a_shared_read_never_leaves_a_failed_task() -> None:
     fake.get = failing  # type: ignore[method-assign]
     caller = asyncio.create_task(seen.observe(ref("fn-00001"), fresh=True))
     await started.wait()
-    shared = list(seen._reading.values())
+    shared = seen._reading.tasks()
     caller.cancel()
     await asyncio.wait(shared)
     assert [task.exception() for task in shared] == [None]  # what kopf's reraise reads

@@ -152,7 +152,7 @@ class Guard:
             return False
         request = self._request(namespace, parsed, ref, ref.account or self.aws.identity.known, context.policies)
         verdict = policies.evaluate(request, context.policies)
-        return verdict.outcome == policies.Outcome.UNDECIDED or verdict.denied != denied
+        return verdict.outcome == policies.Decision.UNDECIDED or verdict.denied != denied
 
     # -- the network (after the preflight's Describe* calls) ---------------------------------
 
@@ -381,7 +381,7 @@ class Guard:
             request = self._request(namespace, parsed, ref, ref.account, context.policies)
         verdict = policies.evaluate(request, context.policies)
         vpc_error: str | None = None
-        if verdict.outcome == policies.Outcome.UNDECIDED:
+        if verdict.outcome == policies.Decision.UNDECIDED:
             try:
                 facts = await asyncio.wait_for(self.aws.networks.describe(
                     ref.region or self.settings.default_region, sorted(request.subnet_ids),

@@ -4,7 +4,7 @@ Lambda gives every unique (subnet, security-group set) combination in the accoun
 interface type ``lambda``, shared by every function with that combination (aws-facts "Hyperplane
 ENIs"). Which ENI serves a function is therefore decided by the subnet plus the *exact* set of
 security groups, never by the description text (AWS' own support tooling maps them the same way).
-``interfaces_by_subnet`` is that mapping; ``aws.interfaces`` reads the facts, ``planner.networking``
+``interfaces_by_subnet`` is that mapping; ``aws.interfaces`` reads the facts, ``planner.network_readiness``
 judges them, and the status shows them as ``NetworkInterfaceStatus`` rows.
 """
 

@@ -35,7 +35,7 @@ from lambda_vpc_operator.planner import (
     reactivation,
     readiness,
     selectors,
-    statuses,
+    status_patches,
     validation,
 )
 from lambda_vpc_operator.planner import errors as error_planning
@@ -718,7 +718,7 @@ class Reconciler:
         generation = view.generation
         wanted: dict[str, Any] = {"observedGeneration": generation, **extra}
         if observed_ok:
-            wanted.update(statuses.observed_fields(observed))
+            wanted.update(status_patches.observed_fields(observed))
         if plan.conditions is not None:
             now = self.clock()
             previous = status.get("conditions") or ()
@@ -746,7 +746,7 @@ class Reconciler:
         status: Mapping[str, Any],
         wanted: Mapping[str, Any],
     ) -> Mapping[str, Any]:
-        patch = statuses.status_patch(status, wanted)
+        patch = status_patches.status_patch(status, wanted)
         if not patch:
             return status
         stored = await reporter.patch_status(patch)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from botocore.stub import Stubber
+from clocks import VirtualClock
 
 from lambda_vpc_operator.aws import aliases, budgets, clients, errors
 from lambda_vpc_operator.models.aliases import AliasFacts, VersionFacts
@@ -16,20 +17,9 @@ ARN = f"arn:aws:lambda:{REGION}:123456789012:function:payments"
 REF = FunctionRef.parse(ARN)
 
 
-class VirtualClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def request_budgets() -> budgets.RequestBudgets:
-    clock = VirtualClock()
+    clock = VirtualClock(0.0)
     return budgets.RequestBudgets(clock=clock, sleep=clock.sleep)
 
 
@@ -93,7 +83,7 @@ async def test_list_aliases_is_put_off_when_the_information_share_is_spent(
 async def test_list_aliases_stands_aside_for_a_while_after_a_throttle(
     aws_clients: clients.AwsClients, stub: Stubber
 ) -> None:
-    clock = VirtualClock()
+    clock = VirtualClock(0.0)
     request_budgets = budgets.RequestBudgets(clock=clock, sleep=clock.sleep)
     reader = aliases.Aliases(aws_clients, request_budgets)
     request_budgets.control(REGION).pause(1.0)  # AWS throttled the account's control plane

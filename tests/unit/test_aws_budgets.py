@@ -5,22 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from clocks import VirtualClock
 
 from lambda_vpc_operator.aws import budgets
-
-
-class VirtualClock:
-    """monotonic() and sleep() for a budget: sleeping advances time instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 @pytest.fixture

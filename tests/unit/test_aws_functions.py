@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from clocks import VirtualClock
 
 from lambda_vpc_operator.aws import budgets, calling, clients, errors, functions, metrics
 from lambda_vpc_operator.models.functions import FunctionRef, FunctionState, UpdateStatus, VpcSettings
@@ -19,20 +20,9 @@ ARN = f"arn:aws:lambda:{REGION}:123456789012:function:payments"
 REF = FunctionRef.parse(ARN)
 
 
-class VirtualClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> VirtualClock:
-    return VirtualClock()
+    return VirtualClock(0.0)
 
 
 @pytest.fixture

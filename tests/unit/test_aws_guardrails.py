@@ -9,20 +9,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from clocks import VirtualClock
 
 from lambda_vpc_operator.aws import clients, errors, identities, metrics, roles, routes
 from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision
 
 ROLE = "arn:aws:iam::123456789012:role/orders-exec"
 REGION = "eu-west-1"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +36,8 @@ def aws_clients(session: boto3.Session) -> clients.AwsClients:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> VirtualClock:
+    return VirtualClock()
 
 
 def results(**decisions: str) -> list[dict[str, Any]]:
@@ -65,7 +58,7 @@ def iam(aws_clients: clients.AwsClients) -> Iterator[Stubber]:
         stubber.assert_no_pending_responses()
 
 
-async def test_every_page_is_read(aws_clients: clients.AwsClients, iam: Stubber, clock: Clock) -> None:
+async def test_every_page_is_read(aws_clients: clients.AwsClients, iam: Stubber, clock: VirtualClock) -> None:
     iam.add_response("simulate_principal_policy", {
         "EvaluationResults": results(**{"ec2:CreateNetworkInterface": "allowed"}), "IsTruncated": True, "Marker": "1",
     }, simulate_params())  # fmt: skip
@@ -83,7 +76,7 @@ async def test_every_page_is_read(aws_clients: clients.AwsClients, iam: Stubber,
 
 
 async def test_one_request_per_role_while_cached(
-    aws_clients: clients.AwsClients, iam: Stubber, clock: Clock, calls: metrics.CallCounter
+    aws_clients: clients.AwsClients, iam: Stubber, clock: VirtualClock, calls: metrics.CallCounter
 ) -> None:
     allowed = {"EvaluationResults": results(**dict.fromkeys(ENI_ACTIONS, "allowed")), "IsTruncated": False}
     iam.add_response("simulate_principal_policy", allowed, simulate_params())
@@ -101,7 +94,7 @@ async def test_one_request_per_role_while_cached(
 
 
 async def test_a_role_missing_permissions_is_asked_again_sooner(
-    aws_clients: clients.AwsClients, iam: Stubber, clock: Clock, calls: metrics.CallCounter
+    aws_clients: clients.AwsClients, iam: Stubber, clock: VirtualClock, calls: metrics.CallCounter
 ) -> None:
     denied = {"EvaluationResults": results(**dict.fromkeys(ENI_ACTIONS, "implicitDeny")), "IsTruncated": False}
     iam.add_response("simulate_principal_policy", denied, simulate_params())
@@ -113,14 +106,16 @@ async def test_a_role_missing_permissions_is_asked_again_sooner(
     assert calls.total("iam", "SimulatePrincipalPolicy") == 2
 
 
-async def test_access_denied_means_not_checked(aws_clients: clients.AwsClients, iam: Stubber, clock: Clock) -> None:
+async def test_access_denied_means_not_checked(
+    aws_clients: clients.AwsClients, iam: Stubber, clock: VirtualClock
+) -> None:
     iam.add_client_error("simulate_principal_policy", "AccessDenied", "not authorized", 403)
     answer = await roles.Roles(aws_clients, clock=clock).permissions(ROLE)
     assert not answer.checked and "AccessDenied" in answer.error
 
 
 async def test_a_role_that_does_not_exist_misses_everything(
-    aws_clients: clients.AwsClients, iam: Stubber, clock: Clock
+    aws_clients: clients.AwsClients, iam: Stubber, clock: VirtualClock
 ) -> None:
     iam.add_client_error("simulate_principal_policy", "NoSuchEntity", "cannot be found", 404)
     answer = await roles.Roles(aws_clients, clock=clock).permissions(ROLE)
@@ -128,7 +123,7 @@ async def test_a_role_that_does_not_exist_misses_everything(
 
 
 async def test_iam_failing_means_unknown_and_is_asked_again_soon(
-    aws_clients: clients.AwsClients, iam: Stubber, clock: Clock, calls: metrics.CallCounter
+    aws_clients: clients.AwsClients, iam: Stubber, clock: VirtualClock, calls: metrics.CallCounter
 ) -> None:
     """IAM down, or an endpoint without IAM (plain moto's HTML 500): the check is unknown, not a failure."""
     iam.add_client_error("simulate_principal_policy", "InternalFailure", "down", 500)
@@ -143,7 +138,7 @@ async def test_iam_failing_means_unknown_and_is_asked_again_soon(
     assert calls.total("iam", "SimulatePrincipalPolicy") == 2
 
 
-async def test_transient_errors_are_raised(aws_clients: clients.AwsClients, iam: Stubber, clock: Clock) -> None:
+async def test_transient_errors_are_raised(aws_clients: clients.AwsClients, iam: Stubber, clock: VirtualClock) -> None:
     iam.add_client_error("simulate_principal_policy", "Throttling", "slow down", 400)
     with pytest.raises(errors.Throttled):
         await roles.Roles(aws_clients, clock=clock).permissions(ROLE)
@@ -181,7 +176,7 @@ TABLES = {
 }
 
 
-async def test_route_tables_of_a_vpc(aws_clients: clients.AwsClients, ec2: Stubber, clock: Clock) -> None:
+async def test_route_tables_of_a_vpc(aws_clients: clients.AwsClients, ec2: Stubber, clock: VirtualClock) -> None:
     ec2.add_response("describe_route_tables", TABLES, {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}]})
     found = await routes.RouteTables(aws_clients, clock=clock).of_vpcs(REGION, ["vpc-1"])
     vpc = found["vpc-1"]
@@ -199,7 +194,7 @@ async def test_route_tables_of_a_vpc(aws_clients: clients.AwsClients, ec2: Stubb
 
 
 async def test_route_tables_are_cached_per_vpc(
-    aws_clients: clients.AwsClients, ec2: Stubber, clock: Clock, calls: metrics.CallCounter
+    aws_clients: clients.AwsClients, ec2: Stubber, clock: VirtualClock, calls: metrics.CallCounter
 ) -> None:
     ec2.add_response("describe_route_tables", TABLES, {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}]})
     ec2.add_response("describe_route_tables", {"RouteTables": []},
@@ -216,7 +211,7 @@ async def test_route_tables_are_cached_per_vpc(
 # --- the account --------------------------------------------------------------------------------
 
 
-async def test_account_is_asked_once(aws_clients: clients.AwsClients, clock: Clock) -> None:
+async def test_account_is_asked_once(aws_clients: clients.AwsClients, clock: VirtualClock) -> None:
     with Stubber(aws_clients.sts()) as sts:
         sts.add_response("get_caller_identity", {"Account": "123456789012"}, {})
         identity = identities.Identity(aws_clients, clock=clock)
@@ -236,7 +231,7 @@ async def test_account_is_asked_once(aws_clients: clients.AwsClients, clock: Clo
     ],
 )
 async def test_partition_comes_from_the_callers_arn(
-    aws_clients: clients.AwsClients, clock: Clock, arn: str, partition: str
+    aws_clients: clients.AwsClients, clock: VirtualClock, arn: str, partition: str
 ) -> None:
     with Stubber(aws_clients.sts()) as sts:
         sts.add_response("get_caller_identity", {"Account": "123456789012", "UserId": "AIDAEXAMPLE", "Arn": arn}, {})
@@ -246,7 +241,7 @@ async def test_partition_comes_from_the_callers_arn(
         assert identity.partition == partition
 
 
-async def test_account_failure_is_retried_later(aws_clients: clients.AwsClients, clock: Clock) -> None:
+async def test_account_failure_is_retried_later(aws_clients: clients.AwsClients, clock: VirtualClock) -> None:
     with Stubber(aws_clients.sts()) as sts:
         sts.add_client_error("get_caller_identity", "ServiceUnavailable", "down", 503)
         sts.add_response("get_caller_identity", {"Account": "123456789012"}, {})
@@ -271,7 +266,7 @@ async def test_account_failure_is_retried_later(aws_clients: clients.AwsClients,
     ],
 )  # fmt: skip
 async def test_every_default_route_target_is_read(
-    aws_clients: clients.AwsClients, ec2: Stubber, clock: Clock, route: dict[str, str], target: str
+    aws_clients: clients.AwsClients, ec2: Stubber, clock: VirtualClock, route: dict[str, str], target: str
 ) -> None:
     """botocore ec2 model, Route: the target is in one of several members; a NAT instance's route has two."""
     default = {"DestinationCidrBlock": "0.0.0.0/0", "State": "active", **route}

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from clocks import VirtualClock
 
 from lambda_vpc_operator.aws import clients, errors, interfaces, metrics
 from lambda_vpc_operator.models import interfaces as models_interfaces
@@ -24,21 +25,13 @@ def stub(aws_clients: clients.AwsClients) -> Iterator[Stubber]:
         stubber.assert_no_pending_responses()
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(100.0)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def enis(aws_clients: clients.AwsClients, clock: FakeClock) -> interfaces.Interfaces:
+def enis(aws_clients: clients.AwsClients, clock: VirtualClock) -> interfaces.Interfaces:
     return interfaces.Interfaces(aws_clients, clock=clock)
 
 
@@ -100,7 +93,7 @@ async def test_serving_maps_by_subnet_and_exact_group_set_never_by_description(
 
 
 async def test_answers_are_shared_for_the_ttl(
-    enis: interfaces.Interfaces, stub: Stubber, clock: FakeClock, calls: metrics.CallCounter
+    enis: interfaces.Interfaces, stub: Stubber, clock: VirtualClock, calls: metrics.CallCounter
 ) -> None:
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [eni("eni-1", "subnet-a", ["sg-1"])]},
                       expected())  # fmt: skip
@@ -115,7 +108,9 @@ async def test_answers_are_shared_for_the_ttl(
     assert calls.total("ec2", "DescribeNetworkInterfaces") == 2
 
 
-async def test_max_age_asks_for_a_fresher_answer(enis: interfaces.Interfaces, stub: Stubber, clock: FakeClock) -> None:
+async def test_max_age_asks_for_a_fresher_answer(
+    enis: interfaces.Interfaces, stub: Stubber, clock: VirtualClock
+) -> None:
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [
         eni("eni-1", "subnet-a", ["sg-1"], status="attaching")]}, expected())  # fmt: skip
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [
@@ -135,7 +130,7 @@ async def test_each_vpc_is_its_own_request(enis: interfaces.Interfaces, stub: St
 
 
 async def test_concurrent_askers_share_one_request(
-    aws_clients: clients.AwsClients, clock: FakeClock, calls: metrics.CallCounter, monkeypatch: pytest.MonkeyPatch
+    aws_clients: clients.AwsClients, clock: VirtualClock, calls: metrics.CallCounter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = asyncio.Event()
     release = asyncio.Event()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from clocks import VirtualClock
 
 from lambda_vpc_operator.aws import budgets, clients, errors, metrics, networks
 from lambda_vpc_operator.models.networks import Tenancy
@@ -173,14 +174,6 @@ async def test_ec2_throttle_is_translated(ec2_networks: networks.Networks, stub:
         await ec2_networks.describe(REGION, ["subnet-a"], [])
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _stub_one_round(stub: Stubber, subnets: list[dict[str, Any]]) -> None:
     stub.add_response("describe_subnets", {"Subnets": subnets}, by_filter("subnet-id", "subnet-a", "subnet-x"))
     stub.add_response("describe_security_groups", {"SecurityGroups": [group("sg-1")]}, by_filter("group-id", "sg-1"))
@@ -188,17 +181,17 @@ def _stub_one_round(stub: Stubber, subnets: list[dict[str, Any]]) -> None:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> VirtualClock:
+    return VirtualClock()
 
 
 @pytest.fixture
-def cached_networks(aws_clients: clients.AwsClients, clock: FakeClock) -> networks.Networks:
+def cached_networks(aws_clients: clients.AwsClients, clock: VirtualClock) -> networks.Networks:
     return networks.Networks(aws_clients, ttl=60.0, clock=clock)
 
 
 async def test_facts_are_served_from_the_cache_within_the_ttl(
-    cached_networks: networks.Networks, stub: Stubber, clock: FakeClock
+    cached_networks: networks.Networks, stub: Stubber, clock: VirtualClock
 ) -> None:
     _stub_one_round(stub, [subnet("subnet-a")])
     first = await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])
@@ -209,7 +202,7 @@ async def test_facts_are_served_from_the_cache_within_the_ttl(
 
 
 async def test_facts_are_read_again_after_the_ttl(
-    cached_networks: networks.Networks, stub: Stubber, clock: FakeClock
+    cached_networks: networks.Networks, stub: Stubber, clock: VirtualClock
 ) -> None:
     _stub_one_round(stub, [subnet("subnet-a")])
     _stub_one_round(stub, [subnet("subnet-a"), subnet("subnet-x")])
@@ -220,7 +213,7 @@ async def test_facts_are_read_again_after_the_ttl(
 
 
 async def test_refresh_reads_facts_older_than_the_refresh_window(
-    cached_networks: networks.Networks, stub: Stubber, clock: FakeClock
+    cached_networks: networks.Networks, stub: Stubber, clock: VirtualClock
 ) -> None:
     _stub_one_round(stub, [subnet("subnet-a")])
     _stub_one_round(stub, [subnet("subnet-a"), subnet("subnet-x")])
@@ -231,7 +224,7 @@ async def test_refresh_reads_facts_older_than_the_refresh_window(
 
 
 async def test_refresh_shares_a_read_made_moments_ago(
-    cached_networks: networks.Networks, stub: Stubber, clock: FakeClock
+    cached_networks: networks.Networks, stub: Stubber, clock: VirtualClock
 ) -> None:
     # A hundred attachments applied together: one read serves them all.
     _stub_one_round(stub, [subnet("subnet-a")])

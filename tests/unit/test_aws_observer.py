@@ -7,6 +7,7 @@ import dataclasses
 import logging
 
 import pytest
+from clocks import VirtualClock
 
 from lambda_vpc_operator.aws import budgets, errors, metrics, observer
 from lambda_vpc_operator.models.failures import Failure, FailureKind
@@ -67,16 +68,8 @@ class FakeLambda:
         self.functions[name] = dataclasses.replace(self.functions[name], **changes)  # type: ignore[arg-type]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make(account: int, **rates: float) -> tuple[observer.SweepingObserver, FakeLambda, Clock]:
-    fake, clock = FakeLambda(account, **rates), Clock()
+def make(account: int, **rates: float) -> tuple[observer.SweepingObserver, FakeLambda, VirtualClock]:
+    fake, clock = FakeLambda(account, **rates), VirtualClock()
     seen = observer.SweepingObserver(fake, sweep_interval=SWEEP, lifecycle_interval=HOUR, clock=clock)  # type: ignore[arg-type]
     return seen, fake, clock
 
@@ -240,7 +233,7 @@ async def test_a_shared_read_never_leaves_a_failed_task() -> None:
     fake.get = failing  # type: ignore[method-assign]
     caller = asyncio.create_task(seen.observe(ref("fn-00001"), fresh=True))
     await started.wait()
-    shared = list(seen._reading.values())
+    shared = seen._reading.tasks()
     caller.cancel()
     await asyncio.wait(shared)
     assert [task.exception() for task in shared] == [None]  # what kopf's reraise reads

@@ -130,9 +130,9 @@ async def test_a_shared_request_never_leaves_a_failed_task(
     stub.add_client_error("get_function", "ServiceException", "Internal error", 500)
     stub.add_client_error("get_function", "ServiceException", "Internal error", 500)
     caller = asyncio.create_task(observer.observe(REF))
-    while not observer._in_flight:
+    while not observer._in_flight.tasks():
         await asyncio.sleep(0)
-    shared = next(iter(observer._in_flight.values()))
+    shared = observer._in_flight.tasks()[0]
     caller.cancel()
     await asyncio.wait([shared])
     assert shared.exception() is None  # what kopf's reraise reads

@@ -18,8 +18,7 @@ from lambda_vpc_operator.planner import accounts as account_planning
 from lambda_vpc_operator.planner import planning, statements
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason
 from lambda_vpc_operator.planner.plans import Outcome
-from lambda_vpc_operator.planner.policies import Outcome as Verdict
-from lambda_vpc_operator.planner.policies import Policy, PolicySet, Request, evaluate, role_for, role_matches
+from lambda_vpc_operator.planner.policies import Decision, Policy, PolicySet, Request, evaluate, role_for, role_matches
 
 ROLE = "arn:aws:iam::222222222222:role/lambda-vpc-operator-target"
 OTHER_ROLE = "arn:aws:iam::333333333333:role/lambda-vpc-operator-target"
@@ -81,34 +80,34 @@ def test_role_globs() -> None:
 
 def test_a_role_listed_in_role_arns_is_allowed() -> None:
     rules = PolicySet((policy(roleArns=["arn:aws:iam::222222222222:role/*"]),))
-    assert evaluate(request(ROLE), rules).outcome == Verdict.ALLOWED
+    assert evaluate(request(ROLE), rules).outcome == Decision.ALLOWED
 
 
 def test_a_role_outside_role_arns_is_denied_naming_role_and_field() -> None:
     rules = PolicySet((policy(roleArns=["arn:aws:iam::222222222222:role/*"]),))
     verdict = evaluate(request(OTHER_ROLE), rules)
-    assert verdict.outcome == Verdict.DENIED
+    assert verdict.outcome == Decision.DENIED
     assert OTHER_ROLE in verdict.message and "spec.roleArn" in verdict.message and "spec.roleArns" in verdict.message
 
 
 def test_a_policy_without_role_arns_allows_no_role() -> None:
     rules = PolicySet((policy(functions=["*"]),))
     verdict = evaluate(request(ROLE), rules)
-    assert verdict.outcome == Verdict.DENIED and "no spec.roleArns" in verdict.message
+    assert verdict.outcome == Decision.DENIED and "no spec.roleArns" in verdict.message
     # ...and the operator's own identity as before.
-    assert evaluate(request(None), rules).outcome == Verdict.ALLOWED
+    assert evaluate(request(None), rules).outcome == Decision.ALLOWED
 
 
 def test_enforce_without_a_policy_denies_a_role_allow_all_allows_it() -> None:
-    assert evaluate(request(ROLE), PolicySet()).outcome == Verdict.DENIED
-    assert evaluate(request(ROLE), PolicySet(mode=PolicyMode.ALLOW_ALL)).outcome == Verdict.ALLOWED
+    assert evaluate(request(ROLE), PolicySet()).outcome == Decision.DENIED
+    assert evaluate(request(ROLE), PolicySet(mode=PolicyMode.ALLOW_ALL)).outcome == Decision.ALLOWED
 
 
 def test_the_default_role_is_used_when_the_spec_names_none_and_is_allowed_by_its_policy() -> None:
     rules = PolicySet((policy("b-second", defaultRoleArn=OTHER_ROLE), policy("a-first", defaultRoleArn=ROLE)))
     choice = role_for(None, "team-a", rules)
     assert choice.arn == ROLE and "LambdaVpcPolicy a-first" in choice.field  # the first by name
-    assert evaluate(request(choice.arn, choice.field), rules).outcome == Verdict.ALLOWED
+    assert evaluate(request(choice.arn, choice.field), rules).outcome == Decision.ALLOWED
     # The spec's own role wins over the default.
     assert role_for(OTHER_ROLE, "team-a", rules).arn == OTHER_ROLE
     assert role_for(None, "team-a", PolicySet()).arn is None

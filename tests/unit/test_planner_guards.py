@@ -12,8 +12,8 @@ from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, Ro
 from lambda_vpc_operator.models.routes import RouteFacts, RouteTableFacts, VpcRoutes
 from lambda_vpc_operator.planner import guards, planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason
-from lambda_vpc_operator.planner.plans import Outcome as PlanOutcome
-from lambda_vpc_operator.planner.policies import Outcome, Verdict
+from lambda_vpc_operator.planner.plans import Outcome
+from lambda_vpc_operator.planner.policies import Decision, Verdict
 from lambda_vpc_operator.planner.validation import Problem, Severity
 
 ROLE = "arn:aws:iam::123456789012:role/orders-exec"
@@ -314,9 +314,9 @@ def test_immutable_fields(old: dict[str, str], new: dict[str, str], refused: lis
 
 
 def test_policy_problem_only_for_a_denial() -> None:
-    assert guards.policy_problem(Verdict(Outcome.ALLOWED, "allowed by x", "x")) is None
-    assert guards.policy_problem(Verdict(Outcome.UNDECIDED, "vpc")) is None
-    problem = guards.policy_problem(Verdict(Outcome.DENIED, "no LambdaVpcPolicy allows this attachment: x"))
+    assert guards.policy_problem(Verdict(Decision.ALLOWED, "allowed by x", "x")) is None
+    assert guards.policy_problem(Verdict(Decision.UNDECIDED, "vpc")) is None
+    problem = guards.policy_problem(Verdict(Decision.DENIED, "no LambdaVpcPolicy allows this attachment: x"))
     assert problem is not None and problem.reason == Reason.POLICY_DENIED and problem.severity == Severity.ERROR
     assert "left as it is" in problem.message
 
@@ -325,17 +325,17 @@ def test_a_guard_problem_stalls_the_planner_without_a_write() -> None:
     spec = AttachmentSpec.model_validate(
         {"functionName": "orders", "subnetIds": ["subnet-a"], "securityGroupIds": ["sg-1"]}
     )
-    problem = guards.policy_problem(Verdict(Outcome.DENIED, "denied"))
+    problem = guards.policy_problem(Verdict(Decision.DENIED, "denied"))
     assert problem is not None
     plan = planning.plan_attachment(spec, planning.Situation(generation=1, observed=None, problems=(problem,)))
-    assert plan.outcome == PlanOutcome.STALLED and plan.action is None
+    assert plan.outcome == Outcome.STALLED and plan.action is None
     stalled = {c.type: c for c in plan.conditions or ()}[ConditionType.STALLED]
     assert stalled.reason == Reason.POLICY_DENIED
 
 
 # --- admission ----------------------------------------------------------------------------------
 
-ALLOWED = Verdict(Outcome.ALLOWED, "allowed by LambdaVpcPolicy team-a", "team-a")
+ALLOWED = Verdict(Decision.ALLOWED, "allowed by LambdaVpcPolicy team-a", "team-a")
 
 
 def test_admission_allows() -> None:
@@ -344,7 +344,7 @@ def test_admission_allows() -> None:
 
 
 def test_admission_denies_by_policy_with_the_rule() -> None:
-    answer = guards.admission(Verdict(Outcome.DENIED, "no LambdaVpcPolicy allows this attachment: rule"), "orders")
+    answer = guards.admission(Verdict(Decision.DENIED, "no LambdaVpcPolicy allows this attachment: rule"), "orders")
     assert not answer.allowed and answer.reason == Reason.POLICY_DENIED
     assert answer.message.startswith("PolicyDenied: ") and "rule" in answer.message
 
@@ -356,13 +356,13 @@ def test_admission_denies_a_function_managed_elsewhere() -> None:
 
 
 def test_policy_denial_is_reported_before_ownership() -> None:
-    answer = guards.admission(Verdict(Outcome.DENIED, "denied"), "orders", ["team-b/orders"])
+    answer = guards.admission(Verdict(Decision.DENIED, "denied"), "orders", ["team-b/orders"])
     assert answer.reason == Reason.POLICY_DENIED
 
 
 @pytest.mark.parametrize("error", [None, "UnauthorizedOperation: no"])
 def test_undecided_admission_passes_with_a_warning(error: str | None) -> None:
-    answer = guards.admission(Verdict(Outcome.UNDECIDED, "LambdaVpcPolicy x: the VPC is not known"), "orders",
+    answer = guards.admission(Verdict(Decision.UNDECIDED, "LambdaVpcPolicy x: the VPC is not known"), "orders",
                               vpc_error=error)  # fmt: skip
     assert answer.allowed
     (warning,) = answer.warnings

@@ -9,7 +9,7 @@ import pytest
 
 from lambda_vpc_operator.models.policies import LabelSelector, PolicyMode, PolicySpec
 from lambda_vpc_operator.planner.policies import (
-    Outcome,
+    Decision,
     Policy,
     PolicySet,
     Request,
@@ -151,58 +151,58 @@ def test_function_matches(patterns: list[str], name: str, arn: str | None, match
 
 
 def test_a_policy_without_lists_allows_everything() -> None:
-    assert judge(policy(), request()) == (Outcome.ALLOWED, "allowed by LambdaVpcPolicy team-a")
+    assert judge(policy(), request()) == (Decision.ALLOWED, "allowed by LambdaVpcPolicy team-a")
 
 
 def test_function_not_allowed_names_the_rule() -> None:
     outcome, message = judge(policy(functions=["team-b-*"]), request())
-    assert outcome == Outcome.DENIED
+    assert outcome == Decision.DENIED
     assert "LambdaVpcPolicy team-a" in message and "spec.functions" in message and "team-b-*" in message
 
 
 def test_arn_pattern_with_an_unknown_arn_says_so() -> None:
     outcome, message = judge(policy(functions=["arn:aws:lambda:*:*:function:*"]), request(function_arn=None))
-    assert outcome == Outcome.DENIED and "ARN is not known" in message
+    assert outcome == Decision.DENIED and "ARN is not known" in message
 
 
 @pytest.mark.parametrize(
     ("allowed", "outcome"),
     [
-        pytest.param(["subnet-a", "subnet-b", "subnet-c"], Outcome.ALLOWED, id="superset"),
-        pytest.param(["subnet-a", "subnet-b"], Outcome.ALLOWED, id="equal"),
-        pytest.param(["subnet-a"], Outcome.DENIED, id="one-missing"),
-        pytest.param(["subnet-c"], Outcome.DENIED, id="none"),
+        pytest.param(["subnet-a", "subnet-b", "subnet-c"], Decision.ALLOWED, id="superset"),
+        pytest.param(["subnet-a", "subnet-b"], Decision.ALLOWED, id="equal"),
+        pytest.param(["subnet-a"], Decision.DENIED, id="one-missing"),
+        pytest.param(["subnet-c"], Decision.DENIED, id="none"),
     ],
 )
-def test_every_subnet_must_be_allowed(allowed: list[str], outcome: Outcome) -> None:
+def test_every_subnet_must_be_allowed(allowed: list[str], outcome: Decision) -> None:
     result, message = judge(policy(subnetIds=allowed), request())
     assert result == outcome
-    if outcome == Outcome.DENIED:
+    if outcome == Decision.DENIED:
         assert "spec.subnetIds" in message and "subnet-b" in message
 
 
 def test_every_security_group_must_be_allowed() -> None:
     outcome, message = judge(policy(securityGroupIds=["sg-1"]), request(security_group_ids=frozenset({"sg-1", "sg-2"})))
-    assert outcome == Outcome.DENIED and "sg-2" in message and "spec.securityGroupIds" in message
-    assert judge(policy(securityGroupIds=["sg-1", "sg-2"]), request())[0] == Outcome.ALLOWED
+    assert outcome == Decision.DENIED and "sg-2" in message and "spec.securityGroupIds" in message
+    assert judge(policy(securityGroupIds=["sg-1", "sg-2"]), request())[0] == Decision.ALLOWED
 
 
 @pytest.mark.parametrize(
     ("vpc_ids", "outcome"),
     [
-        pytest.param(None, Outcome.UNDECIDED, id="unknown-vpc"),
-        pytest.param(frozenset({"vpc-1"}), Outcome.ALLOWED, id="allowed-vpc"),
-        pytest.param(frozenset({"vpc-2"}), Outcome.DENIED, id="other-vpc"),
-        pytest.param(frozenset({"vpc-1", "vpc-2"}), Outcome.DENIED, id="mixed-vpcs"),
-        pytest.param(frozenset(), Outcome.ALLOWED, id="no-vpc-found"),  # missing subnets: the preflight says so
+        pytest.param(None, Decision.UNDECIDED, id="unknown-vpc"),
+        pytest.param(frozenset({"vpc-1"}), Decision.ALLOWED, id="allowed-vpc"),
+        pytest.param(frozenset({"vpc-2"}), Decision.DENIED, id="other-vpc"),
+        pytest.param(frozenset({"vpc-1", "vpc-2"}), Decision.DENIED, id="mixed-vpcs"),
+        pytest.param(frozenset(), Decision.ALLOWED, id="no-vpc-found"),  # missing subnets: the preflight says so
     ],
 )
-def test_the_vpc_rule(vpc_ids: frozenset[str] | None, outcome: Outcome) -> None:
+def test_the_vpc_rule(vpc_ids: frozenset[str] | None, outcome: Decision) -> None:
     assert judge(policy(vpcIds=["vpc-1"]), request(vpc_ids=vpc_ids))[0] == outcome
 
 
 def test_the_function_rule_decides_before_the_vpc_is_known() -> None:
-    assert judge(policy(functions=["x"], vpcIds=["vpc-1"]), request())[0] == Outcome.DENIED
+    assert judge(policy(functions=["x"], vpcIds=["vpc-1"]), request())[0] == Decision.DENIED
 
 
 def test_empty_lists_are_refused_by_the_model() -> None:
@@ -222,10 +222,10 @@ def test_the_namespace_selector_is_required() -> None:
 
 @pytest.mark.parametrize(
     ("mode", "outcome"),
-    [pytest.param(PolicyMode.ENFORCE, Outcome.DENIED, id="enforce"),
-     pytest.param(PolicyMode.ALLOW_ALL, Outcome.ALLOWED, id="allow-all")],
+    [pytest.param(PolicyMode.ENFORCE, Decision.DENIED, id="enforce"),
+     pytest.param(PolicyMode.ALLOW_ALL, Decision.ALLOWED, id="allow-all")],
 )  # fmt: skip
-def test_no_policy_at_all(mode: PolicyMode, outcome: Outcome) -> None:
+def test_no_policy_at_all(mode: PolicyMode, outcome: Decision) -> None:
     verdict = evaluate(request(), PolicySet((), {}, mode))
     assert verdict.outcome == outcome
     assert f"--policy-mode {mode.value}" in verdict.message
@@ -236,13 +236,13 @@ def test_no_policy_at_all(mode: PolicyMode, outcome: Outcome) -> None:
 def test_policies_of_other_namespaces_leave_the_mode_in_charge(mode: PolicyMode) -> None:
     elsewhere = policy("team-b", namespaceSelector={"matchLabels": {"kubernetes.io/metadata.name": "team-b"}})
     verdict = evaluate(request(), PolicySet((elsewhere,), {}, mode))
-    assert verdict.outcome == (Outcome.ALLOWED if mode == PolicyMode.ALLOW_ALL else Outcome.DENIED)
+    assert verdict.outcome == (Decision.ALLOWED if mode == PolicyMode.ALLOW_ALL else Decision.DENIED)
 
 
 @pytest.mark.parametrize("mode", list(PolicyMode))
 def test_a_selecting_policy_decides_in_both_modes(mode: PolicyMode) -> None:
     strict = policy(functions=["team-b-*"])
-    assert evaluate(request(), PolicySet((strict,), {}, mode)).outcome == Outcome.DENIED
+    assert evaluate(request(), PolicySet((strict,), {}, mode)).outcome == Decision.DENIED
 
 
 def test_one_allowing_policy_is_enough() -> None:
@@ -272,7 +272,7 @@ def test_undecided_wins_over_denied_until_the_vpc_is_known() -> None:
     by_vpc = policy("by-vpc", vpcIds=["vpc-1"])
     refusing = policy("refusing", functions=["nope"])
     policies = PolicySet((by_vpc, refusing))
-    assert evaluate(request(), policies).outcome == Outcome.UNDECIDED
+    assert evaluate(request(), policies).outcome == Decision.UNDECIDED
     assert evaluate(request(vpc_ids=frozenset({"vpc-1"})), policies).allowed
     assert evaluate(request(vpc_ids=frozenset({"vpc-9"})), policies).denied
 

@@ -26,7 +26,7 @@ from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
 from lambda_vpc_operator.models.settings import OperatorSettings
-from lambda_vpc_operator.planner import conditions, planning, statuses
+from lambda_vpc_operator.planner import conditions, planning, status_patches
 from lambda_vpc_operator.planner import errors as error_planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason
 from lambda_vpc_operator.planner.plans import Event, Outcome
@@ -245,15 +245,15 @@ def test_status_rendering_is_stable(spec: AttachmentSpec, s: planning.Situation,
     current: dict[str, Any] = {"conditions": list(s.conditions), **extra}
 
     def render() -> dict[str, Any]:
-        wanted: dict[str, Any] = {"observedGeneration": GENERATION, **statuses.observed_fields(s.observed)}
+        wanted: dict[str, Any] = {"observedGeneration": GENERATION, **status_patches.observed_fields(s.observed)}
         if plan.conditions is not None:
             wanted["conditions"] = conditions.merge(s.conditions, plan.conditions, generation=GENERATION, now=NOW)
         wanted.update(plan.status_fields)
         return wanted
 
-    first = statuses.status_patch(current, render())
-    assert first == statuses.status_patch(current, render())  # the same inputs, the same patch
-    assert statuses.status_patch(merge_patch(current, first), render()) == {}  # applied: nothing more
+    first = status_patches.status_patch(current, render())
+    assert first == status_patches.status_patch(current, render())  # the same inputs, the same patch
+    assert status_patches.status_patch(merge_patch(current, first), render()) == {}  # applied: nothing more
 
 
 @BOUNDED

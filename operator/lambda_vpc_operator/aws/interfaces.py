@@ -18,7 +18,6 @@ Which ENI serves which function is decided by subnet plus exact security-group s
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -54,7 +53,7 @@ class Interfaces:
         self.clock = clock
         self.budgets = budgets or RequestBudgets()  # EC2's Describe* budget, shared with the other readers
         self._cache: dict[_Key, tuple[float, Enis]] = {}
-        self._in_flight: dict[_Key, asyncio.Task[sharing.Outcome[Enis]]] = {}
+        self._in_flight: sharing.SingleFlight[_Key, Enis] = sharing.SingleFlight()
 
     async def in_vpc(self, region: str | None, vpc_id: str, *, max_age: float | None = None) -> Enis:
         """Every Lambda ENI of ``vpc_id``, no older than ``max_age`` seconds (default: the TTL)."""
@@ -63,16 +62,8 @@ class Interfaces:
         cached = self._cache.get(key)
         if cached is not None and self.clock() - cached[0] <= limit:
             return cached[1]
-        task = self._in_flight.get(key)
-        if task is None:
-            # A request already in flight started after any cached answer: it is fresh enough.
-            task = asyncio.create_task(
-                sharing.settled(self._fetch(key)), name=f"describing ENIs of {key[0]}/{key[1]}"
-            )
-            self._in_flight[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
-        # Shielded: one caller's cancellation must not cancel the request the others wait for.
-        return (await asyncio.shield(task)).unwrap()
+        # A request already in flight started after any cached answer: it is fresh enough.
+        return await self._in_flight.run(key, lambda: self._fetch(key), f"describing ENIs of {key[0]}/{key[1]}")
 
     def age(self, region: str | None, vpc_id: str) -> float | None:
         """Seconds since the cached answer for the VPC was fetched; None if there is none."""
@@ -96,14 +87,6 @@ class Interfaces:
         # Stamped with the time it was asked for: the answer is at least that fresh.
         self._cache[key] = (started, found)
         return found
-
-    def _forget(self, key: _Key, task: asyncio.Task[sharing.Outcome[Enis]]) -> None:
-        if self._in_flight.get(key) is task:
-            del self._in_flight[key]
-        # Retrieve the outcome so that a request whose callers all gave up is not logged as unhandled.
-        if not task.cancelled():
-            task.exception()
-
 
 def _interface(item: Mapping[str, Any]) -> interfaces.InterfaceFacts:
     return interfaces.InterfaceFacts(

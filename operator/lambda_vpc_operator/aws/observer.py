@@ -19,12 +19,10 @@ one sweep (single-flight, as before). Only observation is shared: writes stay pe
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 from lambda_vpc_operator.aws import errors, metrics, sharing
 from lambda_vpc_operator.aws import functions as aws_functions
@@ -40,8 +38,6 @@ logger = logging.getLogger(__name__)
 FORGET_AFTER_SWEEPS = 3
 
 _Key = tuple[str, str]  # (place, function name)
-K = TypeVar("K")
-T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -81,8 +77,8 @@ class SweepingObserver:
         self._written: dict[_Key, float] = {}
         self._places: dict[str, _Place] = {}
         # Shared tasks hold their exception as their value (aws.sharing): kopf re-raises a failed one at exit.
-        self._reading: dict[_Key, asyncio.Task[sharing.Outcome[FunctionObservation | None]]] = {}
-        self._sweeping: dict[str, asyncio.Task[sharing.Outcome[None]]] = {}
+        self._reading: sharing.SingleFlight[_Key, FunctionObservation | None] = sharing.SingleFlight()
+        self._sweeping: sharing.SingleFlight[str, None] = sharing.SingleFlight()
         functions.listeners.append(self.wrote)
 
     def place_of(self, ref: FunctionRef) -> str:
@@ -132,13 +128,7 @@ class SweepingObserver:
     # -- GetFunction, one in flight per function --------------------------------------------
 
     async def _read(self, ref: FunctionRef, key: _Key) -> FunctionObservation | None:
-        task = self._reading.get(key)
-        if task is None:
-            task = asyncio.create_task(sharing.settled(self._get(ref, key)), name=f"observing {key[0]}/{key[1]}")
-            self._reading[key] = task
-            task.add_done_callback(lambda done: _forget(self._reading, key, done))
-        # Shielded: one caller's cancellation must not cancel the request the others wait for.
-        return (await asyncio.shield(task)).unwrap()
+        return await self._reading.run(key, lambda: self._get(ref, key), f"observing {key[0]}/{key[1]}")
 
     async def _get(self, ref: FunctionRef, key: _Key) -> FunctionObservation | None:
         started = self.clock()  # the answer is at least as fresh as the moment it was asked for
@@ -156,12 +146,7 @@ class SweepingObserver:
         state = self._places.setdefault(place, _Place())
         if state.swept_at is not None and self.clock() - state.swept_at < self.sweep_interval:
             return state
-        task = self._sweeping.get(place)
-        if task is None:
-            task = asyncio.create_task(sharing.settled(self._sweep(place, state)), name=f"sweeping {place}")
-            self._sweeping[place] = task
-            task.add_done_callback(lambda done: _forget(self._sweeping, place, done))
-        (await asyncio.shield(task)).unwrap()
+        await self._sweeping.run(place, lambda: self._sweep(place, state), f"sweeping {place}")
         return state
 
     async def _sweep(self, place: str, state: _Place) -> None:
@@ -215,11 +200,3 @@ class SweepingObserver:
             for table in (self._asked, self._known, self._written):
                 table.pop(key, None)
         return {name for (where, name) in self._asked if where == place}
-
-
-def _forget(table: dict[K, asyncio.Task[T]], key: K, task: asyncio.Task[T]) -> None:
-    if table.get(key) is task:
-        del table[key]
-    # Retrieve the outcome so that a request whose callers all gave up is not logged as unhandled.
-    if not task.cancelled():
-        task.exception()

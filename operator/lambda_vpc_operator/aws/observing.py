@@ -16,7 +16,6 @@ per-object polling).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Protocol
 
 from lambda_vpc_operator.aws import errors, sharing
@@ -42,27 +41,14 @@ class GetFunctionObserver:
 
     def __init__(self, functions: aws_functions.LambdaFunctions) -> None:
         self.functions = functions
-        self._in_flight: dict[_Key, asyncio.Task[sharing.Outcome[FunctionObservation | None]]] = {}
+        self._in_flight: sharing.SingleFlight[_Key, FunctionObservation | None] = sharing.SingleFlight()
 
     async def observe(self, ref: FunctionRef, *, fresh: bool = True) -> FunctionObservation | None:
         key = (self.functions.region_of(ref), ref.name)
-        task = self._in_flight.get(key)
-        if task is None:
-            task = asyncio.create_task(sharing.settled(self._read(ref)), name=f"observing {key[0]}/{key[1]}")
-            self._in_flight[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
-        # Shielded: one caller's cancellation must not cancel the request the others wait for.
-        return (await asyncio.shield(task)).unwrap()
+        return await self._in_flight.run(key, lambda: self._read(ref), f"observing {key[0]}/{key[1]}")
 
     async def _read(self, ref: FunctionRef) -> FunctionObservation | None:
         try:
             return await self.functions.get(ref)
         except errors.FunctionNotFound:
             return None
-
-    def _forget(self, key: _Key, task: asyncio.Task[sharing.Outcome[FunctionObservation | None]]) -> None:
-        if self._in_flight.get(key) is task:
-            del self._in_flight[key]
-        # Retrieve the outcome so that a request whose callers all gave up is not logged as unhandled.
-        if not task.cancelled():
-            task.exception()

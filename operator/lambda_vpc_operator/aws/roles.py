@@ -15,7 +15,6 @@ cached like a denial, so a broken IAM costs one request per role and ``DENIED_TT
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +46,7 @@ class Roles:
         self.denied_ttl = denied_ttl
         self.clock = clock
         self._cache: dict[_Key, tuple[float, RolePermissions]] = {}
-        self._in_flight: dict[_Key, asyncio.Task[sharing.Outcome[RolePermissions]]] = {}
+        self._in_flight: sharing.SingleFlight[_Key, RolePermissions] = sharing.SingleFlight()
 
     async def permissions(self, role_arn: str, actions: tuple[str, ...] = ENI_ACTIONS) -> RolePermissions:
         """The role's decision for each action (cached); raises ``errors.AwsError`` only if transient."""
@@ -55,12 +54,7 @@ class Roles:
         cached = self._cache.get(key)
         if cached is not None and cached[0] > self.clock():
             return cached[1]
-        task = self._in_flight.get(key)
-        if task is None:
-            task = asyncio.create_task(sharing.settled(self._ask(role_arn, key[1])), name=f"simulating {role_arn}")
-            self._in_flight[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
-        return (await asyncio.shield(task)).unwrap()
+        return await self._in_flight.run(key, lambda: self._ask(role_arn, key[1]), f"simulating {role_arn}")
 
     async def _ask(self, role_arn: str, actions: tuple[str, ...]) -> RolePermissions:
         ttl = self.denied_ttl  # a role missing permissions, or IAM failing, is usually fixed soon
@@ -87,13 +81,6 @@ class Roles:
                 ttl = self.allowed_ttl
         self._cache[(role_arn, actions)] = (self.clock() + ttl, answer)
         return answer
-
-    def _forget(self, key: _Key, task: asyncio.Task[sharing.Outcome[RolePermissions]]) -> None:
-        if self._in_flight.get(key) is task:
-            del self._in_flight[key]
-        if not task.cancelled():
-            task.exception()
-
 
 def _answer(role_arn: str, pages: list[dict[str, Any]]) -> RolePermissions:
     """The decisions of SimulatePrincipalPolicy's pages; an answer we cannot read is "unknown"."""

@@ -1,19 +1,24 @@
 """One AWS request shared by concurrent askers, as a task that never ends in an exception.
 
-Why: the observer, the ENI reader and the role check coalesce concurrent askers into one request
-held by an asyncio task. When kopf stops (SIGTERM, SIGINT), it waits for every task left in the loop
-and re-raises the exception of any that failed (kopf ``run_tasks``: "hung" tasks). A shared request
-that failed while its askers were being cancelled (a throttle, a reset connection) made a graceful
-stop end in a traceback and exit code 1 (found by the chaos run, tests/chaos). So the shared task
-holds the exception as its value, and each asker raises it.
+Why: the observers, the ENI reader and the role check coalesce concurrent askers into one request
+held by an asyncio task (``SingleFlight``: one in flight per key, forgotten when done; the callers
+keep their own caches, and their TTLs, around it).
+
+When kopf stops (SIGTERM, SIGINT), it waits for every task left in the loop and re-raises the
+exception of any that failed (kopf ``run_tasks``: "hung" tasks). A shared request that failed while
+its askers were being cancelled (a throttle, a reset connection) made a graceful stop end in a
+traceback and exit code 1 (found by the chaos run, tests/chaos). So the shared task holds the
+exception as its value, and each asker raises it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
+K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
@@ -36,3 +41,33 @@ async def settled(awaitable: Awaitable[T]) -> Outcome[T]:
         return Outcome(value=await awaitable)
     except Exception as exc:
         return Outcome(error=exc)
+
+
+class SingleFlight(Generic[K, T]):
+    """At most one request in flight per key; every caller asking meanwhile awaits the same one."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[K, asyncio.Task[Outcome[T]]] = {}
+
+    async def run(self, key: K, request: Callable[[], Awaitable[T]], name: str) -> T:
+        """The answer of the request in flight for ``key``, or of ``request()`` started now (``name``
+        names its task). A request in flight started after the caller's cache went stale, so the
+        caller may take its answer as fresh."""
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.create_task(settled(request()), name=name)
+            self._tasks[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        # Shielded: one caller's cancellation must not cancel the request the others wait for.
+        return (await asyncio.shield(task)).unwrap()
+
+    def tasks(self) -> list[asyncio.Task[Outcome[T]]]:
+        """The requests in flight."""
+        return list(self._tasks.values())
+
+    def _forget(self, key: K, task: asyncio.Task[Outcome[T]]) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
+        # Retrieve the outcome so that a request whose callers all gave up is not logged as unhandled.
+        if not task.cancelled():
+            task.exception()

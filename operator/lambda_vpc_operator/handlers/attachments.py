@@ -24,7 +24,7 @@ from lambda_vpc_operator.handlers.policies import Guardrails
 from lambda_vpc_operator.handlers.reporting import KopfReporter
 from lambda_vpc_operator.kube.statuses import StatusWriter
 from lambda_vpc_operator.models import attachments
-from lambda_vpc_operator.models.functions import claim_key
+from lambda_vpc_operator.models.functions import spec_claim_key
 from lambda_vpc_operator.planner import errors as error_planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType
@@ -37,13 +37,6 @@ RESOURCE = (attachments.GROUP, attachments.VERSION, attachments.PLURAL)
 # detach) is handed back to kopf, which retries the handler with a fresh copy of the object.
 LONGEST_IN_HANDLER_WAIT = 60.0
 WAKE_HANDLER = "wake_on_spec_change"
-
-
-class _QuietWakeups(logging.Filter):
-    """kopf logs every successful handler at INFO; the wake-up handler runs on every watch event."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return WAKE_HANDLER not in record.getMessage()
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -82,13 +75,6 @@ def memory_of(memo: Any) -> AttachmentMemory:
         memory = memo["attachment"] = AttachmentMemory()
     assert isinstance(memory, AttachmentMemory)
     return memory
-
-
-def function_key(spec: Any, default_region: str) -> str | None:
-    try:
-        return claim_key(str(spec.get("functionName", "")), spec.get("region") or default_region, spec.get("roleArn"))
-    except ValueError:
-        return None
 
 
 def owner_of(claims: kopf.Index[str, Claim], key: str | None) -> str | None:
@@ -131,13 +117,13 @@ def register(
     guardrails: Guardrails | None = None,
 ) -> None:
     default_region = reconciler.settings.default_region
-    logging.getLogger("kopf.objects").addFilter(_QuietWakeups())
+    logging.getLogger("kopf.objects").addFilter(logs.QuietHandlers(WAKE_HANDLER))
 
     @kopf.index(*RESOURCE, id="function_claims", registry=registry)
     def function_claims(
         namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, **_: Any
     ) -> dict[str, Claim]:
-        key = function_key(spec, default_region)
+        key = spec_claim_key(spec, default_region)
         created = str(meta.get("creationTimestamp") or "")
         claim = Claim(denied=policy_denied(status), created=created, key=f"{namespace}/{name}")
         return {key: claim} if key else {}
@@ -218,7 +204,7 @@ def register(
                 view.spec.get("subnetIds") or (), view.spec.get("securityGroupIds") or (),
             )  # fmt: skip
         function_claims: kopf.Index[str, Claim] = kwargs["function_claims"]
-        owner = owner_of(function_claims, function_key(view.spec, default_region))
+        owner = owner_of(function_claims, spec_claim_key(view.spec, default_region))
         conflict = owner if owner not in (None, view.key) else None
         context = None
         if guardrails is not None:
@@ -244,7 +230,7 @@ def register(
                 f"{view.spec.get('functionName')} without any AWS call; its VpcConfig and owner tag are as they were"
             )))  # fmt: skip
             return
-        owner = owner_of(function_claims, function_key(view.spec, default_region))
+        owner = owner_of(function_claims, spec_claim_key(view.spec, default_region))
         owned = owner in (None, view.key)
         context = guardrails.context(kwargs, view.namespace, view.spec) if guardrails is not None else None
         while True:

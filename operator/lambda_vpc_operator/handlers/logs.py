@@ -113,6 +113,19 @@ class Redacting(logging.Filter):
         return text
 
 
+class QuietHandlers(logging.Filter):
+    """Drop kopf's lines about the named handlers: kopf logs every successful handler at INFO, and a
+    wake-up handler runs on every watch event (install on the ``kopf.objects`` logger)."""
+
+    def __init__(self, *handler_ids: str) -> None:
+        super().__init__()
+        self.handler_ids = handler_ids
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(handler_id in message for handler_id in self.handler_ids)
+
+
 def secrets_of(environ: Mapping[str, str], keyfile: str | None) -> list[str]:
     """The secrets this process holds: AWS credentials from the environment, the webhook key."""
     found = [environ.get(name, "") for name in SECRET_VARIABLES]

@@ -23,7 +23,7 @@ import kopf
 
 from lambda_vpc_operator.handlers import logs, metrics
 from lambda_vpc_operator.models import attachments, policies
-from lambda_vpc_operator.models.functions import claim_key
+from lambda_vpc_operator.models.functions import spec_claim_key
 from lambda_vpc_operator.models.settings import OperatorSettings, WebhookSettings
 from lambda_vpc_operator.planner import policies as policy_rules
 from lambda_vpc_operator.reconciliation.guarding import Context, Guard
@@ -41,12 +41,6 @@ WEBHOOK_ID = "validate-attachment"  # the webhook's URL path: https://HOST:PORT/
 _QUIET = ("wake_on_policy_change", "wake_on_namespace_change")
 
 logger = logging.getLogger(__name__)
-
-
-class _QuietWakeups(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not any(name in message for name in _QUIET)
 
 
 @dataclasses.dataclass
@@ -77,7 +71,7 @@ class Guardrails:
         labels = {namespace: dict(next(iter(label_index.get(namespace, ())), {}))}
         claimants: frozenset[str] = frozenset()
         claims = indexes.get(CLAIMS_INDEX) or {}
-        key = _function_key(spec, self.settings.default_region)
+        key = spec_claim_key(spec, self.settings.default_region)
         if key is not None and key in claims:
             claimants = frozenset(claim.key for claim in claims[key])
         return Context(policy_rules.PolicySet(found, labels, self.settings.policy_mode), claimants)
@@ -104,16 +98,9 @@ class Guardrails:
         return woken
 
 
-def _function_key(spec: Mapping[str, Any], default_region: str) -> str | None:
-    try:
-        return claim_key(str(spec.get("functionName", "")), spec.get("region") or default_region, spec.get("roleArn"))
-    except ValueError:
-        return None
-
-
 def register(registry: kopf.OperatorRegistry, guardrails: Guardrails) -> None:
     settings = guardrails.settings
-    logging.getLogger("kopf.objects").addFilter(_QuietWakeups())
+    logging.getLogger("kopf.objects").addFilter(logs.QuietHandlers(*_QUIET))
 
     @kopf.index(*POLICY_RESOURCE, id=POLICIES_INDEX, registry=registry)
     def lambda_vpc_policies(name: str, spec: kopf.Spec, body: kopf.Body, **_: Any) -> dict[str, Any]:

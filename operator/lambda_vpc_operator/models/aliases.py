@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
+from lambda_vpc_operator.models.camel import CamelModel
 from lambda_vpc_operator.models.functions import VpcSettings
 
 # An alias may point at the unpublished version (botocore model, AliasConfiguration.FunctionVersion).
@@ -46,11 +46,7 @@ class VersionFacts:
     vpc_id: str | None
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class AliasStatus(_Model):
+class AliasStatus(CamelModel):
     """One row of status.aliases: an alias and one version it sends traffic to."""
 
     name: str = Field(description="The alias.")

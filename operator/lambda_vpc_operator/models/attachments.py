@@ -10,10 +10,10 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, model_validator
 
 from lambda_vpc_operator.models.aliases import AliasStatus
+from lambda_vpc_operator.models.camel import CamelModel
 from lambda_vpc_operator.models.functions import FUNCTION_NAME_PATTERN
 from lambda_vpc_operator.models.interfaces import NetworkInterfaceStatus
 from lambda_vpc_operator.models.reactivations import DURATION_PATTERN, ReactivationSpec, ReactivationStatus
@@ -58,10 +58,6 @@ class DriftPolicy(enum.StrEnum):
     REPORT = "Report"  # only say so, in a condition and an Event
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, use_enum_values=False)
-
-
 # The function an attachment manages never changes under it: a changed name would leave the old
 # function attached with nobody to release it. CEL transition rules (the API server evaluates them
 # on updates only); the admission webhook says the same with the fix.
@@ -103,7 +99,7 @@ ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 EXTERNAL_ID_PATTERN = r"^[\w+=,.@:/-]+$"
 
 
-class SecurityGroupSelector(_Model):
+class SecurityGroupSelector(CamelModel):
     """Security groups chosen by their EC2 tags, resolved again at each resync."""
 
     vpc_id: VpcId | None = Field(default=None, description="Only groups of this VPC.")
@@ -113,7 +109,7 @@ class SecurityGroupSelector(_Model):
     )
 
 
-class SubnetSelector(_Model):
+class SubnetSelector(CamelModel):
     """Subnets chosen by their EC2 tags, resolved again at each resync."""
 
     vpc_id: VpcId | None = Field(default=None, description="Only subnets of this VPC.")
@@ -127,7 +123,7 @@ class SubnetSelector(_Model):
     )
 
 
-class AttachmentSpec(_Model):
+class AttachmentSpec(CamelModel):
     """Which function sits in which subnets and security groups."""
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
@@ -263,7 +259,7 @@ class ConditionStatus(enum.StrEnum):
     UNKNOWN = "Unknown"
 
 
-class Condition(_Model):
+class Condition(CamelModel):
     """metav1.Condition, as kstatus, kubectl wait, Argo CD and Flux read it."""
 
     type: str
@@ -274,7 +270,7 @@ class Condition(_Model):
     last_transition_time: str = Field(description="RFC 3339 time of the last change of status.")
 
 
-class PreviousVpcConfig(_Model):
+class PreviousVpcConfig(CamelModel):
     """The VpcConfig an adopted function had before this attachment took it over."""
 
     subnet_ids: list[str] = Field(default_factory=list)
@@ -283,7 +279,7 @@ class PreviousVpcConfig(_Model):
     vpc_id: str | None = None
 
 
-class OwnershipStatus(_Model):
+class OwnershipStatus(CamelModel):
     """Which function this attachment took, written before its first write to AWS (the durable claim).
 
     A deletion releases this function, whatever the spec says by then.
@@ -299,7 +295,7 @@ class OwnershipStatus(_Model):
     previous_owner: str | None = Field(default=None, description="Adopted: the owner tag it carried before.")
 
 
-class NetworkCleanupStatus(_Model):
+class NetworkCleanupStatus(CamelModel):
     """The wait for Lambda to delete the function's ENIs after a detach (spec.waitForNetworkCleanup)."""
 
     started_time: str = Field(description="RFC 3339 time the detach was seen done; deletionTimeout runs from here.")
@@ -308,7 +304,7 @@ class NetworkCleanupStatus(_Model):
     )
 
 
-class AttachmentStatus(_Model):
+class AttachmentStatus(CamelModel):
     """What the operator observed on AWS and concluded; kstatus-compatible."""
 
     observed_generation: int | None = Field(default=None, description="The generation last acted on.")
@@ -373,7 +369,7 @@ class AttachmentStatus(_Model):
     )
 
 
-class LambdaVpcAttachment(_Model):
+class LambdaVpcAttachment(CamelModel):
     """The whole object, for the CRD generator."""
 
     spec: AttachmentSpec

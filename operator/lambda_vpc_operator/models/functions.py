@@ -129,6 +129,15 @@ def claim_key(function_name: str, region: str | None, role_arn: str | None = Non
     return f"{parts[4]}/{key}" if len(parts) > 5 and parts[4] else key
 
 
+def spec_claim_key(spec: Mapping[str, Any], default_region: str) -> str | None:
+    """``claim_key`` of an attachment's spec (functionName, region, roleArn), None when the function
+    name is invalid (validation reports it; the claims index and admission just skip it)."""
+    try:
+        return claim_key(str(spec.get("functionName", "")), spec.get("region") or default_region, spec.get("roleArn"))
+    except ValueError:
+        return None
+
+
 @dataclasses.dataclass(frozen=True)
 class VpcSettings:
     """A VpcConfig in comparable form: order-free, with every empty spelling normalised."""

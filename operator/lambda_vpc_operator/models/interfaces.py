@@ -4,7 +4,7 @@ Lambda gives every unique (subnet, security-group set) combination in the accoun
 interface type ``lambda``, shared by every function with that combination (aws-facts "Hyperplane
 ENIs"). Which ENI serves a function is therefore decided by the subnet plus the *exact* set of
 security groups, never by the description text (AWS' own support tooling maps them the same way).
-``interfaces_by_subnet`` is that mapping; ``aws.interfaces`` reads the facts, ``planner.networking``
+``interfaces_by_subnet`` is that mapping; ``aws.interfaces`` reads the facts, ``planner.network_readiness``
 judges them, and the status shows them as ``NetworkInterfaceStatus`` rows.
 """
 
@@ -14,8 +14,9 @@ import dataclasses
 import enum
 from collections.abc import Iterable, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from lambda_vpc_operator.models.camel import CamelModel
 
 # DescribeNetworkInterfaces InterfaceType of a Hyperplane ENI (aws-facts "Hyperplane ENIs").
 LAMBDA_INTERFACE_TYPE = "lambda"
@@ -83,11 +84,7 @@ def interfaces_by_id(enis: Iterable[InterfaceFacts]) -> Mapping[str, InterfaceFa
     return {eni.interface_id: eni for eni in enis}
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class NetworkInterfaceStatus(_Model):
+class NetworkInterfaceStatus(CamelModel):
     """One row of status.networkInterfaces (a desired subnet) or previousNetworkInterfaces, and its ENI."""
 
     subnet_id: str

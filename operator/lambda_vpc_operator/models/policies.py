@@ -15,11 +15,11 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.attachments import LIST_SET, ROLE_ARN_PATTERN, SecurityGroupId, SubnetId
+from lambda_vpc_operator.models.camel import CamelModel
 
 GROUP = attachments.GROUP  # one API group, one version for both kinds
 VERSION = attachments.VERSION
@@ -55,11 +55,7 @@ class SelectorOperator(enum.StrEnum):
     DOES_NOT_EXIST = "DoesNotExist"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, use_enum_values=False)
-
-
-class LabelSelectorRequirement(_Model):
+class LabelSelectorRequirement(CamelModel):
     key: str = Field(min_length=1, max_length=317)
     operator: SelectorOperator
     values: list[str] | None = Field(
@@ -67,14 +63,14 @@ class LabelSelectorRequirement(_Model):
     )
 
 
-class LabelSelector(_Model):
+class LabelSelector(CamelModel):
     """metav1.LabelSelector: every matchLabels pair and every requirement must hold; {} selects all."""
 
     match_labels: dict[str, str] | None = None
     match_expressions: list[LabelSelectorRequirement] | None = None
 
 
-class PolicySpec(_Model):
+class PolicySpec(CamelModel):
     """Who may attach what: the namespaces selected, the functions and the network ids allowed."""
 
     namespace_selector: LabelSelector = Field(
@@ -135,7 +131,7 @@ class PolicySpec(_Model):
     )
 
 
-class LambdaVpcPolicy(_Model):
+class LambdaVpcPolicy(CamelModel):
     """The whole object, for the CRD generator (no status: a policy is only read)."""
 
     spec: PolicySpec

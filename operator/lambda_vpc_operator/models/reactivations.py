@@ -11,8 +11,9 @@ import enum
 import json
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator
+
+from lambda_vpc_operator.models.camel import CamelModel
 
 # Recognisable by the function, which can return early on it (see docs/reactivation.md).
 DEFAULT_PAYLOAD = '{"lambdavpc.dev/reactivation": true}'
@@ -43,11 +44,7 @@ class InvocationType(enum.StrEnum):
     EVENT = "Event"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class ReactivationSpec(_Model):
+class ReactivationSpec(CamelModel):
     policy: ReactivationPolicy = Field(
         default=ReactivationPolicy.AUTO,
         description="Auto: invoke an Inactive function at once. Manual: only on the lambdavpc.dev/reactivate "
@@ -78,7 +75,7 @@ class ReactivationSpec(_Model):
         return value
 
 
-class ReactivationStatus(_Model):
+class ReactivationStatus(CamelModel):
     attempts: int = Field(default=0, description="Invokes in the current (or last) reactivation.")
     started_time: str | None = Field(default=None, description="When the current reactivation began.")
     last_attempt_time: str | None = None

@@ -36,7 +36,7 @@ from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.models.permissions import ENI_ACTIONS, EvalDecision, RolePermissions
 from lambda_vpc_operator.models.routes import DEFAULT_ROUTE, VpcRoutes
 from lambda_vpc_operator.planner.conditions import Reason
-from lambda_vpc_operator.planner.policies import Outcome, Verdict
+from lambda_vpc_operator.planner.policies import Decision, Verdict
 from lambda_vpc_operator.planner.validation import Problem, Severity
 
 # The tag the operator puts on every function it manages (models.owners: "<cluster>/<namespace>/<name>").
@@ -299,7 +299,7 @@ def not_adopted(function: str, vpc: str, previous_owner: str | None) -> Problem:
 
 def policy_problem(verdict: Verdict) -> Problem | None:
     """PolicyDenied for a denial; None when allowed or not decided yet."""
-    if verdict.outcome != Outcome.DENIED:
+    if verdict.outcome != Decision.DENIED:
         return None
     return Problem(
         Severity.ERROR, Reason.POLICY_DENIED, "spec",
@@ -348,7 +348,7 @@ def admission(
     could not be found when the verdict is still undecided (then the reconciler decides, and the
     user is warned).
     """
-    if verdict.outcome == Outcome.DENIED:
+    if verdict.outcome == Decision.DENIED:
         return Admission(False, Reason.POLICY_DENIED, f"{Reason.POLICY_DENIED}: {verdict.message}")
     if others:
         owner = sorted(others)[0]
@@ -358,7 +358,7 @@ def admission(
             f"{owner}; one function has one attachment: delete that one first or name another function",
         )  # fmt: skip
     warnings: tuple[str, ...] = ()
-    if verdict.outcome == Outcome.UNDECIDED:
+    if verdict.outcome == Decision.UNDECIDED:
         why = f" ({vpc_error})" if vpc_error else ""
         warnings = (
             f"The VPC rule could not be checked at admission{why}; the operator checks it before attaching "

@@ -2,7 +2,7 @@
 
 LastUpdateStatusReasonCode / StateReasonCode values from the botocore lambda model. AWS' own reason
 text is always shown too; these hints add the field to change or the permission to grant, and name
-the subnet, security group, VPC or role when the caller knows it (``planner.networking.culprits``
+the subnet, security group, VPC or role when the caller knows it (``planner.network_readiness.culprits``
 finds them in the ENI and subnet facts when AWS' text does not say).
 """
 

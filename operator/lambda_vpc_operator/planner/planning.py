@@ -23,7 +23,7 @@ from lambda_vpc_operator.models.functions import (
     VpcSettings,
 )
 from lambda_vpc_operator.models.reactivations import ReactivationPolicy
-from lambda_vpc_operator.planner import conditions, delays, hints, networking, readiness
+from lambda_vpc_operator.planner import conditions, delays, hints, network_readiness, readiness
 from lambda_vpc_operator.planner.conditions import ConditionSpec, ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan, UpdateVpcConfig
 from lambda_vpc_operator.planner.reactivation import REQUEST_ANNOTATION
@@ -55,7 +55,7 @@ class Situation:
     # after a restart): a failed update is then ours; otherwise someone else's (``foreign_failure``).
     update_sent: bool = False
     just_claimed: bool = False  # this look wrote the owner tag: no change before a later look sees it
-    network: networking.NetworkSituation | None = None  # ENIs, subnet facts, time; None: no network verdict
+    network: network_readiness.NetworkSituation | None = None  # ENIs, subnet facts, time; None: no network verdict
 
 
 def desired_vpc(spec: AttachmentSpec) -> VpcSettings:
@@ -199,7 +199,7 @@ def plan_attachment(spec: AttachmentSpec, situation: Situation) -> Plan:
     plan = _decide(spec, situation)
     if situation.network is not None:
         # Ready requires NetworkReady: the ENIs decide whether "in sync" is ready yet.
-        plan = networking.overlay(
+        plan = network_readiness.overlay(
             plan, function=spec.function_name, desired=desired_vpc(spec), observed=situation.observed,
             generation=situation.generation, current=situation.conditions, attempt=situation.attempt,
             network=situation.network, problems=situation.problems,
@@ -246,7 +246,7 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
     # A Failed function cannot take a configuration until its owner repairs it.
     if observed.state == FunctionState.FAILED:
         code = observed.state_reason_code or Reason.FUNCTION_FAILED
-        advice = hints.hint(observed.state_reason_code, observed.role, **networking.culprits(
+        advice = hints.hint(observed.state_reason_code, observed.role, **network_readiness.culprits(
             observed.state_reason_code, desired, observed, s.network))  # fmt: skip
         reason_text = (observed.state_reason or code).rstrip(".")
         return _stall(code, f"Lambda function {function} is Failed: {reason_text}. {advice}".strip())
@@ -288,11 +288,8 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
                 requeue_after=delays.wait_delay(s.attempt),
             )
         reason_text = (observed.last_update_status_reason or code).rstrip(".")
-        return _stall(
-            code,
-            f"The VPC update of {function} failed: {reason_text}. "
-            f"{hints.hint(code, observed.role, **networking.culprits(code, desired, observed, s.network))}".strip(),
-        )
+        advice = hints.hint(code, observed.role, **network_readiness.culprits(code, desired, observed, s.network))
+        return _stall(code, f"The VPC update of {function} failed: {reason_text}. {advice}".strip())
 
     if not applied:
         # We have just tagged it: TagResource is last-writer-wins, so another installation may hold it

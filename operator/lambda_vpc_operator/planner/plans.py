@@ -52,5 +52,5 @@ class Plan:
     requeue_after: float | None = None
     # The spec's configuration is in place on AWS (drift after this is someone else's change).
     applied: bool = False
-    # More status fields to write (camelCase; None deletes), e.g. the network rows of ``networking``.
+    # More status fields to write (camelCase; None deletes), e.g. the network rows of ``network_readiness``.
     status_fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)

@@ -68,7 +68,7 @@ class Request:
         return self.function_arn or self.function_name
 
 
-class Outcome(enum.StrEnum):
+class Decision(enum.StrEnum):
     ALLOWED = "Allowed"
     DENIED = "Denied"
     UNDECIDED = "Undecided"  # allowed but for the VPC, which is not known yet
@@ -76,17 +76,17 @@ class Outcome(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    outcome: Outcome
+    outcome: Decision
     message: str  # names the deciding rule: the allowing policy, or why each applicable one refused
     policy: str | None = None  # the allowing policy (None in allow-all mode or when denied)
 
     @property
     def allowed(self) -> bool:
-        return self.outcome == Outcome.ALLOWED
+        return self.outcome == Decision.ALLOWED
 
     @property
     def denied(self) -> bool:
-        return self.outcome == Outcome.DENIED
+        return self.outcome == Decision.DENIED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,14 +168,14 @@ def _ids(ids: Iterable[str]) -> str:
     return ", ".join(sorted(ids))
 
 
-def judge(policy: Policy, request: Request) -> tuple[Outcome, str]:
+def judge(policy: Policy, request: Request) -> tuple[Decision, str]:
     """ALLOWED, DENIED with the first rule that refuses, or UNDECIDED (only the VPC is unknown)."""
     spec = policy.spec
     where = f"LambdaVpcPolicy {policy.name}"
     if spec.functions is not None and not function_matches(spec.functions, request.function_name, request.function_arn):
         arn_patterns = any(":" in p for p in spec.functions)
         unknown_arn = " (its ARN is not known: name it by ARN)" if arn_patterns and not request.function_arn else ""
-        return Outcome.DENIED, (
+        return Decision.DENIED, (
             f"{where}: function {request.function} matches none of spec.functions [{_ids(spec.functions)}]{unknown_arn}"
         )
     if request.role_arn is not None and not (
@@ -184,17 +184,17 @@ def judge(policy: Policy, request: Request) -> tuple[Outcome, str]:
         allowed = f"matches none of spec.roleArns [{_ids(spec.role_arns)}]" if spec.role_arns else (
             "is not allowed: the policy has no spec.roleArns (nor this defaultRoleArn)"
         )
-        return Outcome.DENIED, f"{where}: role {request.role_arn} ({request.role_field}) {allowed}"
+        return Decision.DENIED, f"{where}: role {request.role_arn} ({request.role_field}) {allowed}"
     if spec.subnet_ids is not None and (extra := request.subnet_ids - set(spec.subnet_ids)):
-        return Outcome.DENIED, f"{where}: subnet(s) {_ids(extra)} not in spec.subnetIds"
+        return Decision.DENIED, f"{where}: subnet(s) {_ids(extra)} not in spec.subnetIds"
     if spec.security_group_ids is not None and (extra := request.security_group_ids - set(spec.security_group_ids)):
-        return Outcome.DENIED, f"{where}: security group(s) {_ids(extra)} not in spec.securityGroupIds"
+        return Decision.DENIED, f"{where}: security group(s) {_ids(extra)} not in spec.securityGroupIds"
     if spec.vpc_ids is not None:
         if request.vpc_ids is None:
-            return Outcome.UNDECIDED, f"{where}: the VPC is not known yet (spec.vpcIds [{_ids(spec.vpc_ids)}])"
+            return Decision.UNDECIDED, f"{where}: the VPC is not known yet (spec.vpcIds [{_ids(spec.vpc_ids)}])"
         if extra := request.vpc_ids - set(spec.vpc_ids):
-            return Outcome.DENIED, f"{where}: VPC {_ids(extra)} not in spec.vpcIds"
-    return Outcome.ALLOWED, f"allowed by {where}"
+            return Decision.DENIED, f"{where}: VPC {_ids(extra)} not in spec.vpcIds"
+    return Decision.ALLOWED, f"allowed by {where}"
 
 
 # -- all of them ---------------------------------------------------------------------------------
@@ -211,24 +211,24 @@ def evaluate(request: Request, policies: PolicySet) -> Verdict:
     # No policy speaks about this namespace: the operator's mode is the only rule.
     if not selecting:
         if policies.mode == PolicyMode.ALLOW_ALL:
-            return Verdict(Outcome.ALLOWED, f"no LambdaVpcPolicy selects namespace {request.namespace} "
+            return Verdict(Decision.ALLOWED, f"no LambdaVpcPolicy selects namespace {request.namespace} "
                            "and the operator runs with --policy-mode allow-all")  # fmt: skip
         return Verdict(
-            Outcome.DENIED,
+            Decision.DENIED,
             f"no LambdaVpcPolicy selects namespace {request.namespace} and the operator runs with "
             "--policy-mode enforce; ask a cluster administrator for a policy (docs/policy.md)",
         )
     judged = [(p, *judge(p, request)) for p in selecting]
     # One allowing policy is enough; the first by name is reported.
     for policy, outcome, message in judged:
-        if outcome == Outcome.ALLOWED:
-            return Verdict(Outcome.ALLOWED, message, policy.name)
+        if outcome == Decision.ALLOWED:
+            return Verdict(Decision.ALLOWED, message, policy.name)
     # Only the VPC is missing for some policy: the caller must find it before deciding.
-    undecided = [message for _, outcome, message in judged if outcome == Outcome.UNDECIDED]
+    undecided = [message for _, outcome, message in judged if outcome == Decision.UNDECIDED]
     if undecided:
-        return Verdict(Outcome.UNDECIDED, "; ".join(undecided))
+        return Verdict(Decision.UNDECIDED, "; ".join(undecided))
     reasons = "; ".join(message for _, _, message in judged)
-    return Verdict(Outcome.DENIED, f"no LambdaVpcPolicy allows this attachment: {reasons}")
+    return Verdict(Decision.DENIED, f"no LambdaVpcPolicy allows this attachment: {reasons}")
 
 
 def needs_vpc(policies: PolicySet, namespace: str) -> bool:

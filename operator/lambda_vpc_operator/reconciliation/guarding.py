@@ -37,7 +37,7 @@ from lambda_vpc_operator.aws.errors import AwsError
 from lambda_vpc_operator.models import owners
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
-from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, claim_key
+from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, spec_claim_key
 from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.models.settings import OperatorSettings, RoleCheck
 from lambda_vpc_operator.planner import guards, planning, policies
@@ -152,7 +152,7 @@ class Guard:
             return False
         request = self._request(namespace, parsed, ref, ref.account or self.aws.identity.known, context.policies)
         verdict = policies.evaluate(request, context.policies)
-        return verdict.outcome == policies.Outcome.UNDECIDED or verdict.denied != denied
+        return verdict.outcome == policies.Decision.UNDECIDED or verdict.denied != denied
 
     # -- the network (after the preflight's Describe* calls) ---------------------------------
 
@@ -381,7 +381,7 @@ class Guard:
             request = self._request(namespace, parsed, ref, ref.account, context.policies)
         verdict = policies.evaluate(request, context.policies)
         vpc_error: str | None = None
-        if verdict.outcome == policies.Outcome.UNDECIDED:
+        if verdict.outcome == policies.Decision.UNDECIDED:
             try:
                 facts = await asyncio.wait_for(self.aws.networks.describe(
                     ref.region or self.settings.default_region, sorted(request.subnet_ids),
@@ -394,9 +394,8 @@ class Guard:
             else:
                 vpc_ids = vpcs_of(facts, request.subnet_ids, request.security_group_ids)
                 verdict = policies.evaluate(dataclasses.replace(request, vpc_ids=vpc_ids), context.policies)
-        function_changed = old_spec is None or _function_key(old_spec, self.settings) != _function_key(
-            spec, self.settings
-        )
+        region = self.settings.default_region
+        function_changed = old_spec is None or spec_claim_key(old_spec, region) != spec_claim_key(spec, region)
         me = f"{namespace}/{name}"
         others = sorted(c for c in context.claimants if c != me) if function_changed else []
         return guards.admission(verdict, parsed.function_name, others, vpc_error=vpc_error)
@@ -406,14 +405,6 @@ def _role_account(role_arn: str | None) -> str | None:
     """The account of a role ARN (arn:PARTITION:iam::ACCOUNT:role/...), None without one."""
     parts = (role_arn or "").split(":")
     return parts[4] if len(parts) > 5 and parts[2] == "iam" and parts[4] else None
-
-
-def _function_key(spec: Mapping[str, Any], settings: OperatorSettings) -> str | None:
-    try:
-        region = spec.get("region") or settings.default_region
-        return claim_key(str(spec.get("functionName", "")), region, spec.get("roleArn"))
-    except ValueError:
-        return None
 
 
 # Decisions after which this look writes the owner tag.

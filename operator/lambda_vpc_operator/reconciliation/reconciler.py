@@ -30,12 +30,12 @@ from lambda_vpc_operator.planner import (
     conditions,
     delays,
     guards,
-    networking,
+    network_readiness,
     planning,
     reactivation,
     readiness,
     selectors,
-    statuses,
+    status_patches,
     validation,
 )
 from lambda_vpc_operator.planner import errors as error_planning
@@ -582,14 +582,14 @@ class Reconciler:
         status: Mapping[str, Any],
         memory: AttachmentMemory,
         generation: int,
-    ) -> networking.NetworkSituation:
+    ) -> network_readiness.NetworkSituation:
         """The Hyperplane ENIs that matter now: of the function's VPC once it holds (or applies) the
         spec's configuration, and of any VPC it just left (aws.interfaces: one shared read per VPC)."""
         region = ref.region or self.settings.default_region
         desired = planning.desired_vpc(spec)
         enis: tuple[InterfaceFacts, ...] | None = None
         failure: Failure | None = None
-        vpc_id = networking.interfaces_vpc(desired, observed)
+        vpc_id = network_readiness.interfaces_vpc(desired, observed)
         if vpc_id:
             try:
                 enis = await self.aws.interfaces.in_vpc(region, vpc_id)
@@ -606,12 +606,12 @@ class Reconciler:
                 logger.info("%s: DescribeNetworkInterfaces failed: %s", ref.name, exc.failure.code)
                 enis, failure = None, exc.failure
         previous: dict[str, tuple[InterfaceFacts, ...]] = {}
-        for left in sorted(networking.previous_vpcs(status, observed)):
+        for left in sorted(network_readiness.previous_vpcs(status, observed)):
             try:
                 previous[left] = await self.aws.interfaces.in_vpc(region, left)
             except AwsError as exc:
                 logger.info("%s: DescribeNetworkInterfaces of %s failed: %s", ref.name, left, exc.failure.code)
-        return networking.NetworkSituation(
+        return network_readiness.NetworkSituation(
             now=self.now(),
             enis=enis,
             previous_enis=previous,
@@ -718,7 +718,7 @@ class Reconciler:
         generation = view.generation
         wanted: dict[str, Any] = {"observedGeneration": generation, **extra}
         if observed_ok:
-            wanted.update(statuses.observed_fields(observed))
+            wanted.update(status_patches.observed_fields(observed))
         if plan.conditions is not None:
             now = self.clock()
             previous = status.get("conditions") or ()
@@ -746,7 +746,7 @@ class Reconciler:
         status: Mapping[str, Any],
         wanted: Mapping[str, Any],
     ) -> Mapping[str, Any]:
-        patch = statuses.status_patch(status, wanted)
+        patch = status_patches.status_patch(status, wanted)
         if not patch:
             return status
         stored = await reporter.patch_status(patch)

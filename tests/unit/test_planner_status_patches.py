@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lambda_vpc_operator.models.functions import DETACHED, FunctionObservation, FunctionState, UpdateStatus
-from lambda_vpc_operator.planner.statuses import OBSERVED_FIELDS, observed_fields, status_patch
+from lambda_vpc_operator.planner.status_patches import OBSERVED_FIELDS, observed_fields, status_patch
 
 MakeObservation = Callable[..., FunctionObservation]
 

@@ -1,4 +1,4 @@
-"""planner.networking: NetworkReady, the per-subnet rows, the wait for ENIs and SlowProvisioning.
+"""planner.network_readiness: NetworkReady, the per-subnet rows, the wait for ENIs and SlowProvisioning.
 
 Plans are built the way the reconciler builds them: ``plan_attachment`` with a ``Situation`` that
 carries a ``NetworkSituation`` (ENIs as ``aws.interfaces`` reads them, the preflight's subnet facts,
@@ -18,8 +18,8 @@ from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
 from lambda_vpc_operator.models.interfaces import InterfaceFacts, interfaces_by_subnet
 from lambda_vpc_operator.models.networks import NetworkFacts, SecurityGroupFacts, SubnetFacts
-from lambda_vpc_operator.planner import delays, hints, networking, readiness, validation
-from lambda_vpc_operator.planner.networking import NetworkSituation
+from lambda_vpc_operator.planner import delays, hints, network_readiness, readiness, validation
+from lambda_vpc_operator.planner.network_readiness import NetworkSituation
 from lambda_vpc_operator.planner.planning import Situation, plan_attachment, plan_start
 from lambda_vpc_operator.planner.plans import EventType, Outcome, Plan
 from lambda_vpc_operator.planner.validation import Problem, Severity
@@ -132,22 +132,24 @@ def test_mapping_ignores_other_interface_types_and_prefers_a_usable_eni() -> Non
 
 
 def test_enis_are_read_only_once_aws_holds_the_spec(make_observation: MakeObservation) -> None:
-    assert networking.interfaces_vpc(DESIRED, make_observation()) == VPC
-    assert networking.interfaces_vpc(DESIRED, make_observation(last_update_status=UpdateStatus.IN_PROGRESS)) == VPC
-    assert networking.interfaces_vpc(DESIRED, make_observation(vpc=VpcSettings.of(["subnet-z9"], ["sg-9"]))) is None
-    assert networking.interfaces_vpc(DESIRED, None) is None
-    assert networking.interfaces_vpc(VpcSettings(), make_observation(vpc=VpcSettings(), vpc_id=None)) is None
+    assert network_readiness.interfaces_vpc(DESIRED, make_observation()) == VPC
+    updating = make_observation(last_update_status=UpdateStatus.IN_PROGRESS)
+    assert network_readiness.interfaces_vpc(DESIRED, updating) == VPC
+    elsewhere = make_observation(vpc=VpcSettings.of(["subnet-z9"], ["sg-9"]))
+    assert network_readiness.interfaces_vpc(DESIRED, elsewhere) is None
+    assert network_readiness.interfaces_vpc(DESIRED, None) is None
+    assert network_readiness.interfaces_vpc(VpcSettings(), make_observation(vpc=VpcSettings(), vpc_id=None)) is None
 
 
 def test_previous_vpcs_are_the_rows_vpcs_and_the_vpc_aws_just_left(make_observation: MakeObservation) -> None:
     status = {"vpcId": OLD_VPC, "networkInterfaces": [{"subnetId": "subnet-o1", "networkInterfaceId": "eni-o1"}],
               "previousNetworkInterfaces": [{"subnetId": "subnet-x", "vpcId": "vpc-0older"}]}  # fmt: skip
-    assert networking.previous_vpcs(status, make_observation()) == {OLD_VPC, "vpc-0older"}
+    assert network_readiness.previous_vpcs(status, make_observation()) == {OLD_VPC, "vpc-0older"}
     # Not moved yet (AWS still reports the old VPC): nothing left behind.
-    assert networking.previous_vpcs({**status, "previousNetworkInterfaces": None},
+    assert network_readiness.previous_vpcs({**status, "previousNetworkInterfaces": None},
                                     make_observation(vpc_id=OLD_VPC)) == set()  # fmt: skip
     # Back in a VPC left before: its ENIs are current again.
-    assert networking.previous_vpcs({"vpcId": VPC, "previousNetworkInterfaces": [{"vpcId": VPC}]},
+    assert network_readiness.previous_vpcs({"vpcId": VPC, "previousNetworkInterfaces": [{"vpcId": VPC}]},
                                     make_observation()) == set()  # fmt: skip
 
 
@@ -473,8 +475,9 @@ def test_previous_enis_still_there_long_after_the_switch_serve_other_functions(
 ) -> None:
     previous = [{**OLD_ROWS[0], "vpcId": OLD_VPC}]
     status = {"vpcId": VPC, "previousNetworkInterfaces": previous, "networkReadyTime": T0_TEXT}
-    still = network(now=networking.PREVIOUS_VPC_WINDOW, status=status, previous_enis={OLD_VPC: (old("subnet-o1"),)})
-    later = network(now=networking.PREVIOUS_VPC_WINDOW + 1, status=status, previous_enis={OLD_VPC: (old("subnet-o1"),)})
+    window, previous_enis = network_readiness.PREVIOUS_VPC_WINDOW, {OLD_VPC: (old("subnet-o1"),)}
+    still = network(now=window, status=status, previous_enis=previous_enis)
+    later = network(now=window + 1, status=status, previous_enis=previous_enis)
     assert plan_for(make_spec(), make_observation(), READY, still).status_fields["previousNetworkInterfaces"]
     assert plan_for(make_spec(), make_observation(), READY, later).status_fields["previousNetworkInterfaces"] is None
 
@@ -545,10 +548,10 @@ def test_failed_state_names_what_failed(
 
 
 def test_without_facts_the_hint_stays_general(make_observation: MakeObservation) -> None:
-    names = networking.culprits("SubnetOutOfIPAddresses", DESIRED, make_observation(), network(facts=None))
+    names = network_readiness.culprits("SubnetOutOfIPAddresses", DESIRED, make_observation(), network(facts=None))
     assert names == {}
     assert hints.hint("SubnetOutOfIPAddresses", None, **names).startswith("a subnet in spec.subnetIds has no free")
-    assert networking.culprits("SubnetOutOfIPAddresses", DESIRED, make_observation(), None) == {}
+    assert network_readiness.culprits("SubnetOutOfIPAddresses", DESIRED, make_observation(), None) == {}
 
 
 def test_transient_ec2_throttling_is_retried_not_stalled(
@@ -568,7 +571,7 @@ def test_transient_ec2_throttling_is_retried_not_stalled(
     [(0, "0s"), (42.9, "42s"), (60, "1m00s"), (185, "3m05s"), (3720, "1h02m"), (-3, "0s")],
 )
 def test_format_elapsed(seconds: float, text: str) -> None:
-    assert networking.format_elapsed(seconds) == text
+    assert network_readiness.format_elapsed(seconds) == text
 
 
 def test_readiness_with_enis(make_observation: MakeObservation) -> None:

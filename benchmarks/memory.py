@@ -134,16 +134,28 @@ class _TracedOperator(OperatorProcess):
 
 
 def _owner(trace_frames: Any) -> str:
-    """The frame nearest the allocation that is ours (module name), else kopf's, else the library's."""
-    names = [frame.filename for frame in trace_frames]  # most recent first
-    for filename in names:
+    """Who holds an allocation, from its traceback (oldest frame first): kopf's watch (the objects'
+    bodies), kopf's daemons and per-object workers, AWS or Kubernetes responses, else the operator's
+    module nearest to the allocation, else the library's."""
+    names = [frame.filename for frame in trace_frames]
+    joined = " ".join(names)
+    if "watching.py" in joined and "json" in joined:
+        return "kopf: watched bodies"
+    if "kubernetes/client" in joined:
+        return "kubernetes client (status patch responses, lazy imports)"
+    if "botocore" in joined:
+        return "AWS responses (botocore)"
+    for filename in reversed(names):
         if "lambda_vpc_operator" in filename:
-            return "operator:" + filename.split("lambda_vpc_operator/", 1)[1]
-    for filename in names:
+            return "operator: " + filename.split("lambda_vpc_operator/", 1)[1]
+    if "daemons.py" in joined:
+        return "kopf: daemons"
+    if "queueing.py" in joined:
+        return "kopf: per-object workers (and the daemon tasks they spawn)"
+    for filename in reversed(names):
         if "/kopf/" in filename:
-            return "kopf:" + filename.split("/kopf/", 1)[1]
-    first = names[0] if names else "?"
-    return "other:" + first.split("site-packages/", 1)[-1].split("/lib/python3.11/", 1)[-1]
+            return "kopf: " + filename.split("/kopf/", 1)[1]
+    return "other: " + (names[-1].split("site-packages/", 1)[-1] if names else "?")
 
 
 def _attribute(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, n: int, top: int) -> dict[str, Any]:
@@ -153,11 +165,7 @@ def _attribute(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, n: int
         if not stat.size_diff:
             continue
         by_owner[_owner(stat.traceback)] += stat.size_diff
-        ours = next((f for f in stat.traceback if "lambda_vpc_operator" in f.filename or "/kopf/" in f.filename), None)
-        first = stat.traceback[0]
-        where = f"{first.filename.split('site-packages/', 1)[-1]}:{first.lineno}"
-        if ours is not None and ours is not first:
-            where += f" <- {ours.filename.split('site-packages/', 1)[-1]}:{ours.lineno}"
+        where = " > ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in list(stat.traceback)[-4:])
         by_line[where] += stat.size_diff
     total = sum(by_owner.values())
 

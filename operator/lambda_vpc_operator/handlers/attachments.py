@@ -168,24 +168,30 @@ def register(
         metrics.attachments.record(reporter.key, body.status)
         try:
             while not stopped:
-                view = view_of(body)
-                memory.seen_generation = view.generation
-                memory.seen_request = view.annotations.get(REQUEST_ANNOTATION)
-                memory.seen_reconcile_request = view.annotations.get(controls.RECONCILE_ANNOTATION)
-                memory.seen_paused = controls.paused(view.annotations)
-                status = memory.status if memory.status is not None else view.status
-                with logs.looking(view.namespace, view.name, view.spec.get("functionName"), "reconcile"):
-                    try:
-                        delay = await _look(view, status, reporter, memory, kwargs)
-                    except Exception as exc:  # nothing escapes a look (planner.errors)
-                        # Left to kopf, the daemon would die and restart after kopf's backoff, with no
-                        # status, no Event and no metric: stuck in silence. Cancellation is no Exception.
-                        delay = await reconciler.fail(view, reporter, memory, exc, "reconcile")
+                delay = await _step(body, reporter, memory, kwargs)
                 await _nap(delay, memory.wake, stopped)
         finally:
             metrics.attachments.forget(reporter.key)
             if guardrails is not None:
                 guardrails.untrack(f"{body.metadata.namespace}/{body.metadata.name}")
+
+    async def _step(body: kopf.Body, reporter: KopfReporter, memory: AttachmentMemory, kwargs: Any) -> float:
+        """One look, in a frame of its own: the copies it makes (view, status) are not held during the nap."""
+        view = view_of(body)
+        memory.seen_generation = view.generation
+        memory.seen_request = view.annotations.get(REQUEST_ANNOTATION)
+        memory.seen_reconcile_request = view.annotations.get(controls.RECONCILE_ANNOTATION)
+        memory.seen_paused = controls.paused(view.annotations)
+        if memory.status is not None and memory.status == view.status:
+            memory.status = None  # the watch caught up with our last write: the body's copy will do
+        status = memory.status if memory.status is not None else view.status
+        with logs.looking(view.namespace, view.name, view.spec.get("functionName"), "reconcile"):
+            try:
+                return await _look(view, status, reporter, memory, kwargs)
+            except Exception as exc:  # nothing escapes a look (planner.errors)
+                # Left to kopf, the daemon would die and restart after kopf's backoff, with no
+                # status, no Event and no metric: stuck in silence. Cancellation is no Exception.
+                return await reconciler.fail(view, reporter, memory, exc, "reconcile")
 
     async def _look(
         view: AttachmentView, status: Any, reporter: KopfReporter, memory: AttachmentMemory, kwargs: Any

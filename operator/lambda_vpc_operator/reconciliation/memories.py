@@ -15,10 +15,13 @@ from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.planner.validation import Problem
 
 
-@dataclasses.dataclass
+# slots: one per attachment, ~1 KiB less each than an instance __dict__ (docs/benchmarks.md, memory).
+@dataclasses.dataclass(slots=True)
 class AttachmentMemory:
     attempt: int = 0  # consecutive waits, for growing delays
-    status: Mapping[str, Any] | None = None  # the status as we last wrote it (fresher than the watch)
+    # The status as we last wrote it (fresher than the watch), until the watch delivers the same
+    # (handlers.attachments drops it then: a whole status dict per attachment at rest otherwise).
+    status: Mapping[str, Any] | None = None
     preflight_generation: int | None = None  # the generation the problems below belong to
     problems: tuple[Problem, ...] = ()
     facts: NetworkFacts | None = None  # what the preflight found (zones, free addresses for the rows)

@@ -1,0 +1,267 @@
+"""What one attachment costs the operator in memory, and who holds it (issue 11, part 3).
+
+Starts the Kubernetes API emulator and the AWS simulator in this process, N detached functions,
+then the real operator as a child process under tracemalloc (``--frames`` deep). It takes a
+tracemalloc snapshot once the operator has started (nothing applied yet) and another once all N
+attachments are Ready and a few resyncs have passed, then reports the difference per attachment:
+grouped by the operator's, kopf's or another library's frame nearest to the allocation (the
+"owner"), and by allocating line. It also reports VmRSS at both points; tracemalloc itself adds to
+RSS, so take RSS from a run with ``--frames 0`` (no tracing) and the attribution from a traced run.
+
+AWS' budgets are off in the simulator and the operator's own are raised: this measures memory at
+rest, not the speed of convergence (benchmarks/converge.py does). Usage:
+
+    .venv/bin/python benchmarks/memory.py --attachments 300 --frames 25
+"""
+
+# ruff: noqa: E402 - the child's branch below runs before the sandbox's imports, on purpose.
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import tracemalloc
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+_SNAPSHOTS = Path(".sandbox/memory")
+
+# Run as the child: trace, dump a snapshot on SIGUSR1, then be the operator (before the sandbox's
+# imports below, which the operator process must not hold).
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-child":
+    # Imports first (traced, they take minutes): what they allocate is no attachment's.
+    import boto3
+    import kopf  # noqa: F401
+    import kubernetes.client.api.core_v1_api  # noqa: F401 - the cluster's identity, read at startup
+
+    from lambda_vpc_operator.handlers import attachments, configuring, policies  # noqa: F401
+    from lambda_vpc_operator.reconciliation import reconciler  # noqa: F401
+
+    frames = int(os.environ.get("LVO_MEMORY_FRAMES", "0"))
+    if frames:
+        tracemalloc.start(frames)
+    counter = [0]
+
+    def _dump(signum: int, frame: Any) -> None:
+        counter[0] += 1
+        if tracemalloc.is_tracing():
+            tracemalloc.take_snapshot().dump(str(_SNAPSHOTS / f"snapshot-{counter[0]}.pickle"))
+        # Which per-attachment memories still hold a status copy (reconciliation.memories).
+        import gc
+
+        from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
+
+        memories = [o for o in gc.get_objects() if isinstance(o, AttachmentMemory)]
+        held = {"memories": len(memories), "holding_status": sum(m.status is not None for m in memories)}
+        (_SNAPSHOTS / f"memories-{counter[0]}.json").write_text(json.dumps(held))
+        (_SNAPSHOTS / f"done-{counter[0]}").touch()
+
+    signal.signal(signal.SIGUSR1, _dump)
+    from lambda_vpc_operator.cli import main as operator_main
+
+    sys.exit(operator_main(sys.argv[2:]))
+
+
+import boto3
+
+from lambda_vpc_sandbox import manifests
+from lambda_vpc_sandbox.aws.config import SimConfig
+from lambda_vpc_sandbox.aws.seeding import handler_zip, seed_demo_account
+from lambda_vpc_sandbox.aws.server import AwsSimulator
+from lambda_vpc_sandbox.kube.running import EmulatorThread
+from lambda_vpc_sandbox.processes import OperatorProcess, simulated_aws_env
+
+REGION = "us-east-1"
+WARMUP = 10
+SNAPSHOTS = _SNAPSHOTS
+
+def _rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return round(kb / 1024, 1)
+
+
+def _snapshot(pid: int, number: int, timeout: float = 300.0) -> tracemalloc.Snapshot | None:
+    os.kill(pid, signal.SIGUSR1)
+    done = SNAPSHOTS / f"done-{number}"
+    deadline = time.monotonic() + timeout
+    while not done.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no snapshot {number} from the operator")
+        time.sleep(0.2)
+    path = SNAPSHOTS / f"snapshot-{number}.pickle"
+    return tracemalloc.Snapshot.load(str(path)) if path.exists() else None
+
+
+def _apply(client: Any, names: list[str], subnet_sets: list[list[str]], group: str) -> None:
+    for name in names:
+        number = int(name.rsplit("-", 1)[1])
+        manifests.apply_attachment(client, {
+            "apiVersion": "lambdavpc.dev/v1alpha1", "kind": "LambdaVpcAttachment",
+            "metadata": {"name": name, "namespace": "bench"},
+            "spec": {"functionName": name, "subnetIds": subnet_sets[number % 3], "securityGroupIds": [group]},
+        })  # fmt: skip
+
+
+def _wait_ready(client: Any, pid: int, count: int, deadline: float) -> float:
+    """Wait until ``count`` attachments are Ready; the peak RSS seen meanwhile (0.0: timed out)."""
+    peak = 0.0
+    while True:
+        peak = max(peak, _rss_mib(pid))
+        ready = sum(manifests.verdict(o).ready == "True" for o in manifests.list_attachments(client))
+        if ready >= count:
+            return peak
+        if time.monotonic() > deadline:
+            print(f"timeout: {ready}/{count} ready", file=sys.stderr)
+            return 0.0
+        time.sleep(1.0)
+
+
+class _TracedOperator(OperatorProcess):
+    def start(self) -> _TracedOperator:
+        import subprocess
+
+        env = {**os.environ, **self.env, "KUBECONFIG": self.kubeconfig, "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, __file__, "--operator-child", "run", *self.args]
+        log = open(SNAPSHOTS / "operator.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._log = log
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+
+def _owner(trace_frames: Any) -> str:
+    """Who holds an allocation, from its traceback (oldest frame first): kopf's watch (the objects'
+    bodies), kopf's daemons and per-object workers, AWS or Kubernetes responses, else the operator's
+    module nearest to the allocation, else the library's."""
+    names = [frame.filename for frame in trace_frames]
+    joined = " ".join(names)
+    if "watching.py" in joined and "json" in joined:
+        return "kopf: watched bodies"
+    if "kubernetes/client" in joined:
+        return "kubernetes client (status patch responses, lazy imports)"
+    if "botocore" in joined:
+        return "AWS responses (botocore)"
+    for filename in reversed(names):
+        if "lambda_vpc_operator" in filename:
+            return "operator: " + filename.split("lambda_vpc_operator/", 1)[1]
+    if "daemons.py" in joined:
+        return "kopf: daemons"
+    if "queueing.py" in joined:
+        return "kopf: per-object workers (and the daemon tasks they spawn)"
+    for filename in reversed(names):
+        if "/kopf/" in filename:
+            return "kopf: " + filename.split("/kopf/", 1)[1]
+    return "other: " + (names[-1].split("site-packages/", 1)[-1] if names else "?")
+
+
+def _attribute(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, n: int, top: int) -> dict[str, Any]:
+    by_owner: dict[str, int] = defaultdict(int)
+    by_line: dict[str, int] = defaultdict(int)
+    for stat in after.compare_to(before, "traceback"):
+        if not stat.size_diff:
+            continue
+        by_owner[_owner(stat.traceback)] += stat.size_diff
+        where = " > ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in list(stat.traceback)[-4:])
+        by_line[where] += stat.size_diff
+    total = sum(by_owner.values())
+
+    def per(items: dict[str, int]) -> dict[str, int]:
+        ranked = sorted(items.items(), key=lambda kv: -kv[1])[:top]
+        return {k: round(v / n) for k, v in ranked}
+
+    return {
+        "traced_bytes_per_attachment": round(total / n),
+        "by_owner_bytes_per_attachment": per(by_owner),
+        "by_line_bytes_per_attachment": per(by_line),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--attachments", type=int, default=300)
+    parser.add_argument("--frames", type=int, default=10, help="tracemalloc frames; 0: no tracing (honest RSS)")
+    parser.add_argument("--settle", type=float, default=30.0, help="seconds at rest after all are Ready")
+    parser.add_argument("--resync-interval", type=float, default=10.0)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    args = parser.parse_args()
+    n = args.attachments
+    SNAPSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SNAPSHOTS.glob("*"):
+        if old.name != "operator.log":
+            old.unlink()
+
+    config = SimConfig(create_delay=0.2, update_delay=0.5, eni_create_delay=2.0, eni_delete_delay=5.0)
+    with EmulatorThread() as kube, AwsSimulator(config=config) as aws:
+        account = seed_demo_account(aws.endpoint_url, region=REGION)
+        aws.control.set_rate_limits(False)
+        lam = boto3.client(
+            "lambda", endpoint_url=aws.endpoint_url, region_name=REGION,
+            aws_access_key_id="x", aws_secret_access_key="x",
+        )  # fmt: skip
+        code = handler_zip()
+        names = [f"bench-{i:05d}" for i in range(n + WARMUP)]
+        for name in names:
+            lam.create_function(
+                FunctionName=name, Runtime="python3.12", Role=account.role_arn,
+                Handler="lambda_function.handler", Code={"ZipFile": code},
+            )  # fmt: skip
+        aws.control.advance(5)
+        client = manifests.api_client(kube.kubeconfig_path)
+        manifests.install_crds(client)
+        manifests.ensure_namespace(client, "bench")
+        subnet_sets = [
+            [account.private_subnet_a_id, account.private_subnet_b_id],
+            [account.private_subnet_b_id, account.private_subnet_c_id],
+            [account.private_subnet_a_id, account.private_subnet_c_id],
+        ]
+        env = {**simulated_aws_env(aws.endpoint_url, REGION), "LVO_MEMORY_FRAMES": str(args.frames)}
+        operator = _TracedOperator(
+            kube.kubeconfig_path, env,
+            ["--resync-interval", str(args.resync_interval), "--policy-mode", "allow-all",
+             "--control-rate", "100", "--get-function-rate", "100", "--ec2-rate", "100"],
+        )  # fmt: skip
+        with operator:
+            assert operator.process is not None
+            pid = operator.process.pid
+            # A few attachments first: the first look's one-off costs (AWS clients, botocore's
+            # service models, caches of the account) belong to the baseline, not to the N.
+            started = time.monotonic()
+            _apply(client, names[:WARMUP], subnet_sets, account.app_sg_id)
+            if not _wait_ready(client, pid, WARMUP, started + args.timeout):
+                return 1
+            time.sleep(args.settle)
+            rss_idle = _rss_mib(pid)
+            before = _snapshot(pid, 1)
+            started = time.monotonic()
+            _apply(client, names[WARMUP:], subnet_sets, account.app_sg_id)
+            peak = _wait_ready(client, pid, n + WARMUP, started + args.timeout)
+            if not peak:
+                return 1
+            converged = time.monotonic() - started
+            settle_until = time.monotonic() + args.settle
+            while time.monotonic() < settle_until:
+                peak = max(peak, _rss_mib(pid))
+                time.sleep(1.0)
+            rss_rest = _rss_mib(pid)
+            after = _snapshot(pid, 2)
+
+    result: dict[str, Any] = {
+        "attachments": n,
+        "tracemalloc_frames": args.frames,
+        "converge_seconds": round(converged, 1),
+        "rss_mib": {"idle": rss_idle, "at_rest": rss_rest, "peak": peak},
+        "rss_mib_per_attachment": round((rss_rest - rss_idle) / n, 4),
+    }
+    if before is not None and after is not None:
+        result.update(_attribute(before, after, n, args.top))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,7 +32,7 @@ import kubernetes
 import pytest
 import yaml
 
-from lambda_vpc_operator.models import attachments
+from lambda_vpc_operator.models import attachments, policies
 from lambda_vpc_sandbox import manifests
 from lambda_vpc_sandbox.aws import SimConfig, seed_demo_account
 from lambda_vpc_sandbox.aws.control import SimulatorControl
@@ -744,3 +744,28 @@ def _sum_events(events: Iterable[Event]) -> dict[str, int]:
     for event in events:
         counts[event.reason] += event.count
     return dict(counts)
+
+
+@contextlib.contextmanager
+def policies_made(target: Target) -> Iterator[Callable[..., str]]:
+    """A factory of LambdaVpcPolicy objects (cluster-scoped): ``make(hint, selector, **spec)`` returns
+    the new policy's name; every policy it made is deleted on the way out."""
+    created: list[str] = []
+
+    def make(hint: str, selector: dict[str, Any], **spec: Any) -> str:
+        name = unique_name(f"e2e-{hint}", 60)
+        body = {"apiVersion": API_VERSION, "kind": policies.KIND, "metadata": {"name": name},
+                "spec": {"namespaceSelector": selector, **spec}}  # fmt: skip
+        target.custom.create_cluster_custom_object(GROUP, VERSION, policies.PLURAL, body)
+        created.append(name)
+        return name
+
+    try:
+        yield make
+    finally:
+        for name in created:
+            try:
+                target.custom.delete_cluster_custom_object(GROUP, VERSION, policies.PLURAL, name)
+            except kubernetes.client.ApiException as exc:
+                if exc.status != 404:
+                    raise

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import kubernetes
 import pytest
 
-from harness import API_VERSION, GROUP, VERSION, Namespace, Target, condition, unique_name, wait_for
-from lambda_vpc_operator.models import policies
+from harness import Namespace, Target, condition, policies_made, unique_name, wait_for
 from lambda_vpc_sandbox.aws.partners import admin_session
 
 pytestmark = pytest.mark.e2e
@@ -40,24 +38,14 @@ def partner_lambda(target: Target, partner: Any) -> Any:
 
 @pytest.fixture
 def make_policy(target: Target) -> Iterator[Callable[..., str]]:
-    created: list[str] = []
+    """A policy selecting exactly ``ns`` (labelled for it) with ``spec``."""
+    with policies_made(target) as make:
 
-    def make(ns: Namespace, **spec: Any) -> str:
-        target.core.patch_namespace(ns.name, {"metadata": {"labels": {TENANT_LABEL: ns.name}}})
-        name = unique_name("e2e-accounts", 60)
-        body = {"apiVersion": API_VERSION, "kind": policies.KIND, "metadata": {"name": name},
-                "spec": {"namespaceSelector": {"matchLabels": {TENANT_LABEL: ns.name}}, **spec}}  # fmt: skip
-        target.custom.create_cluster_custom_object(GROUP, VERSION, policies.PLURAL, body)
-        created.append(name)
-        return name
+        def make_for(ns: Namespace, **spec: Any) -> str:
+            target.core.patch_namespace(ns.name, {"metadata": {"labels": {TENANT_LABEL: ns.name}}})
+            return make("accounts", {"matchLabels": {TENANT_LABEL: ns.name}}, **spec)
 
-    yield make
-    for name in created:
-        try:
-            target.custom.delete_cluster_custom_object(GROUP, VERSION, policies.PLURAL, name)
-        except kubernetes.client.ApiException as exc:
-            if exc.status != 404:
-                raise
+        yield make_for
 
 
 def make_partner_function(target: Target, partner: Any, lam: Any, name: str | None = None) -> str:

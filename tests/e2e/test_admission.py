@@ -35,8 +35,8 @@ import kubernetes
 import pytest
 import yaml
 
-from harness import API_VERSION, GROUP, VERSION, Namespace, Target, unique_name, wait_for, watch_log
-from lambda_vpc_operator.models import attachments, policies
+from harness import API_VERSION, GROUP, VERSION, Namespace, Target, policies_made, unique_name, wait_for, watch_log
+from lambda_vpc_operator.models import attachments
 from lambda_vpc_sandbox.aws.seeding import DEMO_IDS
 from lambda_vpc_sandbox.processes import OperatorProcess
 
@@ -160,23 +160,8 @@ def hook(webhook: tuple[Webhook, OperatorProcess], request: pytest.FixtureReques
 
 @pytest.fixture
 def make_policy(target: Target) -> Iterator[Callable[..., str]]:
-    created: list[str] = []
-
-    def make(selector: dict[str, Any], **spec: Any) -> str:
-        name = unique_name("e2e-webhook", 60)
-        body = {"apiVersion": API_VERSION, "kind": policies.KIND, "metadata": {"name": name},
-                "spec": {"namespaceSelector": selector, **spec}}  # fmt: skip
-        target.custom.create_cluster_custom_object(GROUP, VERSION, policies.PLURAL, body)
-        created.append(name)
-        return name
-
-    yield make
-    for name in created:
-        try:
-            target.custom.delete_cluster_custom_object(GROUP, VERSION, policies.PLURAL, name)
-        except kubernetes.client.ApiException as exc:
-            if exc.status != 404:
-                raise
+    with policies_made(target) as make:
+        yield lambda selector, **spec: make("webhook", selector, **spec)
 
 
 # -- AdmissionReview -----------------------------------------------------------------------------

@@ -18,7 +18,17 @@ from typing import Any
 import kubernetes
 import pytest
 
-from harness import API_VERSION, GROUP, VERSION, Namespace, Target, condition, unique_name, wait_for, watch_log
+from harness import (
+    GROUP,
+    VERSION,
+    Namespace,
+    Target,
+    condition,
+    policies_made,
+    unique_name,
+    wait_for,
+    watch_log,
+)
 from lambda_vpc_operator.models import policies
 from lambda_vpc_sandbox.aws.seeding import DEMO_IDS, VPC_ACCESS_POLICY, client
 from lambda_vpc_sandbox.processes import OperatorProcess
@@ -44,23 +54,8 @@ IPV6_ONLY_SUBNET = DEMO_IDS["demo-ipv6only-b"]
 @pytest.fixture
 def make_policy(target: Target) -> Iterator[Callable[..., str]]:
     """Factory of LambdaVpcPolicy objects (cluster-scoped), deleted after the test."""
-    created: list[str] = []
-
-    def make(hint: str, selector: dict[str, Any], **spec: Any) -> str:
-        name = unique_name(f"e2e-{hint}", 60)
-        body = {"apiVersion": API_VERSION, "kind": policies.KIND, "metadata": {"name": name},
-                "spec": {"namespaceSelector": selector, **spec}}  # fmt: skip
-        target.custom.create_cluster_custom_object(GROUP, VERSION, policies.PLURAL, body)
-        created.append(name)
-        return name
-
-    yield make
-    for name in created:
-        try:
-            target.custom.delete_cluster_custom_object(GROUP, VERSION, policies.PLURAL, name)
-        except kubernetes.client.ApiException as exc:
-            if exc.status != 404:
-                raise
+    with policies_made(target) as make:
+        yield make
 
 
 def replace_policy(target: Target, name: str, **spec: Any) -> None:

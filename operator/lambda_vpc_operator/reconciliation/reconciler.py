@@ -876,16 +876,7 @@ class Reconciler:
             if not claim.get("functionArn"):
                 # Never claimed a function through that role: nothing of it is on AWS, nothing to wait for.
                 return None
-            if stop.conditions is not None:
-                await self._write(reporter, memory, status, {
-                    "conditions": conditions.merge(
-                        status.get("conditions") or (), stop.conditions, generation=view.generation, now=self.clock()
-                    ),
-                })  # fmt: skip
-            for event in stop.events:
-                reporter.post(event)
-            memory.attempt += 1
-            return stop.requeue_after if stop.requeue_after is not None else self.settings.resync_interval
+            return await self._release_waits(view, reporter, memory, status, stop)
         return await target._release_look(view, reporter, memory, owned, context, status, claim, spec, ref)
 
     async def _release_look(
@@ -940,6 +931,12 @@ class Reconciler:
                 owner_tag=claim.get("ownerTag") or self.guard.owner(view.namespace, view.name).tag_value,
                 generation=view.generation, write=lambda fields: self._write(reporter, memory, status, fields),
             )  # fmt: skip
+        return await self._release_waits(view, reporter, memory, status, plan)
+
+    async def _release_waits(
+        self, view: AttachmentView, reporter: Reporter, memory: AttachmentMemory, status: Mapping[str, Any], plan: Plan
+    ) -> float:
+        """A release that cannot finish yet: say why in status and Events, and when to look again."""
         if plan.conditions is not None:
             await self._write(reporter, memory, status, {
                 "conditions": conditions.merge(

@@ -225,26 +225,18 @@ def test_failed_function_is_still_detached(make_observation: MakeObservation) ->
 # --- detached -----------------------------------------------------------------------------------
 
 
-def test_detached_function_is_released_after_our_detach(make_observation: MakeObservation) -> None:
-    plan = plan_release(FUNCTION, release(make_observation(vpc=DETACHED, vpc_id=None), detach_sent=True))
+@pytest.mark.parametrize(
+    ("detach_sent", "expected"),
+    [pytest.param(True, [("Normal", "Detached")], id="we-detached"), pytest.param(False, [], id="already-detached")],
+)
+def test_detached_function_is_released(
+    make_observation: MakeObservation, detach_sent: bool, expected: list[tuple[str, str]]
+) -> None:
+    plan = plan_release(FUNCTION, release(make_observation(vpc=DETACHED, vpc_id=None), detach_sent=detach_sent))
     assert plan.outcome == Outcome.RELEASED
     assert plan.conditions is None
     assert plan.action is None
-    assert events(plan) == [("Normal", "Detached")]
-
-
-def test_a_reading_already_detached_is_confirmed_by_a_write_guarded_by_its_revision(
-    make_observation: MakeObservation,
-) -> None:
-    # The reading may be older than our last update (its answer lost, or a restart right after it):
-    # the empty configuration goes out with the reading's RevisionId, refused by AWS if it was stale.
-    observed = make_observation(vpc=DETACHED, vpc_id=None)
-    plan = plan_release(FUNCTION, release(observed, detach_sent=False))
-    assert plan.outcome == Outcome.UPDATE
-    assert plan.action == UpdateVpcConfig(DETACHED, observed.revision_id)
-    assert plan.conditions is not None and "Confirming" in plan.conditions[0].message
-    # Once AWS accepted it, the next look releases.
-    assert plan_release(FUNCTION, release(observed, detach_sent=True)).outcome == Outcome.RELEASED
+    assert events(plan) == expected
 
 
 @pytest.mark.parametrize(
@@ -263,8 +255,7 @@ def test_a_reading_already_detached_is_confirmed_by_a_write_guarded_by_its_revis
 def test_every_detached_spelling_needs_no_detach(
     make_observation: MakeObservation, vpc_config: dict[str, Any] | None
 ) -> None:
-    # After our own detach (or its confirmation), every spelling of "no VPC" is detached.
-    plan = plan_release(FUNCTION, release(make_observation(vpc=VpcSettings.from_aws(vpc_config)), detach_sent=True))
+    plan = plan_release(FUNCTION, release(make_observation(vpc=VpcSettings.from_aws(vpc_config))))
     assert plan.outcome == Outcome.RELEASED
     assert plan.action is None
 
@@ -290,8 +281,7 @@ def test_failed_detach_is_sent_again(make_observation: MakeObservation) -> None:
 def test_earlier_update_failure_of_a_detached_function_is_not_ours(make_observation: MakeObservation) -> None:
     observed = make_observation(vpc=DETACHED, last_update_status=UpdateStatus.FAILED)
     plan = plan_release(FUNCTION, release(observed, detach_sent=False))
-    # Someone else's failure is neither stalled on nor retried as ours: only the confirming write goes out.
-    assert plan.outcome == Outcome.UPDATE and plan.action == UpdateVpcConfig(DETACHED, observed.revision_id)
+    assert plan == Plan(outcome=Outcome.RELEASED, conditions=None)
 
 
 # --- deletionPolicy Restore ---------------------------------------------------------------------

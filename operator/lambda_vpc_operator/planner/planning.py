@@ -507,22 +507,6 @@ def plan_release(function: str, r: Release) -> Plan:
             f"to {other} to let the attachment go",
             requeue_after=delays.FUNCTION_NOT_FOUND_RECHECK,
         )
-    if observed.vpc == target and not r.detach_sent:
-        # A reading may lag behind a write (eventual consistency; an update whose answer was lost; a
-        # restart right after one): "already detached" may be the state before our last update. So a
-        # release never trusts it without its own write: the target configuration, sent with the
-        # reading's RevisionId, which AWS refuses (PreconditionFailed) if the reading was stale.
-        return Plan(
-            outcome=Outcome.UPDATE,
-            conditions=(
-                conditions.ready(Status.FALSE, Reason.DETACHING, f"Confirming Lambda function {function}'s VpcConfig "
-                                 "before releasing it"),
-                conditions.reconciling(Reason.DETACHING, f"Confirming Lambda function {function}'s VpcConfig "
-                                       "before releasing it"),
-            ),
-            action=UpdateVpcConfig(target, observed.revision_id),
-            requeue_after=delays.FIRST_WAIT,
-        )  # fmt: skip
     if observed.vpc == target:
         if observed.last_update_status == UpdateStatus.FAILED and r.detach_sent:
             return dataclasses.replace(

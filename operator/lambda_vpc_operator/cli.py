@@ -29,7 +29,7 @@ def _run(args: argparse.Namespace) -> int:
     import kopf  # imported late: `crd` and `sandbox` must not pay for it
 
     from lambda_vpc_operator.aws import AwsGateway
-    from lambda_vpc_operator.handlers import attachments, configuring, logs, metrics, policies, readiness
+    from lambda_vpc_operator.handlers import attachments, configuring, diagnostics, logs, metrics, policies, readiness
     from lambda_vpc_operator.kube.statuses import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
@@ -85,6 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     policies.register(registry, guardrails)
     attachments.register(registry, reconciler, StatusWriter(), guardrails)
     readiness.register(registry, guardrails, args.readiness)
+    diagnostics.register(registry)
     kopf.run(
         registry=registry,
         clusterwide=not settings.namespaces,

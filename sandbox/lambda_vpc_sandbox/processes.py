@@ -85,6 +85,13 @@ class OperatorProcess:
             log.close()  # type: ignore[attr-defined]
         return code
 
+    def dump_tasks(self, settle: float = 0.5) -> None:
+        """SIGUSR1: the operator logs the stack of each of its asyncio tasks (handlers.diagnostics)."""
+        if self.running and hasattr(signal, "SIGUSR1"):
+            assert self.process is not None
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(settle)  # the log line is written by the operator's loop
+
     def restart(self) -> OperatorProcess:
         self.stop()
         return self.start()

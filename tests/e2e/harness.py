@@ -657,8 +657,13 @@ class Namespace:
             obj = self.get(name)
             return obj if obj is not None and check(obj) else None
 
-        return wait_for(probe, self.target.timeout(timeout), interval, what=f"{self.name}/{name}: {what}",
-                        describe=lambda: self.describe(name))  # fmt: skip
+        try:
+            return wait_for(probe, self.target.timeout(timeout), interval, what=f"{self.name}/{name}: {what}",
+                            describe=lambda: self.describe(name))  # fmt: skip
+        except WaitTimeout:
+            if self.target.operator is not None:
+                self.target.operator.dump_tasks()  # where the session operator waits, in its log
+            raise
 
     def wait_condition(
         self, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 30.0

@@ -29,7 +29,16 @@ def _run(args: argparse.Namespace) -> int:
     import kopf  # imported late: `crd` and `sandbox` must not pay for it
 
     from lambda_vpc_operator.aws import AwsGateway
-    from lambda_vpc_operator.handlers import attachments, configuring, diagnostics, logs, metrics, policies, readiness
+    from lambda_vpc_operator.handlers import (
+        attachments,
+        configuring,
+        diagnostics,
+        kopf_fixes,
+        logs,
+        metrics,
+        policies,
+        readiness,
+    )
     from lambda_vpc_operator.kube.statuses import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
@@ -77,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         lifecycle_interval=settings.lifecycle_interval,
         ec2_rate=settings.ec2_rate,
     )
+    kopf_fixes.install()
     registry = kopf.OperatorRegistry()
     configuring.register(registry, settings)
     metrics.register(registry, args.metrics_port)

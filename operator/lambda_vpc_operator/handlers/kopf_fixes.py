@@ -1,0 +1,63 @@
+"""A fix to kopf (1.45.2) that keeps one deleted namespace from freezing the whole operator.
+
+kopf holds every event until each watcher of an indexed resource (ours: attachments, policies,
+namespaces) has finished its first list, and each object's first event has been indexed: a hold
+("toggle") per watcher and per such object, released when the list, or the indexing, is done. When
+a namespace matching ``--namespace`` is deleted, kopf stops that namespace's watcher and cancels its
+per-object workers, but never releases their holds. A namespace deleted before the first list of its
+attachments came back (a test's namespace, a preview environment, any namespace made and removed in
+a second) therefore left a hold in place for ever: from then on no event anywhere was handled, and
+nothing said so (tests/e2e/test_namespace_churn.py; found in CI).
+
+The fix: a watcher or worker that ends, whatever the reason, releases its hold. Releasing is
+idempotent (kopf releases it itself on the normal path), and a stopped watcher has nothing left to
+wait for. ``install()`` wraps kopf's two coroutines in place; it checks their signatures first and
+leaves kopf alone, with a warning, if they are not the ones this was written against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from kopf._core.reactor import queueing
+
+logger = logging.getLogger(__name__)
+
+_HOLDS = ("operator_indexed", "resource_indexed")
+_MARK = "_lambda_vpc_operator_releases_holds"
+
+
+def install() -> bool:
+    """Wrap kopf's watcher and worker (once); False if kopf's shape is not the expected one."""
+    if getattr(queueing.watcher, _MARK, False):
+        return True
+    targets: dict[str, Callable[..., Any]] = {"watcher": queueing.watcher, "worker": queueing.worker}
+    for name, coroutine in targets.items():
+        parameters = inspect.signature(coroutine).parameters
+        if not all(hold in parameters for hold in _HOLDS):
+            logger.warning("kopf's queueing.%s has changed shape: the fix for holds left by deleted namespaces "
+                           "is not installed (handlers/kopf_fixes.py)", name)  # fmt: skip
+            return False
+    queueing.watcher = _releasing(queueing.watcher)  # type: ignore[assignment]
+    queueing.worker = _releasing(queueing.worker)  # type: ignore[assignment]
+    return True
+
+
+def _releasing(coroutine: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Coroutine[Any, Any, None]]:
+    @functools.wraps(coroutine)
+    async def releasing(*args: Any, **kwargs: Any) -> None:
+        try:
+            await coroutine(*args, **kwargs)
+        finally:
+            holds, hold = kwargs.get("operator_indexed"), kwargs.get("resource_indexed")
+            if holds is not None and hold is not None:
+                # Shielded: this runs while the task is being cancelled (its namespace went away).
+                await asyncio.shield(holds.drop_toggle(hold))
+
+    setattr(releasing, _MARK, True)
+    return releasing

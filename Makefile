@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv tools test lint sandbox crds chart-schema bench chaos clean
+.PHONY: all venv tools test lint sandbox crds chart-schema bench bench-scale chaos clean
 
 all: test
 
@@ -46,6 +46,12 @@ chart-schema: venv
 N ?= 200
 bench: venv
 	$(PY) benchmarks/converge.py --attachments $(N)
+
+# This operator beside per-object polling and the lower bound at several N, with a plot (docs/benchmarks.md).
+SIZES ?= 100,1000,5000
+bench-scale: venv
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) benchmarks/scale.py --sizes $(SIZES) --output docs/benchmarks-scale.json --plot docs/benchmarks-scale.png $(ARGS)
 
 # The full chaos run (docs/reliability.md): ARGS for size and seed, e.g. ARGS="--attachments 300 --seed 2".
 chaos: venv tools

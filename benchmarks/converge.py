@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import socket
 import sys
 import time
@@ -40,17 +41,39 @@ from lambda_vpc_sandbox.kube.running import EmulatorThread
 from lambda_vpc_sandbox.processes import OPERATOR_ACCESS_KEY, OperatorProcess, simulated_aws_env
 
 REGION = "us-east-1"
+# The operator's User-Agent products in the emulator's audit: kopf's requests and our status writes.
+OPERATOR_AGENTS = ("kopf", "lambda-vpc-operator")
+WRITE_VERBS = ("create", "update", "patch", "delete")
+CONTROL_RATE = 10.0  # the operator's default --control-rate: the lower bound's budget
 # The operator runs under its least-privilege policy, as in the e2e tests (docs/testing.md).
 IAM_POLICY = Path(__file__).resolve().parents[1] / "docs" / "iam-policy.json"
 
 
 def _proc_stats(pid: int) -> dict[str, float]:
     status = Path(f"/proc/{pid}/status").read_text()
-    rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    wanted = ("VmRSS:", "VmHWM:")  # resident now, and its peak (high-water mark)
+    kb = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines() if line.startswith(wanted)}
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-    return {"rss_mib": round(rss_kb / 1024, 1), "cpu_seconds": round(cpu, 2)}
+    return {"rss_mib": round(kb["VmRSS"] / 1024, 1), "peak_rss_mib": round(kb["VmHWM"] / 1024, 1),
+            "cpu_seconds": round(cpu, 2)}  # fmt: skip
+
+
+def _platform_cpu() -> float:
+    """CPU seconds of this process: the Kubernetes emulator and the AWS simulator (and this driver)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _kube_writes(audit: Any) -> dict[str, int]:
+    """The operator's writes to the Kubernetes API so far, by verb and resource (the emulator's audit)."""
+    found: dict[str, int] = {}
+    for (agent, key), count in list(audit.items()):
+        if agent in OPERATOR_AGENTS and key.verb in WRITE_VERBS:
+            what = f"{key.verb} {key.resource}{'/' + key.subresource if key.subresource else ''}"
+            found[what] = found.get(what, 0) + count
+    return dict(sorted(found.items()))
 
 
 def _free_port() -> int:
@@ -79,8 +102,26 @@ def main() -> int:
     parser.add_argument("--resync-interval", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args()
-    n = args.attachments
+    try:
+        result = measure(args.attachments, quiet_period=args.quiet_period, resync_interval=args.resync_interval,
+                         timeout=args.timeout)  # fmt: skip
+    except TimeoutError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
 
+
+def measure(
+    n: int,
+    *,
+    quiet_period: float = 30.0,
+    resync_interval: float = 10.0,
+    timeout: float = 900.0,
+    operator_args: tuple[str, ...] = (),
+    log_path: Path = Path(".sandbox/bench-operator.log"),
+) -> dict[str, Any]:
+    """One run: N functions and attachments on a fresh emulator and simulator; the figures as a dict."""
     # Short simulated delays: we measure the operator, not Lambda's ENI build time.
     config = SimConfig(create_delay=0.2, update_delay=0.5, eni_create_delay=2.0, eni_delete_delay=5.0)
     with EmulatorThread() as kube, AwsSimulator(config=config) as aws:
@@ -111,15 +152,17 @@ def main() -> int:
         metrics_port = _free_port()
         operator = OperatorProcess(
             kube.kubeconfig_path, simulated_aws_env(aws.endpoint_url, REGION),
-            ["--resync-interval", str(args.resync_interval), "--policy-mode", "allow-all",
-             "--metrics-port", str(metrics_port)],
-            log_path=Path(".sandbox/bench-operator.log"),
+            ["--resync-interval", str(resync_interval), "--policy-mode", "allow-all",
+             "--metrics-port", str(metrics_port), *operator_args],
+            log_path=log_path,
         )  # fmt: skip
         with operator:
             assert operator.process is not None
             time.sleep(2.0)  # let kopf start and list (an empty cluster: nothing to measure yet)
             idle = _proc_stats(operator.process.pid)
             aws.control.reset_calls()
+            kube_before = _kube_writes(kube.emulator.audit_by_agent)
+            platform_before = _platform_cpu()
             started = time.monotonic()
             for i, name in enumerate(names):
                 manifests.apply_attachment(client, {
@@ -134,24 +177,30 @@ def main() -> int:
                 ready = sum(v.ready == "True" for v in verdicts)
                 if ready == n:
                     break
-                if time.monotonic() - started > args.timeout:
-                    print(f"timeout: {ready}/{n} ready", file=sys.stderr)
-                    return 1
+                if time.monotonic() - started > timeout:
+                    raise TimeoutError(f"{n} attachments, {operator_args}: {ready}/{n} ready after {timeout:g} s")
                 time.sleep(0.5)
             converged = time.monotonic() - started
             converge_calls = aws.control.calls()
             converge_throttled = aws.control.throttled()
             at_convergence = _proc_stats(operator.process.pid)
+            converge_platform_cpu = _platform_cpu() - platform_before
+            converge_kube_writes = _difference(_kube_writes(kube.emulator.audit_by_agent), kube_before)
 
             # Steady state: nothing changes but what always moves (free addresses in subnets shared
             # with pods); count what the operator still spends. 0 rewritten must hold even so.
             aws.control.set_free_address_jitter(20)
             aws.control.reset_calls()
             reads_before = _observer_reads(metrics_port)
+            kube_before = _kube_writes(kube.emulator.audit_by_agent)
+            platform_before = _platform_cpu()
             versions = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
                         for o in manifests.list_attachments(client)}  # fmt: skip
-            time.sleep(args.quiet_period)
+            time.sleep(quiet_period)
             quiet_calls = aws.control.calls()
+            quiet_throttled = aws.control.throttled()
+            quiet_platform_cpu = _platform_cpu() - platform_before
+            quiet_kube_writes = _difference(_kube_writes(kube.emulator.audit_by_agent), kube_before)
             reads_after = _observer_reads(metrics_port)
             account_functions = sum(
                 len(page["Functions"]) for page in lam.get_paginator("list_functions").paginate()
@@ -161,20 +210,28 @@ def main() -> int:
             rewritten = sum(after[k] != v for k, v in versions.items())
             steady = _proc_stats(operator.process.pid)
 
-    result: dict[str, Any] = {
+    return {
         "attachments": n,
+        "operator_args": list(operator_args),
         "apply_seconds": round(applied, 2),
         "converge_seconds": round(converged, 2),
+        # N updates at the budgeted rate (--control-rate), plus one simulated update and ENI build.
+        "lower_bound_seconds": round(n / CONTROL_RATE + config.update_delay + config.eni_create_delay, 2),
         "aws_calls_to_converge": converge_calls,
         "aws_throttled_to_converge": converge_throttled,
+        "kube_writes_to_converge": converge_kube_writes,
+        "platform_cpu_seconds_to_converge": round(converge_platform_cpu, 2),
         "operator_idle": idle,
         "operator_at_convergence": at_convergence,
-        "quiet_period_seconds": args.quiet_period,
-        "resync_interval_seconds": args.resync_interval,
+        "quiet_period_seconds": quiet_period,
+        "resync_interval_seconds": resync_interval,
         "aws_calls_in_quiet_period": quiet_calls,
+        "aws_throttled_in_quiet_period": quiet_throttled,
+        "kube_writes_in_quiet_period": quiet_kube_writes,
+        "platform_cpu_seconds_in_quiet_period": round(quiet_platform_cpu, 2),
         "functions_in_account": account_functions,
         "aws_calls_per_resync": {
-            op: round(count * args.resync_interval / args.quiet_period, 2) for op, count in sorted(quiet_calls.items())
+            op: round(count * resync_interval / quiet_period, 2) for op, count in sorted(quiet_calls.items())
         },
         "list_functions_pages_per_sweep": math.ceil(account_functions / 50),
         "per_object_polling_calls_per_resync": n,
@@ -183,8 +240,10 @@ def main() -> int:
         "objects_rewritten_in_quiet_period": rewritten,
         "operator_after_quiet_period": steady,
     }
-    print(json.dumps(result, indent=2))
-    return 0
+
+
+def _difference(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ from typing import Any
 
 _SNAPSHOTS = Path(".sandbox/memory")
 
-# Run as the child: trace, dump a snapshot on SIGUSR1, then be the operator (before the sandbox's
-# imports below, which the operator process must not hold).
+# Run as the child: trace, dump a snapshot on SIGUSR2 (SIGUSR1 is the operator's: handlers.diagnostics),
+# then be the operator (before the sandbox's imports below, which the operator process must not hold).
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-child":
     # Imports first (traced, they take minutes): what they allocate is no attachment's.
     import boto3
@@ -60,7 +60,7 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
         (_SNAPSHOTS / f"memories-{counter[0]}.json").write_text(json.dumps(held))
         (_SNAPSHOTS / f"done-{counter[0]}").touch()
 
-    signal.signal(signal.SIGUSR1, _dump)
+    signal.signal(signal.SIGUSR2, _dump)
     from lambda_vpc_operator.cli import main as operator_main
 
     sys.exit(operator_main(sys.argv[2:]))
@@ -86,7 +86,7 @@ def _rss_mib(pid: int) -> float:
 
 
 def _snapshot(pid: int, number: int, timeout: float = 300.0) -> tracemalloc.Snapshot | None:
-    os.kill(pid, signal.SIGUSR1)
+    os.kill(pid, signal.SIGUSR2)
     done = SNAPSHOTS / f"done-{number}"
     deadline = time.monotonic() + timeout
     while not done.exists():

@@ -595,6 +595,11 @@ def check(
             how = "before any operator saw it" if item.deleted_unseen else "Retain"
             mismatches.append(f"{item.name} (deleted, {how}): AWS {show(holds)} was never asked for")
     out["violations_vpc_config"] = mismatches[:20]
+    # Deleted while no operator had its finalizer on them: excused from "Detach means detached".
+    out["deleted_before_any_operator_saw_it"] = [
+        f"{i.name} (deletionPolicy {i.deleted_policy}): AWS holds {show(aws_config(target.vpc(i.function)))}"
+        for i in workload.items.values() if not i.live and i.deleted_unseen
+    ]  # fmt: skip
     out["violations_status_truth"] = (untruthful + stale_status)[:20]
     out["violations_stuck_finalizers"] = [n for n, o in objects.items() if o["metadata"].get("deletionTimestamp")]
 

@@ -475,7 +475,8 @@ def run(settings: Settings) -> dict[str, Any]:
             sim.set_rate_limits(False)  # the checks' own reads
 
             checks = check(target, ns, workload, operators, revisions, quiet_calls)
-            # Every request of the run, to replay a violation's attachment (docs/reliability.md "Open").
+            # Every request of the run, to replay a violation's attachment (docs/reliability.md "Found: a
+            # deletion no operator saw" was found so).
             (workdir / "journal.json").write_text(json.dumps(sim.journal(), default=str) + "\n")
             operators.stop(operator, "SIGINT", app, mode="end of the chaos phase")
 

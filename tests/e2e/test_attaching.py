@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 STATUS_FIELDS = set(
     crds.attachment_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
 )
-HANDLER_IDS = {"reconcile_attachment", "release_attachment", "wake_on_spec_change", "function_claims"}
+HANDLER_IDS = {"schedule_looks", "release_attachment", "wake_on_spec_change", "function_claims"}
 
 
 def test_create_attaches_and_reports_ready(target: Target, ns: Namespace) -> None:

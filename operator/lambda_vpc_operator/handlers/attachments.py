@@ -1,9 +1,10 @@
-"""Handlers for LambdaVpcAttachment: one reconcile loop per object, a claims index, and deletion.
+"""Handlers for LambdaVpcAttachment: every event feeds the looks' scheduler, a claims index, and deletion.
 
-Why a daemon and not create/update handlers with TemporaryError: waiting for AWS is the normal
-case here (ENIs take minutes), and kopf logs every TemporaryError as an error and posts it as an
-Event. A daemon per object sleeps between looks, wakes at once on a spec change, and polls fast
-only while something is in transition.
+Why looks on a schedule and not create/update handlers with TemporaryError: waiting for AWS is the
+normal case here (ENIs take minutes), and kopf logs every TemporaryError as an error and posts it
+as an Event. Each attachment is looked at again after the delay its last look asked for, at once on
+a spec change, fast only while something is in transition. One scheduler (handlers.looks) runs
+them all, rather than a kopf daemon per object: a daemon cost 30 KB an attachment.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
-from lambda_vpc_operator.handlers import controls, logs, metrics
+from lambda_vpc_operator.handlers import controls, kopf_fixes, logs, metrics
 from lambda_vpc_operator.handlers.configuring import FINALIZER
+from lambda_vpc_operator.handlers.looks import Looks
 from lambda_vpc_operator.handlers.policies import Guardrails
 from lambda_vpc_operator.handlers.reporting import KopfReporter
 from lambda_vpc_operator.kube.statuses import StatusWriter
@@ -99,17 +101,6 @@ def _without_finalizer(raw: Any) -> None:
         finalizers.remove(FINALIZER)
 
 
-async def _nap(delay: float, wake: asyncio.Event, stopped: kopf.DaemonStopped) -> None:
-    """Sleep for ``delay`` seconds, or less if the spec changes or the daemon must stop."""
-    waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopped.wait())}
-    try:
-        await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        wake.clear()
-
-
 def register(
     registry: kopf.OperatorRegistry,
     reconciler: Reconciler,
@@ -128,18 +119,60 @@ def register(
         claim = Claim(denied=policy_denied(status), created=created, key=f"{namespace}/{name}")
         return {key: claim} if key else {}
 
-    # async: kopf runs a sync handler in its thread pool, and asyncio.Event.set() is not thread-safe
-    # (the daemon waiting on it would miss the wake-up, or the loop's internals would race).
+    # The scheduler knows attachments by uid: a deleted attachment and its re-creation under the same
+    # name are two objects (kopf may handle the new one's events before the old one's DELETED).
+    looks = Looks(lambda raw, memory: _step(kopf.Body(cast(kopf.RawBody, raw)), memory), paused=kopf_fixes.paused)
+    uids: dict[str, str] = {}  # namespace/name -> the uid of the attachment that has that name now
+    if guardrails is not None:
+        guardrails.waker = lambda key: looks.wake(uids.get(key, ""))
+    indexes: dict[str, Any] = {}  # kopf's live index views, as every handler gets them
+
+    @kopf.on.startup(id="schedule_looks", registry=registry)
+    async def schedule_looks(memo: Any, **_: Any) -> None:
+        memo["looks_task"] = asyncio.create_task(looks.run(), name="looks")
+
+    @kopf.on.cleanup(id="stop_looks", registry=registry)
+    async def stop_looks(memo: Any, **_: Any) -> None:
+        await looks.close()  # running looks get their grace period, as kopf gave its daemons
+        task = memo.get("looks_task")
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # async: kopf runs a sync handler in its thread pool, and the scheduler's state (and the wake-ups
+    # it sets) must only be touched from the event loop.
     @kopf.on.event(*RESOURCE, id=WAKE_HANDLER, registry=registry)
     async def wake_on_spec_change(
-        meta: kopf.Meta, memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any
+        event: Any, meta: kopf.Meta, memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any
     ) -> None:
-        if meta.get("deletionTimestamp") and error_planning.force_requested(meta.annotations):
-            force_release(body, patch)
+        key, uid = f"{meta.get('namespace')}/{meta.get('name')}", str(meta.get("uid"))
+        if event.get("type") == "DELETED":
+            looks.remove(uid)
+            if uids.get(key) == uid:  # not a re-creation's, already here
+                del uids[key]
+                metrics.attachments.forget(key)
+                if guardrails is not None:
+                    guardrails.untrack(key)
+            return
+        if not indexes:
+            indexes.update((k, v) for k, v in kwargs.items() if isinstance(v, kopf.Index))
+            kopf_fixes.keep_event_queue()
+        if meta.get("deletionTimestamp"):
+            if error_planning.force_requested(meta.annotations):
+                force_release(body, patch)
+            return  # the release handler stops the looks, then releases
+        if FINALIZER not in (meta.get("finalizers") or ()):
+            # kopf puts our finalizer on first (its answer is the next event): no look writes to AWS
+            # for an attachment whose deletion would not wait for its release.
             return
         memory = memory_of(memo)
+        if looks.upsert(uid, body, memory):
+            uids[key] = uid
+            metrics.attachments.record(key, body.status)
+            return
         if memory.seen_generation is None:
-            return  # the daemon has not looked yet
+            return  # not looked at yet: its first look is due
         annotations = meta.annotations
         request = annotations.get(REQUEST_ANNOTATION)
         if (
@@ -148,7 +181,7 @@ def register(
             or annotations.get(controls.RECONCILE_ANNOTATION) != memory.seen_reconcile_request
             or controls.paused(annotations) != memory.seen_paused
         ):
-            memory.wake.set()
+            looks.wake(uid)
 
     def force_release(body: kopf.Body, patch: kopf.Patch) -> None:
         """A human annotated a terminating attachment: let our finalizer go now, whatever the release
@@ -161,22 +194,10 @@ def register(
             error_planning.force_release_event(str(body.spec.get("functionName", "")), dict(body.status))
         )
 
-    @kopf.daemon(*RESOURCE, id="reconcile_attachment", registry=registry, cancellation_timeout=30)
-    async def reconcile_attachment(stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-        memory = memory_of(memo)
+    async def _step(body: kopf.Body, memory: AttachmentMemory) -> float:
+        """One look, in a frame of its own: the copies it makes (view, status) are not held between looks."""
+        kopf_fixes.use_event_queue()  # kopf.event() from this task, which kopf did not start
         reporter = KopfReporter(body, writer)
-        metrics.attachments.record(reporter.key, body.status)
-        try:
-            while not stopped:
-                delay = await _step(body, reporter, memory, kwargs)
-                await _nap(delay, memory.wake, stopped)
-        finally:
-            metrics.attachments.forget(reporter.key)
-            if guardrails is not None:
-                guardrails.untrack(f"{body.metadata.namespace}/{body.metadata.name}")
-
-    async def _step(body: kopf.Body, reporter: KopfReporter, memory: AttachmentMemory, kwargs: Any) -> float:
-        """One look, in a frame of its own: the copies it makes (view, status) are not held during the nap."""
         view = view_of(body)
         memory.seen_generation = view.generation
         memory.seen_request = view.annotations.get(REQUEST_ANNOTATION)
@@ -187,16 +208,16 @@ def register(
         status = memory.status if memory.status is not None else view.status
         with logs.looking(view.namespace, view.name, view.spec.get("functionName"), "reconcile"):
             try:
-                return await _look(view, status, reporter, memory, kwargs)
+                return await _look(view, status, reporter, memory, indexes)
             except Exception as exc:  # nothing escapes a look (planner.errors)
-                # Left to kopf, the daemon would die and restart after kopf's backoff, with no
-                # status, no Event and no metric: stuck in silence. Cancellation is no Exception.
+                # Left to escape, the look would end with no status, no Event and no metric:
+                # stuck in silence. Cancellation is no Exception.
                 return await reconciler.fail(view, reporter, memory, exc, "reconcile")
 
     async def _look(
         view: AttachmentView, status: Any, reporter: KopfReporter, memory: AttachmentMemory, kwargs: Any
     ) -> float:
-        """One look of the daemon: paused, or a reconcile (now, with fresh reads, when requested)."""
+        """One look: paused, or a reconcile (now, with fresh reads, when requested)."""
         if memory.seen_paused:
             # No AWS call and no status change but the Paused condition, until the annotation goes.
             await controls.set_paused(reporter, memory, status, True, view.generation, reconciler.clock())
@@ -229,6 +250,8 @@ def register(
         memory = memory_of(memo)
         reporter = KopfReporter(body, writer)
         view = view_of(body)
+        # No look of it runs beside its release (a running one finishes first, as kopf's daemon did).
+        await looks.stop(str(body.metadata.uid))
         if controls.paused(view.annotations):
             # Paused means hands off AWS: the finalizer goes, the function keeps what it has.
             reporter.post(Event(EventType.NORMAL, Reason.RELEASED_WHILE_PAUSED, (

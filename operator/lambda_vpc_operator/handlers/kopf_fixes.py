@@ -13,6 +13,11 @@ The fix: a watcher or worker that ends, whatever the reason, releases its hold. 
 idempotent (kopf releases it itself on the normal path), and a stopped watcher has nothing left to
 wait for. ``install()`` wraps kopf's two coroutines in place; it checks their signatures first and
 leaves kopf alone, with a warning, if they are not the ones this was written against.
+
+Also here, as it reaches into kopf the same way: ``paused()``, kopf's own "this replica is paused"
+(a peer with a higher priority is active), which kopf tells its daemons and no handler. Our looks
+run in one scheduler (handlers.looks), not in kopf daemons, so they ask: ``install()`` wraps kopf's
+daemon killer, the root task kopf hands the pause toggles to, to keep a reference to them.
 """
 
 from __future__ import annotations
@@ -24,12 +29,36 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from kopf._core.engines import daemons, posting
 from kopf._core.reactor import queueing
 
 logger = logging.getLogger(__name__)
 
 _HOLDS = ("operator_indexed", "resource_indexed")
 _MARK = "_lambda_vpc_operator_releases_holds"
+_PAUSE: list[Any] = []  # kopf's operator_paused toggles, once kopf has started its daemon killer
+
+
+_POSTING: list[tuple[Any, Any]] = []  # kopf's Event queue and its loop, as a handler sees them
+
+
+def keep_event_queue() -> None:
+    """From inside a kopf handler: remember where kopf.event() puts Events (kopf sets it per object)."""
+    if not _POSTING:
+        _POSTING.append((posting.event_queue_var.get(), posting.event_queue_loop_var.get()))
+
+
+def use_event_queue() -> None:
+    """In a task kopf did not start (a scheduled look): let kopf.event() reach kopf's Event poster."""
+    if _POSTING:
+        queue, loop = _POSTING[0]
+        posting.event_queue_var.set(queue)
+        posting.event_queue_loop_var.set(loop)
+
+
+def paused() -> bool:
+    """kopf has paused this replica (peering): no look may run. False before kopf has started."""
+    return bool(_PAUSE) and bool(_PAUSE[-1].is_on())
 
 
 def install() -> bool:
@@ -43,9 +72,26 @@ def install() -> bool:
             logger.warning("kopf's queueing.%s has changed shape: the fix for holds left by deleted namespaces "
                            "is not installed (handlers/kopf_fixes.py)", name)  # fmt: skip
             return False
+    if "operator_paused" not in inspect.signature(daemons.daemon_killer).parameters:
+        logger.warning("kopf's daemon_killer has changed shape: looks cannot see kopf's peering pause "
+                       "(handlers/kopf_fixes.py); run one replica")  # fmt: skip
+        return False
     queueing.watcher = _releasing(queueing.watcher)  # type: ignore[assignment]
     queueing.worker = _releasing(queueing.worker)  # type: ignore[assignment]
+    daemons.daemon_killer = _keeping_pause(daemons.daemon_killer)  # type: ignore[assignment]
     return True
+
+
+def _keeping_pause(killer: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Coroutine[Any, Any, None]]:
+    @functools.wraps(killer)
+    async def keeping(*args: Any, **kwargs: Any) -> None:
+        _PAUSE.append(kwargs["operator_paused"])
+        try:
+            await killer(*args, **kwargs)
+        finally:
+            _PAUSE.remove(kwargs["operator_paused"])
+
+    return keeping
 
 
 def _releasing(coroutine: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Coroutine[Any, Any, None]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -51,7 +51,7 @@ class _Live:
 
 
 class Guardrails:
-    """The attachments' daemons register here; policy and namespace changes wake them."""
+    """The attachments' looks register here; policy and namespace changes wake them."""
 
     def __init__(self, guard: Guard, settings: OperatorSettings) -> None:
         self.guard = guard
@@ -60,6 +60,8 @@ class Guardrails:
         # kopf runs non-index handlers only once every index is loaded (on a peering standby: never):
         # the first namespace event says this replica's indexes are complete (handlers.readiness).
         self.indexed = False
+        # Looks at one attachment now (handlers.looks, set by handlers.attachments).
+        self.waker: Callable[[str], None] = lambda key: None
 
     # -- for handlers.attachments --
 
@@ -88,12 +90,12 @@ class Guardrails:
         """Wake the attachments (of ``namespaces``, or all) whose policy verdict may have flipped."""
         wanted = set(namespaces) if namespaces is not None else None
         woken = 0
-        for live in list(self.live.values()):
+        for key, live in list(self.live.items()):
             if wanted is not None and live.namespace not in wanted:
                 continue
             context = self.context(indexes, live.namespace, live.spec)
             if self.guard.flipped(live.namespace, live.spec, context, live.memory.policy_denied):
-                live.memory.wake.set()
+                self.waker(key)
                 woken += 1
         return woken
 
@@ -118,7 +120,7 @@ def register(registry: kopf.OperatorRegistry, guardrails: Guardrails) -> None:
         return {name: dict(labels)}
 
     # async, like every wake-up: kopf runs sync handlers in a thread pool, and asyncio.Event.set()
-    # (and the live-attachment table the daemons update) must only be touched from the event loop.
+    # (and the live-attachment table the looks update) must only be touched from the event loop.
     @kopf.on.event(*POLICY_RESOURCE, id="wake_on_policy_change", registry=registry)
     async def wake_on_policy_change(name: str, **kwargs: Any) -> None:
         woken = guardrails.wake(kwargs)

@@ -6,7 +6,6 @@ and AWS itself. It only saves work (a preflight per generation) and keeps delays
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
@@ -29,8 +28,7 @@ class AttachmentMemory:
     resync_due: bool = False  # the next look is a scheduled re-check
     detach_sent: bool = False
     update_generation: int | None = None  # the generation we sent to AWS, until seen in sync
-    wake: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
-    seen_generation: int | None = None  # what the daemon last looked at: a change wakes it
+    seen_generation: int | None = None  # what the last look looked at: a change wakes it
     seen_request: str | None = None  # the lambdavpc.dev/reactivate annotation, likewise
     seen_reconcile_request: str | None = None  # lambdavpc.dev/reconcile-requested-at, likewise
     seen_paused: bool = False  # lambdavpc.dev/paused, likewise

@@ -264,7 +264,7 @@ class Killer(threading.Thread):
 
 
 # Counted beside the operations, not operations of their own.
-NOT_OPERATIONS = ("recreate_waiting", "deleted_before_any_operator_saw_it")
+NOT_OPERATIONS = ("recreate_waiting", "deleted_before_any_operator_saw_it", "deleted_before_claiming_its_function")
 
 
 @dataclasses.dataclass
@@ -275,8 +275,12 @@ class Item:
     live: bool = True  # exists and is not being deleted
     deleted_policy: str | None = None  # the deletionPolicy it was deleted with (while gone)
     # Deleted before any operator put its finalizer on it (every replica down or starting): the API
-    # server removed it at once and nothing could be released (docs/reliability.md "Known limits").
+    # server removed it at once and nothing could be released (docs/reliability.md "Found: a
+    # deletion no operator saw").
     deleted_unseen: bool = False
+    # Deleted before its claim on the function was on record (status.ownership): the function was
+    # never this attachment's, and a release leaves a function it does not own as it is.
+    deleted_unclaimed: bool = False
 
 
 class Workload:
@@ -356,8 +360,11 @@ class Workload:
         item.deleted_policy = item.spec["deletionPolicy"]
         # The DELETE answers the object: marked (deletionTimestamp) while a finalizer holds it, else gone.
         item.deleted_unseen = not (answer.get("metadata") or {}).get("deletionTimestamp")
+        item.deleted_unclaimed = not ((answer.get("status") or {}).get("ownership") or {}).get("functionArn")
         if item.deleted_unseen:
             self.counts["deleted_before_any_operator_saw_it"] += 1
+        elif item.deleted_unclaimed:
+            self.counts["deleted_before_claiming_its_function"] += 1
         elif item.deleted_policy == "Detach":
             self._ask(item.function, EMPTY)
         self.counts[f"delete_{item.deleted_policy}"] += 1
@@ -589,17 +596,26 @@ def check(
             if (obj.get("status") or {}).get("observedGeneration") != generation:
                 stale_status.append(f"{item.name}: observedGeneration {obj.get('status', {}).get('observedGeneration')}"
                                     f" != generation {generation}")  # fmt: skip
-        elif item.deleted_policy == "Detach" and not item.deleted_unseen:
+        elif item.deleted_policy == "Detach" and not (item.deleted_unseen or item.deleted_unclaimed):
             if holds != EMPTY or view.vpc_id:
                 mismatches.append(f"{item.name} (deleted, Detach): AWS still {show(holds)}")
         elif holds != EMPTY and holds not in workload.asked[item.function]:
-            how = "before any operator saw it" if item.deleted_unseen else "Retain"
+            how = "Retain"
+            if item.deleted_unseen:
+                how = "before any operator saw it"
+            elif item.deleted_unclaimed and item.deleted_policy == "Detach":
+                how = "before claiming its function"
             mismatches.append(f"{item.name} (deleted, {how}): AWS {show(holds)} was never asked for")
     out["violations_vpc_config"] = mismatches[:20]
-    # Deleted while no operator had its finalizer on them: excused from "Detach means detached".
+    # Deleted while no operator had its finalizer on them, or before their claim was on record:
+    # excused from "Detach means detached" (the function was never theirs to release).
     out["deleted_before_any_operator_saw_it"] = [
         f"{i.name} (deletionPolicy {i.deleted_policy}): AWS holds {show(aws_config(target.vpc(i.function)))}"
         for i in workload.items.values() if not i.live and i.deleted_unseen
+    ]  # fmt: skip
+    out["deleted_before_claiming_its_function"] = [
+        f"{i.name} (deletionPolicy {i.deleted_policy}): AWS holds {show(aws_config(target.vpc(i.function)))}"
+        for i in workload.items.values() if not i.live and i.deleted_unclaimed and not i.deleted_unseen
     ]  # fmt: skip
     out["violations_status_truth"] = (untruthful + stale_status)[:20]
     out["violations_stuck_finalizers"] = [n for n, o in objects.items() if o["metadata"].get("deletionTimestamp")]

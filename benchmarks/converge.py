@@ -101,10 +101,12 @@ def main() -> int:
     parser.add_argument("--quiet-period", type=float, default=30.0)
     parser.add_argument("--resync-interval", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--operator-arg", action="append", default=[], help="passed to the operator (repeat)")
+    parser.add_argument("--log", type=Path, default=Path(".sandbox/bench-operator.log"))
     args = parser.parse_args()
     try:
         result = measure(args.attachments, quiet_period=args.quiet_period, resync_interval=args.resync_interval,
-                         timeout=args.timeout)  # fmt: skip
+                         timeout=args.timeout, operator_args=tuple(args.operator_arg), log_path=args.log)  # fmt: skip
     except TimeoutError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -85,6 +85,7 @@ def row(run: dict[str, Any]) -> dict[str, Any]:
         "mode": run["mode"],
         "to Ready (s)": run["converge_seconds"],
         "x lower bound": round(run["converge_seconds"] / run["lower_bound_seconds"], 2),
+        "owner tags done (s)": run["settled_seconds"],
         "control plane calls to converge": sum(v for k, v in calls.items() if k in CONTROL_PLANE),
         "GetFunction to converge": calls.get("lambda:GetFunction", 0),
         "EC2 calls to converge": sum(v for k, v in calls.items() if k.startswith("ec2:")),

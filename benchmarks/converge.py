@@ -45,6 +45,7 @@ REGION = "us-east-1"
 OPERATOR_AGENTS = ("kopf", "lambda-vpc-operator")
 WRITE_VERBS = ("create", "update", "patch", "delete")
 CONTROL_RATE = 10.0  # the operator's default --control-rate: the lower bound's budget
+SETTLE_WINDOW = 10.0  # seconds without an owner tag or an update: converged
 # The operator runs under its least-privilege policy, as in the e2e tests (docs/testing.md).
 IAM_POLICY = Path(__file__).resolve().parents[1] / "docs" / "iam-policy.json"
 
@@ -101,10 +102,12 @@ def main() -> int:
     parser.add_argument("--quiet-period", type=float, default=30.0)
     parser.add_argument("--resync-interval", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--operator-arg", action="append", default=[], help="passed to the operator (repeat)")
+    parser.add_argument("--log", type=Path, default=Path(".sandbox/bench-operator.log"))
     args = parser.parse_args()
     try:
         result = measure(args.attachments, quiet_period=args.quiet_period, resync_interval=args.resync_interval,
-                         timeout=args.timeout)  # fmt: skip
+                         timeout=args.timeout, operator_args=tuple(args.operator_arg), log_path=args.log)  # fmt: skip
     except TimeoutError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -187,6 +190,21 @@ def measure(
             converge_platform_cpu = _platform_cpu() - platform_before
             converge_kube_writes = _difference(_kube_writes(kube.emulator.audit_by_agent), kube_before)
 
+            # The owner tags: written after Ready, off the critical path (docs/design.md "Ownership off
+            # the critical path"), at the lowest priority of the control plane's budget. Until they are
+            # all done the operator is still converging, whatever Ready says: wait for them.
+            settle_started = time.monotonic()
+            tagging = {"lambda:ListTags": 0, "lambda:TagResource": 0}
+            while time.monotonic() - settle_started < timeout:
+                aws.control.reset_calls()
+                time.sleep(SETTLE_WINDOW)
+                window = aws.control.calls()
+                if not any(window.get(op) for op in (*tagging, "lambda:UpdateFunctionConfiguration")):
+                    break
+                for op in tagging:
+                    tagging[op] += window.get(op, 0)
+            settled = time.monotonic() - started
+
             # Steady state: nothing changes but what always moves (free addresses in subnets shared
             # with pods); count what the operator still spends. 0 rewritten must hold even so.
             aws.control.set_free_address_jitter(20)
@@ -215,6 +233,9 @@ def measure(
         "operator_args": list(operator_args),
         "apply_seconds": round(applied, 2),
         "converge_seconds": round(converged, 2),
+        # Ready, and every owner tag written (no ListTags, TagResource or update for SETTLE_WINDOW seconds).
+        "settled_seconds": round(settled - SETTLE_WINDOW, 2),
+        "owner_tag_calls_after_ready": tagging,
         # N updates at the budgeted rate (--control-rate), plus one simulated update and ENI build.
         "lower_bound_seconds": round(n / CONTROL_RATE + config.update_delay + config.eni_create_delay, 2),
         "aws_calls_to_converge": converge_calls,

@@ -1,7 +1,7 @@
 """This operator beside per-object polling and the lower bound, at several N, in one run (issue 11).
 
-For each N (default 100, 1,000 and 5,000), two runs of `converge.measure` on a fresh emulator and
-simulator (the simulator enforces AWS' buckets: 15/s shared Lambda control plane, GetFunction 100/s,
+For each N (default 100, 1,000 and 5,000), two runs of benchmarks/converge.py, each on a fresh
+emulator and simulator (the simulator enforces AWS' buckets: 15/s shared Lambda control plane, GetFunction 100/s,
 EC2's describes):
 
 - "operator": `lambda-vpc-operator run` as shipped (the ListFunctions observer, aws.observer);
@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import converge  # benchmarks/converge.py, beside this file
+HERE = Path(__file__).resolve().parent
 
 MODES: dict[str, tuple[str, ...]] = {
     "operator": (),
@@ -52,10 +53,19 @@ def main() -> int:
     for n in sizes:
         for mode in modes:
             print(f"-- {n} attachments, {mode}", file=sys.stderr, flush=True)
-            result = converge.measure(
-                n, quiet_period=args.quiet_period, resync_interval=args.resync_interval, timeout=args.timeout,
-                operator_args=MODES[mode], log_path=Path(f".sandbox/bench-scale-{n}-{mode.replace(' ', '-')}.log"),
-            )  # fmt: skip
+            # Each run in a process of its own: moto's backends are process-global, so a second
+            # simulator in this process would start with the first one's account.
+            command = [
+                sys.executable, str(HERE / "converge.py"), "--attachments", str(n),
+                "--quiet-period", str(args.quiet_period), "--resync-interval", str(args.resync_interval),
+                "--timeout", str(args.timeout), "--log", f".sandbox/bench-scale-{n}-{mode.replace(' ', '-')}.log",
+                *(f"--operator-arg={arg}" for arg in MODES[mode]),
+            ]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                print(done.stderr, file=sys.stderr)
+                return done.returncode
+            result = json.loads(done.stdout)
             result["mode"] = mode
             runs.append(result)
             if args.output is not None:  # after each run: a long run interrupted keeps what it measured
@@ -75,6 +85,7 @@ def row(run: dict[str, Any]) -> dict[str, Any]:
         "mode": run["mode"],
         "to Ready (s)": run["converge_seconds"],
         "x lower bound": round(run["converge_seconds"] / run["lower_bound_seconds"], 2),
+        "owner tags done (s)": run["settled_seconds"],
         "control plane calls to converge": sum(v for k, v in calls.items() if k in CONTROL_PLANE),
         "GetFunction to converge": calls.get("lambda:GetFunction", 0),
         "EC2 calls to converge": sum(v for k, v in calls.items() if k.startswith("ec2:")),

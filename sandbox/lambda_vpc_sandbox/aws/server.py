@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import socketserver
 import sys
 import threading
@@ -121,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    # SIGINT stops it even when started in the background by a non-interactive shell, which leaves
+    # SIGINT ignored (bash: "&" without job control) for every program it starts.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     config = SimConfig.realistic() if args.realistic else SimConfig()
     config.rate_limits_enabled = not args.no_rate_limits
     simulator = AwsSimulator(args.host, args.port, config).start()

@@ -14,6 +14,7 @@ import asyncio
 import inspect
 import json
 import pathlib
+import signal
 import sys
 import tempfile
 import threading
@@ -197,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    # SIGINT stops it even when started in the background by a non-interactive shell, which leaves
+    # SIGINT ignored (bash: "&" without job control) for every program it starts.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     crds = load_crds(args.crds) if args.crds is not None else []
     emulator = EmulatorThread(port=args.port, kubeconfig_path=args.kubeconfig, crds=crds)
     if args.faults is not None:

@@ -15,6 +15,7 @@ import yaml
 from lambda_vpc_operator.models import crds, owners
 from lambda_vpc_operator.models.policies import PolicyMode
 from lambda_vpc_operator.models.settings import (
+    DEFAULT_ALIAS_INTERVAL,
     DEFAULT_LIFECYCLE_INTERVAL,
     DEFAULT_RESYNC_INTERVAL,
     LogFormat,
@@ -53,6 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         default_region=args.region,
         resync_interval=args.resync_interval,
         lifecycle_interval=args.lifecycle_interval,
+        alias_interval=args.alias_interval,
         namespaces=tuple(args.namespace or ()),
         control_rate=args.control_rate,
         get_function_rate=args.get_function_rate,
@@ -302,6 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--lifecycle-interval", type=float, default=DEFAULT_LIFECYCLE_INTERVAL,
         help="seconds after which a steady function's State (which ListFunctions omits) is read again "
         "with GetFunction",
+    )  # fmt: skip
+    run.add_argument(
+        "--alias-interval", type=float, default=DEFAULT_ALIAS_INTERVAL,
+        help="seconds after which a steady function's aliases are read again (ListAliases, AliasesCurrent); "
+        "a new generation and our own updates read them at once",
     )  # fmt: skip
     run.add_argument(
         "--control-rate", type=float, default=10.0,

@@ -377,6 +377,9 @@ class Target:
             # operator's GetFunctions (wait_reads): every look reads State, as before the observer.
             # test_observer.py runs the default (aws.observer serves steady looks from its sweep).
             args += ["--lifecycle-interval", os.environ.get("LVO_E2E_LIFECYCLE_INTERVAL") or "0"]
+        if "--alias-interval" not in args:
+            # Likewise aliases (tests/e2e/test_aliases.py moves them and waits for the next resync).
+            args += ["--alias-interval", "0"]
         # These tests are about attachments, not tenancy: no LambdaVpcPolicy needed (docs/policy.md).
         args += ["--policy-mode", "allow-all"]
         return OperatorProcess(self.kubeconfig, {**self.operator_env, **(env or {})}, args, log_path=log).start()

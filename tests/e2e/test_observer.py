@@ -39,7 +39,7 @@ def _own_operator(
     assert target.operator_log is not None
     log = target.operator_log.with_name(f"operator-{ns.name}.log")
     watch_log(request.node, log)
-    args = ["--lifecycle-interval", f"{lifecycle:g}", "--get-function-rate", "1"]
+    args = ["--lifecycle-interval", f"{lifecycle:g}", "--alias-interval", "3600", "--get-function-rate", "1"]
     operator = target.start_operator([ns.name], log, resync, args)
     try:
         yield ns, operator
@@ -102,7 +102,10 @@ def test_steady_observation_costs_a_sweep_per_resync(
     calls, elapsed = target.calls(), time.monotonic() - started
     print(f"at rest, {elapsed:.1f} s, {pages} pages a sweep: {dict(calls)}")
     assert calls["lambda:GetFunction"] == 0, calls  # no per-attachment read at rest
+    assert calls["lambda:ListAliases"] == 0, calls  # read after Ready, again an --alias-interval later
     assert calls["lambda:UpdateFunctionConfiguration"] == 0, calls
+    # The attachments share one VPC: its ENIs are read once per resync, not once per look.
+    assert calls["ec2:DescribeNetworkInterfaces"] <= elapsed / RESYNC + 2, (elapsed, calls)
     # About one sweep (ceil(functions / 50) pages) per resync interval, the last one perhaps under way.
     assert calls["lambda:ListFunctions"] <= (elapsed / RESYNC + 2) * pages, (elapsed, calls)
     assert operator.running

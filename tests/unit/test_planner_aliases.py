@@ -11,7 +11,7 @@ from lambda_vpc_operator.models.aliases import AliasFacts, VersionFacts
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, VpcSettings
 from lambda_vpc_operator.planner import conditions
-from lambda_vpc_operator.planner.aliases import AliasReading, plan_aliases, versions_to_read
+from lambda_vpc_operator.planner.aliases import AliasReading, due, plan_aliases, versions_to_read
 from lambda_vpc_operator.planner.conditions import ConditionSpec, ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import EventType
 
@@ -192,3 +192,18 @@ def test_many_stale_aliases_keep_the_message_short(make_observation: Latest) -> 
     assert result.condition.message.count("has subnets") == 5
     assert "and 7 more in status.aliases" in result.condition.message
     assert len(result.status_fields["aliases"]) == 12
+
+
+@pytest.mark.parametrize(
+    ("read_at", "now", "interval", "expected"),
+    [
+        (None, 5.0, 3600.0, True),  # never read: now
+        (100.0, 3699.0, 3600.0, False),  # a steady function's aliases wait for their interval
+        (100.0, 3700.0, 3600.0, True),
+        (100.0, 100.0, 0.0, True),  # 0: at every resync, as before --alias-interval
+    ],
+)
+def test_aliases_are_due_once_their_interval_passed(
+    read_at: float | None, now: float, interval: float, expected: bool
+) -> None:
+    assert due(read_at, now, interval) is expected

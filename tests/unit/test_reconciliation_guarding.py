@@ -48,11 +48,13 @@ class FakeAws:
         self.describe_error: Exception | None = None
         self.list_tags_error: Exception | None = None
         self.tags_on_aws: dict[str, str] = {}  # what ListTags answers (GetFunction may hide them)
+        self.tags_shown = False  # whether GetFunction answers Tags (a caller allowed lambda:ListTags)
         self.permissions = RolePermissions(ROLE, dict.fromkeys(ENI_ACTIONS, EvalDecision.ALLOWED))
         self.identity = self
         self.networks = self
         self.roles = self
         self.functions = self
+        self.observer = self
 
     known = ACCOUNT
     partition: str | None = None
@@ -73,6 +75,10 @@ class FakeAws:
     async def permissions_of(self, role: str) -> RolePermissions:
         self.calls.append("SimulatePrincipalPolicy")
         return self.permissions
+
+    async def observe(self, ref: FunctionRef, *, fresh: bool = True) -> FunctionObservation:
+        self.calls.append("GetFunction")
+        return observation(tags=dict(self.tags_on_aws) if self.tags_shown else None)
 
     async def list_tags(self, arn: str, **_: Any) -> dict[str, str]:
         self.calls.append("ListTags")
@@ -199,12 +205,14 @@ class Claims:
 async def look(
     guard: Guard, observed: FunctionObservation, sit: planning.Situation, ctx: Context, *,
     adoption: str = "Refuse", claim: dict[str, Any] | None = None, claims: Claims | None = None,
-    defer: Callable[[OwnerTag], None] | None = None,
+    defer: Callable[[OwnerTag], None] | None = None, tags_read: bool = False,
 ) -> planning.Situation:  # fmt: skip
     spec = AttachmentSpec.model_validate({**SPEC, "adoption": adoption})
     owner = guard.owner("team-a", "orders")
     status = {"ownership": claim} if claim else {}
-    return await guard.function(owner, spec, REF, observed, sit, ctx, status, (claims or Claims()).record, defer)
+    return await guard.function(
+        owner, spec, REF, observed, sit, ctx, status, (claims or Claims()).record, defer, tags_read=tags_read
+    )
 
 
 async def test_an_untagged_function_outside_any_vpc_is_claimed_then_changed_then_tagged(
@@ -221,7 +229,48 @@ async def test_an_untagged_function_outside_any_vpc_is_claimed_then_changed_then
     assert not after.just_claimed  # the VpcConfig write goes now, guarded by the RevisionId just read
     (owner_tag,) = later
     assert await owner_tag() is None
-    assert aws.calls[2:] == ["ListTags", f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"]
+    # GetFunction showed no Tags (no lambda:ListTags, or none to show): ListTags before the tag.
+    assert aws.calls[2:] == ["GetFunction", "ListTags", f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"]
+
+
+async def test_tags_getfunction_answered_in_this_look_spare_the_listtags(guard: Guard, aws: FakeAws) -> None:
+    # GetFunction answers Tags only to a caller allowed lambda:ListTags (aws-facts "IAM"): read in this
+    # look, they are the truth, and the claim costs the shared budget nothing but its update.
+    aws.tags_shown = True
+    claims = Claims()
+    later: list[OwnerTag] = []
+    after = await look(guard, observation(**DETACHED_FN), situation(), context({}), claims=claims,
+                       defer=later.append, tags_read=True)  # fmt: skip
+    assert after.problems == () and after.action_failure is None and len(claims.written) == 1
+    assert aws.calls == ["SimulatePrincipalPolicy"]
+    (owner_tag,) = later
+    assert await owner_tag() is None
+    assert aws.calls[1:] == ["GetFunction", f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"]
+
+
+async def test_a_snapshot_or_hidden_tags_still_ask_listtags(guard: Guard, aws: FakeAws) -> None:
+    # Tags from the observer's snapshot may predate another installation's tag (TagResource need not
+    # move the RevisionId the sweep compares); Tags GetFunction did not show are no answer at all.
+    aws.tags_on_aws = {guards.OWNER_TAG: "another-cluster/team-a/orders"}
+    for observed, tags_read in (
+        (observation(**DETACHED_FN), False),
+        (observation(**{**DETACHED_FN, "tags": None}), True),
+    ):
+        aws.calls.clear()
+        claims = Claims()
+        after = await look(guard, observed, situation(), context({}), claims=claims, tags_read=tags_read)
+        assert [p.reason for p in after.problems] == [Reason.OWNED_ELSEWHERE]
+        assert aws.calls == ["ListTags"] and claims.written == []
+
+
+async def test_a_tag_that_appeared_before_the_deferred_tag_is_left_alone(guard: Guard, aws: FakeAws) -> None:
+    aws.tags_shown = True
+    later: list[OwnerTag] = []
+    await look(guard, observation(**DETACHED_FN), situation(), context({}), defer=later.append, tags_read=True)
+    aws.tags_on_aws = {guards.OWNER_TAG: "another-cluster/team-a/orders"}
+    (owner_tag,) = later
+    assert await owner_tag() is None
+    assert aws.calls[-1] == "GetFunction"  # no TagResource: the next look decides whose it is
 
 
 async def test_the_tag_of_a_claim_in_place_costs_the_critical_path_nothing(guard: Guard, aws: FakeAws) -> None:
@@ -237,7 +286,7 @@ async def test_the_tag_of_a_claim_in_place_costs_the_critical_path_nothing(guard
     aws.tags_on_aws = {guards.OWNER_TAG: "another-cluster/team-a/orders"}
     (owner_tag,) = later
     assert await owner_tag() is None
-    assert aws.calls[1:] == ["ListTags"]  # not overwritten: the next look's GetFunction shows whose it is
+    assert aws.calls[1:] == ["GetFunction", "ListTags"]  # not overwritten: the next look shows whose it is
 
 
 async def test_an_adoption_is_still_tagged_first_and_confirmed_before_any_change(guard: Guard, aws: FakeAws) -> None:

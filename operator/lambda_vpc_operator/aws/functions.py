@@ -57,9 +57,10 @@ class LambdaFunctions:
             self.budgets.get_function(region),
             FunctionName=ref.api_name,
         )
-        # GetFunction answers Tags beside Configuration (absent when the function has none).
+        # GetFunction answers Tags beside Configuration, only to a caller allowed lambda:ListTags
+        # (aws-facts "IAM"; perhaps also not for a function without tags): None then, not "no tags".
         with errors.reading("GetFunction"):
-            return functions.FunctionObservation.from_aws(response["Configuration"], response.get("Tags") or {})
+            return functions.FunctionObservation.from_aws(response["Configuration"], response.get("Tags"))
 
     async def update_vpc(
         self,

@@ -13,6 +13,9 @@ DEFAULT_RESYNC_INTERVAL = 600.0
 # A steady function's State (which ListFunctions omits) is read with GetFunction this often (aws.observer).
 # Inactive comes after 14 idle days (aws-facts "Inactive functions"): an hour's delay costs nothing.
 DEFAULT_LIFECYCLE_INTERVAL = 3600.0
+# A steady function's aliases (AliasesCurrent, informational) are read again this often: a ListAliases
+# each from the shared 15/s budget, the largest cost at rest when it ran at every resync.
+DEFAULT_ALIAS_INTERVAL = 3600.0
 
 
 class RoleCheck(enum.StrEnum):
@@ -58,6 +61,7 @@ class OperatorSettings:
     default_region: str = "us-east-1"
     resync_interval: float = DEFAULT_RESYNC_INTERVAL
     lifecycle_interval: float = DEFAULT_LIFECYCLE_INTERVAL
+    alias_interval: float = DEFAULT_ALIAS_INTERVAL
     namespaces: tuple[str, ...] = ()  # empty: every namespace (cluster-wide)
     # Our share of the account's 15 requests/s for Lambda control-plane calls (aws-facts).
     control_rate: float = 10.0

@@ -176,3 +176,9 @@ def _events(previous: Mapping[str, Any] | None, condition: ConditionSpec) -> tup
     if was == Status.FALSE:
         return (Event(EventType.NORMAL, Reason.ALIASES_MATCH_SPEC, condition.message),)
     return ()
+
+
+def due(read_at: float | None, now: float, interval: float) -> bool:
+    """A steady function's aliases are read again ``interval`` seconds after the last reading (0: at
+    every resync): an alias moves by a deploy, rarely, and AliasesCurrent never holds Ready back."""
+    return read_at is None or now - read_at >= interval

@@ -203,11 +203,14 @@ class Guard:
         status: Mapping[str, Any],
         record: Callable[[dict[str, Any]], Awaitable[None]],
         defer: Callable[[OwnerTag], None] | None = None,
+        *,
+        tags_read: bool = False,
     ) -> planning.Situation:
         """Ownership (recording the claim, then tagging the function, when it is ours to take) and the
         execution role. ``status`` is the attachment's status as it stands; ``record`` writes a new
         status.ownership; ``defer`` takes the owner tag of a fresh claim, for the reconciler to send
-        after its report when the look sent no update (None: sent now, as a dry run wants it)."""
+        after its report when the look sent no update (None: sent now, as a dry run wants it).
+        ``tags_read``: ``observed`` was read by GetFunction in this look (not the observer's snapshot)."""
         history = history_of(status, observed.arn)
 
         def decide(tags: Mapping[str, str]) -> guards.OwnershipDecision:
@@ -218,12 +221,15 @@ class Guard:
 
         decision = decide(observed.tags or {})
         seen: Mapping[str, str] = observed.tags or {}
-        if decision.kind in TAKING and not observed.busy and not history.claimed:
-            # About to take it: GetFunction's Tags are only there for a caller allowed lambda:ListTags
-            # (aws-facts "IAM"), and "no tags" must not be mistaken for "nobody's": ask ListTags itself.
-            # Once: with our claim on record, the look that recorded it asked (and was allowed), so
-            # GetFunction's Tags are the truth; asking at every look would make a throttled account
-            # need two control-plane calls in a row (ListTags, then the update) for any progress.
+        tags_known = tags_read and observed.tags is not None
+        if decision.kind in TAKING and not observed.busy and not history.claimed and not tags_known:
+            # About to take it, and GetFunction showed no Tags (they are only there for a caller allowed
+            # lambda:ListTags, aws-facts "IAM"), or they are a snapshot older than this look: "no tags"
+            # must not be mistaken for "nobody's", so ask ListTags itself. Tags GetFunction answered in
+            # this look are the truth, and cost no request of the shared budget (docs/design.md
+            # "Ownership off the critical path"). Once: with our claim on record, the look that recorded
+            # it read the tags, so asking at every look would make a throttled account need two
+            # control-plane calls in a row (ListTags, then the update) for any progress.
             tags = await self._tags(observed)
             if isinstance(tags, Failure):
                 if tags.kind == FailureKind.ACCESS_DENIED:
@@ -302,12 +308,24 @@ class Guard:
 
     async def _tag_if_untagged(self, observed: FunctionObservation, me: owners.Owner) -> Failure | None:
         """The owner tag of a fresh claim, unless a tag appeared since (the next look decides then)."""
-        tags = await self._tags(observed, Priority.OWNERSHIP)
+        tags = await self._tags_now(observed)
         if isinstance(tags, Failure):
             return tags
         if tags.get(owners.TAG):
             return None
         return await self._tag(observed, me)
+
+    async def _tags_now(self, observed: FunctionObservation) -> Mapping[str, str] | Failure:
+        """The function's tags now: GetFunction's (its own bucket) when it shows them, else ListTags
+        (the shared budget, at the owner tag's priority)."""
+        try:
+            current = await self.aws.observer.observe(FunctionRef.parse(observed.arn), fresh=True)
+        except AwsError as exc:
+            logger.info("%s: GetFunction before the owner tag failed: %s", observed.name, exc.failure.code)
+            return exc.failure
+        if current is not None and current.tags is not None:
+            return current.tags
+        return await self._tags(observed, Priority.OWNERSHIP)
 
     async def _tag(self, observed: FunctionObservation, me: owners.Owner) -> Failure | None:
         try:

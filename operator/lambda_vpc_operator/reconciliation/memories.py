@@ -34,7 +34,8 @@ class AttachmentMemory:
     seen_paused: bool = False  # lambdavpc.dev/paused, likewise
     warned: dict[str, int] = dataclasses.field(default_factory=dict)  # guardrail warning -> generation posted
     policy_denied: bool | None = None  # the last look's policy verdict: a policy change that flips it wakes us
-    aliases_generation: int | None = None  # the generation whose aliases were read (again at resync)
+    aliases_generation: int | None = None  # the generation whose aliases were read
+    aliases_read_at: float | None = None  # when (monotonic): read again at a resync --alias-interval later
     failures: int = 0  # consecutive looks that raised (planner.errors), 0 after a look that did not
     owner_tag_failures: int = 0  # a fresh claim's owner tag refused in a row (throttled, busy): growing delays
     last_error: str | None = None  # the last such error as posted: the same one is not posted again

@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -289,7 +290,7 @@ class Reconciler:
                 observed, failure = await self._observe(ref, fresh=fresh)
                 observed_ok = failure is None
                 situation = dataclasses.replace(situation, observed=observed, read_failure=failure)
-        network = await self._network(ref, spec, observed, status, memory, generation)
+        network = await self._network(ref, spec, observed, status, memory, generation, steady=resync)
         situation = dataclasses.replace(situation, network=network)
 
         plan = planning.plan_attachment(spec, situation)
@@ -504,7 +505,7 @@ class Reconciler:
 
         situation = await self.guard.function(
             self.guard.owner(view.namespace, view.name), spec, ref, observed, situation, context, status, record,
-            defer,
+            defer, tags_read=fresh,
         )  # fmt: skip
         guarding.post_once(memory, reporter, generation, tuple(situation.problems[before:]))
         return situation, observed, True
@@ -582,9 +583,14 @@ class Reconciler:
         status: Mapping[str, Any],
         memory: AttachmentMemory,
         generation: int,
+        *,
+        steady: bool = False,
     ) -> network_readiness.NetworkSituation:
         """The Hyperplane ENIs that matter now: of the function's VPC once it holds (or applies) the
-        spec's configuration, and of any VPC it just left (aws.interfaces: one shared read per VPC)."""
+        spec's configuration, and of any VPC it just left (aws.interfaces: one shared read per VPC).
+        A ``steady`` look (a resync) takes a reading up to a resync interval old: the looks of a VPC's
+        attachments, spread over the interval, then share one DescribeNetworkInterfaces per interval
+        instead of one per INTERFACES_TTL."""
         region = ref.region or self.settings.default_region
         desired = planning.desired_vpc(spec)
         enis: tuple[InterfaceFacts, ...] | None = None
@@ -592,7 +598,8 @@ class Reconciler:
         vpc_id = network_readiness.interfaces_vpc(desired, observed)
         if vpc_id:
             try:
-                enis = await self.aws.interfaces.in_vpc(region, vpc_id)
+                max_age = self.settings.resync_interval if steady else None
+                enis = await self.aws.interfaces.in_vpc(region, vpc_id, max_age=max_age)
                 age = self.aws.interfaces.age(region, vpc_id)
                 if (
                     observed is not None
@@ -637,7 +644,8 @@ class Reconciler:
         observed_ok: bool,
         resync: bool,
     ) -> Mapping[str, Any]:
-        """AliasesCurrent and status.aliases: read once per generation in sync, and at each resync.
+        """AliasesCurrent and status.aliases: read once per generation in sync, and again at a resync
+        once ``--alias-interval`` has passed (informational: Ready never waits for them).
 
         Costs one ListAliases (a page) plus one GetFunctionConfiguration per version never read
         before (aws.aliases keeps them: versions are immutable), from the shared 15/s budget.
@@ -648,7 +656,9 @@ class Reconciler:
             return status
         if plan.outcome not in alias_planning.CHECKED_OUTCOMES:
             return status
-        if memory.aliases_generation == view.generation and not resync:
+        if memory.aliases_generation == view.generation and not (
+            resync and alias_planning.due(memory.aliases_read_at, time.monotonic(), self.settings.alias_interval)
+        ):
             return status
         reading = await self._read_aliases(ref, observed)
         if reading is None:
@@ -657,7 +667,7 @@ class Reconciler:
             spec.function_name, planning.desired_vpc(spec), observed, reading, status.get("conditions") or ()
         )
         if not reading.transient:
-            memory.aliases_generation = view.generation
+            memory.aliases_generation, memory.aliases_read_at = view.generation, time.monotonic()
         if verdict.keep:
             return status
         stored = await self._write(reporter, memory, status, {

@@ -23,7 +23,11 @@ import pytest
 import yaml
 
 from lambda_vpc_operator import cli
-from lambda_vpc_operator.models.settings import DEFAULT_LIFECYCLE_INTERVAL, DEFAULT_RESYNC_INTERVAL
+from lambda_vpc_operator.models.settings import (
+    DEFAULT_ALIAS_INTERVAL,
+    DEFAULT_LIFECYCLE_INTERVAL,
+    DEFAULT_RESYNC_INTERVAL,
+)
 from shipping import CHART, ROOT, HelmFailed, find
 
 Render = Callable[..., list[dict[str, Any]]]
@@ -219,6 +223,7 @@ def test_defaults_are_the_clis_defaults(default_values: dict[str, Any], values_s
     defaults = run.parse_args([])
     assert default_values["resyncInterval"] == defaults.resync_interval == DEFAULT_RESYNC_INTERVAL
     assert default_values["lifecycleInterval"] == defaults.lifecycle_interval == DEFAULT_LIFECYCLE_INTERVAL
+    assert default_values["aliasInterval"] == defaults.alias_interval == DEFAULT_ALIAS_INTERVAL
     assert default_values["controlRate"] == defaults.control_rate
     assert default_values["getFunctionRate"] == defaults.get_function_rate
     assert default_values["ec2Rate"] == defaults.ec2_rate

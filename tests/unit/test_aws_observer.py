@@ -34,6 +34,7 @@ class FakeLambda:
         self.functions = {f"fn-{i:05}": self._observation(f"fn-{i:05}") for i in range(account)}
         self.gets: list[str] = []
         self.pages = 0
+        self.list_attempts = 0
         self.list_failure: errors.AwsError | None = None
 
     @staticmethod
@@ -53,6 +54,7 @@ class FakeLambda:
         return self.functions[ref.name]
 
     async def list_page(self, region: str, marker: str | None = None) -> tuple[list[FunctionObservation], str | None]:
+        self.list_attempts += 1
         if self.list_failure is not None:
             raise self.list_failure
         self.pages += 1
@@ -181,6 +183,36 @@ async def test_a_refused_listing_falls_back_to_reading_each_function() -> None:
     await seen.observe(ref("fn-00000"), fresh=False)  # the same sweep interval: no second listing attempt
     assert fake.gets == ["fn-00000"] * 3
     assert seen.way(REGION) == Way.GET
+    # Not tried again at each sweep (a warning each time): only at the recount, a lifecycle interval on.
+    assert fake.list_attempts == 1
+    for _ in range(3):
+        clock.now += SWEEP
+        before = len(fake.gets)
+        await seen.observe(ref("fn-00000"), fresh=False)
+        assert len(fake.gets) == before + 1  # read by GetFunction, the listing not asked
+    assert fake.list_attempts == 1
+    fake.list_failure = None
+    clock.now += HOUR
+    await seen.observe(ref("fn-00000"), fresh=False)
+    assert fake.pages == 1 and seen.way(REGION) == Way.LIST  # listed again at the recount
+
+
+async def test_role_sessions_read_with_their_own_clients_through_one_observer() -> None:
+    seen, home, clock = make(account=120)
+    # GetFunction's share made small, so that listing is the cheaper way for two managed functions.
+    team_a, team_b = FakeLambda(120, get_function_rate=1), FakeLambda(120, get_function_rate=1)
+    a, b = seen.through(team_a), seen.through(team_b)  # type: ignore[arg-type]
+    await a.observe(ref("fn-00001"), fresh=True)
+    await b.observe(ref("fn-00002"), fresh=True)
+    assert (home.gets, team_a.gets, team_b.gets) == ([], ["fn-00001"], ["fn-00002"])
+    clock.now += SWEEP
+    await asyncio.gather(a.observe(ref("fn-00001"), fresh=False), b.observe(ref("fn-00002"), fresh=False))
+    # One sweep of the account for both sessions, sent by whichever asked first.
+    assert home.pages + team_a.pages + team_b.pages == 3 and home.pages == 0
+    for listener in team_b.listeners:  # a write through team-b's session reaches the shared observer
+        listener(REGION, "fn-00002")
+    await b.observe(ref("fn-00002"), fresh=False)
+    assert team_b.gets == ["fn-00002", "fn-00002"]
 
 
 async def test_concurrent_steady_looks_share_one_sweep() -> None:

@@ -11,7 +11,7 @@ import pytest
 from botocore import exceptions as botocore_exceptions
 from botocore.stub import Stubber
 
-from lambda_vpc_operator.aws import AwsGateway, accounts, budgets, clients, errors, observer, observing
+from lambda_vpc_operator.aws import AwsGateway, accounts, budgets, clients, errors, observer
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.policies import PolicyMode, PolicySpec
 from lambda_vpc_operator.planner import accounts as account_planning
@@ -29,23 +29,23 @@ SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$", re.ASCII)
 # -- session names -------------------------------------------------------------------------------
 
 
-def test_a_session_name_names_the_namespace_and_the_attachment() -> None:
-    assert accounts.session_name("team-a", "orders") == "team-a.orders"
+def test_a_session_name_names_the_namespace() -> None:
+    assert accounts.session_name("team-a") == "lvo.team-a"
+    assert SESSION_NAME.match(accounts.session_name("a"))  # AWS wants 2 characters at least
 
 
 def test_a_long_session_name_is_cut_to_64_and_stays_unique() -> None:
-    namespace = "n" * 63
-    first = accounts.session_name(namespace, "a" * 253)
-    second = accounts.session_name(namespace, "a" * 252 + "b")
+    first = accounts.session_name("n" * 63)  # the longest DNS label
+    second = accounts.session_name("n" * 62 + "m")
     assert len(first) == len(second) == 64
     assert first != second
-    assert first.startswith("n" * accounts.MAX_NAMESPACE_PART + ".aaaa")  # both parts still show
+    assert first.startswith("lvo." + "n" * 40)
     assert SESSION_NAME.match(first) and SESSION_NAME.match(second)
 
 
 def test_session_names_keep_to_aws_alphabet() -> None:
     # Kubernetes names are already in it; anything else (a future, laxer name) is replaced.
-    name = accounts.session_name("team-a", "we!rd name/ü")
+    name = accounts.session_name("we!rd name/ü")
     assert SESSION_NAME.match(name), name
 
 
@@ -98,9 +98,14 @@ def test_a_policy_without_role_arns_allows_no_role() -> None:
     assert evaluate(request(None), rules).outcome == Decision.ALLOWED
 
 
-def test_enforce_without_a_policy_denies_a_role_allow_all_allows_it() -> None:
+def test_without_a_policy_no_role_is_allowed_even_in_allow_all() -> None:
+    # allow-all opens the operator's own account to unselected namespaces; a role a tenant names
+    # would open every account that role reaches (a confused deputy): it needs a policy.
     assert evaluate(request(ROLE), PolicySet()).outcome == Decision.DENIED
-    assert evaluate(request(ROLE), PolicySet(mode=PolicyMode.ALLOW_ALL)).outcome == Decision.ALLOWED
+    verdict = evaluate(request(ROLE), PolicySet(mode=PolicyMode.ALLOW_ALL))
+    assert verdict.outcome == Decision.DENIED
+    assert ROLE in verdict.message and "spec.roleArns" in verdict.message and "allow-all" in verdict.message
+    assert evaluate(request(None), PolicySet(mode=PolicyMode.ALLOW_ALL)).outcome == Decision.ALLOWED
 
 
 def test_the_default_role_is_used_when_the_spec_names_none_and_is_allowed_by_its_policy() -> None:
@@ -175,9 +180,12 @@ def home() -> clients.AwsClients:
 
 
 class Built:
-    def __init__(self, session: boto3.Session, request_budgets: budgets.RequestBudgets) -> None:
+    """What AwsGateway.create gives the pool: a session's gateway, with the account's observer."""
+
+    def __init__(self, session: boto3.Session, request_budgets: budgets.RequestBudgets, shared: Any) -> None:
         self.session = session
         self.budgets = request_budgets
+        self.observer = type("Through", (), {"shared": shared if shared is not None else object()})()
 
 
 def credentials(key: str) -> dict[str, Any]:
@@ -188,21 +196,24 @@ def credentials(key: str) -> dict[str, Any]:
 async def test_one_assume_role_per_session_clients_built_once_budgets_per_account() -> None:
     aws = home()
     pool = accounts.Accounts(aws, Built)
-    first = accounts.RoleSession(ROLE, "ext-1", accounts.session_name("team-a", "orders"))
-    second = accounts.RoleSession(ROLE, None, accounts.session_name("team-a", "billing"))
-    other = accounts.RoleSession(OTHER_ROLE, None, accounts.session_name("team-a", "orders"))
+    first = accounts.RoleSession(ROLE, "ext-1", accounts.session_name("team-a"))
+    second = accounts.RoleSession(ROLE, None, accounts.session_name("team-b"))
+    other = accounts.RoleSession(OTHER_ROLE, None, accounts.session_name("team-a"))
     with Stubber(aws.sts()) as sts:
         sts.add_response("assume_role", credentials("ASIAFIRSTEXAMPLE0"), {
-            "RoleArn": ROLE, "RoleSessionName": "team-a.orders", "ExternalId": "ext-1",
+            "RoleArn": ROLE, "RoleSessionName": "lvo.team-a", "ExternalId": "ext-1",
             "DurationSeconds": accounts.DURATION_SECONDS,
         })  # fmt: skip
         gateway = await pool.assume(first)
         assert await pool.assume(first) is gateway  # cached: no second AssumeRole (the Stubber would refuse it)
         assert gateway.session.get_credentials().get_frozen_credentials().access_key == "ASIAFIRSTEXAMPLE0"
         sts.assert_no_pending_responses()
+    assert pool.gateway(first) is gateway  # every attachment of team-a naming the role: one session
     assert pool.gateway(second) is not gateway
     assert pool.gateway(second).budgets is gateway.budgets  # one account, one budget
+    assert pool.gateway(second).observer.shared is gateway.observer.shared  # and one observer
     assert pool.gateway(other).budgets is not gateway.budgets
+    assert pool.gateway(other).observer.shared is not gateway.observer.shared
 
 
 async def test_a_refused_assume_role_raises_assume_role_failed_and_is_asked_again() -> None:
@@ -219,13 +230,18 @@ async def test_a_refused_assume_role_raises_assume_role_failed_and_is_asked_agai
         assert gateway.session.get_credentials().get_frozen_credentials().access_key == "ASIALATEREXAMPLE0"
 
 
-def test_a_role_session_reads_its_function_and_never_sweeps_the_roles_account() -> None:
-    # A sweep per session would list the whole role account once per attachment naming the role.
+def test_role_sessions_of_one_account_share_its_observer() -> None:
+    # A sweep per session would list the role account once per namespace naming a role of it.
     session = boto3.Session(aws_access_key_id="k", aws_secret_access_key="s", region_name="eu-west-1")
     own = AwsGateway.create("eu-west-1", session=session)
-    role_gateway = AwsGateway.create("eu-west-1", session=session, assumes=False)
     assert isinstance(own.observer, observer.SweepingObserver) and own.accounts is not None
-    assert isinstance(role_gateway.observer, observing.GetFunctionObserver) and role_gateway.accounts is None
+    first = own.accounts.gateway(accounts.RoleSession(ROLE, None, accounts.session_name("team-a")))
+    second = own.accounts.gateway(accounts.RoleSession(ROLE, None, accounts.session_name("team-b")))
+    assert isinstance(first.observer, observer.Through) and first.accounts is None
+    assert first.observer.shared is second.observer.shared is not own.observer
+    # Each asks with its own clients (its own credentials), and its writes reach the shared observer.
+    assert first.observer.functions is first.functions and second.observer.functions is second.functions
+    assert first.observer.shared.wrote in second.functions.listeners
 
 
 def test_the_pool_drops_the_least_recently_used_session() -> None:

@@ -33,6 +33,7 @@ from lambda_vpc_operator.aws.budgets import (
     DEFAULT_GET_FUNCTION_RATE,
     RequestBudgets,
 )
+from lambda_vpc_operator.aws.observer import SweepingObserver
 from lambda_vpc_operator.models.settings import DEFAULT_LIFECYCLE_INTERVAL, DEFAULT_RESYNC_INTERVAL
 
 
@@ -71,26 +72,26 @@ class AwsGateway:
         request_budgets: RequestBudgets | None = None,
         *,
         assumes: bool = True,
+        shared_observer: SweepingObserver | None = None,
     ) -> AwsGateway:
         """The operator's own gateway (``assumes``: with the pool of role sessions), or, from
-        ``accounts.Accounts``, a role session's, with its account's ``request_budgets``."""
+        ``accounts.Accounts``, a role session's, with its account's ``request_budgets`` and observer
+        (``shared_observer``; None: this session starts the account's)."""
         aws_clients = clients.AwsClients(default_region, session=session)
         request_budgets = request_budgets or budgets.RequestBudgets(control_rate, get_function_rate, ec2_rate)
         lambda_functions = functions.LambdaFunctions(aws_clients, request_budgets)
         known = networks.Networks(aws_clients, budgets=request_budgets)
+        own_observer = shared_observer or observer.SweepingObserver(
+            lambda_functions, sweep_interval=sweep_interval, lifecycle_interval=lifecycle_interval
+        )
         return cls(
             clients=aws_clients,
             budgets=request_budgets,
             functions=lambda_functions,
             networks=known,
-            # A role session manages one attachment's function (its session name names the
-            # attachment): a GetFunction per look, never a sweep of the role's whole account per
-            # session. The operator's own gateway sweeps (aws.observer).
-            observer=observer.SweepingObserver(
-                lambda_functions, sweep_interval=sweep_interval, lifecycle_interval=lifecycle_interval
-            )
-            if assumes
-            else observing.GetFunctionObserver(lambda_functions),
+            # A role session observes through its account's observer (one sweep per account and
+            # region for all its sessions), with its own credentials.
+            observer=own_observer if assumes else own_observer.through(lambda_functions),
             interfaces=interfaces.Interfaces(aws_clients, budgets=request_budgets),
             roles=roles.Roles(aws_clients),
             routes=routes.RouteTables(aws_clients, budgets=request_budgets),
@@ -99,13 +100,14 @@ class AwsGateway:
             selections=selections.Selections(aws_clients, known),
             accounts=accounts.Accounts(
                 aws_clients,
-                lambda role_session, role_budgets: cls.create(
+                lambda role_session, role_budgets, account_observer: cls.create(
                     default_region,
                     session=role_session,
                     sweep_interval=sweep_interval,
                     lifecycle_interval=lifecycle_interval,
                     request_budgets=role_budgets,
                     assumes=False,
+                    shared_observer=account_observer,
                 ),
                 control_rate=control_rate,
                 get_function_rate=get_function_rate,

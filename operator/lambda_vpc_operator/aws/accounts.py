@@ -4,15 +4,16 @@ Why: a function in another account is reached through a role there (``spec.roleA
 namespace policy's ``defaultRoleArn``); the operator's own identity stays boto3's default chain
 (IRSA, EKS Pod Identity), which is also what calls sts:AssumeRole.
 
-Session reuse (docs/aws-facts.md "AssumeRole"): one role session per (role ARN, external id,
-session name), and the session name names the namespace and the attachment (``session_name``), so
-the role's account sees in CloudTrail which attachment acted. Its credentials are botocore
+Session reuse (docs/design.md "Other accounts"): one role session per (role ARN, external id,
+namespace), named after the namespace (``session_name``), so the role's account sees in CloudTrail
+which tenant acted, and every attachment of that namespace naming that role (usually through the
+policy's defaultRoleArn) shares its clients and Describe caches. Its credentials are botocore
 ``DeferredRefreshableCredentials``: assumed at the session's first use, refreshed by botocore
 before they expire (advisory 15 minutes, mandatory 10 minutes before; sessions last
-``DURATION_SECONDS``), never per look. Each session has its ``AwsGateway`` (its clients and caches),
-built once and kept in an LRU of ``MAX_SESSIONS``; request budgets are pooled per account
-(``RequestBudgets`` are per region inside it): AWS meters Lambda's 15/s per account and region,
-whichever role or session sends the request.
+``DURATION_SECONDS``), never per look. Each session has its ``AwsGateway``, built once and kept in
+an LRU of ``MAX_SESSIONS``. Pooled per account (per region inside): the request budgets, as AWS
+meters Lambda's 15/s per account and region whichever role or session sends the request, and the
+observer (``aws.observer``), so an account is swept once per interval for all its sessions.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from lambda_vpc_operator.aws import budgets, clients, errors, metrics
 # botocore sts model, AssumeRole.RoleSessionName (roleSessionNameType): 2 to 64 of [\w+=,.@-].
 MAX_SESSION_NAME = 64
 _NOT_IN_SESSION_NAME = re.compile(r"[^\w+=,.@-]", re.ASCII)
-# A long namespace keeps at most this much of a cut session name, so the attachment's name shows too.
-MAX_NAMESPACE_PART = 24
+# Before the namespace in a session name: the operator's sessions are told apart in CloudTrail, and a
+# one-letter namespace still makes the 2 characters AWS requires.
+SESSION_PREFIX = "lvo."
 # Hex digits of the digest that keeps a truncated session name unique.
 DIGEST_LENGTH = 8
 # botocore sts model, AssumeRole.DurationSeconds: 900 to 43200, at most the role's MaxSessionDuration
@@ -62,20 +64,17 @@ logging.getLogger("botocore.credentials").addFilter(_QuietRefusal())
 _ROLE_ARN = re.compile(r"^arn:(?P<partition>[^:]+):iam::(?P<account>\d{12}):role/(?P<name>.+)$")
 
 
-def session_name(namespace: str, name: str) -> str:
-    """``namespace.name`` in AWS' RoleSessionName alphabet, at most 64 characters.
+def session_name(namespace: str) -> str:
+    """``lvo.<namespace>`` in AWS' RoleSessionName alphabet, at most 64 characters.
 
-    A namespace is a DNS label (no dots), so the first dot separates it from the name. A longer
-    name keeps its start and ends with a digest of the whole, so two attachments never share one.
+    A namespace is a DNS label of at most 63 characters: a longer one than fits keeps its start and
+    ends with a digest of the whole, so two namespaces never share a session name.
     """
-    full = _NOT_IN_SESSION_NAME.sub("-", f"{namespace}.{name}")
+    full = _NOT_IN_SESSION_NAME.sub("-", f"{SESSION_PREFIX}{namespace}")
     if len(full) <= MAX_SESSION_NAME:
         return full
-    digest = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:DIGEST_LENGTH]
-    space = MAX_SESSION_NAME - DIGEST_LENGTH - 1  # "<namespace>.<name>-<digest>"
-    ns_part = _NOT_IN_SESSION_NAME.sub("-", namespace)[:MAX_NAMESPACE_PART]
-    name_part = _NOT_IN_SESSION_NAME.sub("-", name)[: space - len(ns_part) - 1]
-    return f"{ns_part}.{name_part}-{digest}"
+    digest = hashlib.sha256(namespace.encode()).hexdigest()[:DIGEST_LENGTH]
+    return f"{full[: MAX_SESSION_NAME - DIGEST_LENGTH - 1]}-{digest}"
 
 
 def account_of(role_arn: str) -> str:
@@ -114,16 +113,18 @@ class _Provider(CredentialProvider):  # type: ignore[misc]
 
 
 class Accounts:
-    """The gateways of role sessions, built once each, with one budget pool per account.
+    """The gateways of role sessions, built once each, with one budget pool and one observer per account.
 
-    ``build(session, request_budgets)`` makes an ``AwsGateway`` from a boto3 session (the caller
-    passes ``AwsGateway.create``); ``home`` is the operator's own clients (its STS client assumes).
+    ``build(session, request_budgets, observer)`` makes an ``AwsGateway`` from a boto3 session (the
+    caller passes ``AwsGateway.create``), observing through the account's shared ``observer`` (None
+    for the account's first session: its gateway's observer becomes the account's); ``home`` is the
+    operator's own clients (its STS client assumes).
     """
 
     def __init__(
         self,
         home: clients.AwsClients,
-        build: Callable[[boto3.Session, budgets.RequestBudgets], Any],
+        build: Callable[[boto3.Session, budgets.RequestBudgets, Any], Any],
         *,
         control_rate: float = budgets.DEFAULT_CONTROL_RATE,
         get_function_rate: float = budgets.DEFAULT_GET_FUNCTION_RATE,
@@ -140,6 +141,7 @@ class Accounts:
             collections.OrderedDict()
         )
         self._budgets: dict[str, budgets.RequestBudgets] = {}
+        self._observers: dict[str, Any] = {}  # account -> its shared aws.observer.SweepingObserver
         self._lock = threading.Lock()
 
     def budgets(self, account: str) -> budgets.RequestBudgets:
@@ -159,8 +161,12 @@ class Accounts:
                 self._gateways.move_to_end(role)
                 return found[0]
         credentials = DeferredRefreshableCredentials(refresh_using=self._refresher(role), method="assume-role")
-        gateway = self._build(self._session(credentials), self.budgets(role.account))
         with self._lock:
+            shared = self._observers.get(role.account)
+        gateway = self._build(self._session(credentials), self.budgets(role.account), shared)
+        with self._lock:
+            if shared is None:
+                self._observers.setdefault(role.account, gateway.observer.shared)
             self._gateways[role] = (gateway, credentials)
             while len(self._gateways) > self._max_sessions:
                 self._gateways.popitem(last=False)

@@ -9,7 +9,7 @@ Why per VPC, and not per attachment with subnet-id / group-id filters: a thousan
 usually live in a handful of VPCs. One answer for (region, VPC), kept for ``INTERFACES_TTL`` and
 shared by every attachment in that VPC, costs one request per VPC per few seconds however many
 functions wait; concurrent askers of the same VPC share the request in flight (as
-``observing.GetFunctionObserver`` does for functions). A VPC holds at most 500 Lambda ENIs by
+``aws.observer`` does for functions). A VPC holds at most 500 Lambda ENIs by
 default, so with ``MaxResults`` 1000 one request is one page.
 
 Which ENI serves which function is decided by subnet plus exact security-group set

@@ -15,6 +15,10 @@ re-counted by a listing once per ``lifecycle_interval``) and says so in a metric
 
 Concurrent looks at one function share one GetFunction, and concurrent looks in one place share
 one sweep (single-flight, as before). Only observation is shared: writes stay per attachment.
+
+Other accounts: one observer per account, shared by every role session in it (``through``), so an
+account is swept once per interval however many namespaces reach it through however many roles.
+Each request goes out with the credentials of the session whose look asked for it.
 """
 
 from __future__ import annotations
@@ -93,7 +97,17 @@ class SweepingObserver:
         """A write of ours went through: the next look reads the function again."""
         self._written[place, name] = self.clock()
 
-    async def observe(self, ref: FunctionRef, *, fresh: bool = True) -> FunctionObservation | None:
+    def through(self, functions: aws_functions.LambdaFunctions) -> Through:
+        """This observer as one role session sees it: its requests signed with that session's credentials."""
+        if self.wrote not in functions.listeners:
+            functions.listeners.append(self.wrote)
+        return Through(self, functions)
+
+    async def observe(
+        self, ref: FunctionRef, *, fresh: bool = True, reader: aws_functions.LambdaFunctions | None = None
+    ) -> FunctionObservation | None:
+        """``observing.Observer.observe``; ``reader``: whose clients send any request (default: ours)."""
+        reader = reader or self.functions
         place = self.place_of(ref)
         key = (place, ref.name)
         now = self.clock()
@@ -104,13 +118,13 @@ class SweepingObserver:
         if known is not None and reason in (None, sweeps.ReadReason.POLLED):
             # Only a decision the sweep could change waits for one (at most one per interval): the
             # listing, or (Way.GET) the periodic recount that may switch back to listing.
-            state = await self._swept(place)
+            state = await self._swept(place, reader)
             reason = self._reason(key, known, state, now, fresh)
         if reason is None and known is not None:
             metrics.observer.serve()
             return known.observation
         metrics.observer.read((reason or sweeps.ReadReason.FIRST).value)
-        return await self._read(ref, key)
+        return await self._read(ref, key, reader)
 
     def _reason(
         self, key: _Key, known: sweeps.Known | None, state: _Place | None, now: float, fresh: bool
@@ -127,13 +141,17 @@ class SweepingObserver:
 
     # -- GetFunction, one in flight per function --------------------------------------------
 
-    async def _read(self, ref: FunctionRef, key: _Key) -> FunctionObservation | None:
-        return await self._reading.run(key, lambda: self._get(ref, key), f"observing {key[0]}/{key[1]}")
+    async def _read(
+        self, ref: FunctionRef, key: _Key, reader: aws_functions.LambdaFunctions
+    ) -> FunctionObservation | None:
+        return await self._reading.run(key, lambda: self._get(ref, key, reader), f"observing {key[0]}/{key[1]}")
 
-    async def _get(self, ref: FunctionRef, key: _Key) -> FunctionObservation | None:
+    async def _get(
+        self, ref: FunctionRef, key: _Key, reader: aws_functions.LambdaFunctions
+    ) -> FunctionObservation | None:
         started = self.clock()  # the answer is at least as fresh as the moment it was asked for
         try:
-            observation: FunctionObservation | None = await self.functions.get(ref)
+            observation: FunctionObservation | None = await reader.get(ref)
         except errors.FunctionNotFound:
             observation = None
         self._known[key] = sweeps.Known(observation, started)
@@ -141,29 +159,34 @@ class SweepingObserver:
 
     # -- the sweep, one in flight per place ---------------------------------------------------
 
-    async def _swept(self, place: str) -> _Place:
+    async def _swept(self, place: str, reader: aws_functions.LambdaFunctions) -> _Place:
         """The place's state, swept at most ``sweep_interval`` ago."""
         state = self._places.setdefault(place, _Place())
         if state.swept_at is not None and self.clock() - state.swept_at < self.sweep_interval:
             return state
-        await self._sweeping.run(place, lambda: self._sweep(place, state), f"sweeping {place}")
+        await self._sweeping.run(place, lambda: self._sweep(place, state, reader), f"sweeping {place}")
         return state
 
-    async def _sweep(self, place: str, state: _Place) -> None:
+    async def _sweep(self, place: str, state: _Place, reader: aws_functions.LambdaFunctions) -> None:
         started = self.clock()
         managed = self._managed(place, started)
-        control = self.functions.budgets.control(place).rate
-        get_function = self.functions.budgets.get_function(place).rate
-        way = sweeps.choose_way(state.account_functions, len(managed), control, get_function)
+        control = reader.budgets.control(place).rate
+        get_function = reader.budgets.get_function(place).rate
         recount = state.counted_at is None or started - state.counted_at >= self.lifecycle_interval
+        if state.account_functions is None and not recount:
+            way = sweeps.Way.GET  # the last listing was refused: each function is read until the recount
+        else:
+            way = sweeps.choose_way(state.account_functions, len(managed), control, get_function)
         if way == sweeps.Way.LIST or recount:
             try:
-                total, listed = await self._list(place, managed)
+                total, listed = await self._list(place, managed, reader)
             except errors.AwsError as exc:
-                # Never a hot loop: this sweep reads each function instead, the next one lists again.
+                # Never a hot loop, nor a warning per sweep: each function is read with GetFunction
+                # until the next recount (--lifecycle-interval), when listing is tried again.
                 logger.warning("Observer for %s: ListFunctions failed (%s); reading each function with "
-                               "GetFunction until the next sweep", place, exc.failure.code)  # fmt: skip
-                way = sweeps.Way.GET
+                               "GetFunction until the next try in %g s", place, exc.failure.code,
+                               self.lifecycle_interval)  # fmt: skip
+                way, state.account_functions, state.counted_at = sweeps.Way.GET, None, started
             else:
                 state.account_functions, state.counted_at = total, started
                 state.listed, state.listed_at = listed, started
@@ -180,12 +203,14 @@ class SweepingObserver:
         state.way, state.swept_at = way, started
         metrics.observer.way(place, way.value)
 
-    async def _list(self, place: str, managed: set[str]) -> tuple[int, dict[str, FunctionObservation | None]]:
+    async def _list(
+        self, place: str, managed: set[str], reader: aws_functions.LambdaFunctions
+    ) -> tuple[int, dict[str, FunctionObservation | None]]:
         """Page through ListFunctions: the account's function count, and the managed functions' items."""
         found: dict[str, FunctionObservation | None] = dict.fromkeys(managed)
         total, marker = 0, None
         while True:
-            items, marker = await self.functions.list_page(place, marker)
+            items, marker = await reader.list_page(place, marker)
             total += len(items)
             for item in items:
                 if item.name in found:
@@ -200,3 +225,14 @@ class SweepingObserver:
             for table in (self._asked, self._known, self._written):
                 table.pop(key, None)
         return {name for (where, name) in self._asked if where == place}
+
+
+@dataclasses.dataclass(frozen=True)
+class Through:
+    """``observing.Observer`` of one role session: the account's shared observer, asked with its clients."""
+
+    shared: SweepingObserver
+    functions: aws_functions.LambdaFunctions
+
+    async def observe(self, ref: FunctionRef, *, fresh: bool = True) -> FunctionObservation | None:
+        return await self.shared.observe(ref, fresh=fresh, reader=self.functions)

@@ -19,8 +19,8 @@ Rules:
   ``defaultRoleArn`` by name: ``role_for``) must be allowed by the same policy that allows the rest:
   it matches one of its ``roleArns`` globs, or is its ``defaultRoleArn``. A policy without either
   allows no role (unlike the id lists, absent means none: naming any role a tenant can reach would
-  make the operator a confused deputy). ``allow-all`` mode allows any role in a namespace no policy
-  selects.
+  make the operator a confused deputy). ``allow-all`` mode never allows a role: it opens the
+  operator's own account to namespaces no policy selects, not every role a tenant can name.
 - The VPC is known only after EC2 was asked (the spec names subnets, not the VPC). Without it, a
   policy that lists VPCs and allows everything else gives ``UNDECIDED``; the caller asks EC2 and
   evaluates again (the reconciler), or lets it pass with a warning (the admission webhook).
@@ -210,6 +210,13 @@ def evaluate(request: Request, policies: PolicySet) -> Verdict:
     selecting = applicable(policies, request.namespace)
     # No policy speaks about this namespace: the operator's mode is the only rule.
     if not selecting:
+        if policies.mode == PolicyMode.ALLOW_ALL and request.role_arn is not None:
+            return Verdict(
+                Decision.DENIED,
+                f"no LambdaVpcPolicy selects namespace {request.namespace}: role {request.role_arn} "
+                f"({request.role_field}) needs a policy that allows it (spec.roleArns or spec.defaultRoleArn); "
+                "--policy-mode allow-all covers the operator's own account only (docs/policy.md)",
+            )
         if policies.mode == PolicyMode.ALLOW_ALL:
             return Verdict(Decision.ALLOWED, f"no LambdaVpcPolicy selects namespace {request.namespace} "
                            "and the operator runs with --policy-mode allow-all")  # fmt: skip

@@ -443,7 +443,7 @@ class Reconciler:
             memory.policy_denied = bool(denied)
             if denied:
                 return None, selectors.plan_unresolved(denied[0], None, previous, memory.attempt)
-        role = accounts.RoleSession(choice.arn, spec.external_id, accounts.session_name(view.namespace, view.name))
+        role = accounts.RoleSession(choice.arn, spec.external_id, accounts.session_name(view.namespace))
         try:
             gateway = await self.aws.accounts.assume(role)
         except AwsError as exc:

@@ -576,11 +576,10 @@ def test_format_elapsed(seconds: float, text: str) -> None:
 
 def test_readiness_with_enis(make_observation: MakeObservation) -> None:
     observed = make_observation()
-    assert readiness.is_ready(DESIRED, observed)
-    assert readiness.is_ready(DESIRED, observed, READY_ENIS)
-    assert not readiness.is_ready(DESIRED, observed, (eni("subnet-a1"),))
-    assert readiness.network_ready(DESIRED, observed, READY_ENIS)
-    assert not readiness.network_ready(DESIRED, make_observation(state=FunctionState.PENDING), READY_ENIS)
+    assert readiness.lambda_ready(DESIRED, observed)
+    assert readiness.subnets_without_interface(DESIRED, READY_ENIS) == []
+    assert readiness.subnets_without_interface(DESIRED, (eni("subnet-a1"),)) == ["subnet-b2"]
+    assert not readiness.lambda_ready(DESIRED, make_observation(state=FunctionState.PENDING))
     assert readiness.subnets_without_interface(DESIRED, (eni("subnet-b2", "attaching"),)) == ["subnet-a1", "subnet-b2"]
 
 

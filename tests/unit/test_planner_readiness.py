@@ -39,8 +39,8 @@ def test_config_not_applied_when_different(make_observation: MakeObservation) ->
         pytest.param({"vpc": VpcSettings()}, False, id="detached"),
     ],
 )
-def test_is_ready(make_observation: MakeObservation, overrides: dict[str, object], ready: bool) -> None:
-    assert readiness.is_ready(DESIRED, make_observation(**overrides)) is ready
+def test_lambda_ready(make_observation: MakeObservation, overrides: dict[str, object], ready: bool) -> None:
+    assert readiness.lambda_ready(DESIRED, make_observation(**overrides)) is ready
 
 
 # --- delays -------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from lambda_vpc_operator.models.reactivations import ReactivationPolicy
 from lambda_vpc_operator.planner import conditions, delays, hints, network_readiness, readiness
 from lambda_vpc_operator.planner.conditions import ConditionSpec, ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan, UpdateVpcConfig
-from lambda_vpc_operator.planner.reactivation import REQUEST_ANNOTATION
+from lambda_vpc_operator.planner.reactivation import REQUEST_ANNOTATION, ReactivationPlan
 from lambda_vpc_operator.planner.validation import Problem, Severity
 
 # States in which Lambda will not run the function for reasons outside the VpcConfig: Stalled,
@@ -209,6 +209,40 @@ def plan_attachment(spec: AttachmentSpec, situation: Situation) -> Plan:
     return _with_transitions(situation.conditions, plan)
 
 
+def plan_after_update(spec: AttachmentSpec, after: Situation) -> Plan:
+    """What a look that sent (or tried) its update reports: the plan on what the write answered
+    (usually InProgress, or the refusal in ``after.action_failure``), never a second write in one
+    look (the next look decides, after the delay), and not the Updating Event again (the plan that
+    sent the update posted it)."""
+    plan = plan_attachment(spec, after)
+    if plan.action is not None and plan.outcome == Outcome.UPDATE:
+        plan = dataclasses.replace(plan, action=None, events=())
+    return dataclasses.replace(plan, events=tuple(e for e in plan.events if e.reason != Reason.UPDATING))
+
+
+def revivable(plan: Plan, observed: FunctionObservation, status: Mapping[str, Any]) -> bool:
+    """Reactivation concerns a function whose configuration is in place (or being rebuilt by us)."""
+    if plan.outcome in (Outcome.IN_SYNC, Outcome.IDLE):
+        return True
+    rebuilding = bool((status.get("reactivation") or {}).get("startedTime"))
+    return plan.outcome == Outcome.WAIT and observed.state == FunctionState.PENDING and rebuilding
+
+
+def with_reactivation(plan: Plan, revival: ReactivationPlan, current: Sequence[Mapping[str, Any]]) -> Plan:
+    """The look's plan with the reactivation's: when the reactivation speaks for Ready (its
+    conditions), they replace the plan's, NetworkReady stays what the network is, and the transition
+    Events are those of the conditions reported; its requeue comes first if sooner."""
+    requeue = [d for d in (plan.requeue_after, revival.requeue_after) if d is not None]
+    merged = dataclasses.replace(
+        plan, events=plan.events + revival.events, requeue_after=min(requeue) if requeue else None
+    )
+    if revival.conditions is None:
+        return merged
+    network_ready = tuple(c for c in plan.conditions or () if c.type == ConditionType.NETWORK_READY)
+    merged = dataclasses.replace(merged, conditions=revival.conditions + network_ready)
+    return dataclasses.replace(merged, events=revival.events + transition_events(current, merged))
+
+
 def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
     desired = desired_vpc(spec)
     function = spec.function_name
@@ -284,7 +318,7 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
                     conditions.reconciling(Reason.UPDATING, f"Retrying the update after {code}"),
                 ),
                 action=UpdateVpcConfig(desired, observed.revision_id),
-                events=(Event(EventType.NORMAL, "Updating", f"Retrying after {code}: {describe_vpc(desired)}"),),
+                events=(Event(EventType.NORMAL, Reason.UPDATING, f"Retrying after {code}: {describe_vpc(desired)}"),),
                 requeue_after=delays.wait_delay(s.attempt),
             )
         reason_text = (observed.last_update_status_reason or code).rstrip(".")
@@ -329,7 +363,7 @@ def _decide(spec: AttachmentSpec, s: Situation) -> Plan:
         else:
             reason = Reason.UPDATING
             message = f"Setting VpcConfig of {function}: {describe_vpc(desired)}"
-            events = (Event(EventType.NORMAL, "Updating", message),)
+            events = (Event(EventType.NORMAL, Reason.UPDATING, message),)
         return Plan(
             outcome=Outcome.UPDATE,
             conditions=(conditions.ready(Status.FALSE, reason, message), conditions.reconciling(reason, message)),

@@ -1,4 +1,8 @@
-"""What "Ready" means, defined once as data (ACK declares "Synced" the same way)."""
+"""What "Ready" means, defined once as data (ACK declares "Synced" the same way).
+
+Ready is ``lambda_ready`` (Lambda's own view) and no ``unready_subnets`` (NetworkReady, when the
+ENIs were read): ``planning`` decides the first, ``network_readiness.overlay`` the second.
+"""
 
 from __future__ import annotations
 
@@ -39,17 +43,3 @@ def subnets_without_interface(desired: VpcSettings, enis: Iterable[InterfaceFact
 def unready_subnets(desired: VpcSettings, found: Mapping[str, InterfaceFacts]) -> list[str]:
     """Desired subnets without a usable ENI among ``found`` (the ENI of each subnet), sorted."""
     return sorted(s for s in desired.subnet_ids if s not in found or found[s].status not in READY_INTERFACE_STATUSES)
-
-
-def network_ready(desired: VpcSettings, observed: FunctionObservation, enis: Iterable[InterfaceFacts]) -> bool:
-    """NetworkReady: Lambda says ready, and every desired subnet has its usable ENI."""
-    return lambda_ready(desired, observed) and not subnets_without_interface(desired, enis)
-
-
-def is_ready(
-    desired: VpcSettings, observed: FunctionObservation, enis: Iterable[InterfaceFacts] | None = None
-) -> bool:
-    """Ready: Lambda says ready and, when the ENIs were read, the network is ready too."""
-    if not lambda_ready(desired, observed):
-        return False
-    return enis is None or not subnets_without_interface(desired, enis)

@@ -22,7 +22,7 @@ from lambda_vpc_operator.aws.budgets import Priority
 from lambda_vpc_operator.aws.errors import AwsError, FunctionNotReady, UnexpectedAnswer
 from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
-from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, FunctionState, VpcSettings
+from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, VpcSettings
 from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.settings import OperatorSettings
 from lambda_vpc_operator.planner import accounts as account_planning
@@ -107,10 +107,6 @@ class _Recorder:
 def _write_priority(situation: planning.Situation) -> Priority:
     """Why an update is sent: putting back a drift (the generation was applied before) or a user's change."""
     return Priority.DRIFT if situation.applied_generation == situation.generation else Priority.SPEC_CHANGE
-
-
-def _sooner(a: float | None, b: float | None) -> float | None:
-    return b if a is None else a if b is None else min(a, b)
 
 
 class InvalidSpec(Exception):
@@ -309,15 +305,10 @@ class Reconciler:
             except AwsError as exc:
                 logger.info("%s: UpdateFunctionConfiguration refused: %s", view.key, exc.failure.code)
                 after = dataclasses.replace(situation, action_failure=exc.failure)
-            # Plan again on what the write answered (usually InProgress): that is what we report.
-            followup = planning.plan_attachment(spec, after)
-            if followup.action is not None and followup.outcome == Outcome.UPDATE:
-                # Never write twice in one look: the next look decides after the delay.
-                followup = dataclasses.replace(followup, action=None, events=())
-            plan = dataclasses.replace(followup, events=tuple(e for e in followup.events if e.reason != "Updating"))
+            plan = planning.plan_after_update(spec, after)
 
         revival: reactivation.ReactivationPlan | None = None
-        if observed is not None and plan.action is None and self._revivable(plan, observed, status):
+        if observed is not None and plan.action is None and planning.revivable(plan, observed, status):
             revival = reactivation.plan_reactivation(
                 spec.reactivation,
                 observed,
@@ -328,18 +319,7 @@ class Reconciler:
                 last_sync_time=status.get("lastSyncTime"),
                 window=self.settings.reactivation_window,
             )
-            network_ready = tuple(c for c in plan.conditions or () if c.type == ConditionType.NETWORK_READY)
-            plan = dataclasses.replace(
-                plan,
-                # The reactivation speaks for Ready; NetworkReady stays what the network is.
-                conditions=revival.conditions + network_ready if revival.conditions is not None else plan.conditions,
-                events=plan.events + revival.events,
-                requeue_after=_sooner(plan.requeue_after, revival.requeue_after),
-            )
-            if revival.conditions is not None:
-                # The reactivation's conditions replace the main plan's: its transition Events too.
-                plan = dataclasses.replace(plan, events=revival.events + planning.transition_events(
-                    status.get("conditions") or (), plan))  # fmt: skip
+            plan = planning.with_reactivation(plan, revival, status.get("conditions") or ())
 
         extra: dict[str, Any] = {"reactivation": revival.status} if revival is not None and revival.status else {}
         if plan.applied:
@@ -509,14 +489,6 @@ class Reconciler:
         )  # fmt: skip
         guarding.post_once(memory, reporter, generation, tuple(situation.problems[before:]))
         return situation, observed, True
-
-    @staticmethod
-    def _revivable(plan: Plan, observed: FunctionObservation, status: Mapping[str, Any]) -> bool:
-        """Reactivation concerns a function whose configuration is in place (or being rebuilt by us)."""
-        if plan.outcome in (Outcome.IN_SYNC, Outcome.IDLE):
-            return True
-        rebuilding = bool((status.get("reactivation") or {}).get("startedTime"))
-        return plan.outcome == Outcome.WAIT and observed.state == FunctionState.PENDING and rebuilding
 
     async def _invoke(self, ref: FunctionRef, invoke: reactivation.Invoke) -> str:
         """Invoke (retries off); the answer as status.reactivation.lastResult."""

@@ -202,6 +202,7 @@ def _real_target(tmp: Path, kubeconfig: Path) -> Iterator[Target]:
         timeout_scale=float(os.environ.get("LVO_E2E_TIMEOUT_SCALE") or REAL_TIMEOUT_SCALE),
         operator_env={"AWS_REGION": region},
         zip_file=handler_zip(),
+        session=session,
     )
     target.cluster_name = _cluster_name(api)
     if not external:

@@ -121,6 +121,57 @@ class Network:
 
 
 @dataclasses.dataclass(frozen=True)
+class Region:
+    """A second region of the target's account (issue 12, "Regions"): its name, the harness's clients
+    there (same account, credentials and endpoint) and a network of its own."""
+
+    name: str
+    lambda_: Any
+    ec2: Any
+    network: Network
+
+
+# A real target's second region and its network (docs/testing.md); without them, the tests needing one skip.
+SECOND_REGION_VARIABLES = ("LVO_E2E_SECOND_REGION", "LVO_E2E_SECOND_SUBNETS", "LVO_E2E_SECOND_SECURITY_GROUPS")
+
+
+def create_network(ec2: Any, region: str, tags: Mapping[str, str] | None = None) -> Network:
+    """A network for the tests in ``region`` (the simulator's second region, which nothing seeds): a VPC
+    with three subnets in three Availability Zones and two groups, and another VPC with one of each.
+    ``tags`` go on the first VPC's subnets and its app group (for selectors)."""
+    extra = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+
+    def spec(kind: str, name: str, tagged: bool = False) -> list[dict[str, Any]]:
+        return [{"ResourceType": kind, "Tags": [{"Key": "Name", "Value": name}, *(extra if tagged else [])]}]
+
+    def vpc(cidr: str, name: str) -> str:
+        return str(ec2.create_vpc(CidrBlock=cidr, TagSpecifications=spec("vpc", name))["Vpc"]["VpcId"])
+
+    def subnet(vpc_id: str, cidr: str, zone: str, name: str, tagged: bool) -> str:
+        found = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=f"{region}{zone}",
+                                  TagSpecifications=spec("subnet", name, tagged))  # fmt: skip
+        return str(found["Subnet"]["SubnetId"])
+
+    def group(vpc_id: str, name: str, tagged: bool) -> str:
+        found = ec2.create_security_group(GroupName=name, Description=f"e2e {name}", VpcId=vpc_id,
+                                          TagSpecifications=spec("security-group", name, tagged))  # fmt: skip
+        return str(found["GroupId"])
+
+    suffix = uuid.uuid4().hex[:6]
+    main = vpc("10.20.0.0/16", f"e2e-{suffix}")
+    other = vpc("10.21.0.0/16", f"e2e-other-{suffix}")
+    return Network(
+        vpc_id=main,
+        subnets=tuple(subnet(main, f"10.20.{i}.0/24", zone, f"e2e-{zone}-{suffix}", True)
+                      for i, zone in enumerate("abc", start=1)),
+        app_sg=group(main, f"e2e-app-{suffix}", True),
+        db_sg=group(main, f"e2e-db-{suffix}", False),
+        other_vpc_subnet=subnet(other, "10.21.1.0/24", "a", f"e2e-other-a-{suffix}", False),
+        other_vpc_sg=group(other, f"e2e-other-app-{suffix}", False),
+    )  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
 class VpcView:
     """A function's VpcConfig as AWS reports it, order-free."""
 
@@ -215,6 +266,14 @@ class Target:
     # A second account whose roles the operator may assume (lambda_vpc_sandbox.aws.partners.PartnerAccount);
     # None on a real target.
     partner: Any = None
+    # What builds the harness's clients in another region (``clients_in``): the session, and the
+    # simulator's endpoint (None: AWS's own).
+    session: Any = None
+    endpoint_url: str | None = None
+    # Functions made in other regions (name, region), deleted with the others on a real target.
+    regional_functions: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    _regional_clients: dict[str, tuple[Any, Any]] = dataclasses.field(default_factory=dict)
+    _second_region: Region | None = None
 
     def owner_tag(self, namespace: object, name: str) -> str:
         """The lambdavpc.dev/owner value the operator writes for attachment namespace/name."""
@@ -229,10 +288,57 @@ class Target:
 
     # -- functions --
 
-    def make_function(self, hint: str = "fn") -> str:
-        """Create a fresh, detached, uniquely named function and wait until it is Active."""
-        name = unique_name(f"e2e-{hint}", 64)
-        self.lambda_.create_function(
+    # -- regions --
+
+    def lambda_in(self, region: str | None = None) -> Any:
+        """The harness's Lambda client in ``region`` (None: the target's own region)."""
+        return self.lambda_ if region in (None, self.region) else self.clients_in(str(region))[0]
+
+    def clients_in(self, region: str) -> tuple[Any, Any]:
+        """The harness's (Lambda, EC2) clients in ``region``, built once, counted as the harness's own."""
+        if region not in self._regional_clients:
+            made = tuple(
+                self.own_calls.attach(
+                    self.session.client(service, region_name=region, endpoint_url=self.endpoint_url,
+                                        config=CLIENT_CONFIG),
+                    service,
+                )
+                for service in ("lambda", "ec2")
+            )  # fmt: skip
+            self._regional_clients[region] = (made[0], made[1])
+        return self._regional_clients[region]
+
+    def second_region(self) -> Region:
+        """Another region of the account, with a network there: on the simulator one it creates (moto
+        serves any region); on a real target the one ``LVO_E2E_SECOND_REGION`` names, with
+        ``LVO_E2E_SECOND_SUBNETS`` (two or more, in two Availability Zones) and
+        ``LVO_E2E_SECOND_SECURITY_GROUPS``; the test is skipped without them."""
+        if self._second_region is not None:
+            return self._second_region
+        if self.sim is not None:
+            name = "eu-west-1" if self.region != "eu-west-1" else "us-west-2"
+            lambda_, ec2 = self.clients_in(name)
+            network = create_network(ec2, name, {"lvo-e2e-region": name})
+        else:
+            name = os.environ.get("LVO_E2E_SECOND_REGION", "").strip()
+            subnets = [v.strip() for v in os.environ.get("LVO_E2E_SECOND_SUBNETS", "").split(",") if v.strip()]
+            groups = [v.strip() for v in os.environ.get("LVO_E2E_SECOND_SECURITY_GROUPS", "").split(",") if v.strip()]
+            if not name or name == self.region or len(subnets) < 2 or not groups:
+                pytest.skip(f"a second region on a real target needs {', '.join(SECOND_REGION_VARIABLES)} "
+                            "(docs/testing.md)")  # fmt: skip
+            lambda_, ec2 = self.clients_in(name)
+            vpc_id = ec2.describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"]
+            network = Network(vpc_id, tuple(subnets), groups[0], groups[-1], "", "")
+        self._second_region = Region(name, lambda_, ec2, network)
+        return self._second_region
+
+    # -- functions --
+
+    def make_function(self, hint: str = "fn", *, region: str | None = None, name: str | None = None) -> str:
+        """Create a fresh, detached, uniquely named function (in ``region``, by default the target's;
+        named ``name`` if given) and wait until it is Active."""
+        name = name or unique_name(f"e2e-{hint}", 64)
+        self.lambda_in(region).create_function(
             FunctionName=name,
             Runtime="python3.12",
             Role=self.role_arn,
@@ -241,8 +347,11 @@ class Target:
             Description="lambda-vpc-operator end-to-end test",
             Tags={"project": "lambda-vpc-operator-e2e"},
         )
-        self.functions.append(name)
-        self.wait_active(name)
+        if region in (None, self.region):
+            self.functions.append(name)
+        else:
+            self.regional_functions.append((name, str(region)))
+        self.wait_active(name, region=region)
         return name
 
     def make_functions(self, hint: str, n: int) -> list[str]:
@@ -263,34 +372,34 @@ class Target:
             self.wait_active(name)
         return names
 
-    def function_arn(self, name: str) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+    def function_arn(self, name: str, region: str | None = None) -> str:
+        return f"arn:aws:lambda:{region or self.region}:{self.account_id}:function:{name}"
 
-    def wait_owner_tag(self, function: str, owner: str, timeout: float = 30.0) -> None:
+    def wait_owner_tag(self, function: str, owner: str, timeout: float = 30.0, *, region: str | None = None) -> None:
         """Wait for the owner tag ``owner`` on ``function``: a fresh claim is tagged after its update
         and its report (docs/design.md "Ownership off the critical path"), so after Ready, not before."""
 
         def tag() -> str | None:
-            return self.lambda_.list_tags(Resource=self.function_arn(function))["Tags"].get(OWNER_TAG)
+            found = self.lambda_in(region).list_tags(Resource=self.function_arn(function, region))["Tags"]
+            return found.get(OWNER_TAG)  # type: ignore[no-any-return]
 
         wait_for(lambda: tag() == owner, self.timeout(timeout), what=f"owner tag {owner} on {function}", describe=tag)
 
-    def configuration(self, name: str) -> dict[str, Any]:
-        config: dict[str, Any] = self.lambda_.get_function(FunctionName=name)["Configuration"]
+    def configuration(self, name: str, region: str | None = None) -> dict[str, Any]:
+        config: dict[str, Any] = self.lambda_in(region).get_function(FunctionName=name)["Configuration"]
         return config
 
-    def vpc(self, name: str) -> VpcView:
-        return VpcView.of(self.configuration(name))
+    def vpc(self, name: str, region: str | None = None) -> VpcView:
+        return VpcView.of(self.configuration(name, region))
 
-    def wait_active(self, name: str, timeout: float = 30.0) -> dict[str, Any]:
+    def wait_active(self, name: str, timeout: float = 30.0, *, region: str | None = None) -> dict[str, Any]:
         def settled() -> dict[str, Any] | None:
-            config = self.configuration(name)
+            config = self.configuration(name, region)
             done = config.get("State") == "Active" and config.get("LastUpdateStatus") in (None, "Successful")
             return config if done else None
 
-        return wait_for(
-            settled, self.timeout(timeout), 0.1, what=f"{name} Active", describe=lambda: self.configuration(name)
-        )
+        return wait_for(settled, self.timeout(timeout), 0.1, what=f"{name} Active",
+                        describe=lambda: self.configuration(name, region))  # fmt: skip
 
     def set_vpc_out_of_band(self, name: str, subnets: Iterable[str], groups: Iterable[str]) -> dict[str, Any]:
         """Someone else changes the function's VpcConfig (console, Terraform, ...)."""
@@ -300,10 +409,11 @@ class Target:
         return response
 
     def delete_functions(self) -> None:
-        for name in self.functions:
+        for name, region in [(n, None) for n in self.functions] + list(self.regional_functions):
             with contextlib.suppress(Exception):  # best effort: the tests are over
-                self.lambda_.delete_function(FunctionName=name)
+                self.lambda_in(region).delete_function(FunctionName=name)
         self.functions.clear()
+        self.regional_functions.clear()
 
     # -- simulator counts (the operator's requests only) --
 
@@ -514,6 +624,7 @@ def emulator_target(
             zip_file=handler_zip(),
         )
         target.partner = partner
+        target.session, target.endpoint_url = session, aws_url
         target.cluster_name = derived_cluster_name(list(namespaces), api)
         target.own_calls.attach(target.lambda_, "lambda")
         target.own_calls.attach(target.ec2, "ec2")

@@ -94,6 +94,22 @@ def test_auto_reactivates_an_idle_function_with_one_invoke(target: Target, own: 
     assert target.configuration(function)["State"] == "Active"
 
 
+def test_an_idle_function_of_another_region_is_invoked_there(target: Target, own: Any, sim: SimulatorControl) -> None:
+    ns, far = own.namespace, target.second_region()
+    function = target.make_function("react-far", region=far.name)
+    target.make_function(name=function)  # a namesake in the operator's region: never to be invoked
+    ns.create("fn", target.function_arn(function, far.name), far.network.subnets[:2], [far.network.app_sg])
+    ns.wait_ready("fn")
+
+    sim.make_idle(function, region=far.name)
+    ns.wait("fn", lambda o: reactivation(o).get("lastResult") == "Reactivated", "lastResult Reactivated", timeout=30)
+    calls = invocations(sim, function)
+    assert [(c["region"], c["payload"], c["result"]) for c in calls] == [
+        (far.name, MARKER, "ResourceNotReadyException")
+    ], calls
+    assert target.configuration(function, far.name)["State"] == "Active"
+
+
 def test_manual_waits_for_the_annotation(target: Target, own: Any, sim: SimulatorControl) -> None:
     ns = own.namespace
     function = attach(target, ns, "react-manual", reactivation={"policy": "Manual"})

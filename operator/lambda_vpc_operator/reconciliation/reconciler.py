@@ -217,6 +217,8 @@ class Reconciler:
                     conditions.stalled(Reason.INVALID_SPEC, str(exc)),
                 ),
             )
+            # The Warning Event names the field and the fix too, once (on the flip), never at each look.
+            plan = dataclasses.replace(plan, events=planning.transition_events(status.get("conditions") or (), plan))
             await self._report(view, reporter, memory, status, plan, None, observed_ok=False)
             return self._resync()
         target, stop = await self._account(view, spec, ref, memory, status, context)

@@ -4,10 +4,11 @@ Why: a chaos run must prove things the call counts cannot show: that no write ev
 partial VpcConfig (the body of every UpdateFunctionConfiguration, whatever it was answered), that
 no function outside the managed set was written, and that of two peered replicas only one talked
 to AWS at a time (the sender of each request, told apart by the ``app/<id>`` token botocore adds to
-its User-Agent from ``AWS_SDK_UA_APP_ID``). Every request that reaches the middleware is recorded
-once it is answered, faults included (a reset is status 0), with a sequence number so a reader can
-fetch only what is new (``entries(since)``). Reads are kept short (no body); Lambda writes keep the
-parts of their body a check needs.
+its User-Agent from ``AWS_SDK_UA_APP_ID``); and that a function of another region was reached
+there, never in the operator's default region (the region each request was signed for). Every
+request that reaches the middleware is recorded once it is answered, faults included (a reset is
+status 0), with a sequence number so a reader can fetch only what is new (``entries(since)``).
+Reads are kept short (no body); Lambda writes keep the parts of their body a check needs.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Entry:
     agent: str  # the User-Agent's app/<id> token, or "" (an unnamed client)
     operator: bool  # the User-Agent names lambda-vpc-operator
     access_key: str
+    region: str = ""  # the SigV4 credential scope's region: where the request went
     function: str = ""  # a Lambda request's function name (an ARN shortened to the name)
     write: bool = False
     body: dict[str, Any] | None = None  # Lambda writes: VpcConfig, RevisionId, Tags, TagKeys
@@ -79,6 +81,7 @@ class Journal:
         function: str = "",
         body: bytes = b"",
         query: dict[str, list[str]] | None = None,
+        region: str = "",
     ) -> None:
         if not operation:
             return
@@ -92,8 +95,8 @@ class Journal:
             entry = Entry(
                 seq=self._next, at=time.time(), operation=operation, status=status,
                 agent=match.group(1) if match else "", operator="lambda-vpc-operator" in user_agent,
-                access_key=access_key, function=function_name(function) if function else "", write=write,
-                body=kept,
+                access_key=access_key, region=region, function=function_name(function) if function else "",
+                write=write, body=kept,
             )  # fmt: skip
             self._next += 1
             self._entries.append(entry)

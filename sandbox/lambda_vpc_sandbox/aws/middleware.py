@@ -106,7 +106,7 @@ class SimulatorMiddleware:
             # Recorded before a reset closes the connection: a client that saw it finds it here.
             self.backend.journal.record(
                 operation, status, headers.get("user-agent", ""), identity.access_key or "",
-                self._function(identity, method, path, query), body, query,
+                self._function(identity, method, path, query), body, query, identity.region or "",
             )  # fmt: skip
         raise faults.reset_connection(environ)
 
@@ -318,6 +318,12 @@ class SimulatorMiddleware:
         self.backend.counter.record(f"lambda:{operation}")
         if match is None:
             return wire.call_app(self.moto_app, environ, body)
+        elsewhere = _arn_region(params)
+        if elsewhere is not None and elsewhere != region:
+            # aws-facts "Regions": a full ARN of another region is refused, never looked up here by its
+            # name (moto would find a function of the same name in this region).
+            message = f"Functions from '{elsewhere}' are not reachable in this region ('{region}')"
+            return exceptions.ResourceNotFound(message).to_response()
         if f"lambda:{operation}" in self.backend.garbled_operations:
             # Fault injection: a 200 whose body lacks every field the API promises.
             return wire.Response(200, [("Content-Type", "application/json")], b"{}")
@@ -327,3 +333,11 @@ class SimulatorMiddleware:
 
         state = self.backend.region(account, region)
         return LambdaResponses(self.backend, state, match, body, query, headers, forward, caller).dispatch()
+
+
+def _arn_region(params: dict[str, str]) -> str | None:
+    """The region of the full function ARN a Lambda request names (FunctionName, or a tag request's
+    Resource); None for a name or a partial ARN."""
+    named = urllib.parse.unquote(str(params.get("FunctionName") or params.get("Resource") or params.get("ARN") or ""))
+    parts = named.split(":")
+    return parts[3] if len(parts) > 6 and parts[0] == "arn" and parts[3] else None

@@ -16,7 +16,6 @@ from lambda_vpc_operator.models.functions import (
     FunctionState,
     UpdateStatus,
     VpcSettings,
-    spec_region,
 )
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders"
@@ -79,25 +78,6 @@ def test_same_name_in_two_regions_has_two_keys() -> None:
 
 def test_arn_of_another_region_is_another_function() -> None:
     assert FunctionRef.parse(ARN).key != FunctionRef.parse("orders", "eu-west-1").key
-
-
-@pytest.mark.parametrize(
-    ("spec", "region"),
-    [
-        # A full ARN fixes the region: the operator's default is not where that function's caches are.
-        pytest.param({"functionName": ARN.replace("us-east-1", "eu-west-1")}, "eu-west-1", id="arn"),
-        pytest.param({"functionName": ARN.replace("us-east-1", "eu-west-1"), "region": "eu-west-1"}, "eu-west-1",
-                     id="arn-and-region"),
-        pytest.param({"functionName": "orders", "region": "ap-south-1"}, "ap-south-1", id="name-and-region"),
-        pytest.param({"functionName": "123456789012:function:orders", "region": "ap-south-1"}, "ap-south-1",
-                     id="partial-arn-and-region"),
-        pytest.param({"functionName": "orders"}, "us-west-2", id="name: the default"),
-        pytest.param({"functionName": "not a name", "region": "ap-south-1"}, "ap-south-1", id="invalid name"),
-        pytest.param({}, "us-west-2", id="no name"),
-    ],
-)  # fmt: skip
-def test_spec_region(spec: dict[str, Any], region: str) -> None:
-    assert spec_region(spec, "us-west-2") == region
 
 
 def test_key_without_region() -> None:

@@ -26,7 +26,7 @@ from lambda_vpc_operator.handlers.policies import Guardrails
 from lambda_vpc_operator.handlers.reporting import KopfReporter
 from lambda_vpc_operator.kube.statuses import StatusWriter
 from lambda_vpc_operator.models import attachments
-from lambda_vpc_operator.models.functions import spec_claim_key, spec_region
+from lambda_vpc_operator.models.functions import spec_claim_key
 from lambda_vpc_operator.planner import errors as error_planning
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
 from lambda_vpc_operator.planner.plans import Event, EventType
@@ -226,10 +226,6 @@ def register(
         requested = controls.reconcile_request(view.annotations, status)
         if requested is not None:
             controls.forget_caches(memory)
-            reconciler.aws.networks.forget(
-                spec_region(view.spec, default_region),  # a full ARN's region, not the default
-                view.spec.get("subnetIds") or (), view.spec.get("securityGroupIds") or (),
-            )  # fmt: skip
         function_claims: kopf.Index[str, Claim] = kwargs["function_claims"]
         owner = owner_of(function_claims, spec_claim_key(view.spec, default_region))
         conflict = owner if owner not in (None, view.key) else None

@@ -48,6 +48,7 @@ def forget_caches(memory: AttachmentMemory) -> None:
     """Make the next look read everything from AWS again, as a new generation would, and now."""
     memory.preflight_generation = None
     memory.aliases_generation = None
+    memory.forget_networks = True  # the cached Describe answers too (by the look, in its account)
     memory.resync_due = True
     memory.attempt = 0
 

@@ -129,16 +129,6 @@ def claim_key(function_name: str, region: str | None, role_arn: str | None = Non
     return f"{parts[4]}/{key}" if len(parts) > 5 and parts[4] else key
 
 
-def spec_region(spec: Mapping[str, Any], default_region: str) -> str:
-    """The region of the function an attachment's spec names: its ARN's, else ``spec.region``, else
-    ``default_region`` (the operator's --region). For the caches of that region, not the default's."""
-    region = str(spec.get("region") or default_region)
-    try:
-        return FunctionRef.parse(str(spec.get("functionName", "")), region).region or region
-    except ValueError:
-        return region
-
-
 def spec_claim_key(spec: Mapping[str, Any], default_region: str) -> str | None:
     """``claim_key`` of an attachment's spec (functionName, region, roleArn), None when the function
     name is invalid (validation reports it; the claims index and admission just skip it)."""

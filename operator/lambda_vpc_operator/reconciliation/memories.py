@@ -34,6 +34,7 @@ class AttachmentMemory:
     seen_paused: bool = False  # lambdavpc.dev/paused, likewise
     warned: dict[str, int] = dataclasses.field(default_factory=dict)  # guardrail warning -> generation posted
     policy_denied: bool | None = None  # the last look's policy verdict: a policy change that flips it wakes us
+    forget_networks: bool = False  # a reconcile request: the next look drops its subnets' cached facts
     aliases_generation: int | None = None  # the generation whose aliases were read
     aliases_read_at: float | None = None  # when (monotonic): read again at a resync --alias-interval later
     failures: int = 0  # consecutive looks that raised (planner.errors), 0 after a look that did not

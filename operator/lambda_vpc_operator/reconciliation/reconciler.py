@@ -245,6 +245,11 @@ class Reconciler:
     ) -> float:
         """``reconcile`` once the spec parsed and the account is known: this reconciler's AWS is its."""
         generation = view.generation
+        if memory.forget_networks:
+            # A reconcile request: the Describe answers of this account (a role session's caches for
+            # a role's) and of the function's region (a full ARN's, not the default) are asked again.
+            memory.forget_networks = False
+            self.aws.networks.forget(ref.region, spec.subnet_ids or (), spec.security_group_ids or ())
         resolution = await selecting.resolve(
             self.aws, spec, ref.region or self.settings.default_region, memory, status, generation, resync
         )

@@ -6,10 +6,13 @@ and measures, all on this machine:
 
 - seconds until every attachment is Ready, and the AWS calls it took, per operation;
 - the operator's resident memory (VmRSS) and CPU seconds at convergence;
-- AWS calls and Kubernetes writes during a quiet period afterwards (steady state), with a short
-  resync interval so that several resyncs happen; per resync, by operation (ListFunctions counted
-  per page), beside what per-object polling would send (one GetFunction per attachment) and the
-  observer's bound (ceil(functions in the account / 50) ListFunctions pages per sweep).
+- AWS calls and Kubernetes writes during a quiet period afterwards (steady state, one resync
+  interval after the last owner tag, so the reads that follow our own writes are over), with a
+  short resync interval so that several resyncs happen; per resync, by operation (ListFunctions
+  counted per page), beside what per-object polling would send (one GetFunction per attachment)
+  and the observer's bound (ceil(functions in the account / 50) ListFunctions pages per sweep);
+- then, with the budget free, the seconds from a spec change to its UpdateFunctionConfiguration
+  at the simulator (``SPEC_CHANGES`` changes, one after the other), from the simulator's journal.
 
 Numbers go to stdout as JSON; docs/benchmarks.md records what a run measured. Usage:
 
@@ -24,6 +27,7 @@ import math
 import os
 import resource
 import socket
+import statistics
 import sys
 import time
 import urllib.request
@@ -31,8 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import kubernetes
 from prometheus_client.parser import text_string_to_metric_families
 
+from lambda_vpc_operator.models import attachments
 from lambda_vpc_sandbox import manifests
 from lambda_vpc_sandbox.aws.config import SimConfig
 from lambda_vpc_sandbox.aws.seeding import handler_zip, seed_demo_account
@@ -46,6 +52,7 @@ OPERATOR_AGENTS = ("kopf", "lambda-vpc-operator")
 WRITE_VERBS = ("create", "update", "patch", "delete")
 CONTROL_RATE = 10.0  # the operator's default --control-rate: the lower bound's budget
 SETTLE_WINDOW = 10.0  # seconds without an owner tag or an update: converged
+SPEC_CHANGES = 20  # spec changes timed at rest, one at a time
 # The operator runs under its least-privilege policy, as in the e2e tests (docs/testing.md).
 IAM_POLICY = Path(__file__).resolve().parents[1] / "docs" / "iam-policy.json"
 
@@ -204,6 +211,9 @@ def measure(
                 for op in tagging:
                     tagging[op] += window.get(op, 0)
             settled = time.monotonic() - started
+            # Every attachment looks once more (a resync, jittered up to a fifth longer) and reads the
+            # functions tagged last: that is the tail of convergence, not the steady state.
+            time.sleep(resync_interval * 1.2)
 
             # Steady state: nothing changes but what always moves (free addresses in subnets shared
             # with pods); count what the operator still spends. 0 rewritten must hold even so.
@@ -227,6 +237,7 @@ def measure(
                      for o in manifests.list_attachments(client)}  # fmt: skip
             rewritten = sum(after[k] != v for k, v in versions.items())
             steady = _proc_stats(operator.process.pid)
+            latencies = _spec_change_latencies(aws, client, names[:SPEC_CHANGES], subnet_sets, timeout)
 
     return {
         "attachments": n,
@@ -260,7 +271,41 @@ def measure(
         "observer_in_quiet_period": {k: round(v - reads_before.get(k, 0.0)) for k, v in sorted(reads_after.items())},
         "objects_rewritten_in_quiet_period": rewritten,
         "operator_after_quiet_period": steady,
+        # Seconds from a spec change (the PATCH answered) to its UpdateFunctionConfiguration at AWS.
+        "spec_change_to_update_seconds": {
+            "changes": len(latencies),
+            "median": round(statistics.median(latencies), 3) if latencies else None,
+            "max": round(max(latencies), 3) if latencies else None,
+        },
     }
+
+
+def _spec_change_latencies(
+    aws: AwsSimulator, client: Any, names: list[str], subnet_sets: list[list[str]], timeout: float
+) -> list[float]:
+    """Change each attachment's subnets, one at a time, and time the update the operator sends for it."""
+    api: Any = kubernetes.client.CustomObjectsApi(client)
+    latencies: list[float] = []
+    for i, name in enumerate(names):
+        since = max((e["seq"] for e in aws.control.journal(writes_only=True)), default=-1) + 1
+        changed = time.time()
+        api.patch_namespaced_custom_object(
+            attachments.GROUP, attachments.VERSION, "bench", attachments.PLURAL, name,
+            {"spec": {"subnetIds": subnet_sets[(i + 1) % len(subnet_sets)]}},
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sent = [
+                e for e in aws.control.journal(since, writes_only=True)
+                if e["operation"] == "lambda:UpdateFunctionConfiguration" and e.get("function") == name
+            ]  # fmt: skip
+            if sent:
+                latencies.append(max(0.0, sent[0]["at"] - changed))
+                break
+            time.sleep(0.02)
+        else:
+            raise TimeoutError(f"no UpdateFunctionConfiguration for {name} within {timeout:g} s of its spec change")
+    return latencies
 
 
 def _difference(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:

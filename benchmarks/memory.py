@@ -53,10 +53,23 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
         # Which per-attachment memories still hold a status copy (reconciliation.memories).
         import gc
 
+        from lambda_vpc_operator.handlers.looks import Entry
         from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 
         memories = [o for o in gc.get_objects() if isinstance(o, AttachmentMemory)]
-        held = {"memories": len(memories), "holding_status": sum(m.status is not None for m in memories)}
+        held: dict[str, Any] = {
+            "memories": len(memories), "holding_status": sum(m.status is not None for m in memories)
+        }
+        # Why a copy is still held: the watch's body (the look's) differs from our last write's answer.
+        differing: dict[str, int] = {}
+        for entry in (o for o in gc.get_objects() if isinstance(o, Entry)):
+            if entry.memory.status is None:
+                continue
+            watched = json.loads(entry.body).get("status") or {}
+            keys = set(watched) | set(entry.memory.status)
+            for key in sorted(k for k in keys if watched.get(k) != entry.memory.status.get(k)) or ["(equal)"]:
+                differing[key] = differing.get(key, 0) + 1
+        held["held_status_differs_in"] = differing
         (_SNAPSHOTS / f"memories-{counter[0]}.json").write_text(json.dumps(held))
         (_SNAPSHOTS / f"done-{counter[0]}").touch()
 

@@ -32,6 +32,8 @@ MODES: dict[str, tuple[str, ...]] = {
     "operator": (),
     "per-object polling": ("--lifecycle-interval", "0"),
 }
+# What observing costs at rest (the target compares these with per-object polling).
+OBSERVATION = ("lambda:ListFunctions", "lambda:GetFunction", "ec2:DescribeNetworkInterfaces")
 # Lambda's shared control plane: what the account's other tools compete for.
 CONTROL_PLANE = ("lambda:UpdateFunctionConfiguration", "lambda:TagResource", "lambda:UntagResource",
                  "lambda:ListTags", "lambda:ListFunctions", "lambda:ListAliases", "lambda:Invoke")  # fmt: skip
@@ -90,6 +92,8 @@ def row(run: dict[str, Any]) -> dict[str, Any]:
         "GetFunction to converge": calls.get("lambda:GetFunction", 0),
         "EC2 calls to converge": sum(v for k, v in calls.items() if k.startswith("ec2:")),
         "AWS calls per resync at rest": round(sum(rest.values()), 1),
+        "observation calls per resync at rest": round(sum(v for k, v in rest.items() if k in OBSERVATION), 1),
+        "spec change to update, median (s)": (run.get("spec_change_to_update_seconds") or {}).get("median", ""),
         "throttled": sum(run["aws_throttled_to_converge"].values())
         + sum(run["aws_throttled_in_quiet_period"].values()),
         "Kubernetes writes to converge": sum(run["kube_writes_to_converge"].values()),

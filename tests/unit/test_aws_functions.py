@@ -301,3 +301,30 @@ async def test_invoke_runs_in_its_own_threads(
         await lambda_functions.invoke(REF, b"", "Event")
     assert seen and seen[0].startswith("invoke"), seen
     assert calling.INVOKE_THREADS <= 8
+
+
+async def test_no_tags_in_getfunction_mean_none_only_once_tags_were_seen_readable(
+    lambda_functions: functions.LambdaFunctions, stub: Stubber
+) -> None:
+    # aws-facts "IAM": GetFunction answers Tags only to a caller allowed lambda:ListTags, and none for
+    # an untagged function: without Tags it is no answer, until these credentials read tags once.
+    stub.add_response("get_function", {"Configuration": configuration()}, {"FunctionName": ARN})
+    assert (await lambda_functions.get(REF)).tags is None
+    stub.add_response("list_tags", {"Tags": {}}, {"Resource": ARN})
+    assert await lambda_functions.list_tags(ARN) == {}
+    stub.add_response("get_function", {"Configuration": configuration()}, {"FunctionName": ARN})
+    assert (await lambda_functions.get(REF)).tags == {}  # readable: no Tags is no tags
+    stub.add_client_error("list_tags", "AccessDeniedException", "not authorized to perform lambda:ListTags", 403)
+    with pytest.raises(errors.AccessDenied):
+        await lambda_functions.list_tags(ARN)
+    stub.add_response("get_function", {"Configuration": configuration()}, {"FunctionName": ARN})
+    assert (await lambda_functions.get(REF)).tags is None  # refused since: no answer again
+
+
+async def test_tags_in_getfunction_prove_them_readable(
+    lambda_functions: functions.LambdaFunctions, stub: Stubber
+) -> None:
+    stub.add_response("get_function", {"Configuration": configuration(), "Tags": {"team": "a"}}, {"FunctionName": ARN})
+    assert (await lambda_functions.get(REF)).tags == {"team": "a"}
+    stub.add_response("get_function", {"Configuration": configuration()}, {"FunctionName": ARN})
+    assert (await lambda_functions.get(REF)).tags == {}

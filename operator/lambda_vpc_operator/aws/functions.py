@@ -40,6 +40,9 @@ class LambdaFunctions:
         self.clients = clients
         self.budgets = budgets
         self.listeners: list[WriteListener] = []
+        # These credentials may read tags (an answer of GetFunction with Tags, or of ListTags): from
+        # then on a GetFunction answer without Tags means a function without tags (aws-facts "IAM").
+        self.tags_readable = False
 
     def _wrote(self, region: str, name: str) -> None:
         for listener in self.listeners:
@@ -57,10 +60,16 @@ class LambdaFunctions:
             self.budgets.get_function(region),
             FunctionName=ref.api_name,
         )
-        # GetFunction answers Tags beside Configuration, only to a caller allowed lambda:ListTags
-        # (aws-facts "IAM"; perhaps also not for a function without tags): None then, not "no tags".
+        # GetFunction answers Tags beside Configuration only to a caller allowed lambda:ListTags, and
+        # none for a function without tags (aws-facts "IAM"): no Tags is "no tags" only once these
+        # credentials were seen to read tags; until then it is no answer (None), and a claim asks ListTags.
+        tags = response.get("Tags")
+        if tags is not None:
+            self.tags_readable = True
+        elif self.tags_readable:
+            tags = {}
         with errors.reading("GetFunction"):
-            return functions.FunctionObservation.from_aws(response["Configuration"], response.get("Tags"))
+            return functions.FunctionObservation.from_aws(response["Configuration"], tags)
 
     async def update_vpc(
         self,
@@ -159,9 +168,14 @@ class LambdaFunctions:
     ) -> dict[str, str]:
         """ListTags on a function ARN: the tags even where GetFunction omits them (aws-facts "IAM")."""
         region = _arn_region(arn) or self.clients.default_region
-        response = await calling.call(
-            self.clients.lambda_(region), "ListTags", self.budgets.control(region), priority=priority, Resource=arn
-        )
+        try:
+            response = await calling.call(
+                self.clients.lambda_(region), "ListTags", self.budgets.control(region), priority=priority, Resource=arn
+            )
+        except errors.AccessDenied:
+            self.tags_readable = False  # a policy changed, or grants ListTags on some functions only
+            raise
+        self.tags_readable = True
         return {str(k): str(v) for k, v in (response.get("Tags") or {}).items()}
 
     async def tag(

@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Outcome(Generic[T]):
+class Settled(Generic[T]):
     """What a shared request ended in: a value or an exception (never both)."""
 
     value: T | None = None
@@ -35,19 +35,19 @@ class Outcome(Generic[T]):
         return cast(T, self.value)
 
 
-async def settled(awaitable: Awaitable[T]) -> Outcome[T]:
+async def settled(awaitable: Awaitable[T]) -> Settled[T]:
     """Await ``awaitable``; its exception becomes the outcome (a cancellation still propagates)."""
     try:
-        return Outcome(value=await awaitable)
+        return Settled(value=await awaitable)
     except Exception as exc:
-        return Outcome(error=exc)
+        return Settled(error=exc)
 
 
 class SingleFlight(Generic[K, T]):
     """At most one request in flight per key; every caller asking meanwhile awaits the same one."""
 
     def __init__(self) -> None:
-        self._tasks: dict[K, asyncio.Task[Outcome[T]]] = {}
+        self._tasks: dict[K, asyncio.Task[Settled[T]]] = {}
 
     async def run(self, key: K, request: Callable[[], Awaitable[T]], name: str) -> T:
         """The answer of the request in flight for ``key``, or of ``request()`` started now (``name``
@@ -61,11 +61,11 @@ class SingleFlight(Generic[K, T]):
         # Shielded: one caller's cancellation must not cancel the request the others wait for.
         return (await asyncio.shield(task)).unwrap()
 
-    def tasks(self) -> list[asyncio.Task[Outcome[T]]]:
+    def tasks(self) -> list[asyncio.Task[Settled[T]]]:
         """The requests in flight."""
         return list(self._tasks.values())
 
-    def _forget(self, key: K, task: asyncio.Task[Outcome[T]]) -> None:
+    def _forget(self, key: K, task: asyncio.Task[Settled[T]]) -> None:
         if self._tasks.get(key) is task:
             del self._tasks[key]
         # Retrieve the outcome so that a request whose callers all gave up is not logged as unhandled.

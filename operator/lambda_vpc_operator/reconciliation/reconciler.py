@@ -42,7 +42,7 @@ from lambda_vpc_operator.planner import (
 from lambda_vpc_operator.planner import errors as error_planning
 from lambda_vpc_operator.planner import policies as policy_rules
 from lambda_vpc_operator.planner.conditions import ConditionType, Reason, Status
-from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
+from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan, UpdateVpcConfig
 from lambda_vpc_operator.planner.validation import Problem, Severity
 from lambda_vpc_operator.reconciliation import failing, guarding, releasing, selecting
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
@@ -243,7 +243,9 @@ class Reconciler:
         conflict_with: str | None,
         context: guarding.Context | None,
     ) -> float:
-        """``reconcile`` once the spec parsed and the account is known: this reconciler's AWS is its."""
+        """``reconcile`` once the spec parsed and the account is known (this reconciler's AWS is its):
+        resolve the selectors, gather the situation, plan, send the update the plan wants, add the
+        reactivation's share, report, then what waits for the report (aliases, invoke, owner tag)."""
         generation = view.generation
         if memory.forget_networks:
             # A reconcile request: the Describe answers of this account (a role session's caches for
@@ -266,53 +268,19 @@ class Reconciler:
         for event in resolution.events:
             reporter.post(event)
 
-        situation = planning.Situation(
-            generation=generation,
-            observed=None,
-            conditions=tuple(status.get("conditions") or ()),
-            applied_generation=status.get("appliedGeneration"),
-            conflict_with=conflict_with,
-            attempt=memory.attempt,
-            resync=resync,
-            # After a restart, status remembers what memory forgot: a failed update is ours only if we sent one.
-            update_sent=generation in (memory.update_generation, status.get(SENT_GENERATION)),
-        )
-        observed: FunctionObservation | None = None
-        observed_ok = False
         owner_tags: list[guarding.OwnerTag] = []  # a fresh claim's tag, sent after the report
-        if context is not None:
-            # Guardrails: the tenant policy before any AWS call; ownership from the function's tag.
-            situation, observed, observed_ok = await self._guarded_look(
-                view, spec, ref, situation, memory, reporter, context, owner_tags.append, fresh=fresh
-            )
-        elif conflict_with is None:
-            desired = planning.desired_vpc(spec)
-            problems, failure = await self._preflight(ref, desired, generation, memory, reporter, resync)
-            situation = dataclasses.replace(situation, problems=problems, read_failure=failure)
-            if failure is None and not validation.errors_of(list(problems)):
-                observed, failure = await self._observe(ref, fresh=fresh)
-                observed_ok = failure is None
-                situation = dataclasses.replace(situation, observed=observed, read_failure=failure)
-        network = await self._network(ref, spec, observed, status, memory, generation, steady=resync)
-        situation = dataclasses.replace(situation, network=network)
-
+        situation, observed_ok = await self._situation(
+            view, reporter, memory, status, spec, ref, resync, fresh, conflict_with, context, owner_tags.append
+        )
         plan = planning.plan_attachment(spec, situation)
         updating = plan.action is not None
         if plan.action is not None:
             for event in plan.events:
                 reporter.post(event)
-            try:
-                observed = await self.aws.functions.update_vpc(
-                    ref, plan.action.vpc, plan.action.revision_id, priority=_write_priority(situation)
-                )
-                observed_ok = True
-                memory.update_generation = generation
-                network = await self._network(ref, spec, observed, status, memory, generation)
-                after = dataclasses.replace(situation, observed=observed, attempt=0, update_sent=True, network=network)
-            except AwsError as exc:
-                logger.info("%s: UpdateFunctionConfiguration refused: %s", view.key, exc.failure.code)
-                after = dataclasses.replace(situation, action_failure=exc.failure)
-            plan = planning.plan_after_update(spec, after)
+            situation = await self._update(view.key, memory, status, spec, ref, situation, plan.action)
+            observed_ok = observed_ok or situation.action_failure is None
+            plan = planning.plan_after_update(spec, situation)
+        observed = situation.observed
 
         revival: reactivation.ReactivationPlan | None = None
         if observed is not None and plan.action is None and planning.revivable(plan, observed, status):
@@ -346,19 +314,97 @@ class Reconciler:
             # After the report: Ready never waits for the tag. Not in a look that sent (or tried) an
             # update: TagResource is refused while it runs (aws-facts "Errors"), and a refused update
             # goes first at the next look; a later look tags then.
-            tag_failure = await owner_tags[0]()
-            if tag_failure is None:
-                memory.owner_tag_failures = 0
-            else:
-                logger.info("%s: owner tag not written yet: %s", view.key, tag_failure.code)
-                if tag_failure.kind == FailureKind.ACCESS_DENIED:
-                    # A human must grant lambda:TagResource: say so once, retry at resync pace.
-                    guarding.post_once(memory, reporter, generation, (guards.owner_tag_refused(tag_failure),))
-                else:
-                    # Throttled, busy: again soon, 2 s growing to 30 s, not at resync pace.
-                    retag_after = delays.wait_delay(memory.owner_tag_failures)
-                    memory.owner_tag_failures += 1
+            retag_after = await self._owner_tag(view.key, memory, reporter, generation, owner_tags[0])
+        return self._next_look(memory, plan, generation, retag_after)
 
+    async def _situation(
+        self,
+        view: AttachmentView,
+        reporter: Reporter,
+        memory: AttachmentMemory,
+        status: Mapping[str, Any],
+        spec: AttachmentSpec,
+        ref: FunctionRef,
+        resync: bool,
+        fresh: bool,
+        conflict_with: str | None,
+        context: guarding.Context | None,
+        defer: Callable[[guarding.OwnerTag], None],
+    ) -> tuple[planning.Situation, bool]:
+        """Everything the planner judges, gathered once: policy, preflight, the function, ownership and
+        the network. Also whether GetFunction answered (the function may be gone: None observed)."""
+        generation = view.generation
+        situation = planning.Situation(
+            generation=generation,
+            observed=None,
+            conditions=tuple(status.get("conditions") or ()),
+            applied_generation=status.get("appliedGeneration"),
+            conflict_with=conflict_with,
+            attempt=memory.attempt,
+            resync=resync,
+            # After a restart, status remembers what memory forgot: a failed update is ours only if we sent one.
+            update_sent=generation in (memory.update_generation, status.get(SENT_GENERATION)),
+        )
+        observed: FunctionObservation | None = None
+        observed_ok = False
+        if context is not None:
+            # Guardrails: the tenant policy before any AWS call; ownership from the function's tag.
+            situation, observed, observed_ok = await self._guarded_look(
+                view, spec, ref, situation, memory, reporter, context, defer, fresh=fresh
+            )
+        elif conflict_with is None:
+            desired = planning.desired_vpc(spec)
+            problems, failure = await self._preflight(ref, desired, generation, memory, reporter, resync)
+            situation = dataclasses.replace(situation, problems=problems, read_failure=failure)
+            if failure is None and not validation.errors_of(list(problems)):
+                observed, failure = await self._observe(ref, fresh=fresh)
+                observed_ok = failure is None
+                situation = dataclasses.replace(situation, observed=observed, read_failure=failure)
+        network = await self._network(ref, spec, observed, status, memory, generation, steady=resync)
+        return dataclasses.replace(situation, network=network), observed_ok
+
+    async def _update(
+        self,
+        key: str,
+        memory: AttachmentMemory,
+        status: Mapping[str, Any],
+        spec: AttachmentSpec,
+        ref: FunctionRef,
+        situation: planning.Situation,
+        action: UpdateVpcConfig,
+    ) -> planning.Situation:
+        """UpdateFunctionConfiguration as planned; the situation after it: what the write answered
+        (and the network then), or the refusal."""
+        try:
+            observed = await self.aws.functions.update_vpc(
+                ref, action.vpc, action.revision_id, priority=_write_priority(situation)
+            )
+        except AwsError as exc:
+            logger.info("%s: UpdateFunctionConfiguration refused: %s", key, exc.failure.code)
+            return dataclasses.replace(situation, action_failure=exc.failure)
+        memory.update_generation = situation.generation
+        network = await self._network(ref, spec, observed, status, memory, situation.generation)
+        return dataclasses.replace(situation, observed=observed, attempt=0, update_sent=True, network=network)
+
+    async def _owner_tag(
+        self, key: str, memory: AttachmentMemory, reporter: Reporter, generation: int, owner_tag: guarding.OwnerTag
+    ) -> float | None:
+        """Send a fresh claim's owner tag; the seconds until it is tried again if it must be soon."""
+        failure = await owner_tag()
+        if failure is None:
+            memory.owner_tag_failures = 0
+            return None
+        logger.info("%s: owner tag not written yet: %s", key, failure.code)
+        if failure.kind == FailureKind.ACCESS_DENIED:
+            # A human must grant lambda:TagResource: say so once, retry at resync pace.
+            guarding.post_once(memory, reporter, generation, (guards.owner_tag_refused(failure),))
+            return None
+        # Throttled, busy: again soon, 2 s growing to 30 s, not at resync pace.
+        memory.owner_tag_failures += 1
+        return delays.wait_delay(memory.owner_tag_failures - 1)
+
+    def _next_look(self, memory: AttachmentMemory, plan: Plan, generation: int, retag_after: float | None) -> float:
+        """What this look leaves for the next: the attempt count, and the seconds until it."""
         if plan.outcome in (Outcome.WAIT, Outcome.UPDATE):
             memory.attempt += 1
         else:

@@ -129,3 +129,91 @@ def test_a_trust_policy_not_naming_the_operator_stalls(
     assert partner.untrusting_role_arn in message and "AccessDenied" in message and "trust policy" in message
     assert condition(obj, "Ready")["reason"] == "AssumeRoleFailed"
     assert not subnets_of(partner_lambda, name)
+
+
+# -- roles STS refuses (issue 12 part 2) ---------------------------------------------------------
+# aws-facts "Trust policies": a role that does not exist, one whose trust policy does not name the
+# caller, and an ExternalId that does not match its sts:ExternalId condition all get the same
+# AccessDenied; the simulator refuses them as AWS does (sandbox/lambda_vpc_sandbox/aws/trust.py).
+
+
+def next_seq(sim: Any) -> int:
+    """The journal's sequence number of the next request."""
+    writes = sim.journal(writes_only=True)
+    recent = sim.journal(since=int(writes[-1]["seq"]) if writes else 0)  # short: since the last write
+    return int(recent[-1]["seq"]) + 1 if recent else 0
+
+
+def operator_requests(sim: Any, since: int, function: str | None = None) -> list[dict[str, Any]]:
+    """The operator's requests since ``since`` (naming ``function``, if given)."""
+    return [e for e in sim.journal(since) if e.get("operator") and (function is None or e.get("function") == function)]
+
+
+def assert_refused(obj: dict[str, Any], role: str) -> None:
+    """Stalled AssumeRoleFailed with AWS' own message (its code and text) and the way out."""
+    message = condition(obj, "Stalled")["message"]
+    assert f"sts:AssumeRole of {role} was refused (AccessDenied: " in message, message
+    assert f"is not authorized to perform: sts:AssumeRole on resource: {role}" in message, message  # AWS' text
+    assert "trust policy" in message and "spec.externalId" in message, message
+    assert "Retrying in 60s" in message, message  # slowly: a human fixes a role, not a retry
+    assert condition(obj, "Ready")["reason"] == "AssumeRoleFailed"
+
+
+@pytest.mark.simulator
+def test_a_role_that_does_not_exist_stalls_with_aws_message_and_writes_nothing(
+    target: Target, make_policy: Callable[..., str], ns: Namespace, partner: Any, partner_lambda: Any
+) -> None:
+    sim = target.sim
+    assert sim is not None
+    name = make_partner_function(target, partner, partner_lambda)
+    missing = f"arn:aws:iam::{partner.account_id}:role/lambda-vpc-operator-never-created"
+    make_policy(ns, roleArns=[missing])
+    subnets, groups = partner_network(partner)
+    since = next_seq(sim)
+    ns.create("missing", name, subnets, groups, roleArn=missing)
+
+    obj = ns.wait_stalled("missing", "AssumeRoleFailed")
+    assert_refused(obj, missing)
+    assert ns.wait_event("missing", "Stalled").type == "Warning"
+    # Nothing reached the function: no write, not even a read (there are no credentials to read with).
+    assert operator_requests(sim, since, name) == [], operator_requests(sim, since, name)
+    refused = [e for e in operator_requests(sim, since) if e["operation"] == "sts:AssumeRole"]
+    assert refused and all(e["status"] == 403 for e in refused), refused
+    assert len(refused) <= 2, refused  # no hot loop: the next try is a minute away
+    assert not subnets_of(partner_lambda, name)
+
+
+@pytest.mark.simulator
+def test_an_external_id_the_trust_policy_requires_stalls_until_the_spec_gives_it(
+    target: Target, make_policy: Callable[..., str], ns: Namespace, partner: Any, partner_lambda: Any
+) -> None:
+    from lambda_vpc_sandbox.aws.partners import EXTERNAL_ID
+
+    sim = target.sim
+    assert sim is not None
+    name = make_partner_function(target, partner, partner_lambda)
+    role = partner.external_id_role_arn
+    make_policy(ns, roleArns=[role])
+    subnets, groups = partner_network(partner)
+    since = next_seq(sim)
+
+    # No externalId: refused as a missing role would be.
+    ns.create("extid", name, subnets, groups, roleArn=role)
+    assert_refused(ns.wait_stalled("extid", "AssumeRoleFailed"), role)
+    # A wrong one: refused too.
+    ns.patch_spec("extid", externalId="not-the-agreed-one")
+    assert_refused(ns.wait_stalled("extid", "AssumeRoleFailed"), role)
+    assert operator_requests(sim, since, name) == [], operator_requests(sim, since, name)
+    assert not subnets_of(partner_lambda, name)
+
+    # The one the trust policy names: assumed, attached in the role's account, Ready.
+    ns.patch_spec("extid", externalId=EXTERNAL_ID)
+    obj = ns.wait_ready("extid")
+    assert condition(obj, "Stalled") == {} or condition(obj, "Stalled")["status"] == "False", obj["status"]
+    assert f":{partner.account_id}:function:{name}" in obj["status"]["functionArn"]
+    assert subnets_of(partner_lambda, name) == set(subnets)
+    writes = [e for e in operator_requests(sim, since, name) if e.get("write")]
+    assert [e["operation"] for e in writes if e["operation"] == "lambda:UpdateFunctionConfiguration"] == [
+        "lambda:UpdateFunctionConfiguration"
+    ], writes
+    assert all(e["status"] < 400 for e in writes), writes

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import re
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore import exceptions as botocore_exceptions
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from lambda_vpc_operator.aws import AwsGateway, accounts, budgets, clients, errors, observer
@@ -334,3 +338,98 @@ async def test_a_role_in_another_account_than_the_claimed_function_is_refused() 
     _, target, plan, assumed = await account_step({"roleArn": ROLE}, PolicySet((policy(roleArns=[ROLE]),)), status)
     assert target is None and not assumed
     assert {c.reason for c in plan.conditions} == {Reason.INVALID_SPEC}
+
+
+# -- refreshing a role session's credentials -----------------------------------------------------
+# botocore refreshes RefreshableCredentials 15 minutes before they expire (advisory: a failure keeps
+# the old ones) and at the latest 10 minutes before (mandatory: a failure is raised). Through the
+# pool's public API: the session's clients, built once, sign with the new credentials.
+
+
+class _Body:
+    """The raw body of a canned HTTP answer (what botocore's AWSResponse reads)."""
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._content
+
+
+def signing_keys(client: Any) -> list[str]:
+    """Answer every request of ``client`` with an empty ListFunctions page, without the network, and
+    record the access key each was signed with (SigV4's ``Credential=<key>/...``)."""
+    keys: list[str] = []
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        authorization = request.headers["Authorization"]
+        authorization = authorization.decode() if isinstance(authorization, bytes) else authorization
+        keys.append(authorization.split("Credential=", 1)[1].split("/", 1)[0])
+        return AWSResponse(request.url, 200, {}, _Body(b'{"Functions": []}'))
+
+    client.meta.events.register("before-send.lambda", answer)
+    return keys
+
+
+def expiring(key: str, seconds: float) -> dict[str, Any]:
+    expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+    return {"Credentials": {"AccessKeyId": key, "SecretAccessKey": "s", "SessionToken": "t", "Expiration": expiry}}
+
+
+async def test_credentials_near_expiry_are_assumed_again_and_the_same_clients_sign_with_them() -> None:
+    aws = home()
+    pool = accounts.Accounts(aws, Built)
+    role = accounts.RoleSession(ROLE, "ext-1", "team-a.orders")
+    expected = {"RoleArn": ROLE, "RoleSessionName": "team-a.orders", "ExternalId": "ext-1",
+                "DurationSeconds": accounts.DURATION_SECONDS}  # fmt: skip
+    with Stubber(aws.sts()) as sts:
+        # Two seconds short of botocore's advisory window (15 minutes before expiry).
+        sts.add_response("assume_role", expiring("ASIAFIRSTEXAMPLE0", 15 * 60 + 2), expected)
+        gateway = await pool.assume(role)
+        client = gateway.session.client("lambda")
+        keys = signing_keys(client)
+        client.list_functions()
+        assert keys == ["ASIAFIRSTEXAMPLE0"]
+        sts.assert_no_pending_responses()
+
+        # Once inside the window, the next request is signed with a second AssumeRole's credentials
+        # (same role, external id and session name), by the same client of the same gateway.
+        sts.add_response("assume_role", expiring("ASIASECONDEXAMPLE", 3600), expected)
+        deadline = time.monotonic() + 10
+        while keys[-1] == "ASIAFIRSTEXAMPLE0" and time.monotonic() < deadline:
+            client.list_functions()
+            await asyncio.sleep(0.05)
+        assert keys[-1] == "ASIASECONDEXAMPLE", keys
+        sts.assert_no_pending_responses()
+        assert await pool.assume(role) is gateway  # nothing rebuilt; no third AssumeRole (the Stubber would refuse)
+        client.list_functions()
+        assert keys[-1] == "ASIASECONDEXAMPLE"
+
+
+async def test_credentials_in_the_mandatory_window_are_refreshed_before_use_or_the_refusal_raised() -> None:
+    aws = home()
+    pool = accounts.Accounts(aws, Built)
+    role = accounts.RoleSession(ROLE, None, "team-a.orders")
+    with Stubber(aws.sts()) as sts:
+        # Five minutes left: inside botocore's mandatory window (10 minutes) at once.
+        sts.add_response("assume_role", expiring("ASIAFIRSTEXAMPLE0", 300))
+        gateway = await pool.assume(role)
+        client = gateway.session.client("lambda")
+        keys = signing_keys(client)
+        sts.add_response("assume_role", expiring("ASIASECONDEXAMPLE", 3600))
+        client.list_functions()
+        assert keys == ["ASIASECONDEXAMPLE"]  # never signed with credentials about to expire
+        sts.assert_no_pending_responses()
+
+    # A role whose trust policy changed since: the mandatory refresh is refused, and the look says so.
+    role = accounts.RoleSession(ROLE, None, "team-a.billing")
+    with Stubber(aws.sts()) as sts:
+        sts.add_response("assume_role", expiring("ASIATHIRDEXAMPLE0", 300))
+        gateway = await pool.assume(role)
+        sts.add_client_error("assume_role", "AccessDenied", f"not authorized to perform: sts:AssumeRole on {ROLE}", 403)
+        with pytest.raises(errors.AssumeRoleFailed) as caught:
+            await pool.assume(role)
+        assert ROLE in caught.value.failure.message
+        sts.add_response("assume_role", expiring("ASIAFOURTHEXAMPLE", 3600))
+        assert await pool.assume(role) is gateway  # fixed since: assumed again, the same gateway
+        assert gateway.session.get_credentials().get_frozen_credentials().access_key == "ASIAFOURTHEXAMPLE"

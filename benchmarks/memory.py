@@ -70,8 +70,41 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
             for key in sorted(k for k in keys if watched.get(k) != entry.memory.status.get(k)) or ["(equal)"]:
                 differing[key] = differing.get(key, 0) + 1
         held["held_status_differs_in"] = differing
+        held["holders"] = _holders(gc)
         (_SNAPSHOTS / f"memories-{counter[0]}.json").write_text(json.dumps(held))
         (_SNAPSHOTS / f"done-{counter[0]}").touch()
+
+    def _describe(o: Any) -> str:
+        if isinstance(o, dict):
+            keys = sorted(str(k) for k in list(o)[:6])
+            return f"dict{keys}"
+        if isinstance(o, (list, tuple)):
+            return f"{type(o).__name__}[{len(o)}]"
+        if type(o).__name__ == "frame":
+            return f"frame {o.f_code.co_filename.rsplit('/', 1)[-1]}:{o.f_code.co_name}"
+        if type(o).__name__ == "cell":
+            return "cell"
+        return type(o).__module__ + "." + type(o).__qualname__
+
+    def _holders(gc: Any) -> dict[str, int]:
+        """Who refers to the attachments' decoded specs and statuses (two levels up), counted."""
+        found: dict[str, int] = {}
+        specs = [o for o in gc.get_objects() if isinstance(o, dict) and "functionName" in o and "subnetIds" in o]
+        statuses = [
+            o for o in gc.get_objects() if isinstance(o, dict) and "observedGeneration" in o and "conditions" in o
+        ]
+        for what, sample in (("spec", specs[:40]), ("status", statuses[:40])):
+            for obj in sample:
+                for first in gc.get_referrers(obj):
+                    if first is sample or (isinstance(first, list) and first in (specs, statuses)):
+                        continue
+                    for second in gc.get_referrers(first)[:4]:
+                        if isinstance(second, list) and len(second) > 1000:
+                            continue
+                        key = f"{what} <- {_describe(first)} <- {_describe(second)}"
+                        found[key] = found.get(key, 0) + 1
+        found["specs"], found["statuses"] = len(specs), len(statuses)
+        return dict(sorted(found.items(), key=lambda kv: -kv[1])[:30])
 
     signal.signal(signal.SIGUSR2, _dump)
     from lambda_vpc_operator.cli import main as operator_main

@@ -43,6 +43,7 @@ class AttachmentMemory:
     selection_generation: int | None = None  # the generation the selectors were resolved for (again at resync)
     selection: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (subnet ids, group ids) resolved
     # Deletion: the Released/Detached Events posted, our owner tag removed, other functions' ENI combinations.
+    release_started: bool = False
     release_reported: bool = False
     untagged: bool = False
     cleanup_shared: frozenset[tuple[str, frozenset[str]]] | None = None

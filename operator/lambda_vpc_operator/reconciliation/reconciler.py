@@ -886,6 +886,9 @@ class Reconciler:
         context: guarding.Context | None = None,
     ) -> float | None:
         """One step of a deletion; None when the finalizer may go, else seconds until the next step."""
+        if not memory.release_started:
+            # A deletion starts its waits afresh (as a new generation does), not at the live looks' 30 s.
+            memory.release_started, memory.attempt = True, 0
         status: Mapping[str, Any] = memory.status if memory.status is not None else view.status
         claim: Mapping[str, Any] = status.get("ownership") or {}
         spec: AttachmentSpec | None

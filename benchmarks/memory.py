@@ -104,7 +104,20 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
                         key = f"{what} <- {_describe(first)} <- {_describe(second)}"
                         found[key] = found.get(key, 0) + 1
         found["specs"], found["statuses"] = len(specs), len(statuses)
-        return dict(sorted(found.items(), key=lambda kv: -kv[1])[:30])
+        # A few whole chains, deeper: what finally keeps a status alive.
+        ignored = {id(specs), id(statuses)}
+        for n, obj in enumerate(statuses[:3]):
+            chain, level = [], [obj]
+            for _ in range(6):
+                ignored.add(id(level))
+                up = [r for o in level for r in gc.get_referrers(o) if id(r) not in ignored]
+                up = [r for r in up if not (isinstance(r, list) and len(r) > 1000)][:3]
+                if not up:
+                    break
+                chain.append(" | ".join(_describe(r) for r in up))
+                level = up
+            found[f"chain {n}: " + " <- ".join(chain)] = 0
+        return dict(sorted(found.items(), key=lambda kv: -kv[1])[:40])
 
     signal.signal(signal.SIGUSR2, _dump)
     from lambda_vpc_operator.cli import main as operator_main

@@ -14,8 +14,8 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
-from typing import Any, cast
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import kopf
 
@@ -60,14 +60,16 @@ def policy_denied(status: Any) -> bool:
     return False
 
 
-def view_of(body: kopf.Body) -> AttachmentView:
+def view_of(body: Mapping[str, Any]) -> AttachmentView:
+    """The look's view of a body: kopf's, or the raw dict a look decodes (``handlers.looks``)."""
+    metadata = body.get("metadata") or {}
     return AttachmentView(
-        namespace=body.metadata.namespace or "",
-        name=body.metadata.name or "",
-        generation=int(body.metadata.get("generation") or 0),
-        spec=dict(body.spec),
-        status=dict(body.status),
-        annotations=dict(body.metadata.annotations),
+        namespace=metadata.get("namespace") or "",
+        name=metadata.get("name") or "",
+        generation=int(metadata.get("generation") or 0),
+        spec=dict(body.get("spec") or {}),
+        status=dict(body.get("status") or {}),
+        annotations=dict(metadata.get("annotations") or {}),
     )
 
 
@@ -121,7 +123,9 @@ def register(
 
     # The scheduler knows attachments by uid: a deleted attachment and its re-creation under the same
     # name are two objects (kopf may handle the new one's events before the old one's DELETED).
-    looks = Looks(lambda raw, memory: _step(kopf.Body(cast(kopf.RawBody, raw)), memory), paused=kopf_fixes.paused)
+    # The raw dict, not a kopf.Body: a Body and its views refer to each other, so each look's would
+    # stay in memory (with the whole decoded object) until the next full garbage collection.
+    looks = Looks(lambda raw, memory: _step(raw, memory), paused=kopf_fixes.paused)
     uids: dict[str, str] = {}  # namespace/name -> the uid of the attachment that has that name now
     if guardrails is not None:
         guardrails.waker = lambda key: looks.wake(uids.get(key, ""))
@@ -194,7 +198,7 @@ def register(
             error_planning.force_release_event(str(body.spec.get("functionName", "")), dict(body.status))
         )
 
-    async def _step(body: kopf.Body, memory: AttachmentMemory) -> float:
+    async def _step(body: Mapping[str, Any], memory: AttachmentMemory) -> float:
         """One look, in a frame of its own: the copies it makes (view, status) are not held between looks."""
         kopf_fixes.use_event_queue()  # kopf.event() from this task, which kopf did not start
         reporter = KopfReporter(body, writer)

@@ -7,7 +7,7 @@ component), and each status patch and Event also feeds the metrics (handlers.met
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -27,20 +27,28 @@ def outcome_of(status: Mapping[str, Any]) -> str | None:
 
 
 class KopfReporter:
-    def __init__(self, body: kopf.Body, writer: StatusWriter) -> None:
-        self.body = body
+    """For one attachment: its body as kopf gives it, or the raw dict (Events need only its identity)."""
+
+    def __init__(self, body: Mapping[str, Any], writer: StatusWriter) -> None:
+        metadata = body.get("metadata") or {}
+        self.namespace, self.name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+        # What kopf.event needs of the object (bodies.build_object_reference): not the whole body.
+        self.ref = {
+            "apiVersion": body.get("apiVersion"), "kind": body.get("kind"),
+            "metadata": {"name": self.name, "namespace": self.namespace, "uid": metadata.get("uid")},
+        }  # fmt: skip
         self.writer = writer
 
     @property
     def key(self) -> str:
-        return f"{self.body.metadata.namespace}/{self.body.metadata.name}"
+        return f"{self.namespace}/{self.name}"
 
     async def patch_status(self, patch: Mapping[str, Any]) -> Mapping[str, Any]:
-        stored = await self.writer.patch(self.body.metadata.namespace or "", self.body.metadata.name or "", patch)
+        stored = await self.writer.patch(self.namespace, self.name, patch)
         metrics.status_written(self.key, patch, stored)
         logs.set_fields(outcome=outcome_of(stored))
         return stored
 
     def post(self, event: Event) -> None:
         metrics.event_posted(event.reason)
-        kopf.event(self.body, type=event.type.value, reason=event.reason, message=event.message[:1024])
+        kopf.event(cast(kopf.Body, self.ref), type=event.type.value, reason=event.reason, message=event.message[:1024])

@@ -53,7 +53,7 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
         # Which per-attachment memories still hold a status copy (reconciliation.memories).
         import gc
 
-        from lambda_vpc_operator.handlers.looks import Entry
+        from lambda_vpc_operator.handlers.looks import Entry, expand
         from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 
         memories = [o for o in gc.get_objects() if isinstance(o, AttachmentMemory)]
@@ -65,7 +65,7 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
         for entry in (o for o in gc.get_objects() if isinstance(o, Entry)):
             if entry.memory.status is None:
                 continue
-            watched = json.loads(entry.body).get("status") or {}
+            watched = expand(entry.body).get("status") or {}
             keys = set(watched) | set(entry.memory.status)
             for key in sorted(k for k in keys if watched.get(k) != entry.memory.status.get(k)) or ["(equal)"]:
                 differing[key] = differing.get(key, 0) + 1

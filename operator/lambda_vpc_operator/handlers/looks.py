@@ -48,7 +48,7 @@ Look = Callable[[Mapping[str, Any], AttachmentMemory], Awaitable[float]]
 @dataclasses.dataclass(slots=True)
 class Entry:
     key: str  # the attachment's uid
-    body: bytes  # the latest body the watch delivered, compressed JSON (``compact``): a tenth of a dict
+    body: bytes  # the latest body the watch delivered, compressed JSON (``compact``)
     memory: AttachmentMemory
     due: float = 0.0  # the event loop's time of the next look
     task: asyncio.Task[None] | None = None

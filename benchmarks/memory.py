@@ -71,6 +71,8 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
                 differing[key] = differing.get(key, 0) + 1
         held["held_status_differs_in"] = differing
         held["holders"] = _holders(gc)
+        if tracemalloc.is_tracing():
+            held["kopf_decoded_alive"] = _kopf_decoded(gc)
         (_SNAPSHOTS / f"memories-{counter[0]}.json").write_text(json.dumps(held))
         (_SNAPSHOTS / f"done-{counter[0]}").touch()
 
@@ -118,6 +120,23 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
                 level = up
             found[f"chain {n}: " + " <- ".join(chain)] = 0
         return dict(sorted(found.items(), key=lambda kv: -kv[1])[:40])
+
+    def _kopf_decoded(gc: Any) -> dict[str, Any]:
+        """The containers parsed from kopf's watch stream still alive, by shape, and who holds a few."""
+        shapes: dict[str, int] = {}
+        samples: dict[str, list[str]] = {}
+        for obj in gc.get_objects():
+            if not isinstance(obj, (dict, list)):
+                continue
+            trace = tracemalloc.get_object_traceback(obj)
+            if trace is None or not any("kopf/_cogs/clients/api.py" in f.filename for f in trace):
+                continue
+            shape = _describe(obj)
+            shapes[shape] = shapes.get(shape, 0) + 1
+            if len(samples.setdefault(shape, [])) < 2:
+                samples[shape].append(" | ".join(_describe(r) for r in gc.get_referrers(obj)[:4]))
+        top = sorted(shapes.items(), key=lambda kv: -kv[1])[:15]
+        return {shape: {"count": count, "held by": samples[shape]} for shape, count in top}
 
     signal.signal(signal.SIGUSR2, _dump)
     from lambda_vpc_operator.cli import main as operator_main

@@ -8,7 +8,7 @@ import pytest
 
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
 from lambda_vpc_operator.planner import sweeps
-from lambda_vpc_operator.planner.sweeps import Known, Listed, ReadReason, Way
+from lambda_vpc_operator.planner.sweeps import Fingerprint, Known, Listed, ReadReason, Way
 
 HOUR = 3600.0
 ARN = "arn:aws:lambda:eu-west-1:123456789012:function:payments"
@@ -22,9 +22,9 @@ def observation(**changes: object) -> FunctionObservation:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
-def item(**changes: object) -> FunctionObservation:
-    """What ListFunctions says of it: no State, no LastUpdateStatus (aws-facts)."""
-    return observation(state=None, last_update_status=None, **changes)
+def item(**changes: object) -> Fingerprint:
+    """What the observer keeps of a ListFunctions item (no State, no LastUpdateStatus: aws-facts)."""
+    return Fingerprint.of(observation(state=None, last_update_status=None, **changes))
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_a_reading_newer_than_the_listing_stands() -> None:
         item(vpc=VpcSettings(), vpc_id=None),  # detached
     ],
 )
-def test_a_changed_revision_or_vpc_config_gets_one_read(listed: FunctionObservation) -> None:
+def test_a_changed_revision_or_vpc_config_gets_one_read(listed: Fingerprint) -> None:
     assert decide(Known(observation(), 10.0), Listed(listed, 50.0)) == ReadReason.CHANGED
 
 

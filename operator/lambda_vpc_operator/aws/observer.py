@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from lambda_vpc_operator.aws import errors, metrics, sharing
 from lambda_vpc_operator.aws import functions as aws_functions
-from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
+from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, VpcSettings
 from lambda_vpc_operator.models.settings import DEFAULT_LIFECYCLE_INTERVAL
 from lambda_vpc_operator.planner import sweeps
 
@@ -52,7 +52,7 @@ class _Place:
     swept_at: float | None = None
     account_functions: int | None = None  # from the last listing
     counted_at: float | None = None
-    listed: dict[str, FunctionObservation | None] = dataclasses.field(default_factory=dict)
+    listed: dict[str, sweeps.Fingerprint | None] = dataclasses.field(default_factory=dict)
     listed_at: float | None = None
 
     def listing(self, name: str) -> sweeps.Listed | None:
@@ -205,16 +205,19 @@ class SweepingObserver:
 
     async def _list(
         self, place: str, managed: set[str], reader: aws_functions.LambdaFunctions
-    ) -> tuple[int, dict[str, FunctionObservation | None]]:
-        """Page through ListFunctions: the account's function count, and the managed functions' items."""
-        found: dict[str, FunctionObservation | None] = dict.fromkeys(managed)
+    ) -> tuple[int, dict[str, sweeps.Fingerprint | None]]:
+        """Page through ListFunctions: the account's function count, and the managed functions' items
+        (their fingerprints: a configuration shared by many functions is kept once)."""
+        found: dict[str, sweeps.Fingerprint | None] = dict.fromkeys(managed)
+        configurations: dict[VpcSettings, VpcSettings] = {}
         total, marker = 0, None
         while True:
             items, marker = await reader.list_page(place, marker)
             total += len(items)
             for item in items:
                 if item.name in found:
-                    found[item.name] = item
+                    vpc = configurations.setdefault(item.vpc, item.vpc)
+                    found[item.name] = sweeps.Fingerprint(item.revision_id, vpc, item.vpc_id or None, item.arn)
             if marker is None:
                 return total, found
 

@@ -15,7 +15,7 @@ import dataclasses
 import enum
 import math
 
-from lambda_vpc_operator.models.functions import FunctionObservation
+from lambda_vpc_operator.models.functions import FunctionObservation, VpcSettings
 
 # aws-facts "Lambda function configuration": ListFunctions returns at most 50 functions a page.
 LIST_PAGE_SIZE = 50
@@ -64,11 +64,26 @@ class Known:
     read_at: float
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What a listing's item is compared by (``changed``): all the observer keeps of it, a function's
+    whole ListFunctions item being several times larger, for every managed function."""
+
+    revision_id: str | None
+    vpc: VpcSettings
+    vpc_id: str | None
+    arn: str
+
+    @classmethod
+    def of(cls, item: FunctionObservation) -> Fingerprint:
+        return cls(item.revision_id, item.vpc, item.vpc_id or None, item.arn)
+
+
 @dataclasses.dataclass(frozen=True)
 class Listed:
     """What the last ListFunctions sweep said of a function (None: not in the listing), and when."""
 
-    item: FunctionObservation | None
+    item: Fingerprint | None
     swept_at: float
 
 
@@ -106,11 +121,6 @@ def read_reason(
     return None
 
 
-def changed(observed: FunctionObservation, item: FunctionObservation) -> bool:
+def changed(observed: FunctionObservation, item: Fingerprint) -> bool:
     """The listing's configuration is not the one GetFunction read (another revision or VpcConfig)."""
-    return (
-        item.revision_id != observed.revision_id
-        or item.vpc != observed.vpc
-        or (item.vpc_id or None) != (observed.vpc_id or None)
-        or item.arn != observed.arn
-    )
+    return Fingerprint.of(observed) != item

@@ -228,3 +228,29 @@ def test_delete_while_the_function_is_pending_waits_then_detaches(
 
     sim.advance(HELD)  # the ENI is back: Active again, free for the detach
     _assert_detached_and_gone(target, ns, sim, "pending", function, sent=sent)
+
+
+@pytest.mark.simulator
+def test_a_deletion_that_cannot_finish_is_released_after_its_deletion_timeout(
+    target: Target, ns: Namespace, sim: SimulatorControl
+) -> None:
+    """A deletion never blocks forever (issue 12 part 3): still waiting for Lambda spec.deletionTimeout
+    after the deletion, it is released with a Warning saying why and what was left on AWS."""
+    subnets, group = target.network.subnets[:2], _fresh_group(target)
+    for subnet in subnets:
+        sim.set_combination_delay(subnet, [group], HELD)  # the attach stays InProgress: no detach possible
+    function = target.make_function("deltimeout")
+    ns.create("stuck", function, subnets, [group], deletionTimeout="4s")
+    wait_for(lambda: target.configuration(function).get("LastUpdateStatus") == "InProgress", target.timeout(30),
+             0.1, what="the attach InProgress", describe=lambda: ns.describe("stuck"))  # fmt: skip
+
+    ns.delete("stuck")
+    ns.wait_gone("stuck", timeout=60)
+    warning = ns.wait_event("stuck", "DeletionTimedOut")
+    assert warning.type == "Warning", warning
+    assert "spec.deletionTimeout (4s)" in warning.message and "Waiting for Lambda to finish updating" in warning.message
+    assert function in warning.message and "left on AWS as it was" in warning.message, warning.message
+    # Nothing was half done: the attach (ours, in flight) goes on; no detach was sent.
+    assert len(_updates(_operator_writes(sim, function))) == 1
+    assert target.vpc(function).subnet_ids == set(subnets)
+    sim.advance(HELD)

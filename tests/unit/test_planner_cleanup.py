@@ -6,8 +6,9 @@ import datetime
 
 from lambda_vpc_operator.models.functions import VpcSettings
 from lambda_vpc_operator.models.interfaces import InterfaceFacts
-from lambda_vpc_operator.planner import cleanup
-from lambda_vpc_operator.planner.plans import Outcome
+from lambda_vpc_operator.planner import cleanup, conditions
+from lambda_vpc_operator.planner.conditions import Status
+from lambda_vpc_operator.planner.plans import EventType, Outcome, Plan
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 FORMER = VpcSettings.of(["subnet-a", "subnet-b"], ["sg-1"])
@@ -50,3 +51,19 @@ def test_released_when_gone_or_after_the_timeout() -> None:
     # Unreadable ENIs: wait (never released as "cleaned up"), still bounded by the timeout.
     assert cleanup.plan_cleanup("fn", situation(None, 10), "t").outcome == Outcome.WAIT
     assert cleanup.plan_cleanup("fn", situation(None, 1800), "t").outcome == Outcome.RELEASED
+
+
+def test_a_deletion_gives_up_only_once_its_timeout_has_passed() -> None:
+    waiting = Plan(
+        outcome=Outcome.WAIT,
+        conditions=(conditions.ready(Status.FALSE, "Detaching", "Waiting for Lambda to finish updating orders"),),
+    )
+    deleted = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    assert cleanup.give_up("orders", waiting, None, deleted, 60.0) is None  # not deleted: nothing to bound
+    assert cleanup.give_up("orders", waiting, deleted, deleted + datetime.timedelta(seconds=59), 60.0) is None
+    released = cleanup.give_up("orders", waiting, deleted, deleted + datetime.timedelta(seconds=60), 60.0)
+    assert released is not None and released.outcome == Outcome.RELEASED and released.action is None
+    (event,) = released.events
+    assert (event.type, event.reason) == (EventType.WARNING, cleanup.DELETION_TIMED_OUT)
+    assert "spec.deletionTimeout (60s)" in event.message and "Waiting for Lambda to finish updating" in event.message
+    assert "orders was left on AWS as it was" in event.message

@@ -70,6 +70,7 @@ def view_of(body: Mapping[str, Any]) -> AttachmentView:
         spec=dict(body.get("spec") or {}),
         status=dict(body.get("status") or {}),
         annotations=dict(metadata.get("annotations") or {}),
+        deletion_time=metadata.get("deletionTimestamp"),
     )
 
 

@@ -229,8 +229,10 @@ class AttachmentSpec(CamelModel):
     deletion_timeout: str = Field(
         default="30m",
         pattern=DURATION_PATTERN,
-        description="waitForNetworkCleanup: the longest wait for the network interfaces to go (AWS takes up to "
-        "20 minutes); the attachment is then released anyway, with an Event.",
+        description="The longest a deletion waits: for Lambda to finish an update before the detach, for a role "
+        "STS refuses, for a write AWS refuses (from the deletion), and with waitForNetworkCleanup for the network "
+        "interfaces to go (from the detach; AWS takes up to 20 minutes). The attachment is then released anyway, "
+        "with a Warning Event saying what was left on AWS.",
     )
 
     @model_validator(mode="after")

@@ -29,6 +29,7 @@ from lambda_vpc_operator.planner.plans import Event, EventType, Outcome, Plan
 WAITING_FOR_NETWORK_CLEANUP = "WaitingForNetworkCleanup"
 NETWORK_CLEANED_UP = "NetworkCleanedUp"
 NETWORK_CLEANUP_TIMED_OUT = "NetworkCleanupTimedOut"
+DELETION_TIMED_OUT = "DeletionTimedOut"
 OWNER_TAG_REMOVED = "OwnerTagRemoved"
 OWNER_TAG_KEPT = "OwnerTagKept"
 # Polls while Lambda deletes ENIs (minutes): one shared DescribeNetworkInterfaces per VPC each.
@@ -118,3 +119,20 @@ def untag_failed(function: str, failure: Failure) -> Event:
         f"Could not remove the {TAG} tag from {function} ({failure.code}: {failure.message}); grant the operator "
         "lambda:UntagResource, or remove the tag by hand (another attachment may then take the function)",
     )  # fmt: skip
+
+
+def give_up(
+    function: str, waiting: Plan, deleted_at: datetime.datetime | None, now: datetime.datetime, timeout: float
+) -> Plan | None:
+    """A deletion that still waits ``timeout`` seconds (spec.deletionTimeout) after its deletionTimestamp,
+    for Lambda to be free, for a role STS refuses, for a write AWS refuses, is released anyway (a
+    deletion never blocks forever), with a Warning saying why it waited and that AWS was left as it
+    was. None while there is time left."""
+    if deleted_at is None or (now - deleted_at).total_seconds() < timeout:
+        return None
+    why = next((c.message for c in waiting.conditions or () if c.type == conditions.ConditionType.READY), "")
+    return Plan(outcome=Outcome.RELEASED, conditions=None, events=(Event(
+        EventType.WARNING, DELETION_TIMED_OUT,
+        f"Released after spec.deletionTimeout ({timeout:.0f}s) without finishing: {why or 'still waiting'}. "
+        f"Lambda function {function} was left on AWS as it was; change it there if needed",
+    ),))  # fmt: skip

@@ -24,10 +24,12 @@ from lambda_vpc_operator.models.attachments import AttachmentSpec
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, VpcSettings
 from lambda_vpc_operator.models.interfaces import InterfaceFacts
+from lambda_vpc_operator.models.reactivations import duration_seconds
 from lambda_vpc_operator.models.settings import OperatorSettings
 from lambda_vpc_operator.planner import accounts as account_planning
 from lambda_vpc_operator.planner import aliases as alias_planning
 from lambda_vpc_operator.planner import (
+    cleanup,
     conditions,
     delays,
     guards,
@@ -71,6 +73,7 @@ class AttachmentView:
     spec: Mapping[str, Any]
     status: Mapping[str, Any]
     annotations: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    deletion_time: str | None = None  # metadata.deletionTimestamp: spec.deletionTimeout runs from here
 
     @property
     def key(self) -> str:
@@ -914,7 +917,7 @@ class Reconciler:
             if not claim.get("functionArn"):
                 # Never claimed a function through that role: nothing of it is on AWS, nothing to wait for.
                 return None
-            return await self._release_waits(view, reporter, memory, status, stop)
+            return await self._release_waits(view, reporter, memory, status, stop, spec, ref.name)
         return await target._release_look(view, reporter, memory, owned, context, status, claim, spec, ref)
 
     async def _release_look(
@@ -969,12 +972,26 @@ class Reconciler:
                 owner_tag=claim.get("ownerTag") or self.guard.owner(view.namespace, view.name).tag_value,
                 generation=view.generation, write=lambda fields: self._write(reporter, memory, status, fields),
             )  # fmt: skip
-        return await self._release_waits(view, reporter, memory, status, plan)
+        return await self._release_waits(view, reporter, memory, status, plan, spec, function)
 
     async def _release_waits(
-        self, view: AttachmentView, reporter: Reporter, memory: AttachmentMemory, status: Mapping[str, Any], plan: Plan
-    ) -> float:
-        """A release that cannot finish yet: say why in status and Events, and when to look again."""
+        self,
+        view: AttachmentView,
+        reporter: Reporter,
+        memory: AttachmentMemory,
+        status: Mapping[str, Any],
+        plan: Plan,
+        spec: AttachmentSpec,
+        function: str,
+    ) -> float | None:
+        """A release that cannot finish yet: say why in status and Events, and when to look again;
+        None (released anyway, with a Warning) once spec.deletionTimeout has passed since the deletion."""
+        deleted_at = reactivation.parse_time(view.deletion_time)
+        overdue = cleanup.give_up(function, plan, deleted_at, self.now(), duration_seconds(spec.deletion_timeout))
+        if overdue is not None:
+            for event in overdue.events:
+                reporter.post(event)
+            return None
         if plan.conditions is not None:
             await self._write(reporter, memory, status, {
                 "conditions": conditions.merge(

@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
         policies,
         readiness,
     )
-    from lambda_vpc_operator.kube.statuses import StatusWriter
+    from lambda_vpc_operator.kube.status_writer import StatusWriter
     from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 
     if args.peering and any(_is_pattern(n) for n in args.namespace or ()):

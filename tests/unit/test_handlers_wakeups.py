@@ -14,7 +14,7 @@ import kopf
 
 from lambda_vpc_operator.aws import AwsGateway
 from lambda_vpc_operator.handlers import attachments, policies
-from lambda_vpc_operator.kube.statuses import StatusWriter
+from lambda_vpc_operator.kube.status_writer import StatusWriter
 from lambda_vpc_operator.models.settings import OperatorSettings
 from lambda_vpc_operator.reconciliation.reconciler import Reconciler
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+from lambda_vpc_operator.models.enis import EniFacts
 from lambda_vpc_operator.models.functions import VpcSettings
-from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.planner import cleanup, conditions
 from lambda_vpc_operator.planner.conditions import Status
 from lambda_vpc_operator.planner.plans import EventType, Outcome, Plan
@@ -14,11 +14,11 @@ T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 FORMER = VpcSettings.of(["subnet-a", "subnet-b"], ["sg-1"])
 
 
-def eni(eni_id: str, subnet: str, groups: frozenset[str] = frozenset({"sg-1"})) -> InterfaceFacts:
-    return InterfaceFacts(eni_id, subnet, "vpc-1", "us-east-1a", "in-use", None, groups)
+def eni(eni_id: str, subnet: str, groups: frozenset[str] = frozenset({"sg-1"})) -> EniFacts:
+    return EniFacts(eni_id, subnet, "vpc-1", "us-east-1a", "in-use", None, groups)
 
 
-def situation(enis: list[InterfaceFacts] | None, seconds: float = 0.0, shared: frozenset[cleanup.Combo] = frozenset()
+def situation(enis: list[EniFacts] | None, seconds: float = 0.0, shared: frozenset[cleanup.Combo] = frozenset()
               ) -> cleanup.Cleanup:  # fmt: skip
     return cleanup.Cleanup(FORMER, enis, shared, T0, T0 + datetime.timedelta(seconds=seconds), 1800.0)
 

@@ -1,7 +1,7 @@
 """planner.network_readiness: NetworkReady, the per-subnet rows, the wait for ENIs and SlowProvisioning.
 
 Plans are built the way the reconciler builds them: ``plan_attachment`` with a ``Situation`` that
-carries a ``NetworkSituation`` (ENIs as ``aws.interfaces`` reads them, the preflight's subnet facts,
+carries a ``NetworkSituation`` (ENIs as ``aws.enis`` reads them, the preflight's subnet facts,
 the current status and the time).
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from lambda_vpc_operator.models.attachments import AttachmentSpec
+from lambda_vpc_operator.models.enis import EniFacts, interfaces_by_subnet
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
-from lambda_vpc_operator.models.interfaces import InterfaceFacts, interfaces_by_subnet
 from lambda_vpc_operator.models.networks import NetworkFacts, SecurityGroupFacts, SubnetFacts
 from lambda_vpc_operator.planner import delays, hints, network_readiness, readiness, validation
 from lambda_vpc_operator.planner.network_readiness import NetworkSituation
@@ -41,9 +41,9 @@ def at(seconds: float) -> datetime.datetime:
 
 
 def eni(subnet: str, status: str = "in-use", *, eni_id: str | None = None, groups: frozenset[str] = GROUPS,
-        vpc: str = VPC, kind: str = "lambda") -> InterfaceFacts:  # fmt: skip
+        vpc: str = VPC, kind: str = "lambda") -> EniFacts:  # fmt: skip
     zone = {"subnet-a1": "us-east-1a", "subnet-b2": "us-east-1b"}.get(subnet, "us-east-1c")
-    return InterfaceFacts(
+    return EniFacts(
         interface_id=eni_id or f"eni-{subnet[-2:]}",
         subnet_id=subnet,
         vpc_id=vpc,
@@ -237,7 +237,7 @@ def test_unreadable_enis_fall_back_to_lambdas_word_and_keep_the_rows(
     ],
 )
 def test_active_without_every_eni_waits_and_is_not_ready(
-    make_spec: MakeSpec, make_observation: MakeObservation, enis: tuple[InterfaceFacts, ...], detail: str
+    make_spec: MakeSpec, make_observation: MakeObservation, enis: tuple[EniFacts, ...], detail: str
 ) -> None:
     plan = plan_for(make_spec(), make_observation(), STARTED, network(now=65, enis=enis), attempt=2)
     assert plan.outcome == Outcome.WAIT
@@ -436,8 +436,8 @@ OLD_ROWS = [
 ]  # fmt: skip
 
 
-def old(subnet_id: str, status: str = "in-use") -> InterfaceFacts:
-    return InterfaceFacts(f"eni-{subnet_id[-2:]}", subnet_id, OLD_VPC, "us-east-1a", status, None, frozenset({"sg-o"}))
+def old(subnet_id: str, status: str = "in-use") -> EniFacts:
+    return EniFacts(f"eni-{subnet_id[-2:]}", subnet_id, OLD_VPC, "us-east-1a", status, None, frozenset({"sg-o"}))
 
 
 def test_a_vpc_switch_shows_the_old_vpcs_enis_as_previous(

@@ -1,10 +1,11 @@
-"""Reconciler._network: how old a reading of a VPC's ENIs a look accepts (aws.interfaces' shared cache)."""
+"""Reconciler._network: how old a reading of a VPC's ENIs a look accepts (aws.enis' shared cache)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from lambda_vpc_operator.models.attachments import AttachmentSpec
+from lambda_vpc_operator.models.enis import EniFacts
 from lambda_vpc_operator.models.functions import (
     FunctionObservation,
     FunctionRef,
@@ -12,7 +13,6 @@ from lambda_vpc_operator.models.functions import (
     UpdateStatus,
     VpcSettings,
 )
-from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.settings import OperatorSettings
 from lambda_vpc_operator.reconciliation.memories import AttachmentMemory
 from lambda_vpc_operator.reconciliation.reconciler import Reconciler
@@ -21,13 +21,13 @@ RESYNC = 30.0
 SPEC = AttachmentSpec.model_validate(
     {"functionName": "orders", "subnetIds": ["subnet-a"], "securityGroupIds": ["sg-1"]}
 )
-ENI = InterfaceFacts("eni-1", "subnet-a", "vpc-1", "us-east-1a", "in-use", "10.0.0.5", frozenset({"sg-1"}))
+ENI = EniFacts("eni-1", "subnet-a", "vpc-1", "us-east-1a", "in-use", "10.0.0.5", frozenset({"sg-1"}))
 
 
 class Interfaces:
-    """aws.interfaces as the reconciler sees it: answers the ENIs and records the age each ask accepts."""
+    """aws.enis as the reconciler sees it: answers the ENIs and records the age each ask accepts."""
 
-    def __init__(self, enis: tuple[InterfaceFacts, ...]) -> None:
+    def __init__(self, enis: tuple[EniFacts, ...]) -> None:
         self.enis = enis
         self.asked: list[float | None] = []
 
@@ -41,7 +41,7 @@ class Interfaces:
 
 class Gateway:
     def __init__(self, interfaces: Interfaces) -> None:
-        self.interfaces = interfaces
+        self.enis = interfaces
 
 
 def observed() -> FunctionObservation:

@@ -17,9 +17,9 @@ from lambda_vpc_operator.aws import (
     aliases,
     budgets,
     clients,
+    enis,
     functions,
     identities,
-    interfaces,
     networks,
     observer,
     observing,
@@ -46,7 +46,7 @@ class AwsGateway:
     functions: functions.LambdaFunctions
     networks: networks.Networks
     observer: observing.Observer
-    interfaces: interfaces.Interfaces
+    enis: enis.Interfaces
     # The guardrails' facts (reconciliation.guarding): execution roles, route tables, our account.
     roles: roles.Roles
     routes: routes.RouteTables
@@ -92,7 +92,7 @@ class AwsGateway:
             # A role session observes through its account's observer (one sweep per account and
             # region for all its sessions), with its own credentials.
             observer=own_observer if assumes else own_observer.through(lambda_functions),
-            interfaces=interfaces.Interfaces(aws_clients, budgets=request_budgets),
+            enis=enis.Interfaces(aws_clients, budgets=request_budgets),
             roles=roles.Roles(aws_clients),
             routes=routes.RouteTables(aws_clients, budgets=request_budgets),
             identity=identities.Identity(aws_clients),

@@ -21,7 +21,7 @@ import yaml
 
 from lambda_vpc_operator.aws import AwsGateway, dryrun
 from lambda_vpc_operator.models import attachments, policies
-from lambda_vpc_operator.models.interfaces import InterfaceFacts, interfaces_by_subnet
+from lambda_vpc_operator.models.enis import EniFacts, interfaces_by_subnet
 from lambda_vpc_operator.models.settings import OperatorSettings
 from lambda_vpc_operator.planner import planning
 from lambda_vpc_operator.planner import policies as policy_rules
@@ -84,7 +84,7 @@ def _enis(preview: Preview) -> list[dict[str, Any]]:
     desired = planning.desired_vpc(preview.spec)
     if not desired.attached:
         return []
-    found: dict[str, InterfaceFacts] = {}
+    found: dict[str, EniFacts] = {}
     if preview.enis is not None:
         found = interfaces_by_subnet(preview.enis, desired.subnet_ids, desired.security_group_ids)
     rows = []

@@ -14,9 +14,9 @@ from typing import Any, TextIO
 
 import kubernetes
 
-from lambda_vpc_operator.kube.statuses import load_kube_config
+from lambda_vpc_operator.kube.status_writer import load_kube_config
 from lambda_vpc_operator.models import attachments
-from lambda_vpc_operator.models.interfaces import USABLE_STATUSES
+from lambda_vpc_operator.models.enis import USABLE_STATUSES
 
 COLUMNS = ("NAMESPACE", "NAME", "FUNCTION", "VPC", "STATE", "ENIS", "LAST REACTIVATION", "CONDITIONS")
 

@@ -21,10 +21,10 @@ import kopf
 
 from lambda_vpc_operator.handlers import controls, kopf_fixes, logs, metrics
 from lambda_vpc_operator.handlers.configuring import FINALIZER
+from lambda_vpc_operator.handlers.kopf_reporter import KopfReporter
 from lambda_vpc_operator.handlers.looks import Looks
 from lambda_vpc_operator.handlers.policies import Guardrails
-from lambda_vpc_operator.handlers.reporting import KopfReporter
-from lambda_vpc_operator.kube.statuses import StatusWriter
+from lambda_vpc_operator.kube.status_writer import StatusWriter
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.functions import spec_claim_key
 from lambda_vpc_operator.planner import errors as error_planning

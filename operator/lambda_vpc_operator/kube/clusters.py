@@ -17,7 +17,7 @@ from typing import Any
 import kubernetes
 import urllib3
 
-from lambda_vpc_operator.kube.statuses import load_kube_config
+from lambda_vpc_operator.kube.status_writer import load_kube_config
 
 IDENTITY_NAMESPACE = "kube-system"
 # Read once at startup, when an API server may be restarting or shedding load (API Priority and

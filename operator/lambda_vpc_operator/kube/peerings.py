@@ -15,7 +15,7 @@ from typing import Any
 
 import kubernetes
 
-from lambda_vpc_operator.kube.statuses import load_kube_config
+from lambda_vpc_operator.kube.status_writer import load_kube_config
 
 GROUP, VERSION = "kopf.dev", "v1"
 

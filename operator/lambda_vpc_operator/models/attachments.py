@@ -14,8 +14,8 @@ from pydantic import ConfigDict, Field, model_validator
 
 from lambda_vpc_operator.models.aliases import AliasStatus
 from lambda_vpc_operator.models.camel import CamelModel
+from lambda_vpc_operator.models.enis import NetworkInterfaceStatus
 from lambda_vpc_operator.models.functions import FUNCTION_NAME_PATTERN
-from lambda_vpc_operator.models.interfaces import NetworkInterfaceStatus
 from lambda_vpc_operator.models.reactivations import DURATION_PATTERN, ReactivationSpec, ReactivationStatus
 
 GROUP = "lambdavpc.dev"

@@ -18,9 +18,9 @@ import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from lambda_vpc_operator.models.enis import EniFacts
 from lambda_vpc_operator.models.failures import Failure
 from lambda_vpc_operator.models.functions import VpcSettings
-from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.owners import TAG
 from lambda_vpc_operator.planner import conditions
 from lambda_vpc_operator.planner.conditions import Status
@@ -52,7 +52,7 @@ def combos_of(configurations: Iterable[VpcSettings]) -> frozenset[Combo]:
     return frozenset((s, c.security_group_ids) for c in configurations for s in c.subnet_ids)
 
 
-def remaining(former: VpcSettings, enis: Sequence[InterfaceFacts], shared: frozenset[Combo]) -> list[InterfaceFacts]:
+def remaining(former: VpcSettings, enis: Sequence[EniFacts], shared: frozenset[Combo]) -> list[EniFacts]:
     """The ENIs of ``former``'s combinations that still exist and serve no other function."""
     return sorted(
         (e for e in enis if e.subnet_id in former.subnet_ids and e.group_ids == former.security_group_ids
@@ -64,7 +64,7 @@ def remaining(former: VpcSettings, enis: Sequence[InterfaceFacts], shared: froze
 @dataclasses.dataclass(frozen=True)
 class Cleanup:
     former: VpcSettings
-    enis: Sequence[InterfaceFacts] | None  # None: DescribeNetworkInterfaces failed
+    enis: Sequence[EniFacts] | None  # None: DescribeNetworkInterfaces failed
     shared: frozenset[Combo]
     started: datetime.datetime
     now: datetime.datetime
@@ -72,7 +72,7 @@ class Cleanup:
     read_failure: Failure | None = None
 
 
-def _rows(enis: Sequence[InterfaceFacts]) -> list[dict[str, Any]]:
+def _rows(enis: Sequence[EniFacts]) -> list[dict[str, Any]]:
     return [
         {"subnetId": e.subnet_id, "availabilityZone": e.availability_zone, "networkInterfaceId": e.interface_id,
          "status": e.status}

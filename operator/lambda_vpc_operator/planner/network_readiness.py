@@ -2,7 +2,7 @@
 
 AWS accepting a VpcConfig is not the function reaching the VPC: Lambda builds one ENI per
 (subnet, security-group set), which can take minutes (aws-facts "Hyperplane ENIs"). This module
-turns the ENIs (``models.interfaces``), the subnet facts and Lambda's own state into the
+turns the ENIs (``models.enis``), the subnet facts and Lambda's own state into the
 ``NetworkReady`` condition, the per-subnet status rows, the ``WaitingForNetworkInterfaces`` wait
 and the ``SlowProvisioning`` warning. ``Ready`` requires ``NetworkReady``.
 
@@ -18,14 +18,14 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lambda_vpc_operator.models.failures import Failure
-from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, VpcSettings
-from lambda_vpc_operator.models.interfaces import (
-    InterfaceFacts,
+from lambda_vpc_operator.models.enis import (
+    EniFacts,
     NetworkInterfaceStatus,
     interfaces_by_id,
     interfaces_by_subnet,
 )
+from lambda_vpc_operator.models.failures import Failure
+from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, VpcSettings
 from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.models.reactivations import duration_seconds
 from lambda_vpc_operator.planner import conditions, delays, readiness, validation
@@ -53,9 +53,9 @@ class NetworkSituation:
     now: datetime.datetime
     # Lambda ENIs of the VPC the function is (being) attached to; None: not read (the function does
     # not hold the spec's configuration yet, or reading failed).
-    enis: tuple[InterfaceFacts, ...] | None = None
+    enis: tuple[EniFacts, ...] | None = None
     # Lambda ENIs of each VPC left behind (``previous_vpcs``); a VPC missing here was not read.
-    previous_enis: Mapping[str, tuple[InterfaceFacts, ...]] = dataclasses.field(default_factory=dict)
+    previous_enis: Mapping[str, tuple[EniFacts, ...]] = dataclasses.field(default_factory=dict)
     facts: NetworkFacts | None = None  # the preflight's subnet/group facts (free addresses, zones)
     status: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # the status as it is now
     readiness_timeout: str = DEFAULT_READINESS_TIMEOUT
@@ -96,7 +96,7 @@ def _left_vpc(status: Mapping[str, Any], observed: FunctionObservation | None) -
 # -- rows ----------------------------------------------------------------------------------------
 
 
-def _row(subnet_id: str, eni: InterfaceFacts | None, facts: NetworkFacts | None) -> dict[str, Any]:
+def _row(subnet_id: str, eni: EniFacts | None, facts: NetworkFacts | None) -> dict[str, Any]:
     subnet = facts.subnets.get(subnet_id) if facts is not None else None
     row = NetworkInterfaceStatus(
         subnet_id=subnet_id,
@@ -110,7 +110,7 @@ def _row(subnet_id: str, eni: InterfaceFacts | None, facts: NetworkFacts | None)
     return row.model_dump(by_alias=True, exclude_none=True)
 
 
-def rows(desired: VpcSettings, enis: Mapping[str, InterfaceFacts], facts: NetworkFacts | None) -> list[dict[str, Any]]:
+def rows(desired: VpcSettings, enis: Mapping[str, EniFacts], facts: NetworkFacts | None) -> list[dict[str, Any]]:
     """One row per desired subnet, sorted, with its ENI when there is one."""
     return [_row(s, enis.get(s), facts) for s in sorted(desired.subnet_ids)]
 
@@ -167,12 +167,12 @@ def format_elapsed(seconds: float) -> str:
     return f"{total // 3600}h{total % 3600 // 60:02d}m"
 
 
-def _describe(eni: InterfaceFacts) -> str:
+def _describe(eni: EniFacts) -> str:
     address = f", {eni.private_ip_address}" if eni.private_ip_address else ""
     return f"{eni.subnet_id}: {eni.interface_id} {eni.status}{address}"
 
 
-def _pending(subnets: Sequence[str], found: Mapping[str, InterfaceFacts]) -> str:
+def _pending(subnets: Sequence[str], found: Mapping[str, EniFacts]) -> str:
     return "; ".join(
         f"{s}: {found[s].interface_id} {found[s].status}" if s in found else f"{s}: no ENI yet" for s in subnets
     )
@@ -235,7 +235,7 @@ def overlay(
     status = network.status
     ready = _find(plan.conditions, ConditionType.READY)
     applied_here = interfaces_vpc(desired, observed) is not None and observed is not None
-    found: dict[str, InterfaceFacts] = {}
+    found: dict[str, EniFacts] = {}
     if applied_here and network.enis is not None:
         found = interfaces_by_subnet(network.enis, desired.subnet_ids, desired.security_group_ids)
     missing = readiness.unready_subnets(desired, found)  # what NetworkReady waits for, defined once
@@ -335,7 +335,7 @@ def culprits(
         return {}
     facts = network.facts
     subnets = sorted(desired.subnet_ids)
-    found: Mapping[str, InterfaceFacts] = {}
+    found: Mapping[str, EniFacts] = {}
     if network.enis is not None and interfaces_vpc(desired, observed) is not None:
         found = interfaces_by_subnet(network.enis, desired.subnet_ids, desired.security_group_ids)
     # Subnets that already have their ENI are not the ones that failed.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from lambda_vpc_operator.models.enis import USABLE_STATUSES, EniFacts, interfaces_by_subnet
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionState, UpdateStatus, VpcSettings
-from lambda_vpc_operator.models.interfaces import USABLE_STATUSES, InterfaceFacts, interfaces_by_subnet
 
 # The last update must have succeeded (or there never was one) ...
 READY_UPDATE_STATUSES = frozenset({UpdateStatus.SUCCESSFUL, None})
@@ -35,11 +35,11 @@ def lambda_ready(desired: VpcSettings, observed: FunctionObservation) -> bool:
     )
 
 
-def subnets_without_interface(desired: VpcSettings, enis: Iterable[InterfaceFacts]) -> list[str]:
+def subnets_without_interface(desired: VpcSettings, enis: Iterable[EniFacts]) -> list[str]:
     """Desired subnets whose ENI is missing or not (yet) usable, sorted."""
     return unready_subnets(desired, interfaces_by_subnet(enis, desired.subnet_ids, desired.security_group_ids))
 
 
-def unready_subnets(desired: VpcSettings, found: Mapping[str, InterfaceFacts]) -> list[str]:
+def unready_subnets(desired: VpcSettings, found: Mapping[str, EniFacts]) -> list[str]:
     """Desired subnets without a usable ENI among ``found`` (the ENI of each subnet), sorted."""
     return sorted(s for s in desired.subnet_ids if s not in found or found[s].status not in READY_INTERFACE_STATUSES)

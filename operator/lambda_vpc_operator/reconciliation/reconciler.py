@@ -21,9 +21,9 @@ from lambda_vpc_operator.aws import AwsGateway, accounts, dryrun
 from lambda_vpc_operator.aws.budgets import Priority
 from lambda_vpc_operator.aws.errors import AwsError, FunctionNotReady, UnexpectedAnswer
 from lambda_vpc_operator.models.attachments import AttachmentSpec
+from lambda_vpc_operator.models.enis import EniFacts
 from lambda_vpc_operator.models.failures import Failure, FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef, VpcSettings
-from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.reactivations import duration_seconds
 from lambda_vpc_operator.models.settings import OperatorSettings
 from lambda_vpc_operator.planner import accounts as account_planning
@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 # status field: the generation whose VpcConfig we sent and have not seen in place (planning.foreign_failure).
 SENT_GENERATION = "sentGeneration"
-# When Lambda says Active but the cached ENI list (aws.interfaces, shared per VPC) lacks one, it is
+# When Lambda says Active but the cached ENI list (aws.enis, shared per VPC) lacks one, it is
 # read again if older than this, rather than reporting a wait that is already over.
 FRESH_INTERFACES = 0.5
 
@@ -88,7 +88,7 @@ class Preview:
     ref: FunctionRef
     situation: planning.Situation
     plan: Plan
-    enis: tuple[InterfaceFacts, ...] | None
+    enis: tuple[EniFacts, ...] | None
     events: tuple[Event, ...]
 
 
@@ -615,20 +615,20 @@ class Reconciler:
         steady: bool = False,
     ) -> network_readiness.NetworkSituation:
         """The Hyperplane ENIs that matter now: of the function's VPC once it holds (or applies) the
-        spec's configuration, and of any VPC it just left (aws.interfaces: one shared read per VPC).
+        spec's configuration, and of any VPC it just left (aws.enis: one shared read per VPC).
         A ``steady`` look (a resync) takes a reading up to a resync interval old: the looks of a VPC's
         attachments, spread over the interval, then share one DescribeNetworkInterfaces per interval
         instead of one per INTERFACES_TTL."""
         region = ref.region or self.settings.default_region
         desired = planning.desired_vpc(spec)
-        enis: tuple[InterfaceFacts, ...] | None = None
+        enis: tuple[EniFacts, ...] | None = None
         failure: Failure | None = None
         vpc_id = network_readiness.interfaces_vpc(desired, observed)
         if vpc_id:
             try:
                 max_age = self.settings.resync_interval if steady else None
-                enis = await self.aws.interfaces.in_vpc(region, vpc_id, max_age=max_age)
-                age = self.aws.interfaces.age(region, vpc_id)
+                enis = await self.aws.enis.in_vpc(region, vpc_id, max_age=max_age)
+                age = self.aws.enis.age(region, vpc_id)
                 if (
                     observed is not None
                     and readiness.lambda_ready(desired, observed)
@@ -636,14 +636,14 @@ class Reconciler:
                     and age is not None
                     and age > FRESH_INTERFACES
                 ):
-                    enis = await self.aws.interfaces.in_vpc(region, vpc_id, max_age=FRESH_INTERFACES)
+                    enis = await self.aws.enis.in_vpc(region, vpc_id, max_age=FRESH_INTERFACES)
             except AwsError as exc:
                 logger.info("%s: DescribeNetworkInterfaces failed: %s", ref.name, exc.failure.code)
                 enis, failure = None, exc.failure
-        previous: dict[str, tuple[InterfaceFacts, ...]] = {}
+        previous: dict[str, tuple[EniFacts, ...]] = {}
         for left in sorted(network_readiness.previous_vpcs(status, observed)):
             try:
-                previous[left] = await self.aws.interfaces.in_vpc(region, left)
+                previous[left] = await self.aws.enis.in_vpc(region, left)
             except AwsError as exc:
                 logger.info("%s: DescribeNetworkInterfaces of %s failed: %s", ref.name, left, exc.failure.code)
         return network_readiness.NetworkSituation(
@@ -831,11 +831,11 @@ class Reconciler:
         network = await self._network(ref, spec, observed, view.status, memory, view.generation)
         situation = dataclasses.replace(situation, network=network)
         plan = planning.plan_attachment(spec, situation)
-        enis: tuple[InterfaceFacts, ...] | None = None
+        enis: tuple[EniFacts, ...] | None = None
         vpcs = {s.vpc_id for s in (memory.facts.subnets.values() if memory.facts else ()) if s.vpc_id}
         if len(vpcs) == 1:
             try:
-                enis = await self.aws.interfaces.in_vpc(ref.region or self.settings.default_region, vpcs.pop())
+                enis = await self.aws.enis.in_vpc(ref.region or self.settings.default_region, vpcs.pop())
             except AwsError as exc:
                 logger.info("%s: DescribeNetworkInterfaces failed: %s", ref.name, exc.failure.code)
         return Preview(spec, ref, situation, plan, enis, tuple(reporter.events))

@@ -18,9 +18,9 @@ from typing import Any
 from lambda_vpc_operator.aws import AwsGateway
 from lambda_vpc_operator.aws.errors import AwsError
 from lambda_vpc_operator.models.attachments import AttachmentSpec, DeletionPolicy
+from lambda_vpc_operator.models.enis import EniFacts
 from lambda_vpc_operator.models.failures import FailureKind
 from lambda_vpc_operator.models.functions import FunctionObservation, FunctionRef
-from lambda_vpc_operator.models.interfaces import InterfaceFacts
 from lambda_vpc_operator.models.owners import TAG
 from lambda_vpc_operator.models.reactivations import duration_seconds
 from lambda_vpc_operator.planner import cleanup, conditions, delays, reactivation
@@ -69,10 +69,10 @@ async def finish(
     region = ref.region or aws.clients.default_region
     if memory.cleanup_shared is None:
         memory.cleanup_shared = await _shared(aws, region, observed.arn)
-    enis: tuple[InterfaceFacts, ...] | None = None
+    enis: tuple[EniFacts, ...] | None = None
     failure = None
     try:
-        enis = tuple(await aws.interfaces.in_vpc(region, vpc_id))
+        enis = tuple(await aws.enis.in_vpc(region, vpc_id))
     except AwsError as exc:
         failure = exc.failure
     started_text = (status.get("networkCleanup") or {}).get("startedTime") or reactivation.format_time(now)

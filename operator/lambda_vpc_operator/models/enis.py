@@ -4,7 +4,7 @@ Lambda gives every unique (subnet, security-group set) combination in the accoun
 interface type ``lambda``, shared by every function with that combination (aws-facts "Hyperplane
 ENIs"). Which ENI serves a function is therefore decided by the subnet plus the *exact* set of
 security groups, never by the description text (AWS' own support tooling maps them the same way).
-``interfaces_by_subnet`` is that mapping; ``aws.interfaces`` reads the facts, ``planner.network_readiness``
+``interfaces_by_subnet`` is that mapping; ``aws.enis`` reads the facts, ``planner.network_readiness``
 judges them, and the status shows them as ``NetworkInterfaceStatus`` rows.
 """
 
@@ -37,7 +37,7 @@ USABLE_STATUSES = frozenset({InterfaceStatus.IN_USE, InterfaceStatus.AVAILABLE})
 
 
 @dataclasses.dataclass(frozen=True)
-class InterfaceFacts:
+class EniFacts:
     """One Hyperplane ENI as DescribeNetworkInterfaces reports it."""
 
     interface_id: str
@@ -62,25 +62,25 @@ class InterfaceFacts:
         )
 
 
-def _preference(eni: InterfaceFacts) -> tuple[int, str]:
+def _preference(eni: EniFacts) -> tuple[int, str]:
     # Two ENIs for one combination happen while AWS replaces one: show the usable one.
     return (0 if eni.usable else 1, eni.interface_id)
 
 
 def interfaces_by_subnet(
-    enis: Iterable[InterfaceFacts], subnet_ids: Iterable[str], group_ids: Iterable[str]
-) -> dict[str, InterfaceFacts]:
+    enis: Iterable[EniFacts], subnet_ids: Iterable[str], group_ids: Iterable[str]
+) -> dict[str, EniFacts]:
     """The ENI serving each of ``subnet_ids`` with exactly ``group_ids``; subnets without one are absent."""
     groups = frozenset(group_ids)
     wanted = set(subnet_ids)
-    found: dict[str, InterfaceFacts] = {}
+    found: dict[str, EniFacts] = {}
     for eni in sorted(enis, key=_preference):
         if eni.subnet_id in wanted and eni.subnet_id not in found and eni.serves(eni.subnet_id, groups):
             found[eni.subnet_id] = eni
     return found
 
 
-def interfaces_by_id(enis: Iterable[InterfaceFacts]) -> Mapping[str, InterfaceFacts]:
+def interfaces_by_id(enis: Iterable[EniFacts]) -> Mapping[str, EniFacts]:
     return {eni.interface_id: eni for eni in enis}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from lambda_vpc_operator.kube import statuses
+from lambda_vpc_operator.kube import status_writer as statuses
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_sandbox import manifests
 from lambda_vpc_sandbox.kube import EmulatorThread

@@ -13,7 +13,7 @@ functions wait; concurrent askers of the same VPC share the request in flight (a
 default, so with ``MaxResults`` 1000 one request is one page.
 
 Which ENI serves which function is decided by subnet plus exact security-group set
-(``models.interfaces.interfaces_by_subnet``), never by the description text (aws-facts).
+(``models.enis.interfaces_by_subnet``), never by the description text (aws-facts).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from lambda_vpc_operator.aws import calling, clients, sharing
 from lambda_vpc_operator.aws.budgets import RequestBudgets
-from lambda_vpc_operator.models import interfaces
+from lambda_vpc_operator.models import enis as eni_models
 
 # Short: a waiting attachment polls every 2 s at first (planner.delays.FIRST_WAIT), and an ENI
 # that turned in-use should show within one poll; long enough that N attachments polling one VPC
@@ -35,7 +35,7 @@ INTERFACES_TTL = 2.0
 PAGE_SIZE = 1000
 
 _Key = tuple[str, str]  # (region, vpc id)
-Enis = tuple[interfaces.InterfaceFacts, ...]
+Enis = tuple[eni_models.EniFacts, ...]
 
 
 class Interfaces:
@@ -78,7 +78,7 @@ class Interfaces:
             "DescribeNetworkInterfaces",
             budget=self.budgets.ec2(region),
             Filters=[
-                {"Name": "interface-type", "Values": [interfaces.LAMBDA_INTERFACE_TYPE]},
+                {"Name": "interface-type", "Values": [eni_models.LAMBDA_INTERFACE_TYPE]},
                 {"Name": "vpc-id", "Values": [vpc_id]},
             ],
             PaginationConfig={"PageSize": PAGE_SIZE},
@@ -88,8 +88,8 @@ class Interfaces:
         self._cache[key] = (started, found)
         return found
 
-def _interface(item: Mapping[str, Any]) -> interfaces.InterfaceFacts:
-    return interfaces.InterfaceFacts(
+def _interface(item: Mapping[str, Any]) -> eni_models.EniFacts:
+    return eni_models.EniFacts(
         interface_id=item["NetworkInterfaceId"],
         subnet_id=item.get("SubnetId") or "",
         vpc_id=item.get("VpcId") or "",

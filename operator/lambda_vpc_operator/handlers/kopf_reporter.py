@@ -12,7 +12,7 @@ from typing import Any, cast
 import kopf
 
 from lambda_vpc_operator.handlers import logs, metrics
-from lambda_vpc_operator.kube.statuses import StatusWriter
+from lambda_vpc_operator.kube.status_writer import StatusWriter
 from lambda_vpc_operator.planner.plans import Event
 
 

@@ -1,4 +1,4 @@
-"""aws.interfaces: one filtered DescribeNetworkInterfaces per VPC, shared, mapped by subnet + exact groups."""
+"""aws.enis: one filtered DescribeNetworkInterfaces per VPC, shared, mapped by subnet + exact groups."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 from botocore.stub import Stubber
 from clocks import VirtualClock
 
-from lambda_vpc_operator.aws import clients, errors, interfaces, metrics
-from lambda_vpc_operator.models import interfaces as models_interfaces
+from lambda_vpc_operator.aws import clients, errors, metrics
+from lambda_vpc_operator.aws import enis as aws_enis
+from lambda_vpc_operator.models import enis as models_interfaces
 from lambda_vpc_operator.models.failures import FailureKind
 
 REGION = "eu-west-1"
@@ -31,8 +32,8 @@ def clock() -> VirtualClock:
 
 
 @pytest.fixture
-def enis(aws_clients: clients.AwsClients, clock: VirtualClock) -> interfaces.Interfaces:
-    return interfaces.Interfaces(aws_clients, clock=clock)
+def enis(aws_clients: clients.AwsClients, clock: VirtualClock) -> aws_enis.Interfaces:
+    return aws_enis.Interfaces(aws_clients, clock=clock)
 
 
 def eni(eni_id: str, subnet: str, groups: list[str], status: str = "in-use", **fields: Any) -> dict[str, Any]:
@@ -57,11 +58,11 @@ def expected(vpc_id: str = VPC) -> dict[str, Any]:
             {"Name": "interface-type", "Values": ["lambda"]},
             {"Name": "vpc-id", "Values": [vpc_id]},
         ],
-        "MaxResults": interfaces.PAGE_SIZE,
+        "MaxResults": aws_enis.PAGE_SIZE,
     }
 
 
-async def test_one_filtered_request_reads_the_vpcs_lambda_enis(enis: interfaces.Interfaces, stub: Stubber) -> None:
+async def test_one_filtered_request_reads_the_vpcs_lambda_enis(enis: aws_enis.Interfaces, stub: Stubber) -> None:
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [
         eni("eni-1", "subnet-a", ["sg-1", "sg-2"]),
         {k: v for k, v in eni("eni-2", "subnet-b", ["sg-1"], status="attaching").items() if k != "PrivateIpAddress"},
@@ -78,7 +79,7 @@ async def test_one_filtered_request_reads_the_vpcs_lambda_enis(enis: interfaces.
 
 
 async def test_serving_maps_by_subnet_and_exact_group_set_never_by_description(
-    enis: interfaces.Interfaces, stub: Stubber
+    enis: aws_enis.Interfaces, stub: Stubber
 ) -> None:
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [
         eni("eni-more", "subnet-a", ["sg-1", "sg-2", "sg-3"], Description="AWS Lambda VPC ENI-orders-1"),
@@ -93,14 +94,14 @@ async def test_serving_maps_by_subnet_and_exact_group_set_never_by_description(
 
 
 async def test_answers_are_shared_for_the_ttl(
-    enis: interfaces.Interfaces, stub: Stubber, clock: VirtualClock, calls: metrics.CallCounter
+    enis: aws_enis.Interfaces, stub: Stubber, clock: VirtualClock, calls: metrics.CallCounter
 ) -> None:
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [eni("eni-1", "subnet-a", ["sg-1"])]},
                       expected())  # fmt: skip
     first = await enis.in_vpc(REGION, VPC)
-    clock.now += interfaces.INTERFACES_TTL
+    clock.now += aws_enis.INTERFACES_TTL
     assert await enis.in_vpc(None, VPC) == first  # None: the default region, the same cache entry
-    assert enis.age(REGION, VPC) == interfaces.INTERFACES_TTL
+    assert enis.age(REGION, VPC) == aws_enis.INTERFACES_TTL
     assert calls.total("ec2", "DescribeNetworkInterfaces") == 1
     clock.now += 0.1
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": []}, expected())
@@ -109,7 +110,7 @@ async def test_answers_are_shared_for_the_ttl(
 
 
 async def test_max_age_asks_for_a_fresher_answer(
-    enis: interfaces.Interfaces, stub: Stubber, clock: VirtualClock
+    enis: aws_enis.Interfaces, stub: Stubber, clock: VirtualClock
 ) -> None:
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [
         eni("eni-1", "subnet-a", ["sg-1"], status="attaching")]}, expected())  # fmt: skip
@@ -121,7 +122,7 @@ async def test_max_age_asks_for_a_fresher_answer(
     assert [e.status for e in await enis.in_vpc(REGION, VPC, max_age=0.5)] == ["in-use"]
 
 
-async def test_each_vpc_is_its_own_request(enis: interfaces.Interfaces, stub: Stubber) -> None:
+async def test_each_vpc_is_its_own_request(enis: aws_enis.Interfaces, stub: Stubber) -> None:
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": []}, expected("vpc-1"))
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": []}, expected("vpc-2"))
     await enis.in_vpc(REGION, "vpc-1")
@@ -142,8 +143,8 @@ async def test_concurrent_askers_share_one_request(
         await release.wait()
         return [{"NetworkInterfaces": [eni("eni-1", "subnet-a", ["sg-1"])]}]
 
-    monkeypatch.setattr(interfaces.calling, "call_pages", slow_pages)
-    shared = interfaces.Interfaces(aws_clients, clock=clock)
+    monkeypatch.setattr(aws_enis.calling, "call_pages", slow_pages)
+    shared = aws_enis.Interfaces(aws_clients, clock=clock)
     askers = [asyncio.create_task(shared.in_vpc(REGION, VPC)) for _ in range(5)]
     await started.wait()
     askers[0].cancel()  # one caller giving up does not cancel the request of the others
@@ -153,7 +154,7 @@ async def test_concurrent_askers_share_one_request(
     assert {r[0].interface_id for r in results} == {"eni-1"}
 
 
-async def test_errors_are_translated_and_nothing_is_cached(enis: interfaces.Interfaces, stub: Stubber) -> None:
+async def test_errors_are_translated_and_nothing_is_cached(enis: aws_enis.Interfaces, stub: Stubber) -> None:
     stub.add_client_error("describe_network_interfaces", "UnauthorizedOperation", "not allowed", 403,
                           expected_params=expected())  # fmt: skip
     with pytest.raises(errors.AwsError) as excinfo:
@@ -164,7 +165,7 @@ async def test_errors_are_translated_and_nothing_is_cached(enis: interfaces.Inte
     assert await enis.in_vpc(REGION, VPC) == ()
 
 
-async def test_pages_are_followed(enis: interfaces.Interfaces, stub: Stubber, calls: metrics.CallCounter) -> None:
+async def test_pages_are_followed(enis: aws_enis.Interfaces, stub: Stubber, calls: metrics.CallCounter) -> None:
     stub.add_response("describe_network_interfaces", {
         "NetworkInterfaces": [eni("eni-1", "subnet-a", ["sg-1"])], "NextToken": "t"}, expected())  # fmt: skip
     stub.add_response("describe_network_interfaces", {"NetworkInterfaces": [eni("eni-2", "subnet-b", ["sg-1"])]},

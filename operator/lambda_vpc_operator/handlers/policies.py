@@ -15,6 +15,7 @@ The decisions are in ``reconciliation.guarding`` and the planner; nothing is dec
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -43,11 +44,16 @@ _QUIET = ("wake_on_policy_change", "wake_on_namespace_change")
 logger = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Live:
     memory: AttachmentMemory
     namespace: str
-    spec: Mapping[str, Any]
+    packed_spec: bytes  # the spec as JSON: read only when a policy or namespace changes, kept small
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        spec: Mapping[str, Any] = json.loads(self.packed_spec)
+        return spec
 
 
 class Guardrails:
@@ -79,7 +85,7 @@ class Guardrails:
         return Context(policy_rules.PolicySet(found, labels, self.settings.policy_mode), claimants)
 
     def track(self, view: AttachmentView, memory: AttachmentMemory) -> None:
-        self.live[view.key] = _Live(memory, view.namespace, view.spec)
+        self.live[view.key] = _Live(memory, view.namespace, json.dumps(view.spec, separators=(",", ":")).encode())
 
     def untrack(self, key: str) -> None:
         self.live.pop(key, None)
@@ -93,8 +99,9 @@ class Guardrails:
         for key, live in list(self.live.items()):
             if wanted is not None and live.namespace not in wanted:
                 continue
-            context = self.context(indexes, live.namespace, live.spec)
-            if self.guard.flipped(live.namespace, live.spec, context, live.memory.policy_denied):
+            spec = live.spec
+            context = self.context(indexes, live.namespace, spec)
+            if self.guard.flipped(live.namespace, spec, context, live.memory.policy_denied):
                 self.waker(key)
                 woken += 1
         return woken

@@ -100,7 +100,7 @@ def test_force_release_lets_a_stuck_deletion_go(target: Target, ns: Namespace, s
 
 
 SLOW_INVOKE = 20.0  # seconds each invoke of an idle function takes
-# More slow invokes than the loop's default executor has threads (handlers.configuring.IO_THREADS):
+# More slow invokes than the loop's default executor has threads (models.settings.IO_THREADS):
 # sharing those threads, they would hold every GetFunction and status write of the operator.
 IDLE_FUNCTIONS = 34
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kubernetes
@@ -17,6 +18,7 @@ import pytest
 
 from lambda_vpc_operator.kube import status_writer as statuses
 from lambda_vpc_operator.models import attachments
+from lambda_vpc_operator.models.settings import IO_THREADS
 from lambda_vpc_sandbox import manifests
 from lambda_vpc_sandbox.kube import EmulatorThread
 
@@ -85,3 +87,22 @@ def test_other_refusals_are_not_retried(kube: EmulatorThread, writer: statuses.S
 def test_a_gone_object_is_an_empty_status(writer: statuses.StatusWriter) -> None:
     assert asyncio.run(writer.patch("default", "absent", {"observedGeneration": 1})) == {}
 
+
+
+def test_the_status_writers_connections_are_as_many_as_its_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A burst of looks writes from every I/O thread at once: a smaller pool makes urllib3 discard
+    # and reopen connections ("Connection pool is full", seen in the 5,000-attachment benchmark).
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    # The kubernetes client reads $KUBECONFIG once, at import: point its default there.
+    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    client = statuses.load_kube_config()
+    assert client.configuration.connection_pool_maxsize == IO_THREADS

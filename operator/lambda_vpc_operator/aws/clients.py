@@ -20,6 +20,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from lambda_vpc_operator.models.settings import IO_THREADS
+
 USER_AGENT_NAME = "lambda-vpc-operator"
 # AWS' default for standard mode: the first attempt and two retries.
 TOTAL_MAX_ATTEMPTS = 3
@@ -29,8 +31,8 @@ CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 # A RequestResponse invoke holds the connection for as long as the function runs (at most 900 s).
 INVOKE_READ_TIMEOUT = 905.0
-# Our concurrency: the budgets allow tens of requests a second, each done in a worker thread.
-MAX_POOL_CONNECTIONS = 20
+# One connection per thread that may send a request (models.settings.IO_THREADS).
+MAX_POOL_CONNECTIONS = IO_THREADS
 
 
 def _version() -> str:

@@ -13,11 +13,10 @@ import kopf
 
 from lambda_vpc_operator.kube import peerings
 from lambda_vpc_operator.models import attachments
-from lambda_vpc_operator.models.settings import OperatorSettings
+from lambda_vpc_operator.models.settings import IO_THREADS, OperatorSettings
 
 # boto3 and the status writer block; they run in the loop's default executor. The stock size,
 # min(32, CPUs + 4), is 5 threads on a one-CPU pod: too few for tens of GetFunction calls a second.
-IO_THREADS = 32
 PREFIX = attachments.GROUP  # lambdavpc.dev/...: never kopf.zalando.org on our objects
 FINALIZER = f"{PREFIX}/finalizer"
 COMPONENT = "lambda-vpc-operator"  # Events' source.component and reportingComponent

@@ -18,6 +18,7 @@ import kubernetes
 import urllib3
 
 from lambda_vpc_operator.models import attachments
+from lambda_vpc_operator.models.settings import IO_THREADS
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ LONGEST_RETRY_AFTER = 10.0  # a longer Retry-After is the look's backoff's busin
 def load_kube_config() -> kubernetes.client.ApiClient:
     """The same credentials kopf uses: in-cluster service account, else KUBECONFIG."""
     configuration = kubernetes.client.Configuration()
+    # One connection per thread that may write (its default is 5 per CPU: "Connection pool is full").
+    configuration.connection_pool_maxsize = IO_THREADS
     try:
         kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:

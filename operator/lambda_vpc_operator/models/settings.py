@@ -7,6 +7,11 @@ import enum
 
 from lambda_vpc_operator.models.policies import PolicyMode
 
+# Threads that run the blocking requests (boto3's, the Kubernetes client's status writes): the event
+# loop's default executor. Each client's connection pool holds as many, or a burst of looks makes
+# urllib3 discard and reopen connections ("Connection pool is full", seen at 5,000 attachments).
+IO_THREADS = 32
+
 # Steady attachments are re-read this often to notice drift and Inactive functions. GetFunction
 # has its own 100 requests/s bucket (aws-facts), so 10 minutes costs 1,000 functions ~1.7 req/s.
 DEFAULT_RESYNC_INTERVAL = 600.0

@@ -293,3 +293,20 @@ async def test_each_page_takes_a_token_and_the_last_one_none_more(
     assert bucket.burst == pytest.approx(3)
     # The pages and one DescribeVpcs: the budget is spent exactly when three requests were sent.
     assert bucket.try_acquire() is (pages == 1)
+
+
+async def test_a_cached_answer_never_waits_for_the_describe_in_flight(
+    aws_clients: clients.AwsClients, stub: Stubber
+) -> None:
+    """Under load a describe in flight is slow: looks the cache can answer do not queue behind it (the
+    5,000-attachment benchmark: waiting looks timed out and sent thousands of describes of their own)."""
+    known = networks.Networks(aws_clients)
+    _stub_one_round(stub, [subnet("subnet-a")])
+    first = await known.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])
+    lock = known._locks[REGION]
+    await lock.acquire()  # a describe of other ids is in flight
+    try:
+        again = await asyncio.wait_for(known.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"]), 0.5)
+    finally:
+        lock.release()
+    assert again == first  # and no request: the Stubber has no answer left to give

@@ -31,10 +31,12 @@ from lambda_vpc_operator.models import networks
 IPV6_ASSOCIATED = "associated"
 # Subnets, groups and VPCs rarely change; free-address counts only feed a warning.
 FACTS_TTL = 300.0
-# How long a describe waits for the one in flight in its region (to find its answer in the cache)
-# before asking EC2 itself: a slow EC2 (30 s read timeout, 3 attempts) must not queue every look of
-# the region, and the webhook, behind one request.
-LOCK_WAIT = 5.0
+# How long a describe that needs EC2 waits for the one in flight in its region (to find its answer in
+# the cache) before asking EC2 itself: a hung request (30 s read timeout, 3 attempts) must not hold
+# the region for ever. Not shorter: under load (the 5,000-attachment benchmark, a saturated EC2
+# budget) a 5 s wait made every waiting look send its own describe, thousands of them, each making
+# the next wait longer. A describe the cache can answer never waits (``Networks.describe``).
+LOCK_WAIT = 30.0
 REFRESH_WINDOW = 10.0
 
 class _FactCache:
@@ -110,6 +112,9 @@ class Networks:
     ) -> networks.NetworkFacts:
         """The named subnets and groups and their VPCs (unknown ids left out), cached for ``ttl``."""
         key = region or self.clients.default_region
+        cached = self._cached(key, subnet_ids, security_group_ids, refresh)
+        if cached is not None:
+            return cached  # nothing to ask EC2: no need to wait for the region's describe in flight
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             await asyncio.wait_for(lock.acquire(), self.lock_wait)
@@ -119,6 +124,19 @@ class Networks:
             return await self._describe(region, key, subnet_ids, security_group_ids, refresh)
         finally:
             lock.release()
+
+    def _cached(
+        self, key: str, subnet_ids: Collection[str], security_group_ids: Collection[str], refresh: bool
+    ) -> networks.NetworkFacts | None:
+        """The answer from the cache alone, or None when an id (or its VPC) must be read again."""
+        if self._subnets.stale(key, subnet_ids, refresh) or self._groups.stale(key, security_group_ids, refresh):
+            return None
+        subnets: dict[str, networks.SubnetFacts] = self._subnets.get(key, subnet_ids)
+        groups: dict[str, networks.SecurityGroupFacts] = self._groups.get(key, security_group_ids)
+        vpc_ids = ({s.vpc_id for s in subnets.values()} | {g.vpc_id for g in groups.values()}) - {""}
+        if self._vpcs.stale(key, vpc_ids, refresh):
+            return None
+        return networks.NetworkFacts(subnets=subnets, security_groups=groups, vpcs=self._vpcs.get(key, vpc_ids))
 
     async def _describe(
         self,

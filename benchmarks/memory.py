@@ -58,7 +58,8 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
 
         memories = [o for o in gc.get_objects() if isinstance(o, AttachmentMemory)]
         held: dict[str, Any] = {
-            "memories": len(memories), "holding_status": sum(m.status is not None for m in memories)
+            "memories": len(memories),
+            "holding_status": sum(m.status is not None for m in memories),
         }
         # Why a copy is still held: the watch's body (the look's) differs from our last write's answer.
         differing: dict[str, int] = {}
@@ -71,8 +72,15 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
                 differing[key] = differing.get(key, 0) + 1
         held["held_status_differs_in"] = differing
         held["holders"] = _holders(gc)
+        # What the garbage collector tracks, by type: the objects an attachment keeps, counted.
+        types: dict[str, int] = {}
+        for obj in gc.get_objects():
+            name = type(obj).__module__ + "." + type(obj).__qualname__
+            types[name] = types.get(name, 0) + 1
+        held["objects_by_type"] = dict(sorted(types.items(), key=lambda kv: -kv[1])[:40])
         if tracemalloc.is_tracing():
             held["kopf_decoded_alive"] = _kopf_decoded(gc)
+            held["parsed_strings_held_by"] = _parsed_strings(gc)
         (_SNAPSHOTS / f"memories-{counter[0]}.json").write_text(json.dumps(held))
         (_SNAPSHOTS / f"done-{counter[0]}").touch()
 
@@ -84,6 +92,11 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
             return f"{type(o).__name__}[{len(o)}]"
         if type(o).__name__ == "frame":
             return f"frame {o.f_code.co_filename.rsplit('/', 1)[-1]}:{o.f_code.co_name}"
+        if type(o).__name__ in ("async_generator", "generator", "coroutine"):
+            code = getattr(o, "ag_code", None) or getattr(o, "gi_code", None) or getattr(o, "cr_code", None)
+            frame = getattr(o, "ag_frame", None) or getattr(o, "gi_frame", None) or getattr(o, "cr_frame", None)
+            where = f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_name}" if code else "?"
+            return f"{type(o).__name__} {where}:{frame.f_lineno if frame else '-'}"
         if type(o).__name__ == "cell":
             return "cell"
         return type(o).__module__ + "." + type(o).__qualname__
@@ -138,6 +151,41 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
         top = sorted(shapes.items(), key=lambda kv: -kv[1])[:15]
         return {shape: {"count": count, "held by": samples[shape]} for shape, count in top}
 
+    _PARSERS = {
+        "kubernetes client answer": "kubernetes/client/api_client.py",
+        "kopf watch": "kopf/_cogs/clients/api.py",
+        "botocore answer": "botocore/parsers.py",
+    }
+
+    def _parsed_strings(gc: Any) -> dict[str, Any]:
+        """Strings (untracked by gc) decoded from an answer and still alive, by what holds them."""
+        held: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        samples: dict[str, Any] = {}
+        for container in gc.get_objects():
+            for ref in gc.get_referents(container):
+                if type(ref) not in (str, bytes):
+                    continue
+                trace = tracemalloc.get_object_traceback(ref)
+                if trace is None:
+                    continue
+                parser = next((k for k, v in _PARSERS.items() if any(v in f.filename for f in trace)), None)
+                if parser is None:
+                    continue
+                key = f"{parser} <- {_describe(container)}"
+                held[key] = held.get(key, 0) + sys.getsizeof(ref)
+                counts[key] = counts.get(key, 0) + 1
+                samples.setdefault(key, container)
+        top = sorted(held.items(), key=lambda kv: -kv[1])[:15]
+        return {
+            key: {
+                "bytes": size,
+                "strings": counts[key],
+                "held by": [_describe(r) for r in gc.get_referrers(samples[key])[:4]],
+            }
+            for key, size in top
+        }
+
     signal.signal(signal.SIGUSR2, _dump)
     from lambda_vpc_operator.cli import main as operator_main
 
@@ -156,6 +204,7 @@ from lambda_vpc_sandbox.processes import OperatorProcess, simulated_aws_env
 REGION = "us-east-1"
 WARMUP = 10
 SNAPSHOTS = _SNAPSHOTS
+
 
 def _rss_mib(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()

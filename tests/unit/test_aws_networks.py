@@ -256,6 +256,32 @@ async def test_a_slow_describe_does_not_hold_the_region_for_ever(aws_clients: cl
     await slow
 
 
+async def test_looks_waiting_for_a_describe_all_take_its_answer_without_asking_ec2(
+    cached_networks: networks.Networks, stub: Stubber
+) -> None:
+    """Five hundred new attachments at once: one describe (one round of calls, all the stubber has);
+    the others wait for it together and read its answer from the cache (networks.LOCK_WAIT)."""
+    _stub_one_round(stub, [subnet("subnet-a")])
+    answers = await asyncio.gather(*(
+        cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"], refresh=True) for _ in range(500)
+    ))  # fmt: skip
+    stub.assert_no_pending_responses()
+    assert all(answer == answers[0] for answer in answers)
+    assert set(answers[0].subnets) == {"subnet-a"}
+
+
+async def test_a_failed_describe_fails_its_waiters_too_without_their_own_calls(
+    cached_networks: networks.Networks, stub: Stubber
+) -> None:
+    # One throttle is every waiter's: none of them sends a describe of its own into the same bucket.
+    stub.add_client_error("describe_subnets", "RequestLimitExceeded", "Request limit exceeded.", 503)
+    outcomes = await asyncio.gather(
+        *(cached_networks.describe(REGION, ["subnet-a"], ["sg-1"]) for _ in range(20)), return_exceptions=True
+    )
+    assert all(isinstance(outcome, errors.Throttled) for outcome in outcomes)
+    stub.assert_no_pending_responses()
+
+
 async def test_each_describe_takes_an_ec2_token_and_a_throttle_pauses_every_ec2_reader(
     aws_clients: clients.AwsClients, stub: Stubber
 ) -> None:
@@ -303,10 +329,17 @@ async def test_a_cached_answer_never_waits_for_the_describe_in_flight(
     known = networks.Networks(aws_clients)
     _stub_one_round(stub, [subnet("subnet-a")])
     first = await known.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])
-    lock = known._locks[REGION]
-    await lock.acquire()  # a describe of other ids is in flight
+    release = asyncio.Event()
+
+    async def hung() -> Any:
+        await release.wait()
+
+    # A describe of other ids is in flight, and stays so.
+    in_flight = asyncio.ensure_future(known._flights.run(REGION, hung, name="other ids"))
+    await asyncio.sleep(0)
     try:
         again = await asyncio.wait_for(known.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"]), 0.5)
     finally:
-        lock.release()
+        release.set()
+        await in_flight
     assert again == first  # and no request: the Stubber has no answer left to give

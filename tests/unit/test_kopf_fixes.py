@@ -1,10 +1,14 @@
-"""handlers.kopf_fixes: a kopf watcher or worker that ends releases its indexing hold."""
+"""handlers.kopf_fixes: a kopf watcher or worker that ends releases its indexing hold; kopf reads objects
+without their managedFields."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
 from kopf._cogs.aiokits import aiotoggles
+from kopf._cogs.clients import api
 from kopf._core.reactor import queueing
 
 from lambda_vpc_operator.handlers import kopf_fixes
@@ -44,3 +48,49 @@ def test_a_coroutine_without_holds_is_left_as_it_was() -> None:
         return "ok"
 
     assert asyncio.run(main()) == "ok"
+
+
+def _object(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]}}
+
+
+def test_managed_fields_are_dropped_from_watch_events_lists_and_objects() -> None:
+    event = kopf_fixes.without_managed_fields({"type": "MODIFIED", "object": _object("a")})
+    assert event == {"type": "MODIFIED", "object": {"metadata": {"name": "a"}}}
+    listed = kopf_fixes.without_managed_fields(
+        {"metadata": {"resourceVersion": "7"}, "items": [_object("a"), _object("b")]}
+    )
+    assert listed == {
+        "metadata": {"resourceVersion": "7"},
+        "items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}],
+    }
+    assert kopf_fixes.without_managed_fields(_object("c")) == {"metadata": {"name": "c"}}
+    # What is not an object passes as it came (an ERROR event's Status, a non-JSON answer).
+    assert kopf_fixes.without_managed_fields({"type": "ERROR", "object": {"code": 410}}) == {
+        "type": "ERROR",
+        "object": {"code": 410},
+    }
+    assert kopf_fixes.without_managed_fields("not json") == "not json"
+
+
+def test_kopf_reads_lists_and_watches_without_managed_fields_once_installed() -> None:
+    assert kopf_fixes.install()
+    stream, get = api.stream, api.get
+    assert kopf_fixes.install()
+    assert (api.stream, api.get) == (stream, get)  # wrapped once
+    assert (stream.__code__.co_name, get.__code__.co_name) == ("streaming", "getting")  # ours, around kopf's
+
+    async def events(*args: Any, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        yield {"type": "ADDED", "object": _object("a")}
+        yield {"type": "DELETED", "object": _object("b")}
+
+    async def listing(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {"items": [_object("a")]}
+
+    async def read() -> tuple[list[Any], Any]:
+        streamed = [e async for e in kopf_fixes._streaming_without_managed_fields(events)(url="/x")]
+        return streamed, await kopf_fixes._getting_without_managed_fields(listing)(url="/x")
+
+    streamed, listed = asyncio.run(read())
+    assert [e["object"] for e in streamed] == [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}]
+    assert listed == {"items": [{"metadata": {"name": "a"}}]}

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from lambda_vpc_operator.aws import calling, clients
 from lambda_vpc_operator.aws.budgets import RequestBudgets
+from lambda_vpc_operator.aws.sharing import SingleFlight
 from lambda_vpc_operator.models import networks
 
 # The state of an IPv6 CIDR association that is usable (others: associating, disassociating, ...).
@@ -33,10 +34,12 @@ IPV6_ASSOCIATED = "associated"
 FACTS_TTL = 300.0
 # How long a describe that needs EC2 waits for the one in flight in its region (to find its answer in
 # the cache) before asking EC2 itself: a hung request (30 s read timeout, 3 attempts) must not hold
-# the region for ever. Not shorter: under load (the 5,000-attachment benchmark, a saturated EC2
-# budget) a 5 s wait made every waiting look send its own describe, thousands of them, each making
-# the next wait longer. A describe the cache can answer never waits (``Networks.describe``).
+# the region for ever. The waiters of one describe all wake together when it ends (``SingleFlight``):
+# a lock handed from waiter to waiter, one event-loop turn each, made 5,000 new attachments queue for
+# longer than this, and every look that gave up sent its own describes (4,504 to converge 5,000).
 LOCK_WAIT = 30.0
+# A describe joins at most this many others in flight (each for other ids) before asking EC2 itself.
+JOINS = 3
 REFRESH_WINDOW = 10.0
 
 class _FactCache:
@@ -87,10 +90,10 @@ class Networks:
         self._subnets = _FactCache(clock)
         self._groups = _FactCache(clock)
         self._vpcs = _FactCache(clock)
-        # One describe at a time per region: concurrent looks (a hundred new attachments) then
-        # find what the first one read in the cache instead of all asking EC2 at once; for at most
+        # One describe in flight per region: concurrent looks (a hundred new attachments) wait for
+        # it and find what it read in the cache instead of all asking EC2 at once; for at most
         # ``lock_wait``, then they ask EC2 themselves.
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._flights: SingleFlight[str, networks.NetworkFacts] = SingleFlight()
 
     def forget(self, region: str | None, subnet_ids: Iterable[str], security_group_ids: Iterable[str]) -> None:
         """Drop what is cached about these ids and their VPCs: the next describe asks EC2 (a human asked
@@ -115,15 +118,21 @@ class Networks:
         cached = self._cached(key, subnet_ids, security_group_ids, refresh)
         if cached is not None:
             return cached  # nothing to ask EC2: no need to wait for the region's describe in flight
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        try:
-            await asyncio.wait_for(lock.acquire(), self.lock_wait)
-        except TimeoutError:
-            return await self._describe(region, key, subnet_ids, security_group_ids, refresh)
-        try:
-            return await self._describe(region, key, subnet_ids, security_group_ids, refresh)
-        finally:
-            lock.release()
+        def request() -> Awaitable[networks.NetworkFacts]:
+            return self._describe(region, key, subnet_ids, security_group_ids, refresh)
+
+        name = f"describe networks in {key}"
+        for _ in range(JOINS):
+            if not self._flights.in_flight(key):
+                return await self._flights.run(key, request, name=name)  # ours: its answer is ours
+            try:
+                await asyncio.wait_for(self._flights.run(key, request, name=name), self.lock_wait)
+            except TimeoutError:
+                break
+            cached = self._cached(key, subnet_ids, security_group_ids, refresh)
+            if cached is not None:
+                return cached
+        return await self._describe(region, key, subnet_ids, security_group_ids, refresh)
 
     def _cached(
         self, key: str, subnet_ids: Collection[str], security_group_ids: Collection[str], refresh: bool

@@ -61,6 +61,10 @@ class SingleFlight(Generic[K, T]):
         # Shielded: one caller's cancellation must not cancel the request the others wait for.
         return (await asyncio.shield(task)).unwrap()
 
+    def in_flight(self, key: K) -> bool:
+        """A request for ``key`` is in flight: ``run`` now joins it."""
+        return key in self._tasks
+
     def tasks(self) -> list[asyncio.Task[Settled[T]]]:
         """The requests in flight."""
         return list(self._tasks.values())

@@ -18,6 +18,12 @@ Also here, as it reaches into kopf the same way: ``paused()``, kopf's own "this 
 (a peer with a higher priority is active), which kopf tells its daemons and no handler. Our looks
 run in one scheduler (handlers.looks), not in kopf daemons, so they ask: ``install()`` wraps kopf's
 daemon killer, the root task kopf hands the pause toggles to, to keep a reference to them.
+
+And a saving: kopf reads whole objects, ``metadata.managedFields`` included (server-side apply's
+record of who set which field, often the biggest part of an object), and holds each parsed event
+while it waits for its object's worker: at 5,000 attachments converging, thousands at once. Neither
+kopf nor a look reads it, so ``install()`` drops it from every list and watch answer as it is parsed,
+what controller-runtime's ``cache.TransformStripManagedFields`` does for Go controllers.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ import asyncio
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
+from kopf._cogs.clients import api
 from kopf._core.engines import daemons, posting
 from kopf._core.reactor import queueing
 
@@ -76,10 +83,47 @@ def install() -> bool:
         logger.warning("kopf's daemon_killer has changed shape: looks cannot see kopf's peering pause "
                        "(handlers/kopf_fixes.py); run one replica")  # fmt: skip
         return False
+    if inspect.isasyncgenfunction(api.stream) and inspect.iscoroutinefunction(api.get):
+        api.stream = _streaming_without_managed_fields(api.stream)  # type: ignore[assignment]
+        api.get = _getting_without_managed_fields(api.get)  # type: ignore[assignment]
+    else:
+        logger.warning("kopf's api.stream or api.get has changed shape: objects are kept with their "
+                       "managedFields (handlers/kopf_fixes.py), which costs memory, nothing else")  # fmt: skip
     queueing.watcher = _releasing(queueing.watcher)  # type: ignore[assignment]
     queueing.worker = _releasing(queueing.worker)  # type: ignore[assignment]
     daemons.daemon_killer = _keeping_pause(daemons.daemon_killer)  # type: ignore[assignment]
     return True
+
+
+def without_managed_fields(answer: Any) -> Any:
+    """A list, watch event or object answer, its objects' ``metadata.managedFields`` dropped in place."""
+    if isinstance(answer, dict):
+        items = answer.get("items")
+        objects: list[Any] = items if isinstance(items, list) else [answer.get("object"), answer]
+        for obj in objects:
+            metadata = obj.get("metadata") if isinstance(obj, dict) else None
+            if isinstance(metadata, dict):
+                metadata.pop("managedFields", None)
+    return answer
+
+
+def _streaming_without_managed_fields(stream: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    @functools.wraps(stream)
+    async def streaming(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async for event in stream(*args, **kwargs):
+            yield without_managed_fields(event)
+
+    return streaming
+
+
+def _getting_without_managed_fields(
+    get: Callable[..., Coroutine[Any, Any, Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    @functools.wraps(get)
+    async def getting(*args: Any, **kwargs: Any) -> Any:
+        return without_managed_fields(await get(*args, **kwargs))
+
+    return getting
 
 
 def _keeping_pause(killer: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Coroutine[Any, Any, None]]:

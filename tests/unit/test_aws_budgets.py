@@ -296,3 +296,31 @@ async def test_ec2_describes_have_a_budget_with_a_burst(clock: VirtualClock) -> 
     await ec2.acquire()
     assert clock.now == pytest.approx(1000.1)
     assert budgets.RequestBudgets(ec2_rate=4).ec2("r").rate == 4
+
+
+def test_the_send_pacer_lets_a_burst_go_then_spaces_requests_at_the_rate(clock: VirtualClock) -> None:
+    # Tokens taken a while ago, requests released together (every worker thread was busy): the ones
+    # beyond the burst wait for their place at the rate, as AWS' bucket counts arrivals.
+    pacer = budgets.SendPacer(rate=5.0, burst=3.0, clock=clock)
+    assert [round(pacer.reserve(), 6) for _ in range(6)] == [0.0, 0.0, 0.0, 0.2, 0.4, 0.6]
+
+
+def test_the_send_pacer_refills_while_idle_and_never_saves_more_than_the_burst(clock: VirtualClock) -> None:
+    pacer = budgets.SendPacer(rate=5.0, burst=3.0, clock=clock)
+    for _ in range(6):
+        pacer.reserve()
+    clock.now += 0.8 + 10.0  # the schedule's last place has passed, then a long idle while
+    assert [round(pacer.reserve(), 6) for _ in range(4)] == [0.0, 0.0, 0.0, 0.2]
+
+
+def test_any_window_of_paced_sends_stays_within_the_bucket(clock: VirtualClock) -> None:
+    # The property AWS checks: in any span of t seconds at most burst + rate * t requests arrive.
+    rate, burst = 10.0, 10.0
+    pacer = budgets.SendPacer(rate, burst, clock=clock)
+    sends = []
+    for i in range(200):
+        clock.now += 0.013 if i % 40 else 3.0  # bunches faster than the rate, and idle gaps
+        sends.append(clock.now + pacer.reserve())
+    for i, start in enumerate(sends):
+        for j in range(i, len(sends)):
+            assert j - i + 1 <= burst + rate * (sends[j] - start) + 1e-6

@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from botocore import xform_name
 
 from lambda_vpc_operator.aws import budgets, errors, metrics
+
+T = TypeVar("T")
 
 # Invokes in RequestResponse mode (keep-warm, reactivation) hold their thread while the function
 # runs, up to its timeout of 15 minutes: they get these threads of their own, never the loop's
@@ -46,14 +49,13 @@ async def call(
     method = getattr(client, xform_name(operation))
     if budget is not None:
         await budget.acquire(priority)
+    send = functools.partial(_sent, budget, functools.partial(method, **params))
     try:
         with errors.translating():
             if executor is None:
-                response: dict[str, Any] = await asyncio.to_thread(method, **params)
+                response: dict[str, Any] = await asyncio.to_thread(send)
             else:
-                response = await asyncio.get_running_loop().run_in_executor(
-                    executor, functools.partial(method, **params)
-                )
+                response = await asyncio.get_running_loop().run_in_executor(executor, send)
     except errors.AwsError as exc:
         _record_failure(service, operation, exc, budget)
         raise
@@ -86,7 +88,7 @@ async def call_pages(
             if budget is not None:
                 await budget.acquire(priority)
             with errors.translating():
-                page = await asyncio.to_thread(next, pages_left, None)
+                page = await asyncio.to_thread(_sent, budget, functools.partial(next, pages_left, None))
             if page is None:
                 break
             metrics.calls.count(service, operation)
@@ -95,6 +97,13 @@ async def call_pages(
     except errors.AwsError as exc:
         _record_failure(service, operation, exc, budget)
         raise
+
+
+def _sent(budget: budgets.RequestBudget | None, send: Callable[[], T]) -> T:
+    """In the worker thread: keep the budget's pace (``budgets.SendPacer``), then send."""
+    if budget is not None:
+        budget.pace()
+    return send()
 
 
 def _service(client: Any) -> str:

@@ -92,6 +92,21 @@ class Preview:
     events: tuple[Event, ...]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Look:
+    """What one look of one attachment works from; the status it reports moves on beside it."""
+
+    view: AttachmentView
+    reporter: Reporter
+    memory: AttachmentMemory
+    spec: AttachmentSpec  # the selectors' literal ids once resolved
+    ref: FunctionRef
+    resync: bool  # a steady look at the resync interval
+    fresh: bool  # GetFunction now, not the observer's snapshot
+    conflict_with: str | None
+    context: guarding.Context | None  # the guardrails' view of the cluster; None: claims alone decide
+
+
 class _Recorder:
     """A Reporter that writes nowhere: status patches are merged in memory, Events kept."""
 
@@ -161,7 +176,8 @@ class Reconciler:
             spec = AttachmentSpec.model_validate(dict(view.spec))
         except pydantic.ValidationError as exc:
             fields = "; ".join(
-                f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"]
+                f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                if err["loc"]
                 else str(err["msg"]).removeprefix("Value error, ")  # a rule across fields names them itself
                 for err in exc.errors()
             )
@@ -231,24 +247,15 @@ class Reconciler:
             await self._report(view, reporter, memory, status, stop, None, observed_ok=False)
             memory.attempt, memory.resync_due = memory.attempt + 1, stop.requeue_after is None
             return min(stop.requeue_after or self._resync(), self.settings.resync_interval)
-        return await target._look(view, reporter, memory, status, spec, ref, resync, fresh, conflict_with, context)
+        look = _Look(view, reporter, memory, spec, ref, resync, fresh, conflict_with, context)
+        return await target._look(look, status)
 
-    async def _look(
-        self,
-        view: AttachmentView,
-        reporter: Reporter,
-        memory: AttachmentMemory,
-        status: Mapping[str, Any],
-        spec: AttachmentSpec,
-        ref: FunctionRef,
-        resync: bool,
-        fresh: bool,
-        conflict_with: str | None,
-        context: guarding.Context | None,
-    ) -> float:
+    async def _look(self, look: _Look, status: Mapping[str, Any]) -> float:
         """``reconcile`` once the spec parsed and the account is known (this reconciler's AWS is its):
         resolve the selectors, gather the situation, plan, send the update the plan wants, add the
         reactivation's share, report, then what waits for the report (aliases, invoke, owner tag)."""
+        view, reporter, memory = look.view, look.reporter, look.memory
+        spec, ref, resync = look.spec, look.ref, look.resync
         generation = view.generation
         if memory.forget_networks:
             # A reconcile request: the Describe answers of this account (a role session's caches for
@@ -266,15 +273,14 @@ class Reconciler:
             await self._report(view, reporter, memory, status, plan, None, observed_ok=False)
             memory.attempt, memory.resync_due = memory.attempt + 1, plan.requeue_after is None
             return plan.requeue_after or self._resync()
-        spec = resolution.spec  # literal ids from here on: the policy, preflight and plan judge them
+        look = dataclasses.replace(look, spec=resolution.spec)  # the policy, preflight and plan judge literal ids
+        spec = look.spec
         status = await self._write(reporter, memory, status, resolution.status_fields)
         for event in resolution.events:
             reporter.post(event)
 
         owner_tags: list[guarding.OwnerTag] = []  # a fresh claim's tag, sent after the report
-        situation, observed_ok = await self._situation(
-            view, reporter, memory, status, spec, ref, resync, fresh, conflict_with, context, owner_tags.append
-        )
+        situation, observed_ok = await self._situation(look, status, owner_tags.append)
         plan = planning.plan_attachment(spec, situation)
         updating = plan.action is not None
         if plan.action is not None:
@@ -321,28 +327,18 @@ class Reconciler:
         return self._next_look(memory, plan, generation, retag_after)
 
     async def _situation(
-        self,
-        view: AttachmentView,
-        reporter: Reporter,
-        memory: AttachmentMemory,
-        status: Mapping[str, Any],
-        spec: AttachmentSpec,
-        ref: FunctionRef,
-        resync: bool,
-        fresh: bool,
-        conflict_with: str | None,
-        context: guarding.Context | None,
-        defer: Callable[[guarding.OwnerTag], None],
+        self, look: _Look, status: Mapping[str, Any], defer: Callable[[guarding.OwnerTag], None]
     ) -> tuple[planning.Situation, bool]:
         """Everything the planner judges, gathered once: policy, preflight, the function, ownership and
         the network. Also whether GetFunction answered (the function may be gone: None observed)."""
-        generation = view.generation
+        memory, spec, ref, resync, context = look.memory, look.spec, look.ref, look.resync, look.context
+        generation = look.view.generation
         situation = planning.Situation(
             generation=generation,
             observed=None,
             conditions=tuple(status.get("conditions") or ()),
             applied_generation=status.get("appliedGeneration"),
-            conflict_with=conflict_with,
+            conflict_with=look.conflict_with,
             attempt=memory.attempt,
             resync=resync,
             # After a restart, status remembers what memory forgot: a failed update is ours only if we sent one.
@@ -353,14 +349,14 @@ class Reconciler:
         if context is not None:
             # Guardrails: the tenant policy before any AWS call; ownership from the function's tag.
             situation, observed, observed_ok = await self._guarded_look(
-                view, spec, ref, situation, memory, reporter, context, defer, fresh=fresh
+                look.view, spec, ref, situation, memory, look.reporter, context, defer, fresh=look.fresh
             )
-        elif conflict_with is None:
+        elif look.conflict_with is None:
             desired = planning.desired_vpc(spec)
-            problems, failure = await self._preflight(ref, desired, generation, memory, reporter, resync)
+            problems, failure = await self._preflight(ref, desired, generation, memory, look.reporter, resync)
             situation = dataclasses.replace(situation, problems=problems, read_failure=failure)
             if failure is None and not validation.errors_of(list(problems)):
-                observed, failure = await self._observe(ref, fresh=fresh)
+                observed, failure = await self._observe(ref, fresh=look.fresh)
                 observed_ok = failure is None
                 situation = dataclasses.replace(situation, observed=observed, read_failure=failure)
         network = await self._network(ref, spec, observed, status, memory, generation, steady=resync)

@@ -92,7 +92,8 @@ def _free_port() -> int:
 
 
 def _observer_reads(port: int) -> dict[str, float]:
-    """The operator's observer counters (GetFunction by reason, looks served) from its /metrics."""
+    """The operator's observer counters (GetFunction by reason, looks served) and its rounds of network
+    describes (by why) from its /metrics."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     found: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
@@ -101,6 +102,8 @@ def _observer_reads(port: int) -> dict[str, float]:
                 found[f"GetFunction:{sample.labels['reason']}"] = sample.value
             elif sample.name == "lambda_vpc_operator_observer_served_total":
                 found["served from the snapshot"] = sample.value
+            elif sample.name == "lambda_vpc_operator_network_describes_total":
+                found[f"network describe rounds:{sample.labels['why']}"] = sample.value
     return found
 
 
@@ -174,6 +177,7 @@ def measure(
             aws.control.reset_calls()
             kube_before = _kube_writes(kube.emulator.audit_by_agent)
             platform_before = _platform_cpu()
+            reads_at_start = _observer_reads(metrics_port)
             started = time.monotonic()
             for i, name in enumerate(names):
                 manifests.apply_attachment(client, {
@@ -197,6 +201,7 @@ def measure(
                 time.sleep(max(0.5, LISTING_SHARE * (time.monotonic() - listed)))
             converged = time.monotonic() - started
             converge_calls = aws.control.calls()
+            reads_at_convergence = _observer_reads(metrics_port)
             converge_throttled = aws.control.throttled()
             at_convergence = _proc_stats(operator.process.pid)
             converge_platform_cpu = _platform_cpu() - platform_before
@@ -273,6 +278,9 @@ def measure(
         "list_functions_pages_per_sweep": math.ceil(account_functions / 50),
         "per_object_polling_calls_per_resync": n,
         # Why the observer still sent GetFunctions at rest (planner.sweeps.ReadReason), and the looks it served.
+        "observer_to_converge": {
+            k: round(v - reads_at_start.get(k, 0.0)) for k, v in sorted(reads_at_convergence.items())
+        },
         "observer_in_quiet_period": {k: round(v - reads_before.get(k, 0.0)) for k, v in sorted(reads_after.items())},
         "objects_rewritten_in_quiet_period": rewritten,
         "operator_after_quiet_period": steady,

@@ -56,9 +56,7 @@ async def test_describe_filters_instead_of_naming_ids(ec2_networks: networks.Net
     stub.add_response(
         "describe_subnets", {"Subnets": [subnet("subnet-a")]}, by_filter("subnet-id", "subnet-a", "subnet-b")
     )
-    stub.add_response(
-        "describe_security_groups", {"SecurityGroups": [group("sg-1")]}, by_filter("group-id", "sg-1")
-    )
+    stub.add_response("describe_security_groups", {"SecurityGroups": [group("sg-1")]}, by_filter("group-id", "sg-1"))
     stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-1")]}, by_filter("vpc-id", "vpc-1"))
     await ec2_networks.describe(REGION, ["subnet-b", "subnet-a"], ["sg-1"])
 
@@ -125,23 +123,17 @@ async def test_dual_stack_needs_both_families(
 
 
 @pytest.mark.parametrize("tenancy", [pytest.param(t, id=t.value) for t in Tenancy])
-async def test_vpc_tenancy_is_mapped(
-    ec2_networks: networks.Networks, stub: Stubber, tenancy: Tenancy
-) -> None:
+async def test_vpc_tenancy_is_mapped(ec2_networks: networks.Networks, stub: Stubber, tenancy: Tenancy) -> None:
     stub.add_response("describe_security_groups", {"SecurityGroups": [group("sg-1", "vpc-9")]})
     stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-9", tenancy.value)]})
     facts = await ec2_networks.describe(REGION, [], ["sg-1"])
     assert facts.vpcs["vpc-9"].tenancy == tenancy
 
 
-async def test_vpcs_of_subnets_and_groups_are_read_together(
-    ec2_networks: networks.Networks, stub: Stubber
-) -> None:
+async def test_vpcs_of_subnets_and_groups_are_read_together(ec2_networks: networks.Networks, stub: Stubber) -> None:
     stub.add_response("describe_subnets", {"Subnets": [subnet("subnet-a", "vpc-1")]})
     stub.add_response("describe_security_groups", {"SecurityGroups": [group("sg-1", "vpc-2")]})
-    stub.add_response(
-        "describe_vpcs", {"Vpcs": [vpc("vpc-1"), vpc("vpc-2")]}, by_filter("vpc-id", "vpc-1", "vpc-2")
-    )
+    stub.add_response("describe_vpcs", {"Vpcs": [vpc("vpc-1"), vpc("vpc-2")]}, by_filter("vpc-id", "vpc-1", "vpc-2"))
     facts = await ec2_networks.describe(REGION, ["subnet-a"], ["sg-1"])
     assert set(facts.vpcs) == {"vpc-1", "vpc-2"}
     assert facts.security_groups["sg-1"].group_name == "name-of-sg-1"
@@ -223,6 +215,48 @@ async def test_refresh_reads_facts_older_than_the_refresh_window(
     assert "subnet-x" in fresh.subnets
 
 
+async def test_each_round_of_describes_is_counted_with_why_the_cache_would_not_do(
+    cached_networks: networks.Networks, stub: Stubber, clock: VirtualClock
+) -> None:
+    metrics.network_describes.reset()
+    for _ in range(3):
+        _stub_one_round(stub, [subnet("subnet-a")])
+    await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])  # new
+    clock.now += networks.REFRESH_WINDOW - 1
+    await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"], refresh=True)  # cached: none
+    clock.now += 2
+    await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"], refresh=True)  # refresh
+    clock.now += 61
+    await cached_networks.describe(REGION, ["subnet-a", "subnet-x"], ["sg-1"])  # expired
+    stub.assert_no_pending_responses()
+    assert metrics.network_describes.snapshot() == {"new": 1, "refresh": 1, "expired": 1}
+
+
+async def test_looks_that_joined_a_slow_refresh_take_its_answer_however_long_it_took(
+    aws_clients: clients.AwsClients, clock: VirtualClock
+) -> None:
+    """A refresh (a new generation) that waits longer than the refresh window for the describe in flight
+    (EC2's budget or every worker thread busy) still takes its answer: one round for all, not one each."""
+    release = asyncio.Event()
+    rounds: list[str] = []
+
+    class Slow(networks.Networks):
+        async def _describe(self, region: Any, key: str, subnet_ids: Any, group_ids: Any, since: Any, **_: Any) -> Any:
+            rounds.append(",".join(subnet_ids))
+            await release.wait()
+            self._subnets.store(key, subnet_ids, {}, 300.0)  # the subnets read first ...
+            self._groups.store(key, group_ids, {}, 300.0)
+            clock.now += 3 * networks.REFRESH_WINDOW  # ... then the rest of the round took long
+            return None
+
+    reader = Slow(aws_clients, clock=clock)
+    looks = [asyncio.ensure_future(reader.describe(REGION, ["subnet-a"], ["sg-1"], refresh=True)) for _ in range(50)]
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(*looks)
+    assert rounds == ["subnet-a"]
+
+
 async def test_refresh_shares_a_read_made_moments_ago(
     cached_networks: networks.Networks, stub: Stubber, clock: VirtualClock
 ) -> None:
@@ -240,7 +274,9 @@ async def test_a_slow_describe_does_not_hold_the_region_for_ever(aws_clients: cl
     answered: list[str] = []
 
     class SlowFirst(networks.Networks):
-        async def _describe(self, region: Any, key: str, subnet_ids: Any, group_ids: Any, refresh: bool) -> Any:
+        async def _describe(
+            self, region: Any, key: str, subnet_ids: Any, group_ids: Any, refresh: bool, **_: Any
+        ) -> Any:
             if not answered and not release.is_set():
                 answered.append("slow")
                 await release.wait()
@@ -248,10 +284,12 @@ async def test_a_slow_describe_does_not_hold_the_region_for_ever(aws_clients: cl
             return None
 
     reader = SlowFirst(aws_clients, lock_wait=0.05)
+    metrics.network_describes.reset()
     slow = asyncio.ensure_future(reader.describe("eu-west-1", ["subnet-1"], ["sg-1"]))
     await asyncio.sleep(0)
     await asyncio.wait_for(reader.describe("eu-west-1", ["subnet-2"], ["sg-1"]), 2.0)
     assert answered == ["slow", "subnet-2"]
+    assert metrics.network_describes.snapshot() == {"gave-up-waiting": 1}
     release.set()
     await slow
 

@@ -123,3 +123,29 @@ class ObserverMeter:
 
 
 observer = ObserverMeter()
+
+
+class NetworkDescribeMeter:
+    """Why each round of network describes (aws.networks: DescribeSubnets, DescribeSecurityGroups,
+    DescribeVpcs, as many as were stale) went to EC2: ``new`` (an id never read), ``expired`` (older
+    than the cache's TTL), ``refresh`` (a new generation wanted facts younger than the refresh
+    window), ``gave-up-waiting`` (the describe in flight took longer than a look waits for it)."""
+
+    def __init__(self) -> None:
+        self._rounds: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def describe(self, why: str) -> None:
+        with self._lock:
+            self._rounds[why] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._rounds)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._rounds.clear()
+
+
+network_describes = NetworkDescribeMeter()

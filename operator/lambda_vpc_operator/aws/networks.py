@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from lambda_vpc_operator.aws import calling, clients
+from lambda_vpc_operator.aws import calling, clients, metrics
 from lambda_vpc_operator.aws.budgets import RequestBudgets
 from lambda_vpc_operator.aws.sharing import SingleFlight
 from lambda_vpc_operator.models import networks
@@ -41,6 +41,9 @@ LOCK_WAIT = 30.0
 # A describe joins at most this many others in flight (each for other ids) before asking EC2 itself.
 JOINS = 3
 REFRESH_WINDOW = 10.0
+# Why a round of describes was sent, most telling first (aws.metrics.NetworkDescribeMeter).
+_WHYS = ("new", "expired", "refresh")
+
 
 class _FactCache:
     """id -> (expiry, facts or None for "does not exist"), for one kind of resource in one region."""
@@ -49,9 +52,18 @@ class _FactCache:
         self.clock = clock
         self.entries: dict[tuple[str, str], tuple[float, float, Any]] = {}  # (read at, expiry, facts)
 
-    def stale(self, region: str, ids: Iterable[str], refresh: bool) -> set[str]:
+    def why_stale(self, region: str, ids: Iterable[str]) -> str:
+        """Why stale ids must be read (aws.metrics.NetworkDescribeMeter): new, expired, else refresh."""
+        entries = [self.entries.get((region, i)) for i in ids]
+        if any(entry is None for entry in entries):
+            return "new"
         now = self.clock()
-        oldest = now - REFRESH_WINDOW if refresh else float("-inf")
+        return "expired" if any(entry is not None and entry[1] <= now for entry in entries) else "refresh"
+
+    def stale(self, region: str, ids: Iterable[str], since: float | None) -> set[str]:
+        """The ids not cached, expired, or (with ``since``) read before that time."""
+        now = self.clock()
+        oldest = since if since is not None else float("-inf")
         stale = set()
         for i in ids:
             read_at, expiry, _ = self.entries.get((region, i), (float("-inf"), 0.0, None))
@@ -87,6 +99,7 @@ class Networks:
         self.budgets = budgets or RequestBudgets()
         self.ttl = ttl
         self.lock_wait = lock_wait
+        self._clock = clock
         self._subnets = _FactCache(clock)
         self._groups = _FactCache(clock)
         self._vpcs = _FactCache(clock)
@@ -115,11 +128,16 @@ class Networks:
     ) -> networks.NetworkFacts:
         """The named subnets and groups and their VPCs (unknown ids left out), cached for ``ttl``."""
         key = region or self.clients.default_region
-        cached = self._cached(key, subnet_ids, security_group_ids, refresh)
+        # A refresh wants facts read since shortly before it asked, however long it then waits: a
+        # describe in flight that took longer than REFRESH_WINDOW (EC2's budget, busy threads) still
+        # answers the looks that joined it, instead of each starting another.
+        since = self._clock() - REFRESH_WINDOW if refresh else None
+        cached = self._cached(key, subnet_ids, security_group_ids, since)
         if cached is not None:
             return cached  # nothing to ask EC2: no need to wait for the region's describe in flight
+
         def request() -> Awaitable[networks.NetworkFacts]:
-            return self._describe(region, key, subnet_ids, security_group_ids, refresh)
+            return self._describe(region, key, subnet_ids, security_group_ids, since)
 
         name = f"describe networks in {key}"
         for _ in range(JOINS):
@@ -128,22 +146,23 @@ class Networks:
             try:
                 await asyncio.wait_for(self._flights.run(key, request, name=name), self.lock_wait)
             except TimeoutError:
-                break
-            cached = self._cached(key, subnet_ids, security_group_ids, refresh)
+                metrics.network_describes.describe("gave-up-waiting")
+                return await self._describe(region, key, subnet_ids, security_group_ids, since, counted=True)
+            cached = self._cached(key, subnet_ids, security_group_ids, since)
             if cached is not None:
                 return cached
-        return await self._describe(region, key, subnet_ids, security_group_ids, refresh)
+        return await self._describe(region, key, subnet_ids, security_group_ids, since)
 
     def _cached(
-        self, key: str, subnet_ids: Collection[str], security_group_ids: Collection[str], refresh: bool
+        self, key: str, subnet_ids: Collection[str], security_group_ids: Collection[str], since: float | None
     ) -> networks.NetworkFacts | None:
         """The answer from the cache alone, or None when an id (or its VPC) must be read again."""
-        if self._subnets.stale(key, subnet_ids, refresh) or self._groups.stale(key, security_group_ids, refresh):
+        if self._subnets.stale(key, subnet_ids, since) or self._groups.stale(key, security_group_ids, since):
             return None
         subnets: dict[str, networks.SubnetFacts] = self._subnets.get(key, subnet_ids)
         groups: dict[str, networks.SecurityGroupFacts] = self._groups.get(key, security_group_ids)
         vpc_ids = ({s.vpc_id for s in subnets.values()} | {g.vpc_id for g in groups.values()}) - {""}
-        if self._vpcs.stale(key, vpc_ids, refresh):
+        if self._vpcs.stale(key, vpc_ids, since):
             return None
         return networks.NetworkFacts(subnets=subnets, security_groups=groups, vpcs=self._vpcs.get(key, vpc_ids))
 
@@ -153,12 +172,19 @@ class Networks:
         key: str,
         subnet_ids: Collection[str],
         security_group_ids: Collection[str],
-        refresh: bool,
+        since: float | None,
+        *,
+        counted: bool = False,
     ) -> networks.NetworkFacts:
         ec2 = self.clients.ec2(region)
         budget = self.budgets.ec2(key)
         # An empty filter would not mean "nothing": only stale ids are asked for, never none.
-        missing = self._subnets.stale(key, subnet_ids, refresh)
+        missing = self._subnets.stale(key, subnet_ids, since)
+        stale_groups = self._groups.stale(key, security_group_ids, since)
+        whys = {c.why_stale(key, ids) for c, ids in ((self._subnets, missing), (self._groups, stale_groups)) if ids}
+        if whys and not counted:
+            metrics.network_describes.describe(next(w for w in _WHYS if w in whys))
+            counted = True
         if missing:
             fetched: dict[str, networks.SubnetFacts] = {}
             for page in await calling.call_pages(
@@ -166,7 +192,7 @@ class Networks:
             ):
                 fetched.update((s.subnet_id, s) for s in map(_subnet, page.get("Subnets") or ()))
             self._subnets.store(key, missing, fetched, self.ttl)
-        missing = self._groups.stale(key, security_group_ids, refresh)
+        missing = stale_groups
         if missing:
             found_groups: dict[str, networks.SecurityGroupFacts] = {}
             pages = await calling.call_pages(
@@ -179,7 +205,9 @@ class Networks:
         groups: dict[str, networks.SecurityGroupFacts] = self._groups.get(key, security_group_ids)
         vpc_ids = {s.vpc_id for s in subnets.values()} | {g.vpc_id for g in groups.values()}
         vpc_ids.discard("")
-        missing = self._vpcs.stale(key, vpc_ids, refresh)
+        missing = self._vpcs.stale(key, vpc_ids, since)
+        if missing and not counted:
+            metrics.network_describes.describe(self._vpcs.why_stale(key, missing))
         if missing:
             found_vpcs: dict[str, networks.VpcFacts] = {}
             for page in await calling.call_pages(

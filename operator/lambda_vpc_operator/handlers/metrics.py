@@ -48,9 +48,10 @@ WEBHOOK_DECISIONS = f"{PREFIX}_webhook_decisions"
 OBSERVER_WAY = f"{PREFIX}_observer_way"
 OBSERVER_READS = f"{PREFIX}_observer_reads"
 OBSERVER_SERVED = f"{PREFIX}_observer_served"
+NETWORK_DESCRIBES = f"{PREFIX}_network_describes"
 NAMES = (
     AWS_REQUESTS, THROTTLES, BUDGET_WAIT, ATTACHMENTS, RECONCILE_DURATION, RECONCILE_ERRORS, NETWORK_READY,
-    REACTIVATIONS, DRIFT, WEBHOOK_DECISIONS, OBSERVER_WAY, OBSERVER_READS, OBSERVER_SERVED,
+    REACTIVATIONS, DRIFT, WEBHOOK_DECISIONS, OBSERVER_WAY, OBSERVER_READS, OBSERVER_SERVED, NETWORK_DESCRIBES,
 )  # fmt: skip
 
 # Event reasons that count as drift (planner.planning posts them on the transition).
@@ -180,11 +181,28 @@ class ObserverCollector(Collector):
         yield CounterMetricFamily(OBSERVER_SERVED, "Looks answered from the observer's snapshot, no request.", served)
 
 
+class NetworkDescribesCollector(Collector):
+    """Exposes aws.metrics.network_describes: rounds of network describes, by why the cache would not do."""
+
+    def __init__(self, meter: metrics.NetworkDescribeMeter) -> None:
+        self.meter = meter
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            NETWORK_DESCRIBES, "Rounds of subnet, security group and VPC describes sent to EC2, by why the "
+            "cache would not do.", labels=["why"],
+        )  # fmt: skip
+        for why, n in sorted(self.meter.snapshot().items()):
+            family.add_metric([why], n)
+        yield family
+
+
 REGISTRY = prometheus_client.CollectorRegistry()
 REGISTRY.register(AwsRequestsCollector(metrics.calls))
 REGISTRY.register(BudgetCollector(metrics.budgets))
 REGISTRY.register(ReconcileErrorsCollector(failing.errors))
 REGISTRY.register(ObserverCollector(metrics.observer))
+REGISTRY.register(NetworkDescribesCollector(metrics.network_describes))
 attachments = Attachments()
 REGISTRY.register(attachments)
 reconcile_duration = prometheus_client.Histogram(

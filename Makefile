@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv tools test lint sandbox crds chart-schema bench bench-scale chaos clean
+.PHONY: all venv tools test lint sandbox crds chart-schema trimmed-models bench bench-scale chaos clean
 
 all: test
 
@@ -41,6 +41,10 @@ crds: venv
 # The Kubernetes schemas values.schema.json borrows (resources, affinity, env, security contexts).
 chart-schema: venv
 	$(PY) deploy/values_schema_definitions.py
+
+# botocore's models cut to the operations we send (aws/trimmed_models.py), after a botocore upgrade.
+trimmed-models: venv
+	$(PY) -c "from lambda_vpc_operator.aws import trimmed_models; print(*trimmed_models.write(), sep='\n')"
 
 # Convergence speed, AWS calls and memory (docs/benchmarks.md); N=attachments.
 N ?= 200

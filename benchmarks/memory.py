@@ -25,6 +25,7 @@ import sys
 import time
 import tracemalloc
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,62 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-c
         if tracemalloc.is_tracing():
             held["kopf_decoded_alive"] = _kopf_decoded(gc)
             held["parsed_strings_held_by"] = _parsed_strings(gc)
+        held["pymalloc"] = _pymalloc_stats()
+        held["tasks_waiting_at"] = _tasks_waiting_at()
         (_SNAPSHOTS / f"memories-{counter[0]}.json").write_text(json.dumps(held))
         (_SNAPSHOTS / f"done-{counter[0]}").touch()
+
+    def _tasks_waiting_at() -> dict[str, int]:
+        """Where each asyncio task waits: the innermost of its chain of awaits, by line, counted."""
+        import asyncio
+
+        loop = asyncio._get_running_loop()
+        if loop is None:
+            return {}
+        found: dict[str, int] = {}
+        for task in asyncio.all_tasks(loop):
+            coro: Any = task.get_coro()
+            chain = []
+            while coro is not None and hasattr(coro, "cr_frame"):
+                if coro.cr_frame is not None:
+                    code = coro.cr_frame.f_code
+                    chain.append(f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_name}:{coro.cr_frame.f_lineno}")
+                coro = coro.cr_await
+            where = " > ".join(chain[-3:]) or "(not started)"
+            found[where] = found.get(where, 0) + 1
+        return dict(sorted(found.items(), key=lambda kv: -kv[1])[:30])
+
+    def _pymalloc_stats() -> dict[str, int]:
+        """CPython's small-object allocator: arenas held against bytes in live blocks. RSS far above
+        what lives means freed blocks kept in arenas that still hold a live object (fragmentation)."""
+        import io
+        import tempfile
+
+        with tempfile.TemporaryFile("w+") as err:
+            saved = os.dup(2)
+            os.dup2(err.fileno(), 2)
+            try:
+                sys._debugmallocstats()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            err.seek(0)
+            text = io.StringIO(err.read()).getvalue()
+        wanted = {
+            "arenas allocated current": "arenas_current",
+            "bytes in allocated blocks": "bytes_in_allocated_blocks",
+            "bytes in available blocks": "bytes_in_available_blocks",
+            "unused pools": "bytes_in_unused_pools",
+            "bytes lost to pool headers": "bytes_lost_to_pool_headers",
+            "bytes lost to quantization": "bytes_lost_to_quantization",
+            "Total": "total_bytes",
+        }
+        stats: dict[str, int] = {}
+        for line in text.splitlines():
+            for label, key in wanted.items():
+                if label in line and "=" in line and key not in stats:  # the first "Total" is the arenas'
+                    stats[key] = int(line.split("=")[-1].strip().replace(",", ""))
+        return stats
 
     def _describe(o: Any) -> str:
         if isinstance(o, dict):
@@ -234,12 +289,18 @@ def _apply(client: Any, names: list[str], subnet_sets: list[list[str]], group: s
         })  # fmt: skip
 
 
-def _wait_ready(client: Any, pid: int, count: int, deadline: float) -> float:
-    """Wait until ``count`` attachments are Ready; the peak RSS seen meanwhile (0.0: timed out)."""
+def _wait_ready(
+    client: Any, pid: int, count: int, deadline: float, halfway: Callable[[], object] | None = None
+) -> float:
+    """Wait until ``count`` attachments are Ready; the peak RSS seen meanwhile (0.0: timed out).
+    ``halfway`` is called once, when half of them are."""
     peak = 0.0
     while True:
         peak = max(peak, _rss_mib(pid))
         ready = sum(manifests.verdict(o).ready == "True" for o in manifests.list_attachments(client))
+        if halfway is not None and ready >= count // 2:
+            halfway()
+            halfway = None
         if ready >= count:
             return peak
         if time.monotonic() > deadline:
@@ -314,6 +375,12 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=30.0, help="seconds at rest after all are Ready")
     parser.add_argument("--resync-interval", type=float, default=10.0)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--control-rate", type=float, default=100.0, help="the operator's; 10 (its default) to measure looks queued"
+    )
+    parser.add_argument(
+        "--dump-halfway", action="store_true", help="also dump objects alive when half are Ready (memories-2.json)"
+    )
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args()
     n = args.attachments
@@ -350,7 +417,7 @@ def main() -> int:
         operator = _TracedOperator(
             kube.kubeconfig_path, env,
             ["--resync-interval", str(args.resync_interval), "--policy-mode", "allow-all",
-             "--control-rate", "100", "--get-function-rate", "100", "--ec2-rate", "100"],
+             "--control-rate", str(args.control_rate), "--get-function-rate", "100", "--ec2-rate", "100"],
         )  # fmt: skip
         with operator:
             assert operator.process is not None
@@ -366,7 +433,16 @@ def main() -> int:
             before = _snapshot(pid, 1)
             started = time.monotonic()
             _apply(client, names[WARMUP:], subnet_sets, account.app_sg_id)
-            peak = _wait_ready(client, pid, n + WARMUP, started + args.timeout)
+            # Halfway through, what is alive while looks are under way (objects by type, pymalloc).
+            numbers = iter(range(2, 10))
+            during: list[tracemalloc.Snapshot | None] = []
+            peak = _wait_ready(
+                client,
+                pid,
+                n + WARMUP,
+                started + args.timeout,
+                halfway=(lambda: during.append(_snapshot(pid, next(numbers)))) if args.dump_halfway else None,
+            )
             if not peak:
                 return 1
             converged = time.monotonic() - started
@@ -375,7 +451,7 @@ def main() -> int:
                 peak = max(peak, _rss_mib(pid))
                 time.sleep(1.0)
             rss_rest = _rss_mib(pid)
-            after = _snapshot(pid, 2)
+            after = _snapshot(pid, next(numbers))
 
     result: dict[str, Any] = {
         "attachments": n,

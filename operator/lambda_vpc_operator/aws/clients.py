@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from lambda_vpc_operator.aws import trimmed_models
 from lambda_vpc_operator.models.settings import IO_THREADS
 
 USER_AGENT_NAME = "lambda-vpc-operator"
@@ -66,7 +67,8 @@ class AwsClients:
 
     def __init__(self, default_region: str, session: boto3.Session | None = None) -> None:
         self.default_region = default_region
-        self._session = session or boto3.Session()
+        # Its clients load only the operations we send (aws.trimmed_models): 30 MiB less than full models.
+        self._session = session or boto3.Session(botocore_session=trimmed_models.session())
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
 

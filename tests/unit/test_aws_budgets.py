@@ -324,3 +324,93 @@ def test_any_window_of_paced_sends_stays_within_the_bucket(clock: VirtualClock) 
     for i, start in enumerate(sends):
         for j in range(i, len(sends)):
             assert j - i + 1 <= burst + rate * (sends[j] - start) + 1e-6
+
+
+# -- tickets: a place in the queue kept for a look that is not running ------------------------------
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_ticket_is_granted_in_its_turn_and_wakes_its_holder(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=1, burst=1)
+    await bucket.acquire()
+    woken: list[float] = []
+    ticket = bucket.reserve(budgets.Priority.DRIFT, lambda: woken.append(clock.now - 1000.0))
+    assert not ticket.granted
+    while not woken:
+        await settle()
+    assert ticket.usable and woken == [pytest.approx(1.0)]  # the next token, one second later
+    assert bucket.waiting == 0
+
+
+async def test_a_granted_ticket_pays_for_one_request_without_waiting(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=1, burst=1)
+    await bucket.acquire()
+    ticket = bucket.reserve(budgets.Priority.SPEC_CHANGE, lambda: None)
+    while not ticket.granted:
+        await settle()
+    granted_at = clock.now
+    # Others queue meanwhile; the holder's request goes at once, on the token taken for it.
+    others = [asyncio.create_task(bucket.acquire()) for _ in range(3)]
+    await bucket.acquire(budgets.Priority.DRIFT, ticket)
+    assert clock.now == granted_at and ticket.spent
+    # Spent: a second request with it waits in the queue like anyone.
+    await bucket.acquire(budgets.Priority.SPEC_CHANGE, ticket)
+    assert clock.now > granted_at
+    await asyncio.gather(*others)
+
+
+async def test_tickets_keep_priority_order_among_waiters(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=1, burst=1)
+    await bucket.acquire()
+    order: list[str] = []
+
+    async def caller(name: str, priority: budgets.Priority) -> None:
+        await bucket.acquire(priority)
+        order.append(name)
+
+    # All arrive before the next token: a ticket and a waiting caller are served alike.
+    bucket.reserve(budgets.Priority.OWNERSHIP, lambda: order.append("tag ticket"))
+    drift = asyncio.create_task(caller("drift", budgets.Priority.DRIFT))
+    bucket.reserve(budgets.Priority.SPEC_CHANGE, lambda: order.append("spec ticket"))
+    await drift
+    while len(order) < 3:
+        await settle()
+    assert order == ["spec ticket", "drift", "tag ticket"]
+
+
+async def test_a_cancelled_ticket_leaves_the_queue_and_a_granted_one_gives_its_token_back(
+    clock: VirtualClock,
+) -> None:
+    bucket = budget(clock, rate=1, burst=1)
+    await bucket.acquire()
+    woken: list[bool] = []
+    waiting = bucket.reserve(budgets.Priority.SPEC_CHANGE, lambda: woken.append(True))
+    await asyncio.sleep(0)  # in the queue, its token not there yet
+    assert bucket.waiting == 1
+    waiting.cancel()
+    await settle()
+    assert bucket.waiting == 0 and not woken  # cancelled: never granted
+    granted = bucket.reserve(budgets.Priority.SPEC_CHANGE, lambda: None)
+    while not granted.granted:
+        await settle()
+    started = clock.now
+    granted.cancel()  # granted to a look that no longer writes
+    await bucket.acquire()
+    assert clock.now == started  # the refunded token served the next request at once
+    granted.cancel()  # twice: no second token
+    assert bucket.would_wait()
+
+
+def test_would_wait_says_whether_acquire_would(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=1, burst=1)
+    assert not bucket.would_wait()
+    assert bucket.try_acquire()
+    assert bucket.would_wait()
+    clock.now += 1.0
+    assert not bucket.would_wait()
+    bucket.pause(5.0)
+    assert bucket.would_wait()

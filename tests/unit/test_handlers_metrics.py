@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -129,6 +130,38 @@ async def test_a_budget_records_the_time_its_callers_waited() -> None:
     await budget.acquire()  # one second for the next token
     _, waited = aws_metrics.budgets.snapshot()
     assert waited[budget.name, "r"] == pytest.approx(1.0)
+async def test_the_budget_queue_tells_sleeping_tickets_from_waiting_requests() -> None:
+    now = [100.0]
+    release = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # the next token never comes until the test says
+        await release.wait()
+        now[0] += seconds
+
+    meter = aws_metrics.BudgetMeter()
+    registry = prometheus_client.CollectorRegistry()
+    registry.register(metrics.BudgetCollector(meter))
+    budget = budgets.RequestBudget(1.0, clock=lambda: now[0], sleep=sleep, name="control", region="r")
+    meter.track(budget)
+    await budget.acquire()  # the burst's token: the queue starts now
+    tickets = [budget.reserve(budgets.Priority.DRIFT, lambda: None) for _ in range(3)]
+    waiting = asyncio.create_task(budget.acquire())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    text = prometheus_client.generate_latest(registry).decode()
+    assert sample(text, "lambda_vpc_operator_budget_queue", budget="control", region="r", waiter="ticket") == 3
+    assert sample(text, "lambda_vpc_operator_budget_queue", budget="control", region="r", waiter="request") == 1
+    tickets[0].cancel()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    text = prometheus_client.generate_latest(registry).decode()
+    assert sample(text, "lambda_vpc_operator_budget_queue", budget="control", region="r", waiter="ticket") == 2
+    release.set()
+    await waiting
+    for ticket in tickets:
+        ticket.cancel()
+
+
 def test_looks_that_raised_are_exposed_by_handler_and_error() -> None:
     from lambda_vpc_operator.reconciliation import failing
 

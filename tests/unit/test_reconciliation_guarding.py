@@ -228,7 +228,7 @@ async def test_an_untagged_function_outside_any_vpc_is_claimed_then_changed_then
     assert claim["functionArn"] == observation().arn and claim["ownerTag"] == MINE and claim["adopted"] is False
     assert not after.just_claimed  # the VpcConfig write goes now, guarded by the RevisionId just read
     (owner_tag,) = later
-    assert await owner_tag() is None
+    assert await owner_tag(None) is None
     # GetFunction showed no Tags (no lambda:ListTags, or none to show): ListTags before the tag.
     assert aws.calls[2:] == ["GetFunction", "ListTags", f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"]
 
@@ -244,7 +244,7 @@ async def test_tags_getfunction_answered_in_this_look_spare_the_listtags(guard: 
     assert after.problems == () and after.action_failure is None and len(claims.written) == 1
     assert aws.calls == ["SimulatePrincipalPolicy"]
     (owner_tag,) = later
-    assert await owner_tag() is None
+    assert await owner_tag(None) is None
     assert aws.calls[1:] == ["GetFunction", f"TagResource {{'{guards.OWNER_TAG}': '{MINE}'}}"]
 
 
@@ -269,7 +269,7 @@ async def test_a_tag_that_appeared_before_the_deferred_tag_is_left_alone(guard: 
     await look(guard, observation(**DETACHED_FN), situation(), context({}), defer=later.append, tags_read=True)
     aws.tags_on_aws = {guards.OWNER_TAG: "another-cluster/team-a/orders"}
     (owner_tag,) = later
-    assert await owner_tag() is None
+    assert await owner_tag(None) is None
     assert aws.calls[-1] == "GetFunction"  # no TagResource: the next look decides whose it is
 
 
@@ -285,7 +285,7 @@ async def test_the_tag_of_a_claim_in_place_costs_the_critical_path_nothing(guard
     assert aws.calls == ["SimulatePrincipalPolicy"]
     aws.tags_on_aws = {guards.OWNER_TAG: "another-cluster/team-a/orders"}
     (owner_tag,) = later
-    assert await owner_tag() is None
+    assert await owner_tag(None) is None
     assert aws.calls[1:] == ["GetFunction", "ListTags"]  # not overwritten: the next look shows whose it is
 
 

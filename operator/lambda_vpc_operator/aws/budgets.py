@@ -18,6 +18,13 @@ drift correction before an owner tag; a waiter counts as arrived ``AGING`` secon
 above it, so a burst of low-priority writes (a restart waking every attachment) never delays a spec
 change by more than that, and nothing waits for ever.
 
+A look need not wait in the queue itself: ``reserve`` puts a ``Ticket`` there and returns at once;
+once its token is taken, the ticket calls back (the look's wake-up) and the look's next request of
+this budget spends it. While 5,000 new attachments wait for the control plane's 10 requests/s,
+each holds a ticket of a few hundred bytes instead of a whole look's state (about 40 KB: its body,
+situation, plan and a dozen coroutine frames), which was most of the operator's peak memory
+(docs/benchmarks.md "Memory").
+
 One operator uses one account's credentials, so buckets are keyed by region alone.
 """
 
@@ -91,6 +98,31 @@ class _Waiter:
     event: asyncio.Event = dataclasses.field(compare=False, default_factory=asyncio.Event)
 
 
+@dataclasses.dataclass(eq=False, slots=True)
+class Ticket:
+    """A place in a budget's queue kept for a look that is not running (``RequestBudget.reserve``)."""
+
+    budget: RequestBudget
+    priority: Priority
+    task: asyncio.Task[None] | None = None  # waits in the queue on the look's behalf
+    granted: bool = False  # its token is taken: the look's next request of this budget goes at once
+    spent: bool = False  # a request went with its token, or it was cancelled
+
+    @property
+    def usable(self) -> bool:
+        return self.granted and not self.spent
+
+    def cancel(self) -> None:
+        """Leave the queue; a token taken and not spent goes back to the bucket."""
+        if self.spent:
+            return
+        self.spent = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        if self.granted:
+            self.budget.refund()
+
+
 class SendPacer:
     """The budget's rate once more, where a request leaves: in the worker thread that sends it.
 
@@ -152,18 +184,51 @@ class RequestBudget:
         self._seq = itertools.count()
         self._sleeping = False  # the first waiter sleeps for the next token; the others wait for their turn
         self._pacer = SendPacer(rate, self.burst)  # real time: it runs where requests are sent
+        self._tickets_waiting = 0
         # What the metrics call this budget (lambda_vpc_operator_budget_wait_seconds_total{budget,region}).
         self.name = name
         self.region = region
+        if name:
+            metrics.budgets.track(self)  # its queue, as lambda_vpc_operator_budget_queue
 
-    async def acquire(self, priority: Priority = Priority.SPEC_CHANGE) -> None:
-        """Wait until one request may be sent, then take its token."""
+    async def acquire(self, priority: Priority = Priority.SPEC_CHANGE, ticket: Ticket | None = None) -> None:
+        """Wait until one request may be sent, then take its token (a granted ``ticket`` of this budget
+        has taken it already: spent now, no wait)."""
+        if ticket is not None and ticket.budget is self and ticket.usable:
+            ticket.spent = True
+            return
         started = self._clock()
         if self._waiters or self._take() > 0:
             await self._wait_turn(_Waiter(started + AGING * priority, next(self._seq)))
         waited = self._clock() - started
         if waited > 0 and self.name:
             metrics.budgets.waited(self.name, self.region, waited)
+
+    def reserve(self, priority: Priority, granted: Callable[[], None]) -> Ticket:
+        """A place in the queue for a caller that will not wait here: ``granted`` is called once its
+        token is taken (it arrived now, for priority and aging, like any waiter)."""
+        ticket = Ticket(self, priority)
+
+        async def hold() -> None:
+            self._tickets_waiting += 1  # here, not before: a task cancelled before it starts runs no line
+            try:
+                await self.acquire(priority)
+            finally:
+                self._tickets_waiting -= 1
+            ticket.granted = True
+            granted()
+
+        ticket.task = asyncio.get_running_loop().create_task(hold(), name=f"ticket of {self.name} {self.region}")
+        return ticket
+
+    def would_wait(self) -> bool:
+        """Whether ``acquire`` would wait now (somebody waits already, or no token is there)."""
+        return bool(self._waiters) or self._refilled() < 1.0 - _TOKEN_SLACK
+
+    def refund(self) -> None:
+        """A token taken and not spent goes back (at most ``burst`` saved up)."""
+        self._tokens = min(self.burst, self._tokens + 1.0)
+        self._wake_first()
 
     def pace(self) -> None:
         """In the worker thread, just before sending: wait for the request's place at the budget's rate
@@ -205,8 +270,13 @@ class RequestBudget:
 
     @property
     def waiting(self) -> int:
-        """Callers waiting for a token now."""
+        """Callers waiting for a token now (tickets included)."""
         return len(self._waiters)
+
+    @property
+    def tickets_waiting(self) -> int:
+        """Of them, tickets: looks that left the queue to a ticket and sleep (``reserve``)."""
+        return self._tickets_waiting
 
     def try_acquire(self) -> bool:
         """Take a token if one is there now and nobody waits for it; never wait (for requests that can
@@ -238,15 +308,22 @@ class RequestBudget:
         """Seconds left of the current pause (0 when not paused)."""
         return max(self._paused_until - self._clock(), 0.0)
 
+    def _refilled(self) -> float:
+        """The tokens there now (none during a pause)."""
+        now = self._clock()
+        if now < self._paused_until:
+            return 0.0
+        if now > self._updated:
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+        return self._tokens
+
     def _take(self) -> float:
         """Take a token and return 0, or return how long to wait before trying again."""
         now = self._clock()
         if now < self._paused_until:
             return self._paused_until - now
-        if now > self._updated:
-            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-            self._updated = now
-        if self._tokens >= 1.0 - _TOKEN_SLACK:
+        if self._refilled() >= 1.0 - _TOKEN_SLACK:
             self._tokens = max(self._tokens - 1.0, 0.0)
             return 0.0
         return (1.0 - self._tokens) / self.rate

@@ -37,18 +37,20 @@ async def call(
     /,
     *,
     priority: budgets.Priority = budgets.Priority.SPEC_CHANGE,
+    ticket: budgets.Ticket | None = None,
     **params: Any,
 ) -> dict[str, Any]:
     """Send ``operation`` (its AWS name, e.g. "GetFunction") with ``params``; return the response.
 
     ``executor``: the threads to block (None: the loop's default executor); ``priority``: why we
-    send it, which orders the waiters of the budget (AWS parameter names are capitalised, so they
-    never collide with it).
+    send it, which orders the waiters of the budget; ``ticket``: a place in its queue the caller
+    kept while it slept (``budgets.Ticket``), spent here if granted (AWS parameter names are
+    capitalised, so they never collide with these).
     """
     service = _service(client)
     method = getattr(client, xform_name(operation))
     if budget is not None:
-        await budget.acquire(priority)
+        await budget.acquire(priority, ticket)
     send = functools.partial(_sent, budget, functools.partial(method, **params))
     try:
         with errors.translating():

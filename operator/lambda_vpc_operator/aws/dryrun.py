@@ -44,6 +44,7 @@ class DryRunFunctions(aws_functions.LambdaFunctions):
         revision_id: str | None = None,
         *,
         priority: budgets.Priority = budgets.Priority.SPEC_CHANGE,
+        ticket: budgets.Ticket | None = None,
     ) -> functions.FunctionObservation:
         self.writes.append(Write("UpdateFunctionConfiguration", {
             "FunctionName": ref.api_name, "VpcConfig": vpc.to_aws(), "RevisionId": revision_id,
@@ -51,7 +52,12 @@ class DryRunFunctions(aws_functions.LambdaFunctions):
         raise DryRun("UpdateFunctionConfiguration")
 
     async def tag(
-        self, arn: str, tags: Mapping[str, str], *, priority: budgets.Priority = budgets.Priority.OWNERSHIP
+        self,
+        arn: str,
+        tags: Mapping[str, str],
+        *,
+        priority: budgets.Priority = budgets.Priority.OWNERSHIP,
+        ticket: budgets.Ticket | None = None,
     ) -> None:
         self.writes.append(Write("TagResource", {"Resource": arn, "Tags": dict(tags)}))
 

@@ -51,6 +51,10 @@ class LambdaFunctions:
     def region_of(self, ref: functions.FunctionRef) -> str:
         return ref.region or self.clients.default_region
 
+    def control_budget(self, ref: functions.FunctionRef) -> budgets.RequestBudget:
+        """The shared budget (15/s per account and region) that ``ref``'s writes take a token from."""
+        return self.budgets.control(self.region_of(ref))
+
     async def get(self, ref: functions.FunctionRef) -> functions.FunctionObservation:
         """GetFunction: the only read with State and LastUpdateStatus. Raises FunctionNotFound."""
         region = self.region_of(ref)
@@ -78,6 +82,7 @@ class LambdaFunctions:
         revision_id: str | None = None,
         *,
         priority: budgets.Priority = budgets.Priority.SPEC_CHANGE,
+        ticket: budgets.Ticket | None = None,
     ) -> functions.FunctionObservation:
         """UpdateFunctionConfiguration with only VpcConfig; RevisionId makes it conditional.
 
@@ -93,6 +98,7 @@ class LambdaFunctions:
             "UpdateFunctionConfiguration",
             self.budgets.control(region),
             priority=priority,
+            ticket=ticket,
             **params,
         )
         self._wrote(region, ref.name)
@@ -179,7 +185,12 @@ class LambdaFunctions:
         return {str(k): str(v) for k, v in (response.get("Tags") or {}).items()}
 
     async def tag(
-        self, arn: str, tags: Mapping[str, str], *, priority: budgets.Priority = budgets.Priority.OWNERSHIP
+        self,
+        arn: str,
+        tags: Mapping[str, str],
+        *,
+        priority: budgets.Priority = budgets.Priority.OWNERSHIP,
+        ticket: budgets.Ticket | None = None,
     ) -> None:
         """TagResource on a function ARN (its region is read from the ARN)."""
         region = _arn_region(arn) or self.clients.default_region
@@ -188,6 +199,7 @@ class LambdaFunctions:
             "TagResource",
             self.budgets.control(region),
             priority=priority,
+            ticket=ticket,
             Resource=arn,
             Tags=dict(tags),
         )

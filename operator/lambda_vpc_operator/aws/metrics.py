@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import collections
 import threading
+import weakref
+from typing import Protocol
 
 # The outcome of a request that succeeded; failures are counted under their FailureKind value.
 SUCCESS = "Success"
@@ -52,6 +54,19 @@ calls = CallCounter()
 BudgetKey = tuple[str, str]  # (budget, region)
 
 
+class Queue(Protocol):
+    """What the meter reads of a request budget (aws.budgets.RequestBudget) for its queue gauge."""
+
+    name: str
+    region: str
+
+    @property
+    def waiting(self) -> int: ...
+
+    @property
+    def tickets_waiting(self) -> int: ...
+
+
 class BudgetMeter:
     """Throttles AWS answered and seconds callers waited for a token, per request budget and region.
 
@@ -62,7 +77,24 @@ class BudgetMeter:
     def __init__(self) -> None:
         self._throttles: collections.Counter[BudgetKey] = collections.Counter()
         self._waited: collections.defaultdict[BudgetKey, float] = collections.defaultdict(float)
+        self._queues: weakref.WeakSet[Queue] = weakref.WeakSet()  # a role session's go with it
         self._lock = threading.Lock()
+
+    def track(self, queue: Queue) -> None:
+        with self._lock:
+            self._queues.add(queue)
+
+    def queues(self) -> dict[tuple[str, str, str], int]:
+        """Requests waiting for a token now, by (budget, region, waiter): "ticket" for looks asleep
+        with a ticket (aws.budgets.Ticket), "request" for callers waiting in person; summed over accounts."""
+        with self._lock:
+            tracked = list(self._queues)
+        found: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        for queue in tracked:
+            tickets = queue.tickets_waiting
+            found[queue.name, queue.region, "ticket"] += tickets
+            found[queue.name, queue.region, "request"] += max(queue.waiting - tickets, 0)
+        return dict(found)
 
     def throttled(self, budget: str, region: str) -> None:
         with self._lock:

@@ -128,6 +128,7 @@ def register(
     # stay in memory (with the whole decoded object) until the next full garbage collection.
     looks = Looks(lambda raw, memory: _step(raw, memory), paused=kopf_fixes.paused)
     uids: dict[str, str] = {}  # namespace/name -> the uid of the attachment that has that name now
+    reconciler.waker = lambda key: looks.wake(uids.get(key, ""))  # a parked look's ticket was granted
     if guardrails is not None:
         guardrails.waker = lambda key: looks.wake(uids.get(key, ""))
     indexes: dict[str, Any] = {}  # kopf's live index views, as every handler gets them

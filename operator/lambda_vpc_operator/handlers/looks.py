@@ -124,6 +124,7 @@ class Looks:
         entry = self.entries.pop(key, None)
         if entry is not None:
             entry.stopped = True
+            entry.memory.drop_ticket()  # its place in a budget's queue, if a look parked there
             if entry.task is not None:
                 entry.task.cancel()
 

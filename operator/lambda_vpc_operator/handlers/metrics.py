@@ -38,6 +38,7 @@ PREFIX = "lambda_vpc_operator"
 AWS_REQUESTS = f"{PREFIX}_aws_requests"
 THROTTLES = f"{PREFIX}_aws_throttles"
 BUDGET_WAIT = f"{PREFIX}_budget_wait_seconds"
+BUDGET_QUEUE = f"{PREFIX}_budget_queue"
 ATTACHMENTS = f"{PREFIX}_attachments"
 RECONCILE_DURATION = f"{PREFIX}_reconcile_duration_seconds"
 RECONCILE_ERRORS = f"{PREFIX}_reconcile_errors"
@@ -50,8 +51,9 @@ OBSERVER_READS = f"{PREFIX}_observer_reads"
 OBSERVER_SERVED = f"{PREFIX}_observer_served"
 NETWORK_DESCRIBES = f"{PREFIX}_network_describes"
 NAMES = (
-    AWS_REQUESTS, THROTTLES, BUDGET_WAIT, ATTACHMENTS, RECONCILE_DURATION, RECONCILE_ERRORS, NETWORK_READY,
-    REACTIVATIONS, DRIFT, WEBHOOK_DECISIONS, OBSERVER_WAY, OBSERVER_READS, OBSERVER_SERVED, NETWORK_DESCRIBES,
+    AWS_REQUESTS, THROTTLES, BUDGET_WAIT, BUDGET_QUEUE, ATTACHMENTS, RECONCILE_DURATION, RECONCILE_ERRORS,
+    NETWORK_READY, REACTIVATIONS, DRIFT, WEBHOOK_DECISIONS, OBSERVER_WAY, OBSERVER_READS, OBSERVER_SERVED,
+    NETWORK_DESCRIBES,
 )  # fmt: skip
 
 # Event reasons that count as drift (planner.planning posts them on the transition).
@@ -78,12 +80,12 @@ class AwsRequestsCollector(Collector):
 
 
 class BudgetCollector(Collector):
-    """Exposes aws.metrics.budgets: throttles and seconds waited, per request budget and region."""
+    """Exposes aws.metrics.budgets: throttles, seconds waited and the queues, per request budget and region."""
 
     def __init__(self, meter: metrics.BudgetMeter) -> None:
         self.meter = meter
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         throttles, waited = self.meter.snapshot()
         throttled = CounterMetricFamily(
             THROTTLES,
@@ -100,6 +102,15 @@ class BudgetCollector(Collector):
         for (budget, region), seconds in sorted(waited.items()):
             wait.add_metric([budget, region], seconds)
         yield wait
+        queue = GaugeMetricFamily(
+            BUDGET_QUEUE,
+            "Requests waiting for a token now, by budget, region and waiter (ticket: a look asleep until its "
+            "token is taken; request: a caller waiting in person).",
+            labels=["budget", "region", "waiter"],
+        )
+        for (budget, region, waiter), n in sorted(self.meter.queues().items()):
+            queue.add_metric([budget, region, waiter], n)
+        yield queue
 
 
 class Attachments(Collector):

@@ -32,7 +32,7 @@ from typing import Any
 import pydantic
 
 from lambda_vpc_operator.aws import AwsGateway
-from lambda_vpc_operator.aws.budgets import Priority
+from lambda_vpc_operator.aws.budgets import Priority, Ticket
 from lambda_vpc_operator.aws.errors import AwsError
 from lambda_vpc_operator.models import owners
 from lambda_vpc_operator.models.attachments import AttachmentSpec
@@ -56,7 +56,8 @@ ADMISSION_AWS_BUDGET = 2.0
 
 
 # The owner tag of a fresh claim, sent after the look's report: its failure, or None.
-OwnerTag = Callable[[], Awaitable[Failure | None]]
+# A fresh claim's owner tag, sent later by the reconciler (with the look's budget ticket, if it has one).
+OwnerTag = Callable[[Ticket | None], Awaitable[Failure | None]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,8 +282,8 @@ class Guard:
                 # read: a concurrent writer makes it fail (PreconditionFailed) and the next look finds
                 # the function in their VPC, no longer ours to claim. The tag follows once the update is
                 # done (TagResource is refused while it runs), after the look's report.
-                async def owner_tag() -> Failure | None:
-                    return await self._tag_if_untagged(observed, me)
+                async def owner_tag(ticket: Ticket | None) -> Failure | None:
+                    return await self._tag_if_untagged(observed, me, ticket)
 
                 if defer is None:  # at once: the tags were just read
                     failure = await self._tag(observed, me)
@@ -306,14 +307,16 @@ class Guard:
             logger.info("%s: ListTags refused: %s", observed.name, exc.failure.code)
             return exc.failure
 
-    async def _tag_if_untagged(self, observed: FunctionObservation, me: owners.Owner) -> Failure | None:
+    async def _tag_if_untagged(
+        self, observed: FunctionObservation, me: owners.Owner, ticket: Ticket | None
+    ) -> Failure | None:
         """The owner tag of a fresh claim, unless a tag appeared since (the next look decides then)."""
         tags = await self._tags_now(observed)
         if isinstance(tags, Failure):
             return tags
         if tags.get(owners.TAG):
             return None
-        return await self._tag(observed, me)
+        return await self._tag(observed, me, ticket)
 
     async def _tags_now(self, observed: FunctionObservation) -> Mapping[str, str] | Failure:
         """The function's tags now: GetFunction's (its own bucket) when it shows them, else ListTags
@@ -327,9 +330,13 @@ class Guard:
             return current.tags
         return await self._tags(observed, Priority.OWNERSHIP)
 
-    async def _tag(self, observed: FunctionObservation, me: owners.Owner) -> Failure | None:
+    async def _tag(
+        self, observed: FunctionObservation, me: owners.Owner, ticket: Ticket | None = None
+    ) -> Failure | None:
         try:
-            await self.aws.functions.tag(observed.arn, {owners.TAG: me.tag_value}, priority=Priority.OWNERSHIP)
+            await self.aws.functions.tag(
+                observed.arn, {owners.TAG: me.tag_value}, priority=Priority.OWNERSHIP, ticket=ticket
+            )
         except AwsError as exc:
             logger.info("%s: TagResource refused: %s", me.key, exc.failure.code)
             if exc.failure.kind == FailureKind.ACCESS_DENIED:

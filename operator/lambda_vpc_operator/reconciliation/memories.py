@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from lambda_vpc_operator.aws.budgets import Ticket
 from lambda_vpc_operator.models.networks import NetworkFacts
 from lambda_vpc_operator.planner.validation import Problem
 
@@ -47,3 +48,11 @@ class AttachmentMemory:
     release_reported: bool = False
     untagged: bool = False
     cleanup_shared: frozenset[tuple[str, frozenset[str]]] | None = None
+    # Its place in the control plane budget's queue while no look runs (reconciler, "parked").
+    ticket: Ticket | None = None
+
+    def drop_ticket(self) -> None:
+        """Leave the budget's queue (a deletion, a look that no longer writes); a token taken goes back."""
+        if self.ticket is not None:
+            self.ticket.cancel()
+            self.ticket = None

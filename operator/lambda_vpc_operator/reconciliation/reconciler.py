@@ -159,11 +159,15 @@ class Reconciler:
         aws: AwsGateway,
         settings: OperatorSettings,
         clock: Callable[[], datetime.datetime] = utcnow,
+        waker: Callable[[str], None] | None = None,
     ) -> None:
         self.aws = aws
         self.settings = settings
         self.now = clock
         self.guard = guarding.Guard(aws, settings, clock=self.clock)
+        # Looks at an attachment (by namespace/name) now: the looks' scheduler sets it. A parked
+        # look's ticket calls it when its token is taken (``_parked``).
+        self.waker: Callable[[str], None] = waker or (lambda key: None)
 
     def clock(self) -> str:
         """The current time as status writes it (RFC 3339, UTC, seconds)."""
@@ -208,6 +212,21 @@ class Reconciler:
         ``context`` (policies, claims) turns the guardrails on (``guarding``); without it, only the
         claims decide conflicts, as before the guardrails existed.
         """
+        try:
+            return await self._reconcile(view, reporter, memory, conflict_with, context)
+        finally:
+            if memory.ticket is not None and memory.ticket.granted:
+                # Spent by this look, or granted to a look that no longer writes: its token goes back.
+                memory.drop_ticket()
+
+    async def _reconcile(
+        self,
+        view: AttachmentView,
+        reporter: Reporter,
+        memory: AttachmentMemory,
+        conflict_with: str | None,
+        context: guarding.Context | None,
+    ) -> float:
         status: Mapping[str, Any] = memory.status if memory.status is not None else view.status
         generation = view.generation
         if status.get("observedGeneration") != generation:
@@ -284,6 +303,9 @@ class Reconciler:
         plan = planning.plan_attachment(spec, situation)
         updating = plan.action is not None
         if plan.action is not None:
+            parked = self._parked(look, _write_priority(situation))
+            if parked is not None:
+                return parked  # its ticket wakes it; that look plans again, on fresh facts, and writes
             for event in plan.events:
                 reporter.post(event)
             situation = await self._update(view.key, memory, status, spec, ref, situation, plan.action)
@@ -323,8 +345,34 @@ class Reconciler:
             # After the report: Ready never waits for the tag. Not in a look that sent (or tried) an
             # update: TagResource is refused while it runs (aws-facts "Errors"), and a refused update
             # goes first at the next look; a later look tags then.
-            retag_after = await self._owner_tag(view.key, memory, reporter, generation, owner_tags[0])
+            retag_after = self._parked(look, Priority.OWNERSHIP)
+            if retag_after is None:
+                retag_after = await self._owner_tag(view.key, memory, reporter, generation, owner_tags[0])
         return self._next_look(memory, plan, generation, retag_after)
+
+    def _parked(self, look: _Look, priority: Priority) -> float | None:
+        """Stop the look here instead of waiting for a control-plane token: the seconds until the next
+        look if so (its ticket wakes it sooner, once its token is taken), None to go on and write now.
+
+        A look waiting in the budget's queue holds its whole state (the body, the situation, the plan,
+        a dozen coroutine frames: about 40 KB) for as long as the queue is: 5,000 new attachments at
+        10 requests/s wait up to 500 s, most of the operator's peak memory. A ``budgets.Ticket`` keeps
+        its place (arrival, priority) for a few hundred bytes, and the look that spends it plans on
+        facts read then, not minutes ago."""
+        memory = look.memory
+        budget = self.aws.functions.control_budget(look.ref)
+        ticket = memory.ticket
+        if ticket is not None and ticket.budget is budget and ticket.usable:
+            return None  # its token is taken: the write goes at once
+        if ticket is not None and (ticket.budget is not budget or ticket.spent or priority < ticket.priority):
+            memory.drop_ticket()  # another region's, or more urgent now: a new place
+        if memory.ticket is None:
+            if not budget.would_wait():
+                return None
+            key = look.view.key
+            memory.ticket = budget.reserve(priority, lambda: self.waker(key))
+        # Woken by the ticket; the resync interval only if a wake-up were lost.
+        return self.settings.resync_interval
 
     async def _situation(
         self, look: _Look, status: Mapping[str, Any], defer: Callable[[guarding.OwnerTag], None]
@@ -376,7 +424,7 @@ class Reconciler:
         (and the network then), or the refusal."""
         try:
             observed = await self.aws.functions.update_vpc(
-                ref, action.vpc, action.revision_id, priority=_write_priority(situation)
+                ref, action.vpc, action.revision_id, priority=_write_priority(situation), ticket=memory.ticket
             )
         except AwsError as exc:
             logger.info("%s: UpdateFunctionConfiguration refused: %s", key, exc.failure.code)
@@ -389,7 +437,7 @@ class Reconciler:
         self, key: str, memory: AttachmentMemory, reporter: Reporter, generation: int, owner_tag: guarding.OwnerTag
     ) -> float | None:
         """Send a fresh claim's owner tag; the seconds until it is tried again if it must be soon."""
-        failure = await owner_tag()
+        failure = await owner_tag(memory.ticket)
         if failure is None:
             memory.owner_tag_failures = 0
             return None
@@ -486,7 +534,7 @@ class Reconciler:
         if isinstance(self.aws.functions, dryrun.DryRunFunctions):
             # `plan`: the role's account is previewed with its writes recorded, as the operator's own.
             gateway = dataclasses.replace(gateway, functions=self.aws.functions.sharing(gateway.functions))
-        return Reconciler(gateway, self.settings, self.now), None
+        return Reconciler(gateway, self.settings, self.now, self.waker), None
 
     async def _guarded_look(
         self,
@@ -888,6 +936,7 @@ class Reconciler:
         if not memory.release_started:
             # A deletion starts its waits afresh (as a new generation does), not at the live looks' 30 s.
             memory.release_started, memory.attempt = True, 0
+            memory.drop_ticket()  # a parked look's place in the queue: no look of it runs again
         status: Mapping[str, Any] = memory.status if memory.status is not None else view.status
         claim: Mapping[str, Any] = status.get("ownership") or {}
         spec: AttachmentSpec | None

@@ -1,0 +1,86 @@
+"""Looks that need a control-plane token while others wait for one sleep with a ticket (aws.budgets).
+
+An operator of its own with a tiny control budget (1 request/s, burst 1) gets eight new attachments
+at once: most of their writes must queue. The queue must be held by tickets (looks asleep, a few
+hundred bytes each), not by looks waiting in person, and every attachment must still converge with
+exactly one UpdateFunctionConfiguration: a parked look wakes when its token is taken, plans again
+on fresh facts and spends the token, nothing lost, nothing sent twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from harness import Namespace, Target, condition, free_port, unique_name, wait_for, watch_log
+from lambda_vpc_sandbox.processes import OperatorProcess
+
+pytestmark = pytest.mark.e2e
+
+ATTACHMENTS = 8
+SLOW = ["--control-rate", "1", "--metrics-port"]
+QUEUE = "lambda_vpc_operator_budget_queue"
+REQUESTS = "lambda_vpc_operator_aws_requests_total"
+
+
+class Slow:
+    def __init__(self, namespace: Namespace, operator: OperatorProcess, metrics_url: str) -> None:
+        self.ns, self.operator, self.metrics_url = namespace, operator, metrics_url
+
+
+@pytest.fixture(scope="module")
+def slow(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slow]:
+    if target.operator is None:
+        pytest.skip("the operator runs elsewhere (LVO_E2E_OPERATOR=external)")
+    name = unique_name("tickets", 30)  # outside the session operator's e2e-*
+    target.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    port = free_port()
+    log = tmp_path_factory.mktemp("tickets") / "operator.log"
+    operator = target.start_operator([name], log, target.resync_interval, [*SLOW, str(port)])
+    try:
+        yield Slow(Namespace(target, name), operator, f"http://127.0.0.1:{port}/metrics")
+        Namespace(target, name).release_all()
+    finally:
+        operator.stop()
+        target.core.delete_namespace(name)
+
+
+@pytest.mark.simulator
+def test_looks_queued_for_the_control_budget_sleep_with_tickets_and_all_converge(
+    target: Target, slow: Slow, request: pytest.FixtureRequest
+) -> None:
+    from test_operations import scrape, value
+
+    assert slow.operator.log_path is not None
+    watch_log(request.node, slow.operator.log_path)
+    net = target.network
+    names = [f"fn-{i}" for i in range(ATTACHMENTS)]
+    for name in names:
+        slow.ns.create(name, target.make_function("ticket"), net.subnets[:2], [net.app_sg])
+
+    most = {"ticket": 0.0, "request": 0.0}
+
+    def all_ready() -> bool:
+        samples = scrape(target, slow.metrics_url)
+        for waiter in most:
+            most[waiter] = max(most[waiter], value(samples, QUEUE, budget="control", waiter=waiter))
+        ready = [o for o in slow.ns.list() if condition(o, "Ready").get("status") == "True"]
+        assert len(ready) == ATTACHMENTS, f"{len(ready)}/{ATTACHMENTS} Ready"
+        return True
+
+    wait_for(all_ready, target.timeout(120), 0.2, what="every attachment Ready behind a 1/s budget")
+    # The queue was held by sleeping looks' tickets, and more of it than by callers waiting in person.
+    assert most["ticket"] >= 2, most
+    assert most["ticket"] > most["request"], most
+
+    # The owner tags come after Ready (their tickets queue behind the updates): then nothing waits.
+    def drained() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        samples = scrape(target, slow.metrics_url)
+        assert value(samples, QUEUE, budget="control") == 0, "tickets or requests still queued"
+        return samples
+
+    samples = wait_for(drained, target.timeout(60), 0.5, what="the control budget's queue to drain")
+    # One update and one owner tag per attachment: a parked look neither lost its write nor sent it twice.
+    assert value(samples, REQUESTS, operation="UpdateFunctionConfiguration", outcome="Success") == ATTACHMENTS
+    assert value(samples, REQUESTS, operation="TagResource", outcome="Success") == ATTACHMENTS

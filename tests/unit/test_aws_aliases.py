@@ -80,6 +80,18 @@ async def test_list_aliases_is_put_off_when_the_information_share_is_spent(
     assert await reader.of_function(REF) is None
 
 
+async def test_list_aliases_never_queues_behind_the_writes_of_the_control_budget(
+    reader: aliases.Aliases, stub: Stubber, request_budgets: budgets.RequestBudgets
+) -> None:
+    # A write waits for the next token: the aliases are put off (no request, the stub has none),
+    # instead of waiting in the queue behind every write, holding the look.
+    control = request_budgets.control(REGION)
+    while control.try_acquire():
+        pass
+    assert control.would_wait()
+    assert await reader.of_function(REF) is None
+
+
 async def test_list_aliases_stands_aside_for_a_while_after_a_throttle(
     aws_clients: clients.AwsClients, stub: Stubber
 ) -> None:

@@ -53,6 +53,9 @@ WRITE_VERBS = ("create", "update", "patch", "delete")
 CONTROL_RATE = 10.0  # the operator's default --control-rate: the lower bound's budget
 SETTLE_WINDOW = 10.0  # seconds without an owner tag or an update: converged
 SPEC_CHANGES = 20  # spec changes timed at rest, one at a time
+# ListFunctions pages of one sweep go out a tenth of a second apart (the control budget); sweeps start
+# at least --resync-interval apart.
+SWEEP_GAP = 5.0
 LISTING_SHARE = 10.0  # wait this many times as long as the last listing of the attachments took
 # The operator runs under its least-privilege policy, as in the e2e tests (docs/testing.md).
 IAM_POLICY = Path(__file__).resolve().parents[1] / "docs" / "iam-policy.json"
@@ -234,7 +237,9 @@ def measure(
             platform_before = _platform_cpu()
             versions = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
                         for o in manifests.list_attachments(client)}  # fmt: skip
+            quiet_started = time.time()
             time.sleep(quiet_period)
+            quiet_ended = time.time()
             quiet_calls = aws.control.calls()
             quiet_throttled = aws.control.throttled()
             quiet_platform_cpu = _platform_cpu() - platform_before
@@ -246,6 +251,7 @@ def measure(
             after = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
                      for o in manifests.list_attachments(client)}  # fmt: skip
             rewritten = sum(after[k] != v for k, v in versions.items())
+            sweeps = _sweeps_started(aws, quiet_started, quiet_ended)
             steady = _proc_stats(operator.process.pid)
             latencies = _spec_change_latencies(aws, client, names[:SPEC_CHANGES], subnet_sets, timeout)
 
@@ -276,6 +282,12 @@ def measure(
             op: round(count * resync_interval / quiet_period, 2) for op, count in sorted(quiet_calls.items())
         },
         "list_functions_pages_per_sweep": math.ceil(account_functions / 50),
+        # Sweeps that started in the quiet period (a window cuts sweeps at its edges: counting pages in it
+        # over- or under-states one), and what whole sweeps cost per resync.
+        "list_functions_sweeps_in_quiet_period": sweeps,
+        "list_functions_pages_per_resync_by_sweeps": round(
+            sweeps * math.ceil(account_functions / 50) * resync_interval / quiet_period, 2
+        ),
         "per_object_polling_calls_per_resync": n,
         # Why the observer still sent GetFunctions at rest (planner.sweeps.ReadReason), and the looks it served.
         "observer_to_converge": {
@@ -291,6 +303,16 @@ def measure(
             "max": round(max(latencies), 3) if latencies else None,
         },
     }
+
+
+def _sweeps_started(aws: AwsSimulator, since: float, until: float) -> int:
+    """The operator's ListFunctions sweeps that began between two wall-clock times (the simulator's
+    journal): a page more than SWEEP_GAP seconds after the previous one starts a sweep."""
+    pages = sorted(
+        e["at"] for e in aws.control.journal() if e["operation"] == "lambda:ListFunctions" and e["operator"]
+    )
+    starts = [at for previous, at in zip([float("-inf"), *pages], pages, strict=False) if at - previous > SWEEP_GAP]
+    return sum(since <= at < until for at in starts)
 
 
 def _spec_change_latencies(

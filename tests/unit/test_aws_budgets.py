@@ -414,3 +414,11 @@ def test_would_wait_says_whether_acquire_would(clock: VirtualClock) -> None:
     assert not bucket.would_wait()
     bucket.pause(5.0)
     assert bucket.would_wait()
+
+
+def test_a_ticket_with_a_token_there_and_nobody_waiting_is_granted_at_once(clock: VirtualClock) -> None:
+    bucket = budget(clock, rate=1, burst=1)
+    woken: list[bool] = []
+    ticket = bucket.reserve(budgets.Priority.DRIFT, lambda: woken.append(True))
+    assert ticket.usable and woken == [True] and bucket.waiting == 0
+    assert bucket.would_wait()  # its token is taken

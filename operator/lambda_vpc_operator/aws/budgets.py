@@ -35,11 +35,14 @@ import dataclasses
 import enum
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
 
 from lambda_vpc_operator.aws import metrics
+
+logger = logging.getLogger(__name__)
 
 # AWS: the Lambda control plane, minus GetFunction, per account and region. Cannot be increased.
 LAMBDA_CONTROL_PLANE_LIMIT = 15.0
@@ -91,22 +94,28 @@ class Priority(enum.IntEnum):
     BACKGROUND = 3  # reads that only inform (aliases)
 
 
-@dataclasses.dataclass(order=True)
+@dataclasses.dataclass(order=True, slots=True)
 class _Waiter:
+    """A place in the queue: a caller waiting in person (``acquire``) or a ticket (``reserve``)."""
+
     due: float  # arrival, plus AGING per level below the first: the heap's order
     seq: int  # ties: first come, first served
-    event: asyncio.Event = dataclasses.field(compare=False, default_factory=asyncio.Event)
+    arrived: float = dataclasses.field(compare=False)
+    grant: Callable[[], None] = dataclasses.field(compare=False)  # its token is taken: tell whoever waits
+    ticket: bool = dataclasses.field(compare=False, default=False)
 
 
 @dataclasses.dataclass(eq=False, slots=True)
 class Ticket:
-    """A place in a budget's queue kept for a look that is not running (``RequestBudget.reserve``)."""
+    """A place in a budget's queue kept for a look that is not running (``RequestBudget.reserve``):
+    two small objects and the look's wake-up, no task."""
 
     budget: RequestBudget
     priority: Priority
-    task: asyncio.Task[None] | None = None  # waits in the queue on the look's behalf
+    place: _Waiter | None = None  # in the budget's queue until granted
     granted: bool = False  # its token is taken: the look's next request of this budget goes at once
     spent: bool = False  # a request went with its token, or it was cancelled
+    kept: bool = False  # its holder's last look stopped for it (parked): it is the next look's
 
     @property
     def usable(self) -> bool:
@@ -117,10 +126,11 @@ class Ticket:
         if self.spent:
             return
         self.spent = True
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
         if self.granted:
             self.budget.refund()
+        elif self.place is not None:
+            self.budget._leave(self.place)
+            self.place = None
 
 
 class SendPacer:
@@ -153,8 +163,9 @@ class SendPacer:
 class RequestBudget:
     """An asyncio token bucket: ``rate`` tokens a second, at most ``burst`` saved up.
 
-    ``acquire(priority)`` waits for a token; waiters are served by ``Priority`` with aging (a heap),
-    and only the first of them sleeps for the next token. ``pause()`` empties the bucket and refuses
+    ``acquire(priority)`` waits for a token, ``reserve(priority, granted)`` keeps a place without
+    waiting; both are served by ``Priority`` with aging (a heap), by one task that sleeps until the
+    next token and hands it to whoever is first then (``_serve``). ``pause()`` empties the bucket and refuses
     tokens until the pause is over. ``clock`` and ``sleep`` are injectable so that tests can run on a
     virtual clock.
     """
@@ -180,9 +191,9 @@ class RequestBudget:
         self._paused_until = float("-inf")
         self._throttled_at = float("-inf")
         self._backoff = DEFAULT_THROTTLE_PAUSE
-        self._waiters: list[_Waiter] = []
+        self._waiters: list[_Waiter] = []  # a heap
         self._seq = itertools.count()
-        self._sleeping = False  # the first waiter sleeps for the next token; the others wait for their turn
+        self._server: asyncio.Task[None] | None = None  # hands out tokens while anybody waits
         self._pacer = SendPacer(rate, self.burst)  # real time: it runs where requests are sent
         self._tickets_waiting = 0
         # What the metrics call this budget (lambda_vpc_operator_budget_wait_seconds_total{budget,region}).
@@ -197,28 +208,43 @@ class RequestBudget:
         if ticket is not None and ticket.budget is self and ticket.usable:
             ticket.spent = True
             return
-        started = self._clock()
-        if self._waiters or self._take() > 0:
-            await self._wait_turn(_Waiter(started + AGING * priority, next(self._seq)))
-        waited = self._clock() - started
-        if waited > 0 and self.name:
-            metrics.budgets.waited(self.name, self.region, waited)
+        if not self._waiters and self._take() <= 0:
+            return
+        turn = asyncio.get_running_loop().create_future()
+
+        def grant() -> None:
+            if turn.cancelled():
+                self.refund()  # cancelled the moment its token was taken: nobody spends it
+            else:
+                turn.set_result(None)
+
+        place = self._join(priority, grant)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.refund()  # granted, then cancelled before it could send
+            else:
+                self._leave(place)
+            raise
 
     def reserve(self, priority: Priority, granted: Callable[[], None]) -> Ticket:
         """A place in the queue for a caller that will not wait here: ``granted`` is called once its
-        token is taken (it arrived now, for priority and aging, like any waiter)."""
+        token is taken (it arrived now, for priority and aging, like any waiter); at once if a token
+        is there and nobody waits."""
         ticket = Ticket(self, priority)
 
-        async def hold() -> None:
-            self._tickets_waiting += 1  # here, not before: a task cancelled before it starts runs no line
-            try:
-                await self.acquire(priority)
-            finally:
-                self._tickets_waiting -= 1
-            ticket.granted = True
+        def grant() -> None:
+            ticket.granted, ticket.place = True, None
+            self._tickets_waiting -= 1
             granted()
 
-        ticket.task = asyncio.get_running_loop().create_task(hold(), name=f"ticket of {self.name} {self.region}")
+        if not self._waiters and self._take() <= 0:
+            ticket.granted = True
+            granted()
+            return ticket
+        self._tickets_waiting += 1
+        ticket.place = self._join(priority, grant, ticket=True)
         return ticket
 
     def would_wait(self) -> bool:
@@ -228,7 +254,6 @@ class RequestBudget:
     def refund(self) -> None:
         """A token taken and not spent goes back (at most ``burst`` saved up)."""
         self._tokens = min(self.burst, self._tokens + 1.0)
-        self._wake_first()
 
     def pace(self) -> None:
         """In the worker thread, just before sending: wait for the request's place at the budget's rate
@@ -239,34 +264,40 @@ class RequestBudget:
             if self.name:
                 metrics.budgets.waited(self.name, self.region, delay)
 
-    async def _wait_turn(self, me: _Waiter) -> None:
-        heapq.heappush(self._waiters, me)
-        try:
-            while True:
-                if self._waiters[0] is not me or self._sleeping:
-                    me.event.clear()
-                    await me.event.wait()
-                    continue
-                delay = self._take()
-                if delay <= 0:
-                    heapq.heappop(self._waiters)
-                    return
-                self._sleeping = True
-                try:
-                    await self._sleep(delay)
-                finally:
-                    self._sleeping = False
-                # Someone more urgent may have arrived meanwhile: its turn now.
-                self._wake_first()
-        finally:
-            if me in self._waiters:  # cancelled while waiting
-                self._waiters.remove(me)
-                heapq.heapify(self._waiters)
-            self._wake_first()
+    def _join(self, priority: Priority, grant: Callable[[], None], ticket: bool = False) -> _Waiter:
+        now = self._clock()
+        place = _Waiter(now + AGING * priority, next(self._seq), now, grant, ticket)
+        heapq.heappush(self._waiters, place)
+        loop = asyncio.get_running_loop()
+        if self._server is None or self._server.done() or self._server.get_loop() is not loop:
+            self._server = loop.create_task(self._serve(), name=f"budget {self.name} {self.region}")
+        return place
 
-    def _wake_first(self) -> None:
-        if self._waiters:
-            self._waiters[0].event.set()
+    def _leave(self, place: _Waiter) -> None:
+        """A waiter cancelled before its turn: out of the queue."""
+        if place in self._waiters:
+            self._waiters.remove(place)
+            heapq.heapify(self._waiters)
+            if place.ticket:
+                self._tickets_waiting -= 1
+
+    async def _serve(self) -> None:
+        """While anybody waits: sleep until a token is there, give it to the first in the queue at that
+        moment (someone more urgent may have arrived meanwhile), and again."""
+        while self._waiters:
+            delay = self._take()
+            if delay > 0:
+                await self._sleep(delay)
+                continue
+            first = heapq.heappop(self._waiters)
+            waited = self._clock() - first.arrived
+            if waited > 0 and self.name:
+                metrics.budgets.waited(self.name, self.region, waited)
+            try:
+                first.grant()
+            except Exception:  # a wake-up that failed must not stop the queue for everybody else
+                logger.exception("budget %s %s: handing a token out failed", self.name, self.region)
+            await asyncio.sleep(0)  # the caller given a token goes first, before the next one is waited for
 
     @property
     def waiting(self) -> int:

@@ -9,6 +9,7 @@ on fresh facts and spends the token, nothing lost, nothing sent twice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -74,6 +75,19 @@ def test_looks_queued_for_the_control_budget_sleep_with_tickets_and_all_converge
     assert most["ticket"] >= 2, most
     assert most["ticket"] > most["request"], most
 
+    # A user's change goes before the owner tags still queued: its update within a few tokens.
+    before = value(scrape(target, slow.metrics_url), REQUESTS, operation="UpdateFunctionConfiguration")
+    slow.ns.patch_spec(names[0], subnetIds=net.subnets[1:3])
+    changed = time.monotonic()
+
+    def updated() -> float:
+        now = value(scrape(target, slow.metrics_url), REQUESTS, operation="UpdateFunctionConfiguration")
+        assert now > before, "no update yet"
+        return time.monotonic() - changed
+
+    took = wait_for(updated, target.timeout(60), 0.1, what="the spec change's update")
+    assert took < 10, f"the spec change waited {took:.1f}s behind the queue"
+
     # The owner tags come after Ready (their tickets queue behind the updates): then nothing waits.
     def drained() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         samples = scrape(target, slow.metrics_url)
@@ -81,6 +95,6 @@ def test_looks_queued_for_the_control_budget_sleep_with_tickets_and_all_converge
         return samples
 
     samples = wait_for(drained, target.timeout(60), 0.5, what="the control budget's queue to drain")
-    # One update and one owner tag per attachment: a parked look neither lost its write nor sent it twice.
-    assert value(samples, REQUESTS, operation="UpdateFunctionConfiguration", outcome="Success") == ATTACHMENTS
+    # One update per attachment (and the change's), one owner tag each: nothing lost, nothing sent twice.
+    assert value(samples, REQUESTS, operation="UpdateFunctionConfiguration", outcome="Success") == ATTACHMENTS + 1
     assert value(samples, REQUESTS, operation="TagResource", outcome="Success") == ATTACHMENTS

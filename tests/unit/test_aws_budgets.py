@@ -422,3 +422,21 @@ def test_a_ticket_with_a_token_there_and_nobody_waiting_is_granted_at_once(clock
     ticket = bucket.reserve(budgets.Priority.DRIFT, lambda: woken.append(True))
     assert ticket.usable and woken == [True] and bucket.waiting == 0
     assert bucket.would_wait()  # its token is taken
+
+
+async def test_a_paid_look_goes_first_in_every_budget(clock: VirtualClock) -> None:
+    """A look woken by its granted ticket reads before the queue: its write's token is already taken."""
+    bucket = budget(clock, rate=1, burst=1)
+    await bucket.acquire()
+    order: list[str] = []
+
+    async def caller(name: str, paid: bool) -> None:
+        with budgets.paid_look(paid):
+            await bucket.acquire(budgets.Priority.SPEC_CHANGE)
+        order.append(name)
+
+    waiting = [asyncio.create_task(caller(f"first look {i}", False)) for i in range(3)]
+    waiting.append(asyncio.create_task(caller("woken look", True)))
+    await asyncio.gather(*waiting)
+    assert order[0] == "woken look"
+    assert order[1:] == [f"first look {i}" for i in range(3)]

@@ -31,6 +31,8 @@ One operator uses one account's credentials, so buckets are keyed by region alon
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import dataclasses
 import enum
 import heapq
@@ -38,7 +40,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from lambda_vpc_operator.aws import metrics
 
@@ -88,10 +90,27 @@ Sleeper = Callable[[float], Awaitable[None]]
 class Priority(enum.IntEnum):
     """Why a request is sent; lower goes first (``AGING`` seconds of waiting per level)."""
 
+    # Any request of a look whose write is paid already (a granted ``Ticket``, ``paid_look``): the
+    # token it holds counts against the budget from the moment it was taken, so the reads before its
+    # write (GetFunction, a describe) must not queue behind the new attachments' first looks.
+    PAID = -1
     SPEC_CHANGE = 0  # a user changed the spec (or deletes the attachment): someone is waiting for it
     DRIFT = 1  # putting back what someone changed behind our back
     OWNERSHIP = 2  # the owner tag of a function already as wanted, and its removal
     BACKGROUND = 3  # reads that only inform (aliases)
+
+
+_PAID: contextvars.ContextVar[bool] = contextvars.ContextVar("lambda_vpc_operator_paid_look", default=False)
+
+
+@contextlib.contextmanager
+def paid_look(paid: bool) -> Iterator[None]:
+    """Within it (a look holding a granted ticket), every request goes first in its budget's queue."""
+    token = _PAID.set(paid)
+    try:
+        yield
+    finally:
+        _PAID.reset(token)
 
 
 @dataclasses.dataclass(order=True, slots=True)
@@ -210,6 +229,8 @@ class RequestBudget:
             return
         if not self._waiters and self._take() <= 0:
             return
+        if _PAID.get():
+            priority = Priority.PAID
         turn = asyncio.get_running_loop().create_future()
 
         def grant() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pydantic
 
-from lambda_vpc_operator.aws import AwsGateway, accounts, dryrun
+from lambda_vpc_operator.aws import AwsGateway, accounts, budgets, dryrun
 from lambda_vpc_operator.aws.budgets import Priority
 from lambda_vpc_operator.aws.errors import AwsError, FunctionNotReady, UnexpectedAnswer
 from lambda_vpc_operator.models.attachments import AttachmentSpec
@@ -219,8 +219,10 @@ class Reconciler:
         """
         if memory.ticket is not None:
             memory.ticket.kept = False  # this look keeps it only if it stops for it again (_parked)
+        paid = memory.ticket is not None and memory.ticket.usable
         try:
-            return await self._reconcile(view, reporter, memory, conflict_with, context)
+            with budgets.paid_look(paid):  # woken by its ticket: its reads go first, its write is paid
+                return await self._reconcile(view, reporter, memory, conflict_with, context)
         finally:
             if memory.ticket is not None and (memory.ticket.spent or not memory.ticket.kept):
                 # Spent, or this look did not need it (no write, or it failed first): out of the queue,

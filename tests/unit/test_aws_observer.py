@@ -197,6 +197,25 @@ async def test_a_refused_listing_falls_back_to_reading_each_function() -> None:
     assert fake.pages == 1 and seen.way(REGION) == Way.LIST  # listed again at the recount
 
 
+async def test_a_throttled_listing_keeps_the_way_and_lists_again_at_the_next_sweep() -> None:
+    seen, fake, clock = make(account=120)
+    managed = sorted(fake.functions)[:100]
+    await look_at_all(seen, managed, fresh=True)
+    clock.now += SWEEP
+    await look_at_all(seen, managed, fresh=False)  # listed: the way is LIST
+    fake.gets.clear()
+    fake.list_failure = errors.Throttled(Failure(FailureKind.THROTTLED, "TooManyRequestsException", "slow", 1.0))
+    clock.now += SWEEP
+    await look_at_all(seen, managed, fresh=False)
+    assert seen.way(REGION) == Way.LIST  # not a GetFunction per function for an hour
+    assert fake.gets == []  # the last listing answered the steady looks
+    attempts = fake.list_attempts
+    fake.list_failure = None
+    clock.now += SWEEP
+    await look_at_all(seen, managed, fresh=False)
+    assert fake.list_attempts == attempts + 3 and fake.gets == []  # listed again, one sweep of 3 pages
+
+
 async def test_role_sessions_read_with_their_own_clients_through_one_observer() -> None:
     seen, home, clock = make(account=120)
     # GetFunction's share made small, so that listing is the cheaper way for two managed functions.

@@ -181,8 +181,16 @@ class SweepingObserver:
             try:
                 total, listed = await self._list(place, managed, reader)
             except errors.AwsError as exc:
-                # Never a hot loop, nor a warning per sweep: each function is read with GetFunction
-                # until the next recount (--lifecycle-interval), when listing is tried again.
+                if exc.failure.transient:
+                    # A throttle or a 5xx says nothing about whether listing works here (the 5,000
+                    # benchmark: one throttled page turned the observer to a GetFunction per function
+                    # for an hour). The last listing stands; the next sweep, an interval on, lists again.
+                    logger.info("Observer for %s: ListFunctions failed for now (%s); listing again at the "
+                                "next sweep", place, exc.failure.code)  # fmt: skip
+                    state.swept_at = started
+                    return
+                # Refused (a permission, a double without it): never a hot loop, nor a warning per sweep:
+                # each function is read with GetFunction until the next recount (--lifecycle-interval).
                 logger.warning("Observer for %s: ListFunctions failed (%s); reading each function with "
                                "GetFunction until the next try in %g s", place, exc.failure.code,
                                self.lifecycle_interval)  # fmt: skip

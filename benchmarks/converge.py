@@ -51,7 +51,7 @@ REGION = "us-east-1"
 OPERATOR_AGENTS = ("kopf", "lambda-vpc-operator")
 WRITE_VERBS = ("create", "update", "patch", "delete")
 CONTROL_RATE = 10.0  # the operator's default --control-rate: the lower bound's budget
-SETTLE_WINDOW = 10.0  # seconds without an owner tag or an update: converged
+SETTLE_WINDOW = 20.0  # seconds without an owner tag or an update: converged (at 5,000, one ListFunctions sweep takes 10 s)
 SPEC_CHANGES = 20  # spec changes timed at rest, one at a time
 # ListFunctions pages of one sweep go out a tenth of a second apart (the control budget); sweeps start
 # at least --resync-interval apart.

@@ -51,8 +51,10 @@ REGION = "us-east-1"
 OPERATOR_AGENTS = ("kopf", "lambda-vpc-operator")
 WRITE_VERBS = ("create", "update", "patch", "delete")
 CONTROL_RATE = 10.0  # the operator's default --control-rate: the lower bound's budget
-SETTLE_WINDOW = 20.0  # seconds without an owner tag or an update: converged (at 5,000, one ListFunctions sweep takes 10 s)
+# Seconds without an owner tag or an update: converged (at 5,000, one ListFunctions sweep takes 10 s).
+SETTLE_WINDOW = 20.0
 SPEC_CHANGES = 20  # spec changes timed at rest, one at a time
+TIMELINE_BUCKET = 10.0  # seconds per slot of the convergence timeline
 # ListFunctions pages of one sweep go out a tenth of a second apart (the control budget); sweeps start
 # at least --resync-interval apart.
 SWEEP_GAP = 5.0
@@ -181,7 +183,7 @@ def measure(
             kube_before = _kube_writes(kube.emulator.audit_by_agent)
             platform_before = _platform_cpu()
             reads_at_start = _observer_reads(metrics_port)
-            started = time.monotonic()
+            started, started_at = time.monotonic(), time.time()
             for i, name in enumerate(names):
                 manifests.apply_attachment(client, {
                     "apiVersion": "lambdavpc.dev/v1alpha1", "kind": "LambdaVpcAttachment",
@@ -224,6 +226,7 @@ def measure(
                 for op in tagging:
                     tagging[op] += window.get(op, 0)
             settled = time.monotonic() - started
+            timeline = _timeline(aws, started_at, started_at + settled)
             # Every attachment looks once more (a resync, jittered up to a fifth longer) and reads the
             # functions tagged last: that is the tail of convergence, not the steady state.
             time.sleep(resync_interval * 1.2)
@@ -301,8 +304,30 @@ def measure(
             "changes": len(latencies),
             "median": round(statistics.median(latencies), 3) if latencies else None,
             "max": round(max(latencies), 3) if latencies else None,
+            # Which one, to find in the operator's log.
+            "slowest": max(zip(latencies, names[:SPEC_CHANGES], strict=False))[1] if latencies else None,
         },
+        # The operator's requests per TIMELINE_BUCKET seconds from the first apply until the owner tags
+        # were done (the simulator's journal): where the control plane's budget went, and when.
+        "timeline_bucket_seconds": TIMELINE_BUCKET,
+        "timeline": timeline,
     }
+
+
+def _timeline(aws: AwsSimulator, since: float, until: float) -> dict[str, list[int]]:
+    """Per operation (and "throttled"), the operator's requests in each TIMELINE_BUCKET from ``since``."""
+    buckets = math.ceil((until - since) / TIMELINE_BUCKET) or 1
+    counts: dict[str, list[int]] = {}
+    for entry in aws.control.journal():
+        if not entry["operator"] or not since <= entry["at"] < until:
+            continue
+        slot = int((entry["at"] - since) // TIMELINE_BUCKET)
+        service, _, operation = entry["operation"].partition(":")
+        # Lambda throttles with 429, EC2 with 503 RequestLimitExceeded (no faults are injected here).
+        throttled = entry["status"] == 429 or (service == "ec2" and entry["status"] == 503)
+        key = "throttled" if throttled else operation
+        counts.setdefault(key, [0] * buckets)[slot] += 1
+    return dict(sorted(counts.items()))
 
 
 def _sweeps_started(aws: AwsSimulator, since: float, until: float) -> int:

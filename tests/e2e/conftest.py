@@ -121,12 +121,10 @@ def _refuse_foreign_context(kubeconfig: Path) -> None:
         )
 
 
-def _cluster_name(api: object) -> str:
+def _cluster_name(target: Target) -> str:
     """What the operator uses without --cluster-name (kube/clusters.py), unless LVO_E2E_CLUSTER_NAME says."""
-    from lambda_vpc_operator.kube.clusters import derived_cluster_name
-
     given = os.environ.get("LVO_E2E_CLUSTER_NAME", "").strip()
-    return given or derived_cluster_name([NAMESPACE_GLOB], api)  # type: ignore[arg-type]
+    return given or target.derived_cluster_name([NAMESPACE_GLOB])
 
 
 def _start_session_operator(target: Target, log: Path) -> None:
@@ -142,7 +140,7 @@ def _emulator_target(tmp: Path) -> Iterator[Target]:
     with emulator_target(tmp, SIM_CONFIG, REGION, [NAMESPACE_GLOB], IAM_POLICY, RESYNC_INTERVAL) as target:
         control, audit = target.sim, target.kube_audit
         assert control is not None and audit is not None
-        target.cluster_name = _cluster_name(target.api)
+        target.cluster_name = _cluster_name(target)
         _start_session_operator(target, tmp / "operator.log")
         try:
             yield target
@@ -204,7 +202,7 @@ def _real_target(tmp: Path, kubeconfig: Path) -> Iterator[Target]:
         zip_file=handler_zip(),
         session=session,
     )
-    target.cluster_name = _cluster_name(api)
+    target.cluster_name = _cluster_name(target)
     if not external:
         manifests.install_crds(api)
         _start_session_operator(target, tmp / "operator.log")

@@ -278,6 +278,16 @@ class Target:
     def owner_tag(self, namespace: object, name: str) -> str:
         """The lambdavpc.dev/owner value the operator writes for attachment namespace/name."""
         return f"{self.cluster_name}/{namespace}/{name}"
+
+    def derived_cluster_name(self, namespaces: Sequence[str]) -> str:
+        """The cluster name an operator watching ``namespaces`` derives without --cluster-name."""
+        from lambda_vpc_operator.kube import logins
+        from lambda_vpc_operator.kube.clusters import derived_cluster_name
+        from lambda_vpc_operator.kube.rest import KubeApi
+
+        kubeconfig = self.kubeconfig  # the operator's own client (kube.rest) on the target's kubeconfig
+        return derived_cluster_name(namespaces, KubeApi(lambda: logins.login(kubeconfig=kubeconfig), pool_size=1))
+
     # The Kubernetes emulator's request audit by client product token (None on a real cluster).
     kube_audit: collections.Counter[tuple[str, Any]] | None = None
 
@@ -572,9 +582,12 @@ def emulator_target(
     "testing" key stays unrestricted. ``namespaces`` (the operators' --namespace) name the cluster
     as the operator derives it, for ``Target.owner_tag``.
     """
-    from lambda_vpc_operator.kube.clusters import derived_cluster_name
-
-    with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as kube, simulator_process(tmp / "aws.log") as aws_url:
+    # The API wants a bearer token, as a real cluster does: every client here reads it from the kubeconfig.
+    token = f"e2e-{uuid.uuid4().hex}"
+    with (
+        EmulatorThread(kubeconfig_path=tmp / "kubeconfig", token=token) as kube,
+        simulator_process(tmp / "aws.log") as aws_url,
+    ):
         control = SimulatorControl(aws_url)
         control.reset()  # the config back to the simulator's defaults, then ``sim_config``'s delays
         control.set_delays(
@@ -625,7 +638,7 @@ def emulator_target(
         )
         target.partner = partner
         target.session, target.endpoint_url = session, aws_url
-        target.cluster_name = derived_cluster_name(list(namespaces), api)
+        target.cluster_name = target.derived_cluster_name(list(namespaces))
         target.own_calls.attach(target.lambda_, "lambda")
         target.own_calls.attach(target.ec2, "ec2")
         yield target

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness import Namespace, Target, wait_for, watch_log
-from lambda_vpc_operator.kube.clusters import derived_cluster_name
 from lambda_vpc_sandbox.aws.control import SimulatorControl
 from lambda_vpc_sandbox.processes import OperatorProcess
 
@@ -64,7 +63,7 @@ def short_lifecycle(
 
 def own_owner_tag(target: Target, ns: Namespace, name: str) -> str:
     """The owner tag our own operator writes: its cluster name digests the namespace it watches."""
-    return f"{derived_cluster_name([ns.name], target.api)}/{ns.name}/{name}"
+    return f"{target.derived_cluster_name([ns.name])}/{ns.name}/{name}"
 
 
 def account_functions(target: Target) -> int:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness import Namespace, Target, wait_for, watch_log
-from lambda_vpc_operator.kube.clusters import derived_cluster_name
 from lambda_vpc_sandbox.processes import OperatorProcess
 
 pytestmark = pytest.mark.e2e
@@ -93,7 +92,7 @@ def test_each_attachment_is_handled_by_exactly_one_shard(
             placed[shard].append((ns, function))
 
     for shard, attachments in placed.items():
-        cluster = derived_cluster_name([pattern(shard)], target.api)
+        cluster = target.derived_cluster_name([pattern(shard)])
         for ns, function in attachments:
             ns.wait_ready("fn")
             # The shard that claimed it wrote its own name into the owner tag.

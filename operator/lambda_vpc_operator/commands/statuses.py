@@ -12,9 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-import kubernetes
-
-from lambda_vpc_operator.kube.status_writer import load_kube_config
+from lambda_vpc_operator.kube.rest import KubeApi
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.enis import USABLE_STATUSES
 
@@ -71,26 +69,23 @@ def print_table(lines: Sequence[Sequence[str]], out: TextIO) -> None:
         out.write("   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "   " + line[-1] + "\n")
 
 
-def cli_client() -> kubernetes.client.ApiClient:
+def cli_client() -> KubeApi:
     """The kubeconfig's credentials, saying in the audit log that a human's command asks, not the operator."""
-    client = load_kube_config()
+    client = KubeApi(pool_size=1)
     client.user_agent = client.user_agent.replace("lambda-vpc-operator/", "lambda-vpc-operator-cli/", 1)
     return client
 
 
-def list_attachments(namespace: str | None, api_client: Any = None) -> list[dict[str, Any]]:
-    api: Any = kubernetes.client.CustomObjectsApi(api_client or cli_client())
+def list_attachments(namespace: str | None, api: KubeApi | None = None) -> list[dict[str, Any]]:
     group, version, plural = attachments.GROUP, attachments.VERSION, attachments.PLURAL
-    if namespace is None:
-        listing = api.list_cluster_custom_object(group, version, plural)
-    else:
-        listing = api.list_namespaced_custom_object(group, version, namespace, plural)
+    where = f"/namespaces/{namespace}" if namespace is not None else ""
+    listing = (api or cli_client()).get(f"/apis/{group}/{version}{where}/{plural}")
     items: list[dict[str, Any]] = listing.get("items") or []
     return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
 
 
-def run(namespace: str | None, output: str, out: TextIO = sys.stdout, api_client: Any = None) -> int:
-    rows = [row(obj) for obj in list_attachments(namespace, api_client)]
+def run(namespace: str | None, output: str, out: TextIO = sys.stdout, api: KubeApi | None = None) -> int:
+    rows = [row(obj) for obj in list_attachments(namespace, api)]
     if output == "json":
         out.write(json.dumps({"attachments": rows}, indent=2) + "\n")
     elif not rows:

@@ -11,7 +11,7 @@ from typing import Any
 
 import kopf
 
-from lambda_vpc_operator.kube import peerings
+from lambda_vpc_operator.kube import logins, peerings
 from lambda_vpc_operator.models import attachments
 from lambda_vpc_operator.models.settings import IO_THREADS, OperatorSettings
 
@@ -59,11 +59,11 @@ def register(registry: kopf.OperatorRegistry, ours: OperatorSettings) -> None:
             except peerings.PeeringCrdMissing as exc:
                 raise kopf.TemporaryError(f"kopf peering CRDs are not installed yet: {exc}", delay=5) from None
 
-    # A custom registry has none of kopf's default login handlers: use the kubernetes client's
-    # (in-cluster service account, else KUBECONFIG), the same credentials the status writer uses.
+    # A custom registry has none of kopf's default login handlers: ours (in-cluster service account,
+    # else KUBECONFIG), the same credentials our own requests use (kube.rest).
     @kopf.on.login(id="login", registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_via_client(**kwargs)
+    def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+        return logins.login(settings)
 
     @kopf.on.probe(id="ok", registry=registry)
     def alive(**_: Any) -> bool:

@@ -14,10 +14,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import kubernetes
 import urllib3
 
-from lambda_vpc_operator.kube.status_writer import load_kube_config
+from lambda_vpc_operator.kube.rest import KubeApi, KubeApiError
 
 IDENTITY_NAMESPACE = "kube-system"
 # Read once at startup, when an API server may be restarting or shedding load (API Priority and
@@ -33,11 +32,11 @@ class ClusterIdentityUnknown(Exception):
     """The identity could not be read (no permission, no API server): ask for --cluster-name."""
 
 
-def cluster_identity(api_client: kubernetes.client.ApiClient | None = None) -> str:
+def cluster_identity(api: KubeApi | None = None) -> str:
     """The uid of the kube-system namespace (needs ``get`` on that one namespace)."""
-    api: Any = kubernetes.client.CoreV1Api(api_client or load_kube_config())
-    namespace = _read_with_retries(lambda: api.read_namespace(IDENTITY_NAMESPACE), time.sleep)
-    uid = namespace.metadata.uid if namespace.metadata is not None else None
+    client = api or KubeApi()
+    namespace = _read_with_retries(lambda: client.get(f"/api/v1/namespaces/{IDENTITY_NAMESPACE}"), time.sleep)
+    uid = (namespace.get("metadata") or {}).get("uid")
     if not uid:
         raise ClusterIdentityUnknown(f"namespace {IDENTITY_NAMESPACE} has no uid")
     return str(uid)
@@ -48,12 +47,12 @@ def _read_with_retries(read: Callable[[], Any], sleep: Callable[[float], None]) 
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return read()
-        except kubernetes.client.ApiException as exc:
+        except KubeApiError as exc:
             if exc.status not in TRANSIENT:
                 raise ClusterIdentityUnknown(
                     f"reading namespace {IDENTITY_NAMESPACE}: {exc.status} {exc.reason}"
                 ) from None
-            failure, wait = f"{exc.status} {exc.reason}", _retry_after(exc) or delay
+            failure, wait = f"{exc.status} {exc.reason}", exc.retry_after or delay
         except urllib3.exceptions.HTTPError as exc:  # no answer at all (the client's own retries spent)
             failure, wait = f"{type(exc).__name__}: {exc}", delay
         if attempt == ATTEMPTS:
@@ -65,17 +64,10 @@ def _read_with_retries(read: Callable[[], Any], sleep: Callable[[float], None]) 
     raise AssertionError("unreachable")
 
 
-def _retry_after(exc: kubernetes.client.ApiException) -> float | None:
-    try:
-        return float((exc.headers or {}).get("Retry-After", ""))
-    except ValueError:
-        return None
-
-
-def derived_cluster_name(namespaces: Sequence[str] = (), api_client: kubernetes.client.ApiClient | None = None) -> str:
+def derived_cluster_name(namespaces: Sequence[str] = (), api: KubeApi | None = None) -> str:
     """kube-system's uid; a namespaced installation adds a digest of the namespaces it watches, so that
     two of them in one cluster (each with its own namespaces) never see each other's tags as their own."""
-    uid = cluster_identity(api_client)
+    uid = cluster_identity(api)
     if not namespaces:
         return uid
     return f"{uid}-{hashlib.sha256(' '.join(sorted(namespaces)).encode()).hexdigest()[:8]}"

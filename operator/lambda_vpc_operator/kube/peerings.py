@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
-import kubernetes
-
-from lambda_vpc_operator.kube.status_writer import load_kube_config
+from lambda_vpc_operator.kube.rest import KubeApi, KubeApiError
 
 GROUP, VERSION = "kopf.dev", "v1"
 
@@ -24,20 +21,20 @@ class PeeringCrdMissing(Exception):
     """The kopf peering CRDs are not installed (yet): the chart installs them with peering on."""
 
 
-def _create(api: Any, namespaces: Sequence[str], name: str) -> None:
+def _create(api: KubeApi, namespaces: Sequence[str], name: str) -> None:
     try:
         if namespaces:
             for namespace in namespaces:
-                api.create_namespaced_custom_object(
-                    GROUP, VERSION, namespace, "kopfpeerings",
+                api.post(
+                    f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/kopfpeerings",
                     {"apiVersion": f"{GROUP}/{VERSION}", "kind": "KopfPeering", "metadata": {"name": name}},
-                )  # fmt: skip
+                )
         else:
-            api.create_cluster_custom_object(
-                GROUP, VERSION, "clusterkopfpeerings",
+            api.post(
+                f"/apis/{GROUP}/{VERSION}/clusterkopfpeerings",
                 {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ClusterKopfPeering", "metadata": {"name": name}},
-            )  # fmt: skip
-    except kubernetes.client.ApiException as exc:
+            )
+    except KubeApiError as exc:
         if exc.status == 409:
             return  # another replica (or an earlier run) created it
         if exc.status == 404:
@@ -45,9 +42,9 @@ def _create(api: Any, namespaces: Sequence[str], name: str) -> None:
         raise
 
 
-async def ensure_peering(namespaces: Sequence[str], name: str, api_client: Any | None = None) -> None:
+async def ensure_peering(namespaces: Sequence[str], name: str, api: KubeApi | None = None) -> None:
     """Create the peering object(s) unless they exist; raise PeeringCrdMissing without the CRDs."""
-    api: Any = kubernetes.client.CustomObjectsApi(api_client or load_kube_config())
+    api = api or KubeApi()
     for namespace in namespaces:
         if any(ch in namespace for ch in "*?[!"):
             raise ValueError(f"peering needs exact namespaces, not the pattern {namespace!r}")

@@ -9,16 +9,14 @@ honoured, before the look fails (and is retried with its backoff, planner.errors
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-import kubernetes
 import urllib3
 
+from lambda_vpc_operator.kube.rest import KubeApi, KubeApiError
 from lambda_vpc_operator.models import attachments
-from lambda_vpc_operator.models.settings import IO_THREADS
 
 logger = logging.getLogger(__name__)
 
@@ -28,26 +26,9 @@ FIRST_BACKOFF = 0.5  # seconds, doubling: 7.5 s in all before the look fails
 LONGEST_RETRY_AFTER = 10.0  # a longer Retry-After is the look's backoff's business, not a held write
 
 
-def load_kube_config() -> kubernetes.client.ApiClient:
-    """The same credentials kopf uses: in-cluster service account, else KUBECONFIG."""
-    configuration = kubernetes.client.Configuration()
-    # One connection per thread that may write (its default is 5 per CPU: "Connection pool is full").
-    configuration.connection_pool_maxsize = IO_THREADS
-    try:
-        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    client = kubernetes.client.ApiClient(configuration)
-    # Say who we are in the API server's audit log (kopf's own requests say kopf/<version>).
-    client.user_agent = f"lambda-vpc-operator/{importlib.metadata.version('lambda-vpc-operator')}"
-    return client
-
-
 class StatusWriter:
-    def __init__(
-        self, api_client: kubernetes.client.ApiClient | None = None, *, first_backoff: float = FIRST_BACKOFF
-    ) -> None:
-        self._api: Any = kubernetes.client.CustomObjectsApi(api_client or load_kube_config())
+    def __init__(self, api: KubeApi | None = None, *, first_backoff: float = FIRST_BACKOFF) -> None:
+        self._api = api or KubeApi()
         self._first_backoff = first_backoff
 
     async def patch(self, namespace: str, name: str, status_patch: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -55,15 +36,11 @@ class StatusWriter:
         for attempt in range(ATTEMPTS):
             try:
                 stored = await asyncio.to_thread(
-                    self._api.patch_namespaced_custom_object_status,
-                    attachments.GROUP,
-                    attachments.VERSION,
-                    namespace,
-                    attachments.PLURAL,
-                    name,
+                    self._api.merge_patch,
+                    f"/apis/{attachments.GROUP}/{attachments.VERSION}/namespaces/{namespace}/{attachments.PLURAL}/{name}/status",
                     {"status": dict(status_patch)},
                 )
-            except kubernetes.client.ApiException as exc:
+            except KubeApiError as exc:
                 if exc.status == 404:
                     logger.debug("%s/%s is gone; status not written", namespace, name)
                     return {}
@@ -83,10 +60,7 @@ class StatusWriter:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _retry_after(exc: kubernetes.client.ApiException) -> float | None:
+def _retry_after(exc: KubeApiError) -> float | None:
     """A 429's Retry-After (seconds), capped; None without one."""
-    value = (exc.headers or {}).get("Retry-After") if exc.status == 429 else None
-    try:
-        return min(float(value), LONGEST_RETRY_AFTER) if value else None
-    except ValueError:
-        return None
+    value = exc.retry_after if exc.status == 429 else None
+    return min(value, LONGEST_RETRY_AFTER) if value else None

@@ -56,6 +56,11 @@ class BadRequest(StatusError):
     reason = "BadRequest"
 
 
+class Unauthorized(StatusError):
+    code = 401
+    reason = "Unauthorized"
+
+
 class Forbidden(StatusError):
     code = 403
     reason = "Forbidden"

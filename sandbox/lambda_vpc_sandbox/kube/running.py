@@ -31,16 +31,14 @@ STARTUP_TIMEOUT = 30.0  # seconds; starting takes milliseconds, this only catche
 CALL_TIMEOUT = 60.0
 
 
-def kubeconfig(url: str, *, namespace: str = "default") -> dict[str, Any]:
-    """A kubeconfig for a plain-HTTP server without authentication."""
+def kubeconfig(url: str, *, namespace: str = "default", token: str | None = None) -> dict[str, Any]:
+    """A kubeconfig for a plain-HTTP server, with a bearer token if it wants one."""
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": CONTEXT, "cluster": {"server": url}}],
-        "users": [{"name": CONTEXT, "user": {}}],
-        "contexts": [
-            {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT, "namespace": namespace}}
-        ],
+        "users": [{"name": CONTEXT, "user": {"token": token} if token else {}}],
+        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT, "namespace": namespace}}],
         "current-context": CONTEXT,
         "preferences": {},
     }
@@ -72,8 +70,14 @@ class EmulatorThread:
         kubeconfig_path: str | pathlib.Path | None = None,
         crds: Iterable[dict[str, Any]] = (),
         emulator: server.KubeEmulator | None = None,
+        token: str | None = None,
     ) -> None:
         self.emulator = emulator if emulator is not None else server.KubeEmulator()
+        # With a token, the API answers 401 to anyone without it (``KubeEmulator.tokens``), and the
+        # kubeconfig carries it, as a real cluster's does.
+        self._token = token
+        if token is not None:
+            self.emulator.tokens = {token}
         self._host = host
         self._port = port
         self._crds = list(crds)
@@ -174,7 +178,7 @@ class EmulatorThread:
                 self.emulator.install_crd(crd)
             self._url = url
             self.kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
-            self.kubeconfig_path.write_text(yaml.safe_dump(kubeconfig(url), sort_keys=False))
+            self.kubeconfig_path.write_text(yaml.safe_dump(kubeconfig(url, token=self._token), sort_keys=False))
             self._ready.set()
             await self._stopping.wait()
 
@@ -187,9 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--kubeconfig", type=pathlib.Path, default=None, help="where to write the kubeconfig")
-    parser.add_argument(
-        "--crds", type=pathlib.Path, default=None, help="a folder of CRD YAML files to install"
-    )
+    parser.add_argument("--crds", type=pathlib.Path, default=None, help="a folder of CRD YAML files to install")
     parser.add_argument(
         "--faults",
         metavar="FILE",

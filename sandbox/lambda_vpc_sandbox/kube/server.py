@@ -18,9 +18,10 @@ What is not emulated (each answered with a clear Status where a client could try
   `strategic`; other lists are replaced), and custom resources refuse them with 415 as real
   servers do;
 - aggregated discovery (kubectl falls back to legacy discovery), mutating admission webhooks
-  (validating ones are called, see `admission`), RBAC and authentication (the audit only
-  records), garbage collection of ownerReferences and propagationPolicy (Foreground/Orphan
-  finalizers are not added), the scale subresource;
+  (validating ones are called, see `admission`), RBAC (the audit only records), authentication
+  other than bearer tokens (checked only when ``tokens`` is set: else anyone may do anything),
+  garbage collection of ownerReferences and propagationPolicy (Foreground/Orphan finalizers are
+  not added), the scale subresource;
 - controllers of built-in kinds: Deployments, Services, PodDisruptionBudgets, RBAC objects are
   stored and served (what ``helm install`` of the chart creates), nothing runs them;
 - a continue token lists the current objects after its key, not a snapshot at its resourceVersion;
@@ -127,6 +128,10 @@ class KubeEmulator(kmock.RawHandler):
         self.audit_by_agent: collections.Counter[tuple[str, AuditKey]] = collections.Counter()
         # Injected faults (`faults`); driven by `KubeControl` over HTTP or directly from Python.
         self.faults = faults.Faults()
+        # Bearer tokens the API accepts; None: no authentication (the sandbox's kubeconfig has no
+        # user). Replace the set to rotate them: a request with any other token is 401, as from a
+        # real API server whose service account token expired.
+        self.tokens: set[str] | None = None
 
     # ---- the Python API ----------------------------------------------------------------------
 
@@ -157,11 +162,12 @@ class KubeEmulator(kmock.RawHandler):
     async def _serve(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         query = {key: raw.query[key] for key in raw.query}
         route = routes.parse(raw.method, raw.path, query)
+        if route is None and raw.path.startswith(control.PREFIX):  # the test's own door, never authenticated
+            call = raw.path[len(control.PREFIX) :].strip("/")
+            status, answer = control.handle(self.faults, self.cluster.store, call, await raw.read())
+            return _json_response(answer, status=status)
+        self._authenticate(raw)
         if route is None:
-            if raw.path.startswith(control.PREFIX):
-                call = raw.path[len(control.PREFIX) :].strip("/")
-                status, answer = control.handle(self.faults, self.cluster.store, call, await raw.read())
-                return _json_response(answer, status=status)
             return self._serve_non_resource(raw)
         if route.verb is None:
             raise errors.method_not_allowed()
@@ -385,6 +391,13 @@ class KubeEmulator(kmock.RawHandler):
                 raise errors.path_not_found()
             if route.verb not in (Verb.GET, Verb.UPDATE, Verb.PATCH):
                 raise errors.method_not_allowed()
+
+    def _authenticate(self, raw: aiohttp.web.BaseRequest) -> None:
+        if self.tokens is None:
+            return
+        scheme, _, token = raw.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or token not in self.tokens:
+            raise errors.Unauthorized("Unauthorized")
 
     def _serve_non_resource(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         path = raw.path.rstrip("/") or "/"

@@ -29,7 +29,7 @@ from lambda_vpc_operator.models.settings import (
 
 def _import_kopf_alone() -> None:
     """Import kopf without the kubernetes client. kopf imports it when it is installed, for what we do
-    not use in the operator (its models as owners, its login): 9 MiB of the operator's memory
+    not use (its models as owners, its login): 9 MiB of the operator's memory, and the commands' time
     (docs/benchmarks.md "Memory"). A None in sys.modules makes an import fail (the import system's
     documented rule); it is taken out again at once, so a kubeconfig plugin can still log in
     through the client (kube.logins)."""
@@ -241,6 +241,7 @@ def _policy_iam(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    _import_kopf_alone()
     from lambda_vpc_operator.commands import plans, statuses
 
     cluster = args.cluster_name
@@ -266,6 +267,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    _import_kopf_alone()
     from lambda_vpc_operator.commands import statuses
 
     namespace = None if args.all_namespaces else args.namespace or _context_namespace()

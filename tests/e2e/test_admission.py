@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
-import ipaddress
 import json
 import pathlib
 import socket
@@ -34,6 +32,7 @@ from typing import Any
 import kubernetes
 import pytest
 import yaml
+from tests.certificates import certificate
 
 from harness import API_VERSION, GROUP, VERSION, Namespace, Target, policies_made, unique_name, wait_for, watch_log
 from lambda_vpc_operator.models import attachments
@@ -48,41 +47,6 @@ TENANT_LABEL = "e2e.lambdavpc.dev/tenant"
 
 
 # -- the certificate and the operator ------------------------------------------------------------
-
-
-def self_signed(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost (it is its own CA, as a caBundle is)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lambda-vpc-operator-webhook")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert, pkey = directory / "tls.crt", directory / "tls.key"
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    pkey.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert, pkey
 
 
 def free_port() -> int:
@@ -115,7 +79,7 @@ def webhook(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     if target.operator is None:
         pytest.skip("the operator runs elsewhere (LVO_E2E_OPERATOR=external)")
     tmp = tmp_path_factory.mktemp("webhook")
-    cert, pkey = self_signed(tmp)
+    cert, pkey = certificate(tmp, ["localhost"])
     port, ready_port = free_port(), free_port()
     ready_url = f"http://127.0.0.1:{ready_port}/readyz"
     args = [

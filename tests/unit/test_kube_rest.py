@@ -8,6 +8,8 @@ test's own for TLS. Also: no module of the running operator imports the kubernet
 from __future__ import annotations
 
 import base64
+import dataclasses
+import datetime
 import json
 import os
 import pathlib
@@ -212,10 +214,66 @@ def test_a_service_account_is_read_from_its_folder_at_each_login(tmp_path: pathl
 def test_kubeconfig_files_merge_and_the_first_wins(tmp_path: pathlib.Path) -> None:
     first = _kubeconfig(tmp_path / "a", "http://first", {"token": "a"}, namespace="one")
     second = _kubeconfig(tmp_path / "b", "http://second", {"token": "b"}, namespace="two")
-    environ = {"KUBECONFIG": os.pathsep.join([str(first), str(second)])}
+    missing = tmp_path / "not-there"  # skipped, as kubectl skips it
+    environ = {"KUBECONFIG": os.pathsep.join([str(missing), str(first), str(second)])}
     info = logins.login(service_account=tmp_path / "none", environ=environ)
     assert (info.server, info.token, info.default_namespace) == ("http://first", "a", "one")
     assert logins.context_namespace(environ) == "one"
+
+
+def test_a_service_account_token_is_read_again_before_it_goes_stale(tmp_path: pathlib.Path) -> None:
+    # A bound token's claims: the API server calls it stale after warnafter (the kubelet has a new one).
+    claims = {"exp": 2_000_000_000, "kubernetes.io": {"warnafter": 1_900_000_000}}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    folder = tmp_path / "serviceaccount"
+    folder.mkdir()
+    (folder / "token").write_text(f"header.{payload}.signature")
+    info = logins.login(service_account=folder, environ={})
+    assert info.expiration == datetime.datetime.fromtimestamp(1_900_000_000 - 60, datetime.UTC)
+    (folder / "token").write_text("not-a-jwt")
+    assert logins.login(service_account=folder, environ={}).expiration is None
+
+
+def test_an_expired_login_is_renewed_before_the_request(kube: EmulatorThread) -> None:
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
+    count = 0
+
+    def login() -> kopf.ConnectionInfo:
+        nonlocal count
+        count += 1
+        info = logins.login(kubeconfig=kube.kubeconfig_path)
+        return dataclasses.replace(info, expiration=past if count == 1 else None)
+
+    api = KubeApi(login)
+    api.get("/api/v1/namespaces/default")
+    api.get("/api/v1/namespaces/default")
+    assert count == 2  # the first, expired at once; then one that lasts
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda d: d["contexts"][0]["context"].update(cluster="gone"), "names no cluster"),
+        (lambda d: d.update({"current-context": "other"}), "No current context"),
+        (lambda d: d["clusters"][0]["cluster"].update({"tls-server-name": "api.internal"}), "tls-server-name"),
+        (
+            lambda d: d["clusters"][0]["cluster"].update(
+                {"certificate-authority": "/ca", "certificate-authority-data": "eA=="}
+            ),
+            "Both CA",
+        ),
+        (lambda d: d.update(users="not a list"), "Cannot read"),
+    ],
+)
+def test_a_kubeconfig_that_cannot_work_is_a_login_error_naming_why(
+    tmp_path: pathlib.Path, change: Any, says: str
+) -> None:
+    config = _kubeconfig(tmp_path / "config", "https://127.0.0.1:1", {"token": "t"})
+    data = yaml.safe_load(config.read_text())
+    change(data)
+    config.write_text(yaml.safe_dump(data))
+    with pytest.raises(kopf.LoginError, match=says):
+        logins.login(kubeconfig=config)
 
 
 def test_nothing_to_log_in_with_is_a_login_error(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -235,6 +293,14 @@ def test_an_exec_plugin_logs_in_through_the_kubernetes_client(tmp_path: pathlib.
     config = _kubeconfig(tmp_path / "config", "http://127.0.0.1:1", user, namespace="team-b")
     info = logins.login(kubeconfig=config)
     assert (info.token, info.default_namespace) == ("from-the-plugin", "team-b")
+    # With a second file whose current-context differs, the first file's context is the one used
+    # (kubectl's rule; the client alone would take the last file's).
+    other = yaml.safe_load(_kubeconfig(tmp_path / "other", "http://elsewhere:1", {"token": "x"}).read_text())
+    other["contexts"][0] = {"name": "elsewhere", "context": {"cluster": "k2", "user": "u2"}}
+    other["clusters"][0]["name"], other["users"][0]["name"], other["current-context"] = "k2", "u2", "elsewhere"
+    (tmp_path / "other").write_text(yaml.safe_dump(other))
+    merged = logins.login(environ={"KUBECONFIG": f"{config}{os.pathsep}{tmp_path / 'other'}"}, service_account=tmp_path)
+    assert (merged.server, merged.token) == ("http://127.0.0.1:1", "from-the-plugin")
     assert info.as_http_headers() == {"Authorization": "Bearer from-the-plugin"}
 
 

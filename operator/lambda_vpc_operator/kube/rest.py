@@ -6,12 +6,14 @@ memory for the three requests we send ourselves (docs/benchmarks.md "Memory"). k
 else (watches, patches of metadata, Events) over its own aiohttp session.
 
 Blocking: callers run it in a worker thread. A 401 logs in again once (the kubelet rotates service
-account tokens; an exec plugin's token expires), then the answer stands. No retries here: each
+account tokens; an exec plugin's token expires), then the answer stands; so does reaching the
+expiration the login gave (``logins``: before the API server calls a token stale). No retries here: each
 caller knows what a failure means to it (``status_writer``, ``clusters``).
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib.metadata
 import json
 import threading
@@ -27,6 +29,17 @@ from lambda_vpc_operator.models.settings import IO_THREADS
 MERGE_PATCH = "application/merge-patch+json"
 # A request that neither connects nor answers in this long failed (the kubernetes client waited for ever).
 TIMEOUT = urllib3.Timeout(connect=10.0, read=60.0)
+
+
+_Connection = tuple[kopf.ConnectionInfo, urllib3.PoolManager]
+
+
+def _expired(info: kopf.ConnectionInfo) -> bool:
+    """Past the time its login said to log in again (a service account token about to go stale)."""
+    if info.expiration is None:
+        return False
+    expiration = info.expiration if info.expiration.tzinfo else info.expiration.replace(tzinfo=datetime.UTC)
+    return datetime.datetime.now(datetime.UTC) >= expiration
 
 
 class KubeApiError(Exception):
@@ -61,7 +74,7 @@ class KubeApi:
         version = importlib.metadata.version("lambda-vpc-operator")
         # Who we are in the API server's audit log (kopf's own requests say kopf/<version>).
         self.user_agent = user_agent or f"lambda-vpc-operator/{version}"
-        self._info, self._pool = self._connect()
+        self._connection = self._connect()  # one attribute: threads read credentials and pool together
 
     def get(self, path: str) -> dict[str, Any]:
         return self.request("GET", path)
@@ -76,29 +89,35 @@ class KubeApi:
         self, method: str, path: str, body: Mapping[str, Any] | None = None, content_type: str = "application/json"
     ) -> dict[str, Any]:
         """Send it; the decoded answer, or KubeApiError. Connection failures raise urllib3's errors."""
-        info, pool = self._info, self._pool
-        answer = self._send(info, pool, method, path, body, content_type)
+        connection = self._connection
+        if _expired(connection[0]):
+            connection = self._reconnect(connection)
+        answer = self._send(connection, method, path, body, content_type)
         if answer.status == 401:
-            with self._lock:
-                if self._info is info:  # not logged in again by another thread meanwhile
-                    self._info, self._pool = self._connect()
-                info, pool = self._info, self._pool
-            answer = self._send(info, pool, method, path, body, content_type)
+            answer = self._send(self._reconnect(connection), method, path, body, content_type)
         text = answer.data.decode("utf-8", "replace")
         if answer.status >= 400:
             raise KubeApiError(answer.status, answer.reason or "", dict(answer.headers), text)
         decoded: dict[str, Any] = json.loads(text) if text else {}
         return decoded
 
+    def _reconnect(self, stale: _Connection) -> _Connection:
+        """Log in again, unless another thread has done so since ``stale`` was read."""
+        with self._lock:
+            if self._connection is stale:
+                self._connection = self._connect()
+                stale[1].clear()
+            return self._connection
+
     def _send(
         self,
-        info: kopf.ConnectionInfo,
-        pool: urllib3.PoolManager,
+        connection: _Connection,
         method: str,
         path: str,
         body: Mapping[str, Any] | None,
         content_type: str,
     ) -> urllib3.BaseHTTPResponse:
+        info, pool = connection
         headers = {"Accept": "application/json", "User-Agent": self.user_agent, **info.as_http_headers()}
         data = None
         if body is not None:
@@ -106,7 +125,7 @@ class KubeApi:
             data = json.dumps(body).encode()
         return pool.request(method, info.server.rstrip("/") + path, body=data, headers=headers, retries=False)
 
-    def _connect(self) -> tuple[kopf.ConnectionInfo, urllib3.PoolManager]:
+    def _connect(self) -> _Connection:
         info = self._login()
         options: dict[str, Any] = {"maxsize": self._pool_size, "timeout": TIMEOUT}
         if info.server.startswith("https:"):

@@ -504,6 +504,26 @@ class Target:
         args += ["--policy-mode", "allow-all"]
         return OperatorProcess(self.kubeconfig, {**self.operator_env, **(env or {})}, args, log_path=log).start()
 
+    @contextlib.contextmanager
+    def operator_alone(
+        self, prefix: str, log: Path, resync_interval: float, extra_args: Iterable[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> Iterator[tuple[Namespace, OperatorProcess]]:  # fmt: skip
+        """An operator of its own in a namespace of its own (outside the session operator's e2e-*):
+        afterwards its attachments are released, the operator stops and the namespace goes."""
+        name = unique_name(prefix, 30)
+        self.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        try:
+            operator = self.start_operator([name], log, resync_interval, extra_args, env=env)
+            try:
+                ns = Namespace(self, name)
+                yield ns, operator
+                ns.release_all()
+            finally:
+                operator.stop()
+        finally:
+            self.core.delete_namespace(name)
+
     # -- the cluster --
 
     @property

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness import Namespace, Target, condition, free_port, unique_name, wait_for, watch_log
+from harness import Namespace, Target, condition, free_port, wait_for, watch_log
 from lambda_vpc_sandbox.processes import OperatorProcess
 
 pytestmark = pytest.mark.e2e
@@ -33,17 +33,10 @@ class Slow:
 def slow(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slow]:
     if target.operator is None:
         pytest.skip("the operator runs elsewhere (LVO_E2E_OPERATOR=external)")
-    name = unique_name("tickets", 30)  # outside the session operator's e2e-*
-    target.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     port = free_port()
     log = tmp_path_factory.mktemp("tickets") / "operator.log"
-    operator = target.start_operator([name], log, target.resync_interval, [*SLOW, str(port)])
-    try:
-        yield Slow(Namespace(target, name), operator, f"http://127.0.0.1:{port}/metrics")
-        Namespace(target, name).release_all()
-    finally:
-        operator.stop()
-        target.core.delete_namespace(name)
+    with target.operator_alone("tickets", log, target.resync_interval, [*SLOW, str(port)]) as (ns, operator):
+        yield Slow(ns, operator, f"http://127.0.0.1:{port}/metrics")
 
 
 @pytest.mark.simulator

@@ -25,8 +25,9 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from tests.certificates import certificate
 
-from harness import Namespace, Target, condition, free_port, unique_name, wait_for, watch_log
+from harness import Namespace, Target, condition, free_port, wait_for, watch_log
 from lambda_vpc_operator.models.attachments import GROUP, KIND, PLURAL, VERSION
 from lambda_vpc_sandbox.aws.control import SimulatorControl
 from lambda_vpc_sandbox.processes import OperatorProcess
@@ -236,13 +237,8 @@ class Own:
 def own(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Own]:
     if target.operator is None or target.sim is None:
         pytest.skip("needs the emulators and an operator started by the tests")
-    from test_admission import self_signed
-
     tmp = tmp_path_factory.mktemp("ops")
-    cert, key = self_signed(tmp)
-    name = unique_name("ops", 30)
-    target.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    ns = Namespace(target, name)
+    cert, key = certificate(tmp, ["localhost"])
     # Distinctive secrets: the simulator accepts any secret for the operator's access key.
     env = {
         "AWS_SECRET_ACCESS_KEY": f"lvo-secret-{uuid.uuid4().hex}",
@@ -256,14 +252,9 @@ def own(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ow
         "--webhook-key", str(key),
     ]  # fmt: skip
     log = tmp / "operator.log"
-    operator = target.start_operator([name], log, OWN_RESYNC, args, env=env)
-    try:
+    with target.operator_alone("ops", log, OWN_RESYNC, args, env=env) as (ns, operator):
         yield Own(target, ns, operator, log, f"http://127.0.0.1:{metrics_port}/metrics",
                   [*env.values(), *key_lines])  # fmt: skip
-        ns.release_all()
-    finally:
-        operator.stop()
-        target.core.delete_namespace(name)
 
 
 @pytest.mark.simulator

@@ -36,8 +36,11 @@ _SNAPSHOTS = Path(".sandbox/memory")
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--operator-child":
     # Imports first (traced, they take minutes): what they allocate is no attachment's.
     import boto3
+
+    from lambda_vpc_operator import cli
+
+    cli._import_kopf_alone()  # as `run` imports it: without the kubernetes client
     import kopf  # noqa: F401
-    import kubernetes.client.api.core_v1_api  # noqa: F401 - the cluster's identity, read at startup
 
     from lambda_vpc_operator.handlers import attachments, configuring, policies  # noqa: F401
     from lambda_vpc_operator.reconciliation import reconciler  # noqa: F401
@@ -309,6 +312,26 @@ def _wait_ready(
         time.sleep(1.0)
 
 
+def _wait_tags(
+    aws: AwsSimulator, pid: int, count: int, deadline: float, halfway: Callable[[], object] | None = None
+) -> float:
+    """Wait until ``count`` functions carry an owner tag (TagResource answered since the calls were
+    reset); the peak RSS seen meanwhile (0.0: timed out). ``halfway`` is called once, at half."""
+    peak = 0.0
+    while True:
+        peak = max(peak, _rss_mib(pid))
+        tagged = aws.control.calls().get("lambda:TagResource", 0)
+        if halfway is not None and tagged >= count // 2:
+            halfway()
+            halfway = None
+        if tagged >= count:
+            return peak
+        if time.monotonic() > deadline:
+            print(f"timeout: {tagged}/{count} tagged", file=sys.stderr)
+            return 0.0
+        time.sleep(1.0)
+
+
 class _TracedOperator(OperatorProcess):
     def start(self) -> _TracedOperator:
         import subprocess
@@ -381,6 +404,12 @@ def main() -> int:
     parser.add_argument(
         "--dump-halfway", action="store_true", help="also dump objects alive when half are Ready (memories-2.json)"
     )
+    parser.add_argument(
+        "--wait-tags",
+        action="store_true",
+        help="after Ready, wait until every owner tag is written (minutes at --control-rate 10), and dump "
+        "when half of them are (with --dump-halfway)",
+    )
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args()
     n = args.attachments
@@ -446,6 +475,16 @@ def main() -> int:
             if not peak:
                 return 1
             converged = time.monotonic() - started
+            rss_ready = _rss_mib(pid)
+            if args.wait_tags:
+                tagging = _wait_tags(
+                    aws, pid, n + WARMUP, started + args.timeout,
+                    halfway=(lambda: during.append(_snapshot(pid, next(numbers)))) if args.dump_halfway else None,
+                )  # fmt: skip
+                if not tagging:
+                    return 1
+                peak = max(peak, tagging)
+            tagged = time.monotonic() - started
             settle_until = time.monotonic() + args.settle
             while time.monotonic() < settle_until:
                 peak = max(peak, _rss_mib(pid))
@@ -457,7 +496,8 @@ def main() -> int:
         "attachments": n,
         "tracemalloc_frames": args.frames,
         "converge_seconds": round(converged, 1),
-        "rss_mib": {"idle": rss_idle, "at_rest": rss_rest, "peak": peak},
+        "owner_tags_done_seconds": round(tagged, 1) if args.wait_tags else None,
+        "rss_mib": {"idle": rss_idle, "ready": rss_ready, "at_rest": rss_rest, "peak": peak},
         "rss_mib_per_attachment": round((rss_rest - rss_idle) / n, 4),
     }
     if before is not None and after is not None:

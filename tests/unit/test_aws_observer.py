@@ -84,6 +84,16 @@ async def look_at_all(seen: observer.SweepingObserver, names: list[str], fresh: 
     await asyncio.gather(*(seen.observe(ref(n), fresh=fresh) for n in names))
 
 
+async def resync(seen: observer.SweepingObserver, names: list[str]) -> None:
+    """One resync's steady looks, then the end of the sweep they started (none of them waits for it)."""
+    await look_at_all(seen, names, fresh=False)
+    await swept(seen)
+
+
+async def swept(seen: observer.SweepingObserver) -> None:
+    await asyncio.gather(*seen.sweeps_in_flight())
+
+
 @pytest.fixture(autouse=True)
 def _clean_meter() -> None:
     metrics.observer.reset()
@@ -97,11 +107,31 @@ async def test_steady_looks_cost_one_listing_per_sweep_and_no_get_function() -> 
     fake.gets.clear()
     for _ in range(3):  # three resyncs
         clock.now += SWEEP
-        await look_at_all(seen, managed, fresh=False)
+        await resync(seen, managed)
     assert fake.gets == []
     assert fake.pages == 3 * 3  # ceil(120 / 50) pages per sweep, one sweep per interval
     assert seen.way(REGION) == Way.LIST
     assert metrics.observer.snapshot()[0] == {REGION: "list"}
+
+
+async def test_a_steady_look_never_waits_for_the_sweep_it_starts() -> None:
+    # A sweep's pages may wait minutes behind queued writes; a look waiting for them held its state.
+    seen, fake, clock = make(account=120)
+    managed = sorted(fake.functions)[:100]
+    await look_at_all(seen, managed, fresh=True)
+    gate, listing = asyncio.Event(), fake.list_page
+
+    async def held_page(region: str, marker: str | None = None) -> tuple[list[FunctionObservation], str | None]:
+        await gate.wait()  # e.g. queued in the control budget behind owner tags
+        return await listing(region, marker)
+
+    fake.list_page = held_page  # type: ignore[method-assign]
+    clock.now += SWEEP
+    await asyncio.wait_for(look_at_all(seen, managed, fresh=False), 5.0)
+    assert len(seen.sweeps_in_flight()) == 1 and fake.pages == 0  # one sweep, still held
+    gate.set()
+    await swept(seen)
+    assert fake.pages == 3 and seen.sweeps_in_flight() == []
 
 
 async def test_a_changed_function_gets_one_read_and_the_others_none() -> None:
@@ -111,7 +141,9 @@ async def test_a_changed_function_gets_one_read_and_the_others_none() -> None:
     fake.gets.clear()
     fake.change("fn-00007", revision_id="rev-2", vpc=VpcSettings())
     clock.now += SWEEP
-    await look_at_all(seen, managed, fresh=False)
+    await resync(seen, managed)
+    assert fake.gets == []  # served the last sweep's word: this one, started now, had not answered
+    await look_at_all(seen, managed, fresh=False)  # the next looks see it
     assert fake.gets == ["fn-00007"]
     assert (await seen.observe(ref("fn-00007"), fresh=False)).vpc == VpcSettings()  # type: ignore[union-attr]
     assert fake.gets == ["fn-00007"]  # read once: now the reading matches the listing
@@ -162,9 +194,11 @@ async def test_an_account_with_many_more_functions_is_read_per_managed_function(
     fake.gets.clear()
     clock.now += SWEEP
     with caplog.at_level(logging.INFO, logger="lambda_vpc_operator.aws.observer"):
-        await look_at_all(seen, managed, fresh=False)  # the first sweep lists, to count the account
+        await resync(seen, managed)  # the first sweep lists, to count the account
     assert fake.pages == 100 and seen.way(REGION) == Way.GET
     assert "GetFunction per managed function" in caplog.text and "5000 functions" in caplog.text
+    assert fake.gets == []
+    await look_at_all(seen, managed, fresh=False)
     assert sorted(fake.gets) == managed  # that sweep decided GET: each look reads
     fake.gets.clear()
     clock.now += SWEEP
@@ -179,9 +213,10 @@ async def test_a_refused_listing_falls_back_to_reading_each_function() -> None:
     await seen.observe(ref("fn-00000"), fresh=True)
     fake.list_failure = errors.AccessDenied(Failure(FailureKind.ACCESS_DENIED, "AccessDeniedException", "no"))
     clock.now += SWEEP
-    await seen.observe(ref("fn-00000"), fresh=False)
+    await seen.observe(ref("fn-00000"), fresh=False)  # served; the sweep it starts is refused
+    await swept(seen)
     await seen.observe(ref("fn-00000"), fresh=False)  # the same sweep interval: no second listing attempt
-    assert fake.gets == ["fn-00000"] * 3
+    assert fake.gets == ["fn-00000"] * 2
     assert seen.way(REGION) == Way.GET
     # Not tried again at each sweep (a warning each time): only at the recount, a lifecycle interval on.
     assert fake.list_attempts == 1
@@ -194,6 +229,7 @@ async def test_a_refused_listing_falls_back_to_reading_each_function() -> None:
     fake.list_failure = None
     clock.now += HOUR
     await seen.observe(ref("fn-00000"), fresh=False)
+    await swept(seen)
     assert fake.pages == 1 and seen.way(REGION) == Way.LIST  # listed again at the recount
 
 
@@ -248,8 +284,10 @@ async def test_a_deleted_function_is_none() -> None:
     assert await seen.observe(ref("fn-00000"), fresh=True) is not None
     del fake.functions["fn-00000"]
     clock.now += SWEEP
+    await resync(seen, ["fn-00000"])
     assert await seen.observe(ref("fn-00000"), fresh=False) is None  # UNLISTED -> GetFunction: not found
     clock.now += SWEEP
+    await resync(seen, ["fn-00000"])
     assert await seen.observe(ref("fn-00000"), fresh=False) is None
     assert fake.gets == ["fn-00000", "fn-00000"]  # still unlisted: nothing more to ask
 
@@ -265,7 +303,7 @@ async def test_a_function_no_look_asks_about_is_forgotten_after_the_lifecycle_in
     clock.now += HOUR  # its attachment is gone: the next sweep forgets it
     await seen.observe(ref("fn-00000"), fresh=False)  # State read again (lifecycle): no sweep needed
     clock.now += SWEEP
-    await seen.observe(ref("fn-00000"), fresh=False)
+    await resync(seen, ["fn-00000"])
     assert set(seen._places[REGION].listed) == {"fn-00000"}
 
 

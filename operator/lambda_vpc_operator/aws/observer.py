@@ -13,8 +13,9 @@ holds many more functions than are managed, listing it costs more than a GetFunc
 function from GetFunction's own bucket: the sweep then reads those instead (``sweeps.choose_way``,
 re-counted by a listing once per ``lifecycle_interval``) and says so in a metric and a log line.
 
-Concurrent looks at one function share one GetFunction, and concurrent looks in one place share
-one sweep (single-flight, as before). Only observation is shared: writes stay per attachment.
+Concurrent looks at one function share one GetFunction, and a place has one sweep at a time, which
+no look waits for: a steady look takes the last sweep's word and starts the next when it is due.
+Only observation is shared: writes stay per attachment.
 
 Other accounts: one observer per account, shared by every role session in it (``through``), so an
 account is swept once per interval however many namespaces reach it through however many roles.
@@ -23,6 +24,7 @@ Each request goes out with the credentials of the session whose look asked for i
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -116,10 +118,13 @@ class SweepingObserver:
         state = self._places.get(place)
         reason = self._reason(key, known, state, now, fresh)
         if known is not None and reason in (None, sweeps.ReadReason.POLLED):
-            # Only a decision the sweep could change waits for one (at most one per interval): the
-            # listing, or (Way.GET) the periodic recount that may switch back to listing.
-            state = await self._swept(place, reader)
-            reason = self._reason(key, known, state, now, fresh)
+            # Only a decision the sweep could change needs one (at most one per interval): the listing,
+            # or (Way.GET) the periodic recount that may switch back to listing. It is started here and
+            # never waited for: this look takes the last sweep's word, the looks after it the new one's.
+            # A look waiting for the sweep held its whole state meanwhile, and the sweep's pages wait
+            # behind the writes queued in the control budget: during the 5,000 benchmark's owner tags,
+            # thousands of steady looks waited minutes for one sweep (most of its peak memory).
+            self._sweep_if_due(place, reader)
         if reason is None and known is not None:
             metrics.observer.serve()
             return known.observation
@@ -159,13 +164,16 @@ class SweepingObserver:
 
     # -- the sweep, one in flight per place ---------------------------------------------------
 
-    async def _swept(self, place: str, reader: aws_functions.LambdaFunctions) -> _Place:
-        """The place's state, swept at most ``sweep_interval`` ago."""
+    def _sweep_if_due(self, place: str, reader: aws_functions.LambdaFunctions) -> None:
+        """Start the place's sweep unless one ran less than ``sweep_interval`` ago or runs now."""
         state = self._places.setdefault(place, _Place())
         if state.swept_at is not None and self.clock() - state.swept_at < self.sweep_interval:
-            return state
-        await self._sweeping.run(place, lambda: self._sweep(place, state, reader), f"sweeping {place}")
-        return state
+            return
+        self._sweeping.start(place, lambda: self._sweep(place, state, reader), f"sweeping {place}")
+
+    def sweeps_in_flight(self) -> list[asyncio.Task[sharing.Settled[None]]]:
+        """The sweeps running now (nobody waits for them: ``observe``)."""
+        return self._sweeping.tasks()
 
     async def _sweep(self, place: str, state: _Place, reader: aws_functions.LambdaFunctions) -> None:
         started = self.clock()

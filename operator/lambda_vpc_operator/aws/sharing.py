@@ -53,13 +53,19 @@ class SingleFlight(Generic[K, T]):
         """The answer of the request in flight for ``key``, or of ``request()`` started now (``name``
         names its task). A request in flight started after the caller's cache went stale, so the
         caller may take its answer as fresh."""
+        task = self.start(key, request, name)
+        # Shielded: one caller's cancellation must not cancel the request the others wait for.
+        return (await asyncio.shield(task)).unwrap()
+
+    def start(self, key: K, request: Callable[[], Awaitable[T]], name: str) -> asyncio.Task[Settled[T]]:
+        """The request in flight for ``key``, or ``request()`` started now, for nobody to wait for (the
+        task is kept here until it ends)."""
         task = self._tasks.get(key)
         if task is None:
             task = asyncio.create_task(settled(request()), name=name)
             self._tasks[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
-        # Shielded: one caller's cancellation must not cancel the request the others wait for.
-        return (await asyncio.shield(task)).unwrap()
+        return task
 
     def in_flight(self, key: K) -> bool:
         """A request for ``key`` is in flight: ``run`` now joins it."""

@@ -602,12 +602,7 @@ def emulator_target(
     "testing" key stays unrestricted. ``namespaces`` (the operators' --namespace) name the cluster
     as the operator derives it, for ``Target.owner_tag``.
     """
-    # The API wants a bearer token, as a real cluster does: every client here reads it from the kubeconfig.
-    token = f"e2e-{uuid.uuid4().hex}"
-    with (
-        EmulatorThread(kubeconfig_path=tmp / "kubeconfig", token=token) as kube,
-        simulator_process(tmp / "aws.log") as aws_url,
-    ):
+    with EmulatorThread(kubeconfig_path=tmp / "kubeconfig") as kube, simulator_process(tmp / "aws.log") as aws_url:
         control = SimulatorControl(aws_url)
         control.reset()  # the config back to the simulator's defaults, then ``sim_config``'s delays
         control.set_delays(

@@ -295,7 +295,7 @@ def test_json_logs_carry_our_fields_and_no_secret(target: Target, own: Own, requ
     before = scrape(target, own.metrics_url)
     from test_admission import Webhook, review_request
 
-    cert = own.log.parent / "tls.crt"
+    cert = Path(own.operator.args[own.operator.args.index("--webhook-cert") + 1])
     webhook_port = own.operator.args[own.operator.args.index("--webhook-port") + 1]
     hook = Webhook(f"https://127.0.0.1:{webhook_port}/validate-attachment", cert)
     other = ns.body("other", target.make_function("logs-other"), net.subnets[:1], [net.app_sg])

@@ -139,11 +139,13 @@ def _is_pattern(namespace: str) -> bool:
 
 
 def _derived_cluster_name(namespaces: Sequence[str]) -> str:
+    import kopf
+
     from lambda_vpc_operator.kube.clusters import ClusterIdentityUnknown, derived_cluster_name
 
     try:
         return derived_cluster_name(namespaces)
-    except ClusterIdentityUnknown as exc:
+    except (ClusterIdentityUnknown, kopf.LoginError) as exc:
         raise SystemExit(
             f"Cannot derive this cluster's name for the owner tag ({exc}): pass --cluster-name "
             "(the chart's clusterName), or allow the operator to get namespace kube-system"

@@ -336,3 +336,18 @@ print(sorted(name for name in sys.modules if name.split(".")[0] == "kubernetes")
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_run_without_credentials_says_what_to_do(tmp_path: pathlib.Path) -> None:
+    # No service account, no kubeconfig: a clear exit, not a traceback.
+    env = {
+        "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "none"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "operator"), str(ROOT / "sandbox")]),
+    }  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "lambda_vpc_operator", "run", "--region", "us-east-1"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Cannot derive this cluster's name" in done.stderr and "--cluster-name" in done.stderr
+    assert "Traceback" not in done.stderr

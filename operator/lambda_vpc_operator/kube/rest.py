@@ -74,7 +74,9 @@ class KubeApi:
         version = importlib.metadata.version("lambda-vpc-operator")
         # Who we are in the API server's audit log (kopf's own requests say kopf/<version>).
         self.user_agent = user_agent or f"lambda-vpc-operator/{version}"
-        self._connection = self._connect()  # one attribute: threads read credentials and pool together
+        # Logged in at the first request (kopf reports a login that fails, at its start); one attribute:
+        # threads read credentials and pool together.
+        self._connection: _Connection | None = None
 
     def get(self, path: str) -> dict[str, Any]:
         return self.request("GET", path)
@@ -90,7 +92,7 @@ class KubeApi:
     ) -> dict[str, Any]:
         """Send it; the decoded answer, or KubeApiError. Connection failures raise urllib3's errors."""
         connection = self._connection
-        if _expired(connection[0]):
+        if connection is None or _expired(connection[0]):
             connection = self._reconnect(connection)
         answer = self._send(connection, method, path, body, content_type)
         if answer.status == 401:
@@ -101,12 +103,13 @@ class KubeApi:
         decoded: dict[str, Any] = json.loads(text) if text else {}
         return decoded
 
-    def _reconnect(self, stale: _Connection) -> _Connection:
-        """Log in again, unless another thread has done so since ``stale`` was read."""
+    def _reconnect(self, stale: _Connection | None) -> _Connection:
+        """Log in (again), unless another thread has done so since ``stale`` was read."""
         with self._lock:
-            if self._connection is stale:
+            if self._connection is stale or self._connection is None:
                 self._connection = self._connect()
-                stale[1].clear()
+                if stale is not None:
+                    stale[1].clear()
             return self._connection
 
     def _send(

@@ -7,7 +7,7 @@ import enum
 
 from lambda_vpc_operator.models.policies import PolicyMode
 
-# Threads that run the blocking requests (boto3's, the Kubernetes client's status writes): the event
+# Threads that run the blocking requests (boto3's, our status writes over kube.rest): the event
 # loop's default executor. Each client's connection pool holds as many, or a burst of looks makes
 # urllib3 discard and reopen connections ("Connection pool is full", seen at 5,000 attachments).
 IO_THREADS = 32

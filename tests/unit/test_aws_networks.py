@@ -287,11 +287,38 @@ async def test_a_slow_describe_does_not_hold_the_region_for_ever(aws_clients: cl
     metrics.network_describes.reset()
     slow = asyncio.ensure_future(reader.describe("eu-west-1", ["subnet-1"], ["sg-1"]))
     await asyncio.sleep(0)
-    await asyncio.wait_for(reader.describe("eu-west-1", ["subnet-2"], ["sg-1"]), 2.0)
-    assert answered == ["slow", "subnet-2"]
+    await asyncio.wait_for(reader.describe("eu-west-1", ["subnet-1"], ["sg-1"]), 2.0)
+    assert answered == ["slow", "subnet-1"]
     assert metrics.network_describes.snapshot() == {"gave-up-waiting": 1}
     release.set()
     await slow
+
+
+async def test_looks_at_other_ids_never_wait_for_a_describe_in_flight(aws_clients: clients.AwsClients) -> None:
+    """Three subnet sets among 5,000 new attachments: a look waited for the describe of another set,
+    found its own ids still unread, joined the next, and sent its own after three (844 rounds where one
+    per set per refresh window would do). Now looks wait only for a describe of their own ids."""
+    release = asyncio.Event()
+    asked: list[str] = []
+
+    class HeldFirst(networks.Networks):
+        async def _describe(self, region: Any, key: str, subnet_ids: Any, group_ids: Any, since: Any, **_: Any) -> Any:
+            asked.append(",".join(subnet_ids))
+            if len(asked) == 1:
+                await release.wait()
+            self._subnets.store(key, subnet_ids, {}, 300.0)
+            self._groups.store(key, group_ids, {}, 300.0)
+            return None
+
+    reader = HeldFirst(aws_clients)
+    held = asyncio.ensure_future(reader.describe(REGION, ["subnet-a"], ["sg-1"], refresh=True))
+    await asyncio.sleep(0)
+    same = [asyncio.ensure_future(reader.describe(REGION, ["subnet-a"], ["sg-1"], refresh=True)) for _ in range(20)]
+    await asyncio.wait_for(reader.describe(REGION, ["subnet-b"], ["sg-1"], refresh=True), 1.0)  # not held
+    assert asked == ["subnet-a", "subnet-b"]
+    release.set()
+    await asyncio.gather(held, *same)
+    assert asked == ["subnet-a", "subnet-b"]  # the twenty took the held describe's answer
 
 
 async def test_looks_waiting_for_a_describe_all_take_its_answer_without_asking_ec2(

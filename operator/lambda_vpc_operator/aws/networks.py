@@ -38,9 +38,12 @@ FACTS_TTL = 300.0
 # a lock handed from waiter to waiter, one event-loop turn each, made 5,000 new attachments queue for
 # longer than this, and every look that gave up sent its own describes (4,504 to converge 5,000).
 LOCK_WAIT = 30.0
-# A describe joins at most this many others in flight (each for other ids) before asking EC2 itself.
+# A describe joins at most this many others in flight for its ids (one that failed in part leaves
+# them unread) before asking EC2 itself.
 JOINS = 3
 REFRESH_WINDOW = 10.0
+# A describe in flight: its region, subnet ids and security group ids (sorted).
+_Flight = tuple[str, tuple[str, ...], tuple[str, ...]]
 # Why a round of describes was sent, most telling first (aws.metrics.NetworkDescribeMeter).
 _WHYS = ("new", "expired", "refresh")
 
@@ -103,10 +106,13 @@ class Networks:
         self._subnets = _FactCache(clock)
         self._groups = _FactCache(clock)
         self._vpcs = _FactCache(clock)
-        # One describe in flight per region: concurrent looks (a hundred new attachments) wait for
-        # it and find what it read in the cache instead of all asking EC2 at once; for at most
-        # ``lock_wait``, then they ask EC2 themselves.
-        self._flights: SingleFlight[str, networks.NetworkFacts] = SingleFlight()
+        # One describe in flight per region and set of ids: concurrent looks at the same network (a
+        # hundred new attachments) wait for it and find what it read in the cache instead of all
+        # asking EC2 at once; for at most ``lock_wait``, then they ask EC2 themselves. Per set of ids,
+        # not per region: a look joining a describe of other ids found its own still unread after
+        # it, joined the next one, and after JOINS sent its own (5,000 new attachments over three
+        # subnet sets: 844 rounds where 42 would do, then a cascade of looks giving up).
+        self._flights: SingleFlight[_Flight, networks.NetworkFacts] = SingleFlight()
 
     def forget(self, region: str | None, subnet_ids: Iterable[str], security_group_ids: Iterable[str]) -> None:
         """Drop what is cached about these ids and their VPCs: the next describe asks EC2 (a human asked
@@ -140,11 +146,12 @@ class Networks:
             return self._describe(region, key, subnet_ids, security_group_ids, since)
 
         name = f"describe networks in {key}"
+        flight = (key, tuple(sorted(subnet_ids)), tuple(sorted(security_group_ids)))
         for _ in range(JOINS):
-            if not self._flights.in_flight(key):
-                return await self._flights.run(key, request, name=name)  # ours: its answer is ours
+            if not self._flights.in_flight(flight):
+                return await self._flights.run(flight, request, name=name)  # ours: its answer is ours
             try:
-                await asyncio.wait_for(self._flights.run(key, request, name=name), self.lock_wait)
+                await asyncio.wait_for(self._flights.run(flight, request, name=name), self.lock_wait)
             except TimeoutError:
                 metrics.network_describes.describe("gave-up-waiting")
                 return await self._describe(region, key, subnet_ids, security_group_ids, since, counted=True)

@@ -69,6 +69,7 @@ def main() -> int:
                 return done.returncode
             result = json.loads(done.stdout)
             result["mode"] = mode
+            result["commit"] = _commit()
             runs.append(result)
             if args.output is not None:  # after each run: a long run interrupted keeps what it measured
                 args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +163,24 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
+
+
+def _commit() -> str | None:
+    """The checkout measured (short hash, "+" when it has uncommitted changes); None outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True, cwd=HERE
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=HERE,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
 
 
 if __name__ == "__main__":

@@ -297,19 +297,11 @@ def _wait_ready(
 ) -> float:
     """Wait until ``count`` attachments are Ready; the peak RSS seen meanwhile (0.0: timed out).
     ``halfway`` is called once, when half of them are."""
-    peak = 0.0
-    while True:
-        peak = max(peak, _rss_mib(pid))
-        ready = sum(manifests.verdict(o).ready == "True" for o in manifests.list_attachments(client))
-        if halfway is not None and ready >= count // 2:
-            halfway()
-            halfway = None
-        if ready >= count:
-            return peak
-        if time.monotonic() > deadline:
-            print(f"timeout: {ready}/{count} ready", file=sys.stderr)
-            return 0.0
-        time.sleep(1.0)
+
+    def ready() -> int:
+        return sum(manifests.verdict(o).ready == "True" for o in manifests.list_attachments(client))
+
+    return _wait_for_count(ready, "ready", pid, count, deadline, halfway)
 
 
 def _wait_tags(
@@ -317,17 +309,25 @@ def _wait_tags(
 ) -> float:
     """Wait until ``count`` functions carry an owner tag (TagResource answered since the calls were
     reset); the peak RSS seen meanwhile (0.0: timed out). ``halfway`` is called once, at half."""
+    return _wait_for_count(
+        lambda: aws.control.calls().get("lambda:TagResource", 0), "tagged", pid, count, deadline, halfway
+    )
+
+
+def _wait_for_count(
+    counted: Callable[[], int], what: str, pid: int, count: int, deadline: float, halfway: Callable[[], object] | None
+) -> float:
     peak = 0.0
     while True:
         peak = max(peak, _rss_mib(pid))
-        tagged = aws.control.calls().get("lambda:TagResource", 0)
-        if halfway is not None and tagged >= count // 2:
+        done = counted()
+        if halfway is not None and done >= count // 2:
             halfway()
             halfway = None
-        if tagged >= count:
+        if done >= count:
             return peak
         if time.monotonic() > deadline:
-            print(f"timeout: {tagged}/{count} tagged", file=sys.stderr)
+            print(f"timeout: {done}/{count} {what}", file=sys.stderr)
             return 0.0
         time.sleep(1.0)
 
